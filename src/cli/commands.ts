@@ -1,0 +1,13 @@
+/**
+ * The list of subcommands. Each file registers one command (or a command with
+ * sub-subcommands, like `prog` and `map`).
+ */
+import type { Command } from 'commander';
+
+type Register = (program: Command) => void;
+
+const registrations: Register[] = [];
+
+export function registerAll(program: Command): void {
+  for (const r of registrations) r(program);
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+/**
+ * The `bpfkit` command. Each subcommand lives in its own file in this folder
+ * and exports `register(program)`, which declares its options and an action.
+ * Actions import their layer lazily (`await import(...)`) so that starting
+ * `bpfkit` stays fast whatever the subcommand.
+ *
+ * Errors: a BpfkitError (a user's mistake or the environment's) prints
+ * `bpfkit: <message>` plus its detail lines and exits 1; anything else is a
+ * bug in bpfkit and is printed with its stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BpfkitError } from '../errors.js';
+import { registerAll } from './commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('bpfkit')
+    .description('The BPF toolchain: pcap filters, classic and extended BPF, an embedded VM, the Linux kernel engine')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      outputError: (str, write) => write(str.replace(/^error: /, 'bpfkit: ')),
+    });
+  registerAll(program);
+  return program;
+}
+
+/** Print a failure the way the CLI does; returns the exit code. */
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof BpfkitError) {
+    process.stderr.write(`bpfkit: ${err.message}\n`);
+    const detail = err.detail();
+    if (detail) process.stderr.write(detail.endsWith('\n') ? detail : detail + '\n');
+    return 1;
+  }
+  if (err && typeof err === 'object' && 'code' in err && (err as { code: unknown }).code === 'EPIPE') return 0;
+  const e = err as Error;
+  process.stderr.write(`bpfkit: internal error: ${e?.stack ?? String(err)}\n`);
+  return 70;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
