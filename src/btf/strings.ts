@@ -1,0 +1,102 @@
+/**
+ * The BTF string section: NUL-terminated names addressed by byte offset.
+ * Decoded once into a JS string when it is pure ASCII (the usual case, and
+ * then a byte offset is a character offset); otherwise names are decoded one
+ * by one as UTF-8 and cached.
+ */
+export class StringTable {
+  /** Raw bytes of this table (own part only for split BTF). */
+  readonly bytes: Uint8Array;
+  /** Offsets below `start` belong to the base BTF's table. */
+  readonly start: number;
+  readonly base: StringTable | undefined;
+  private readonly ascii: string | undefined;
+  private readonly cache = new Map<number, string>();
+  private static readonly utf8 = new TextDecoder('utf-8');
+
+  constructor(bytes: Uint8Array, base?: StringTable) {
+    this.bytes = bytes;
+    this.base = base;
+    this.start = base ? base.start + base.bytes.length : 0;
+    let ascii = true;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i]! > 0x7f) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      // latin1 == ASCII for these bytes, and is a 1:1 byte → char mapping.
+      this.ascii = new TextDecoder('latin1').decode(bytes);
+    }
+  }
+
+  /** Total addressable length (base + own). */
+  get end(): number {
+    return this.start + this.bytes.length;
+  }
+
+  /** True when `off` starts inside the table. */
+  has(off: number): boolean {
+    return off >= 0 && off < this.end;
+  }
+
+  /** The name at byte offset `off`; undefined when out of range or unterminated. */
+  get(off: number): string | undefined {
+    if (off < this.start) return this.base ? this.base.get(off) : undefined;
+    const rel = off - this.start;
+    if (rel >= this.bytes.length) return undefined;
+    if (this.ascii !== undefined) {
+      const end = this.ascii.indexOf('\0', rel);
+      if (end < 0) return undefined;
+      return this.ascii.slice(rel, end);
+    }
+    const hit = this.cache.get(rel);
+    if (hit !== undefined) return hit;
+    const end = this.bytes.indexOf(0, rel);
+    if (end < 0) return undefined;
+    const s = StringTable.utf8.decode(this.bytes.subarray(rel, end));
+    this.cache.set(rel, s);
+    return s;
+  }
+}
+
+/** Builds a string section for the encoder: '' at offset 0, each distinct name once. */
+export class StringTableBuilder {
+  private readonly offsets = new Map<string, number>();
+  private readonly chunks: Uint8Array[] = [];
+  private length = 0;
+  private readonly enc = new TextEncoder();
+  /** Offsets start after the base's strings (split BTF). */
+  constructor(private readonly startOffset = 0) {
+    // Offset 0 is '' in every table (the base's, for split BTF).
+    if (startOffset === 0) {
+      this.chunks.push(new Uint8Array(1));
+      this.length = 1;
+    }
+  }
+
+  add(s: string): number {
+    if (s === '') return 0;
+    const hit = this.offsets.get(s);
+    if (hit !== undefined) return hit;
+    const off = this.startOffset + this.length;
+    const b = this.enc.encode(s);
+    const chunk = new Uint8Array(b.length + 1);
+    chunk.set(b);
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    this.offsets.set(s, off);
+    return off;
+  }
+
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let p = 0;
+    for (const c of this.chunks) {
+      out.set(c, p);
+      p += c.length;
+    }
+    return out;
+  }
+}
