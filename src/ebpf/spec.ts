@@ -74,9 +74,45 @@ export interface ProgramSpec {
   instructions: Instruction[];
   /** What must be resolved at load. */
   references: Reference[];
+  /** BTF func_info (from an ELF object's .BTF.ext): where each function starts, with its FUNC type id in the collection's BTF. */
+  funcInfo?: FuncInfoSpec[];
+  /** BTF line_info: the source line of instructions, for disassembly and verifier logs. */
+  lineInfo?: LineInfoSpec[];
+}
+
+export interface FuncInfoSpec {
+  /** Slot index in `instructions`. */
+  insn: number;
+  /** FUNC type id in CollectionSpec.btf. */
+  typeId: number;
+}
+
+export interface LineInfoSpec {
+  /** Slot index in `instructions`. */
+  insn: number;
+  fileName: string;
+  /** The source line's text. */
+  line: string;
+  lineNum: number;
+  column: number;
+}
+
+/** A global variable of a data section (.data, .rodata, .bss, .kconfig, ...), as BTF describes it. */
+export interface VariableSpec {
+  name: string;
+  /** The map holding it (a data-section map). */
+  map: string;
+  offset: number;
+  size: number;
+  /** The VAR's type id in CollectionSpec.btf. */
+  btfTypeId?: number;
 }
 
 export interface CollectionSpec {
   programs: Record<string, ProgramSpec>;
   maps: Record<string, MapSpec>;
+  /** Global variables by name (objects from clang): where they live in the data maps. */
+  variables?: Record<string, VariableSpec>;
+  /** Raw BTF of the collection (type ids in funcInfo, btfKeyTypeId, ... refer to it). */
+  btf?: Uint8Array;
 }
