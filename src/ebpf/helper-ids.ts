@@ -225,3 +225,9 @@ for (const [name, id] of Object.entries(HelperId)) byId[id] = name;
 export function helperName(id: number): string | undefined {
   return byId[id];
 }
+
+/** The id of a helper by name, with or without the bpf_ prefix, or undefined. */
+export function helperId(name: string): number | undefined {
+  const n = name.startsWith('bpf_') ? name.slice(4) : name;
+  return Object.prototype.hasOwnProperty.call(HelperId, n) ? HelperId[n as HelperName] : undefined;
+}

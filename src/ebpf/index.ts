@@ -4,3 +4,8 @@ export * from './spec.js';
 export * from './types.js';
 export * from './helper-ids.js';
 export * from './engine.js';
+export * from './errors.js';
+export * from './check.js';
+export * from './validate.js';
+export { assemble, assembleText, type AsmOptions, type AsmSyntax, type Assembled } from './asm.js';
+export * from './data-file.js';
