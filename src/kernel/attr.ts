@@ -409,7 +409,7 @@ export const BtfInfo = layout('struct bpf_btf_info', '', [
   ['kernel_btf', 'u32'],
 ]);
 
-/** bpf_link_info's common head; the per-type union starts at 16. */
+/** bpf_link_info's common head; the per-type union starts at 16 (the last field only fixes the size). */
 export const LinkInfo = layout(
   'struct bpf_link_info',
   '',
@@ -421,6 +421,7 @@ export const LinkInfo = layout(
     ['target_u32_1', 'u32', { at: 20, c: 'tcx.attach_type' }],
     ['target_u64_0', 'u64', { at: 16, c: 'cgroup.cgroup_id' }],
     ['target_u64_1', 'u64', { at: 24, c: 'uprobe_multi.offsets' }],
+    ['target_u64_5', 'u64', { at: 56, c: 'perf_event.kprobe.cookie' }],
   ],
   8,
 );

@@ -26,6 +26,9 @@ export interface Field {
 
 export type Value = number | bigint | string | Uint8Array;
 
+/** The field names of a layout. */
+export type FieldsOf<L> = L extends Layout<infer N> ? N : never;
+
 function sizeOf(type: FieldType): { size: number; align: number } {
   switch (type) {
     case 'u8':
