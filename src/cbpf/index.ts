@@ -1,1 +1,16 @@
+/**
+ * bpfkit/cbpf — classic BPF: the instruction model, the validator (kernel and
+ * libpcap rules), the interpreter (libpcap semantics, Linux ancillary data
+ * through PacketMeta), the JIT, and the tcpdump -d/-dd/-ddd and bpf_asm text
+ * formats. See README.md.
+ */
 export * from './insn.js';
+export * from './errors.js';
+export { VALID_OPCODES, isValidOpcode, isConditionalJump, ANCILLARY_NAMES, ancillaryField } from './opcodes.js';
+export { checkProgram, validate, isValid, LIBPCAP_MAXINSNS } from './validate.js';
+export { type PacketMeta } from './meta.js';
+export { interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS } from './interpret.js';
+export { jit, jitSource, clearJitCache, type CompiledFilter, type JitOptions } from './jit.js';
+export {
+  formatInsn, formatD, formatDD, formatDDD, formatBytecode, formatBpfAsm, insnParts, type DumpStyle,
+} from './format.js';

@@ -1,0 +1,301 @@
+/**
+ * The classic BPF interpreter, with libpcap's semantics (bpf_filter.c,
+ * pcap_offline_filter()):
+ *
+ * - A and X start at 0, the 16 scratch words at 0.
+ * - A load that does not fit in the captured bytes makes the filter return 0.
+ * - Division or modulo by X = 0 returns 0; so does a constant 0 (which the
+ *   validator refuses anyway).
+ * - Arithmetic wraps at 32 bits; shifts by 32 or more give 0.
+ * - `len` (ld #pktlen) is the wire length; loads are bounded by the captured
+ *   length (the buffer's length).
+ * - `ja` may jump backwards (libpcap's protochain does); after 64 backward
+ *   jumps in one run, or on a jump to itself, the filter returns 0 (libpcap
+ *   1.11's guard), so no program hangs.
+ * - A jump out of the program, an unknown opcode or M[k >= 16] returns 0.
+ *
+ * The interpreter accepts any program, validated or not, and never throws.
+ * With a PacketMeta (see meta.ts), ancillary and negative-offset loads follow
+ * the Linux kernel instead.
+ */
+import {
+  BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ,
+  BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MISC,
+  BPF_MOD, BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX,
+  BPF_TXA, BPF_W, BPF_X, BPF_XOR, type CbpfProgram,
+} from './insn.js';
+import { LOAD_EXIT_A, LOAD_FAIL, loadExtension, loadNegative, type PacketMeta } from './meta.js';
+
+/** How many backward jumps one run may take before the filter gives up and returns 0. */
+export const MAX_BACKWARD_JUMPS = 64;
+
+/** A program decoded into typed arrays, ready to run many times. */
+export interface DecodedProgram {
+  readonly code: Uint16Array;
+  readonly jt: Uint8Array;
+  readonly jf: Uint8Array;
+  readonly k: Uint32Array;
+}
+
+/** Decode a program once (interpreter() does this for you). */
+export function decodeProgram(prog: CbpfProgram): DecodedProgram {
+  const n = prog.length;
+  const d = { code: new Uint16Array(n), jt: new Uint8Array(n), jf: new Uint8Array(n), k: new Uint32Array(n) };
+  for (let i = 0; i < n; i++) {
+    const insn = prog[i]!;
+    d.code[i] = insn.code;
+    d.jt[i] = insn.jt;
+    d.jf[i] = insn.jf;
+    d.k[i] = insn.k >>> 0;
+  }
+  return d;
+}
+
+// Scratch memory, one set per nesting level (a meta.random callback could run another filter).
+const memPool: Uint32Array[] = [];
+let depth = 0;
+
+function load(p: Uint8Array, off: number, size: number): number {
+  if (size === 4) return ((p[off]! << 24) | (p[off + 1]! << 16) | (p[off + 2]! << 8) | p[off + 3]!) >>> 0;
+  if (size === 2) return (p[off]! << 8) | p[off + 1]!;
+  return p[off]!;
+}
+
+const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
+
+/**
+ * Run a classic program on one packet and return what the filter returns
+ * (0 = drop; otherwise the number of bytes to keep), as an unsigned 32-bit
+ * number.
+ *
+ * @param packet the captured bytes (caplen = packet.length)
+ * @param wireLength the length on the wire (`ld #pktlen`), default packet.length
+ * @param meta Linux packet metadata; when given, ancillary and negative-offset
+ *   loads follow the kernel (see meta.ts); when absent, libpcap's semantics.
+ */
+export function interpret(prog: CbpfProgram, packet: Uint8Array, wireLength: number = packet.length, meta?: PacketMeta): number {
+  return run(decodeProgram(prog), packet, wireLength, meta);
+}
+
+/** The interpreter bound to one program, decoded once: `(packet, wireLength?, meta?) => verdict`. */
+export function interpreter(prog: CbpfProgram): (packet: Uint8Array, wireLength?: number, meta?: PacketMeta) => number {
+  const d = decodeProgram(prog);
+  return (packet, wireLength = packet.length, meta) => run(d, packet, wireLength, meta);
+}
+
+/** Run a decoded program (see interpret()). */
+export function run(d: DecodedProgram, packet: Uint8Array, wireLength: number, meta?: PacketMeta): number {
+  const mem = (memPool[depth] ??= new Uint32Array(16));
+  mem.fill(0);
+  depth++;
+  try {
+    return exec(d, mem, packet, wireLength, meta);
+  } finally {
+    depth--;
+  }
+}
+
+function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLength: number, meta: PacketMeta | undefined): number {
+  const { code: codes, jt: jts, jf: jfs, k: ks } = d;
+  const n = codes.length;
+  const buflen = packet.length;
+  let A = 0;
+  let X = 0;
+  let backward = 0;
+  let pc = 0;
+  for (;;) {
+    if (pc >= n) return 0;
+    const code = codes[pc]!;
+    const k = ks[pc]!;
+    switch (code) {
+      case BPF_RET | BPF_K:
+        return k;
+      case BPF_RET | BPF_A:
+        return A;
+      case BPF_LD | BPF_W | BPF_ABS:
+      case BPF_LD | BPF_H | BPF_ABS:
+      case BPF_LD | BPF_B | BPF_ABS: {
+        const size = SIZE[code & 0x18]!;
+        if (k >= 0x80000000 && meta !== undefined) {
+          const v = loadExtension(packet, meta, k, size, A, X);
+          if (v === LOAD_FAIL) return 0;
+          if (v === LOAD_EXIT_A) return A;
+          A = v;
+        } else {
+          if (k + size > buflen) return 0;
+          A = load(packet, k, size);
+        }
+        break;
+      }
+      case BPF_LD | BPF_W | BPF_IND:
+      case BPF_LD | BPF_H | BPF_IND:
+      case BPF_LD | BPF_B | BPF_IND: {
+        const size = SIZE[code & 0x18]!;
+        const off = X + k; // exact: both are below 2^32
+        if (off + size <= buflen) {
+          A = load(packet, off, size);
+        } else if (meta !== undefined) {
+          // The kernel adds in 32 bits and reads the sum as a signed offset.
+          const s = off | 0;
+          const v = s < 0 ? loadNegative(packet, meta, s, size) : s + size <= buflen ? load(packet, s, size) : LOAD_FAIL;
+          if (v === LOAD_FAIL) return 0;
+          A = v;
+        } else {
+          return 0;
+        }
+        break;
+      }
+      case BPF_LDX | BPF_MSH | BPF_B: {
+        let b: number;
+        if (k >= 0x80000000 && meta !== undefined) {
+          b = loadNegative(packet, meta, k | 0, 1);
+          if (b === LOAD_FAIL) return 0;
+        } else {
+          if (k >= buflen) return 0;
+          b = packet[k]!;
+        }
+        X = (b & 0xf) << 2;
+        break;
+      }
+      case BPF_LD | BPF_W | BPF_LEN:
+        A = wireLength >>> 0;
+        break;
+      case BPF_LDX | BPF_W | BPF_LEN:
+        X = wireLength >>> 0;
+        break;
+      case BPF_LD | BPF_IMM:
+        A = k;
+        break;
+      case BPF_LDX | BPF_IMM:
+        X = k;
+        break;
+      case BPF_LD | BPF_MEM:
+        if (k >= 16) return 0;
+        A = mem[k]!;
+        break;
+      case BPF_LDX | BPF_MEM:
+        if (k >= 16) return 0;
+        X = mem[k]!;
+        break;
+      case BPF_ST:
+        if (k >= 16) return 0;
+        mem[k] = A;
+        break;
+      case BPF_STX:
+        if (k >= 16) return 0;
+        mem[k] = X;
+        break;
+      case BPF_JMP | BPF_JA: {
+        if (((pc + 1 + k) >>> 0) >= n) return 0;
+        if (k >= 0x80000000) {
+          if (k === 0xffffffff || backward++ >= MAX_BACKWARD_JUMPS) return 0;
+          pc += k | 0;
+        } else {
+          pc += k;
+        }
+        break;
+      }
+      case BPF_JMP | BPF_JGT | BPF_K:
+        pc += A > k ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JGE | BPF_K:
+        pc += A >= k ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JEQ | BPF_K:
+        pc += A === k ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JSET | BPF_K:
+        pc += (A & k) !== 0 ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JGT | BPF_X:
+        pc += A > X ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JGE | BPF_X:
+        pc += A >= X ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JEQ | BPF_X:
+        pc += A === X ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_JMP | BPF_JSET | BPF_X:
+        pc += (A & X) !== 0 ? jts[pc]! : jfs[pc]!;
+        break;
+      case BPF_ALU | BPF_ADD | BPF_X:
+        A = (A + X) >>> 0;
+        break;
+      case BPF_ALU | BPF_SUB | BPF_X:
+        A = (A - X) >>> 0;
+        break;
+      case BPF_ALU | BPF_MUL | BPF_X:
+        A = Math.imul(A, X) >>> 0;
+        break;
+      case BPF_ALU | BPF_DIV | BPF_X:
+        if (X === 0) return 0;
+        A = Math.floor(A / X) >>> 0;
+        break;
+      case BPF_ALU | BPF_MOD | BPF_X:
+        if (X === 0) return 0;
+        A = A % X;
+        break;
+      case BPF_ALU | BPF_AND | BPF_X:
+        A = (A & X) >>> 0;
+        break;
+      case BPF_ALU | BPF_OR | BPF_X:
+        A = (A | X) >>> 0;
+        break;
+      case BPF_ALU | BPF_XOR | BPF_X:
+        A = (A ^ X) >>> 0;
+        break;
+      case BPF_ALU | BPF_LSH | BPF_X:
+        A = X < 32 ? (A << X) >>> 0 : 0;
+        break;
+      case BPF_ALU | BPF_RSH | BPF_X:
+        A = X < 32 ? A >>> X : 0;
+        break;
+      case BPF_ALU | BPF_ADD | BPF_K:
+        A = (A + k) >>> 0;
+        break;
+      case BPF_ALU | BPF_SUB | BPF_K:
+        A = (A - k) >>> 0;
+        break;
+      case BPF_ALU | BPF_MUL | BPF_K:
+        A = Math.imul(A, k) >>> 0;
+        break;
+      case BPF_ALU | BPF_DIV | BPF_K:
+        if (k === 0) return 0;
+        A = Math.floor(A / k) >>> 0;
+        break;
+      case BPF_ALU | BPF_MOD | BPF_K:
+        if (k === 0) return 0;
+        A = A % k;
+        break;
+      case BPF_ALU | BPF_AND | BPF_K:
+        A = (A & k) >>> 0;
+        break;
+      case BPF_ALU | BPF_OR | BPF_K:
+        A = (A | k) >>> 0;
+        break;
+      case BPF_ALU | BPF_XOR | BPF_K:
+        A = (A ^ k) >>> 0;
+        break;
+      case BPF_ALU | BPF_LSH | BPF_K:
+        A = k < 32 ? (A << k) >>> 0 : 0;
+        break;
+      case BPF_ALU | BPF_RSH | BPF_K:
+        A = k < 32 ? A >>> k : 0;
+        break;
+      case BPF_ALU | BPF_NEG:
+        A = (0 - A) >>> 0;
+        break;
+      case BPF_MISC | BPF_TAX:
+        X = A;
+        break;
+      case BPF_MISC | BPF_TXA:
+        A = X;
+        break;
+      default:
+        return 0;
+    }
+    pc++;
+  }
+}
+

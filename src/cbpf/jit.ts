@@ -1,0 +1,280 @@
+/**
+ * The JIT: a validated classic program compiled to a JavaScript function
+ * (through `new Function`) that returns exactly what the interpreter returns
+ * on every packet, with or without a PacketMeta.
+ *
+ * Code shape. A and X live in int32 locals (the 32-bit pattern of the
+ * unsigned registers), the scratch words in locals m0..m15, and every
+ * constant (offsets, bounds, immediates) is folded into the code. Programs
+ * that only jump forward (all the kernel accepts, and all tcpdump makes
+ * except `protochain`) become straight-line code in nested labelled blocks:
+ * a jump to instruction t is `break Lt` out of a block that ends just before
+ * t, and a jump to a `ret` is the return itself. Programs with backward
+ * jumps use a `for (;;) switch (pc)` loop with libpcap's 64-backward-jump
+ * guard.
+ *
+ * The generated code reads only the packet bytes, the wire length and the
+ * PacketMeta; it cannot loop forever and has no access to anything else.
+ */
+import { validate } from './validate.js';
+import {
+  BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ,
+  BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MISC,
+  BPF_MOD, BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX,
+  BPF_TXA, BPF_W, BPF_X, BPF_XOR, type CbpfInsn, type CbpfProgram,
+} from './insn.js';
+import type { ValidationMode } from './errors.js';
+import { LOAD_EXIT_A, LOAD_FAIL, loadExtension, loadNegative, type PacketMeta } from './meta.js';
+import { MAX_BACKWARD_JUMPS } from './interpret.js';
+
+/** A compiled filter: the verdict for one packet (0 = drop), an unsigned 32-bit number. */
+export type CompiledFilter = (packet: Uint8Array, wireLength?: number, meta?: PacketMeta) => number;
+
+export interface JitOptions {
+  /** The rules the program must pass first (default 'libpcap'). */
+  mode?: ValidationMode;
+  /** Reuse the function compiled earlier for an identical program (default true). */
+  cache?: boolean;
+}
+
+/** Above this many labelled blocks, use the loop form (deep nesting costs V8's parser stack). */
+const MAX_LABELS = 1500;
+const CACHE_SIZE = 512;
+const cache = new Map<string, CompiledFilter>();
+
+/** Helpers the generated code calls on its slow paths. */
+const helpers = {
+  loadExtension,
+  loadNegative,
+  /** An indirect load that missed the captured bytes, under kernel semantics (X + k wraps, signed). */
+  loadIndirect(p: Uint8Array, meta: PacketMeta, x: number, k: number, size: number): number {
+    const off = (x + k) | 0;
+    if (off < 0) return loadNegative(p, meta, off, size);
+    if (off + size > p.length) return LOAD_FAIL;
+    if (size === 1) return p[off]!;
+    if (size === 2) return (p[off]! << 8) | p[off + 1]!;
+    return ((p[off]! << 24) | (p[off + 1]! << 16) | (p[off + 2]! << 8) | p[off + 3]!) >>> 0;
+  },
+};
+
+function cacheKey(prog: CbpfProgram, mode: ValidationMode): string {
+  let s = mode;
+  for (const i of prog) s += `,${i.code} ${i.jt} ${i.jf} ${i.k >>> 0}`;
+  return s;
+}
+
+/**
+ * Compile a classic program to a JavaScript function. Throws
+ * CbpfValidationError when the program fails the chosen validator.
+ */
+export function jit(prog: CbpfProgram, options: JitOptions = {}): CompiledFilter {
+  const mode = options.mode ?? 'libpcap';
+  const useCache = options.cache !== false;
+  const key = useCache ? cacheKey(prog, mode) : '';
+  if (useCache) {
+    const hit = cache.get(key);
+    if (hit) {
+      cache.delete(key);
+      cache.set(key, hit);
+      return hit;
+    }
+  }
+  validate(prog, mode);
+  const source = jitSource(prog);
+  const factory = new Function('H', source) as (h: typeof helpers) => CompiledFilter;
+  const fn = factory(helpers);
+  if (useCache) {
+    cache.set(key, fn);
+    if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  }
+  return fn;
+}
+
+/** Forget every cached compiled filter. */
+export function clearJitCache(): void {
+  cache.clear();
+}
+
+const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
+
+function loadExpr(off: string, size: number, plus: (d: number) => string): string {
+  if (size === 1) return `p[${off}]`;
+  if (size === 2) return `(p[${off}] << 8) | p[${plus(1)}]`;
+  return `(p[${off}] << 24) | (p[${plus(1)}] << 16) | (p[${plus(2)}] << 8) | p[${plus(3)}]`;
+}
+
+function isPowerOfTwo(k: number): boolean {
+  return k !== 0 && (k & (k - 1)) === 0 && k <= 0x80000000;
+}
+
+/**
+ * The body of the factory function for a program (assumed valid in libpcap's
+ * sense): `new Function('H', source)(helpers)` returns the filter.
+ */
+export function jitSource(prog: CbpfProgram): string {
+  const n = prog.length;
+  const hasBackward = prog.some((i) => i.code === (BPF_JMP | BPF_JA) && (i.k >>> 0) >= 0x80000000);
+  const usesLen = prog.some((i) => i.code === (BPF_LD | BPF_W | BPF_LEN) || i.code === (BPF_LDX | BPF_W | BPF_LEN));
+  const slots = new Set<number>();
+  for (const i of prog) {
+    if (i.code === (BPF_LD | BPF_MEM) || i.code === (BPF_LDX | BPF_MEM) || i.code === BPF_ST || i.code === BPF_STX) slots.add(i.k >>> 0);
+  }
+
+  // Decide the form: structured (labelled blocks) or loop.
+  const labels = new Set<number>();
+  const gotoStructured = (from: number, t: number): string => {
+    if (t === from + 1) return '';
+    const target = prog[t]!;
+    if (target.code === (BPF_RET | BPF_K)) return `return ${target.k >>> 0};`;
+    if (target.code === (BPF_RET | BPF_A)) return 'return A >>> 0;';
+    labels.add(t);
+    return `break L${t};`;
+  };
+  const gotoLoop = (from: number, t: number): string => {
+    if (t === from + 1) return '';
+    const target = prog[t]!;
+    if (target.code === (BPF_RET | BPF_K)) return `return ${target.k >>> 0};`;
+    return `pc = ${t}; continue;`;
+  };
+
+  let structured = !hasBackward;
+  let body = '';
+  if (structured) {
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured));
+    if (labels.size > MAX_LABELS) {
+      structured = false;
+    } else {
+      const sorted = [...labels].sort((a, b) => b - a);
+      body = sorted.map((t) => `L${t}: {`).join(' ') + '\n';
+      for (let i = 0; i < n; i++) {
+        if (labels.has(i)) body += `} // L${i}\n`;
+        body += parts[i] + '\n';
+      }
+      body += 'return 0;\n';
+    }
+  }
+  if (!structured) {
+    body = 'let pc = 0, bj = 0;\nfor (;;) {\nswitch (pc) {\n';
+    for (let i = 0; i < n; i++) {
+      const insn = prog[i]!;
+      let code: string;
+      if (insn.code === (BPF_JMP | BPF_JA) && (insn.k >>> 0) >= 0x80000000) {
+        const t = (i + 1 + (insn.k | 0)) | 0;
+        code = (insn.k >>> 0) === 0xffffffff || t < 0
+          ? 'return 0;'
+          : `if (bj++ >= ${MAX_BACKWARD_JUMPS}) return 0; pc = ${t}; continue;`;
+      } else {
+        code = emit(insn, i, gotoLoop);
+      }
+      body += `case ${i}: ${code}\n`;
+    }
+    body += 'default: return 0;\n}\n}\n';
+  }
+
+  let decl = 'let A = 0, X = 0, r = 0, o = 0;';
+  for (const s of [...slots].sort((a, b) => a - b)) decl += ` let m${s} = 0;`;
+  return [
+    '"use strict";',
+    'const loadExtension = H.loadExtension, loadNegative = H.loadNegative, loadIndirect = H.loadIndirect;',
+    'return function cbpfFilter(p, w, meta) {',
+    usesLen ? 'const wl = w === undefined ? p.length : w;' : '',
+    decl,
+    'const n = p.length;',
+    body,
+    '};',
+  ].join('\n');
+}
+
+function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string): string {
+  const { code } = insn;
+  const k = insn.k >>> 0;
+  const ks = k | 0; // the same bits as a signed literal
+  switch (code) {
+    case BPF_RET | BPF_K: return `return ${k};`;
+    case BPF_RET | BPF_A: return 'return A >>> 0;';
+    case BPF_LD | BPF_W | BPF_ABS:
+    case BPF_LD | BPF_H | BPF_ABS:
+    case BPF_LD | BPF_B | BPF_ABS: {
+      const size = SIZE[code & 0x18]!;
+      if (k >= 0x80000000) {
+        return `if (meta === undefined) return 0; r = loadExtension(p, meta, ${k}, ${size}, A >>> 0, X >>> 0); ` +
+          `if (r < 0) return r === ${LOAD_EXIT_A} ? A >>> 0 : 0; A = r | 0;`;
+      }
+      return `if (n < ${k + size}) return 0; A = ${loadExpr(String(k), size, (d) => String(k + d))};`;
+    }
+    case BPF_LD | BPF_W | BPF_IND:
+    case BPF_LD | BPF_H | BPF_IND:
+    case BPF_LD | BPF_B | BPF_IND: {
+      const size = SIZE[code & 0x18]!;
+      return `o = (X >>> 0) + ${k}; if (o > n - ${size}) { if (meta === undefined) return 0; ` +
+        `r = loadIndirect(p, meta, X >>> 0, ${k}, ${size}); if (r < 0) return 0; A = r | 0; } ` +
+        `else A = ${loadExpr('o', size, (d) => `o + ${d}`)};`;
+    }
+    case BPF_LDX | BPF_MSH | BPF_B:
+      if (k >= 0x80000000) {
+        return `if (meta === undefined) return 0; r = loadNegative(p, meta, ${ks}, 1); if (r < 0) return 0; X = (r & 15) << 2;`;
+      }
+      return `if (n <= ${k}) return 0; X = (p[${k}] & 15) << 2;`;
+    case BPF_LD | BPF_W | BPF_LEN: return 'A = wl | 0;';
+    case BPF_LDX | BPF_W | BPF_LEN: return 'X = wl | 0;';
+    case BPF_LD | BPF_IMM: return `A = ${ks};`;
+    case BPF_LDX | BPF_IMM: return `X = ${ks};`;
+    case BPF_LD | BPF_MEM: return `A = m${k};`;
+    case BPF_LDX | BPF_MEM: return `X = m${k};`;
+    case BPF_ST: return `m${k} = A;`;
+    case BPF_STX: return `m${k} = X;`;
+    case BPF_JMP | BPF_JA: return go(i, i + 1 + k);
+    case BPF_ALU | BPF_NEG: return 'A = -A | 0;';
+    case BPF_MISC | BPF_TAX: return 'X = A;';
+    case BPF_MISC | BPF_TXA: return 'A = X;';
+  }
+  const cls = code & 0x07;
+  const op = code & 0xf0;
+  const isX = (code & 0x08) === BPF_X;
+  if (cls === BPF_JMP) {
+    let cond: string;
+    switch (op) {
+      case BPF_JEQ: cond = isX ? 'A === X' : `A === ${ks}`; break;
+      case BPF_JGT: cond = isX ? '(A >>> 0) > (X >>> 0)' : k === 0 ? 'A !== 0' : `(A >>> 0) > ${k}`; break;
+      case BPF_JGE: cond = isX ? '(A >>> 0) >= (X >>> 0)' : k === 0 ? 'true' : `(A >>> 0) >= ${k}`; break;
+      case BPF_JSET: cond = isX ? '(A & X) !== 0' : `(A & ${ks}) !== 0`; break;
+      default: return 'return 0;';
+    }
+    const t = go(i, i + 1 + insn.jt);
+    const f = go(i, i + 1 + insn.jf);
+    if (t === f) return t;
+    if (t === '') return `if (!(${cond})) { ${f} }`;
+    if (f === '') return `if (${cond}) { ${t} }`;
+    return `if (${cond}) { ${t} } else { ${f} }`;
+  }
+  if (cls === BPF_ALU) {
+    const src = isX ? 'X' : String(ks);
+    switch (op) {
+      case BPF_ADD: return `A = (A + ${src}) | 0;`;
+      case BPF_SUB: return `A = (A - ${src}) | 0;`;
+      case BPF_MUL: return `A = Math.imul(A, ${src});`;
+      case BPF_DIV:
+        if (isX) return 'if (X === 0) return 0; A = ((A >>> 0) / (X >>> 0)) | 0;';
+        if (k === 0) return 'return 0;';
+        if (isPowerOfTwo(k)) return `A = (A >>> ${31 - Math.clz32(k)}) | 0;`;
+        return `A = ((A >>> 0) / ${k}) | 0;`;
+      case BPF_MOD:
+        if (isX) return 'if (X === 0) return 0; A = ((A >>> 0) % (X >>> 0)) | 0;';
+        if (k === 0) return 'return 0;';
+        if (isPowerOfTwo(k)) return `A = A & ${(k - 1) | 0};`;
+        return `A = ((A >>> 0) % ${k}) | 0;`;
+      case BPF_AND: return `A = A & ${src};`;
+      case BPF_OR: return `A = A | ${src};`;
+      case BPF_XOR: return `A = A ^ ${src};`;
+      case BPF_LSH:
+        if (isX) return 'A = (X >>> 0) < 32 ? A << X : 0;';
+        return k < 32 ? `A = A << ${k};` : 'A = 0;';
+      case BPF_RSH:
+        if (isX) return 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;';
+        return k < 32 ? `A = (A >>> ${k}) | 0;` : 'A = 0;';
+    }
+  }
+  return 'return 0;';
+}
+
