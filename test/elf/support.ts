@@ -1,0 +1,121 @@
+/**
+ * Test support for src/elf: compiles the repo's .bpf.c fixtures with clang
+ * (at test time, into test/.tmp/elf/), builds the libbpf oracle with gcc, runs
+ * it (privately mounted bpffs for pinning) and compares instruction streams.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { decode, type Instruction } from '../../src/ebpf/insn.js';
+import { REPO, TMP } from '../support/paths.js';
+
+export const FIXTURES = resolve(REPO, 'test/elf/fixtures');
+export const OUT = resolve(TMP, 'elf');
+mkdirSync(OUT, { recursive: true });
+
+export const HAVE_CLANG = spawnSync('clang', ['--version']).status === 0;
+export const HAVE_BPFTOOL = spawnSync('bpftool', ['version']).status === 0;
+export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** A private vmlinux.h for CO-RE fixtures (bpftool btf dump ... format c). */
+export function vmlinuxHeader(): string {
+  const h = join(OUT, 'vmlinux.h');
+  if (!existsSync(h)) {
+    const text = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 28 });
+    const tmp = `${h}.${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, h);
+  }
+  return OUT;
+}
+
+/** Compile test/elf/fixtures/NAME.bpf.c (cached by mtime); extra flags make a variant. */
+export function compileFixture(name: string, opts: { flags?: string[]; variant?: string; target?: 'bpf' | 'bpfel' | 'bpfeb' } = {}): string {
+  const src = join(FIXTURES, `${name}.bpf.c`);
+  const out = join(OUT, `${name}${opts.variant ? `.${opts.variant}` : ''}.bpf.o`);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  const tmp = `${out}.${process.pid}.tmp`;
+  const args = ['-g', '-O2', '-target', opts.target ?? 'bpf', '-I/usr/include/x86_64-linux-gnu', '-I', OUT, ...(opts.flags ?? []), '-c', src, '-o', tmp];
+  const r = spawnSync('clang', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`clang ${args.join(' ')} failed:\n${r.stderr}`);
+  renameSync(tmp, out);
+  return out;
+}
+
+let oracleBin: string | undefined;
+export function oracle(): string {
+  if (oracleBin) return oracleBin;
+  const src = resolve(REPO, 'test/elf/oracle/libbpf-oracle.c');
+  const bin = join(OUT, 'libbpf-oracle');
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    const tmp = `${bin}.${process.pid}`;
+    const r = spawnSync('gcc', ['-O1', '-o', tmp, src, '-lbpf'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`building the libbpf oracle failed:\n${r.stderr}`);
+    renameSync(tmp, bin);
+  }
+  return (oracleBin = bin);
+}
+
+export interface OracleMap {
+  name: string;
+  internal: boolean;
+  type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  numa_node: number;
+  map_extra: number;
+  fd: number;
+  btf_key_type_id: number;
+  btf_value_type_id: number;
+  initial?: string;
+  kernel?: { name: string; type: number; key_size: number; value_size: number; max_entries: number; map_flags: number; id: number };
+}
+export interface OracleProg {
+  name: string;
+  section: string;
+  type: number;
+  expected_attach_type: number;
+  flags: number;
+  fd: number;
+  insns: string;
+  kernel?: { type: number; id: number; xlated_prog_len: number; nr_map_ids: number };
+}
+export interface OracleResult {
+  loaded: boolean;
+  error: number;
+  maps: OracleMap[];
+  progs: OracleProg[];
+  runs: { prog: string; rc: number; retval: number; data_out: string }[];
+}
+
+/** Run the libbpf oracle on an object, with a private bpffs for pinned maps. */
+export function runOracle(obj: string, opts: { load?: boolean; runs?: [string, Uint8Array][] } = {}): OracleResult {
+  const dir = mkdtempSync(join(OUT, 'bpffs-'));
+  let mounted = false;
+  try {
+    if (opts.load !== false) {
+      execFileSync('mount', ['-t', 'bpf', 'bpf', dir]);
+      mounted = true;
+    }
+    const args = [obj, '--pin-root', dir];
+    if (opts.load === false) args.push('--no-load');
+    for (const [p, d] of opts.runs ?? []) args.push('--run', p, Buffer.from(d).toString('hex'));
+    const out = execFileSync(oracle(), args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out) as OracleResult;
+  } finally {
+    if (mounted) spawnSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function oracleInsns(p: OracleProg): Instruction[] {
+  return decode(Buffer.from(p.insns, 'hex'));
+}
+
+/** libbpf names internal maps "<obj>.data"; ours are the section names. */
+export function matchesMapName(ours: string, theirs: OracleMap): boolean {
+  if (!theirs.internal) return ours === theirs.name;
+  return theirs.name === ours || (ours.startsWith('.') && theirs.name.endsWith(ours) && !theirs.name.slice(0, -ours.length).includes('.'));
+}
