@@ -34,3 +34,20 @@ export { elfSections, isElf, type ElfSection } from './elf-sections.js';
 export { btfFromElf, loadBtf, loadKernelBtf, loadKernelModuleBtf, KERNEL_BTF_PATH, type LoadedBtf } from './load.js';
 export { encodeBtf, type EncodeOptions } from './encode.js';
 export { formatRaw, formatRawType } from './format-raw.js';
+export {
+  CoreResolver,
+  patchInstruction,
+  applyCoreRelocation,
+  parseCoreSpec,
+  matchCoreSpec,
+  calcCoreResult,
+  formatCoreSpec,
+  POISON_IMM,
+  CORE_SPEC_MAX_LEN,
+  type CoreResult,
+  type CoreSpec,
+  type CoreAccessor,
+  type CorePatch,
+  type CoreResolverOptions,
+} from './core.js';
+export { essentialName, essentialNameLength, fieldsCompatible, typesCompatible, typesMatch } from './core-match.js';
