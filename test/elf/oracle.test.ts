@@ -10,7 +10,8 @@ import type { Instruction } from '../../src/ebpf/insn.js';
 import { PseudoLd } from '../../src/ebpf/opcodes.js';
 import type { ProgramSpec } from '../../src/ebpf/spec.js';
 import { loadCollectionSpec, type ElfCollectionSpec } from '../../src/elf/index.js';
-import { compileFixture, HAVE_CLANG, IS_ROOT, matchesMapName, oracleInsns, runOracle, vmlinuxHeader, type OracleResult } from './support.js';
+import { execFileSync } from 'node:child_process';
+import { compileFixture, HAVE_BPFTOOL, HAVE_CLANG, IS_ROOT, matchesMapName, oracleInsns, runOracle, type OracleResult } from './support.js';
 
 const ready = HAVE_CLANG && IS_ROOT;
 
@@ -101,5 +102,35 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     expect(spec.maps.outer!.contents!.map((c) => c.value)).toEqual([{ map: 'inner_a' }, { map: 'inner_b' }]);
     expect(spec.maps.jump!.contents!.map((c) => c.value)).toEqual([{ program: 'tail_target' }]);
     expect(spec.maps.pinned_counter!.pinning).toBe('byName');
+  });
+
+  it.skipIf(!HAVE_BPFTOOL)('core.bpf.c: CO-RE against /sys/kernel/btf/vmlinux gives libbpf\'s instructions and bpftool\'s offsets', () => {
+    const obj = compileFixture('core');
+    const o = runOracle(obj);
+    expect(o.loaded, 'the kernel loads the fixture').toBe(true);
+    const spec = loadCollectionSpec(obj);
+    expectSameMaps(spec, o);
+    expectSamePrograms(spec, o);
+    // Exactly one relocation cannot be satisfied (the missing field read), and it is poisoned like libbpf.
+    expect(spec.warnings.length).toBe(1);
+    expect(spec.warnings[0]).toMatch(/bpfkit_no_such_field.*poisoned/);
+
+    // Independent facts from bpftool's dump of the kernel BTF.
+    const raw = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const member = (struct: string, name: string): number => {
+      const start = raw.indexOf(`] STRUCT '${struct}' size=`);
+      const end = raw.indexOf('\n[', start + 1);
+      const m = new RegExp(`'${name}' type_id=\\d+ bits_offset=(\\d+)`).exec(raw.slice(start, end));
+      if (!m) throw new Error(`no member ${struct}.${name} in bpftool's dump`);
+      return Number(m[1]) / 8;
+    };
+    // BPF_CORE_READ materialises each field offset as an ALU immediate (`r1 = off; r3 += r1`) before bpf_probe_read_kernel.
+    const aluK = (i: Instruction) => ((i.code & 0x07) === 0x04 || (i.code & 0x07) === 0x07) && (i.code & 0x08) === 0;
+    const offsets = new Set(spec.programs.read_task!.instructions.filter(aluK).map((i) => i.imm));
+    for (const f of ['pid', 'tgid', 'real_parent', 'mm', 'comm']) {
+      expect(offsets.has(member('task_struct', f)), `task_struct.${f} at ${member('task_struct', f)}`).toBe(true);
+    }
+    const size = /STRUCT 'task_struct' size=(\d+)/.exec(raw)![1];
+    expect(offsets.has(Number(size)), `bpf_core_type_size(struct task_struct) = ${size}`).toBe(true);
   });
 });
