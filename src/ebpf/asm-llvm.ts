@@ -112,11 +112,7 @@ function parseAddress(c: Cursor, open = true): { base: number; off: number } {
   const base = parseReg(c, false, 'a base register');
   if (base.w) throw c.error('a base register must be a 64-bit register rN', base.tok);
   let off = 0;
-  if (c.is('+') || c.is('-')) {
-    const neg = c.next().text === '-';
-    const v = parseInt(c, I16('offset'));
-    off = s16(neg ? -v : v);
-  }
+  if (c.is('+') || c.is('-')) off = s16(parseInt(c, I16('offset')));
   if (open) c.expect(')', "')'");
   return { base: base.n, off };
 }
@@ -218,11 +214,7 @@ function parseAssign(c: Cursor, dst: Reg): Stmt {
       if (looksLikeRegister(c.peek())) {
         const r = parseReg(c, false);
         let imm = 0;
-        if (c.is('+') || c.is('-')) {
-          const neg = c.next().text === '-';
-          const v = parseInt(c, I32('offset'));
-          imm = s32(neg ? -v : v);
-        }
+        if (c.is('+') || c.is('-')) imm = s32(parseInt(c, I32('offset')));
         c.expect(']');
         return one(Class.LD | Mode.IND | size, 0, r.n, 0, imm);
       }

@@ -107,11 +107,7 @@ function memory(c: Cursor): { base: number; off: number } {
   c.next();
   const base = parseReg(c, true, 'a base register');
   let off = 0;
-  if (c.is('+') || c.is('-')) {
-    const neg = c.next().text === '-';
-    const v = parseInt(c, I16('offset'));
-    off = s16(neg ? -v : v);
-  }
+  if (c.is('+') || c.is('-')) off = s16(parseInt(c, I16('offset')));
   c.expect(']', "']'");
   return done(c, { base: base.n, off });
 }

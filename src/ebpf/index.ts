@@ -9,3 +9,4 @@ export * from './check.js';
 export * from './validate.js';
 export { assemble, assembleText, type AsmOptions, type AsmSyntax, type Assembled } from './asm.js';
 export * from './data-file.js';
+export { disassemble, formatInstruction, branchLabels, type DisasmOptions, type DisasmSyntax } from './disasm.js';

@@ -144,8 +144,8 @@ describe('bpf_conformance negative/', () => {
     };
     // "or %r0, %r50" on line 4: the register starts at column 9.
     expect(at('invalid_register.data')).toEqual([4, 9]);
-    // "ldxb %r0, [%r1+0x10000]" on line 5: the offset starts at column 16.
-    expect(at('invalid_offset_range.data')).toEqual([5, 16]);
+    // "ldxb %r0, [%r1+0x10000]" on line 5: the signed offset starts at column 15.
+    expect(at('invalid_offset_range.data')).toEqual([5, 15]);
   });
 
   it('assembles the two runtime cases (their failure shows only when run)', () => {

@@ -1,0 +1,103 @@
+/**
+ * The disassembler: instruction slots to text, in the llvm-objdump syntax
+ * (default) or the uBPF / bpf_conformance syntax. With labels (the
+ * default), jump and call targets get names (`L12`, `fn7`) so that the text
+ * assembles back to the same slots; `objdump: true` prints llvm-objdump's
+ * listing instead (slot index, bytes, text with relative offsets).
+ */
+import { checkInstruction } from './check.js';
+import { formatLlvm, formatRaw } from './disasm-llvm.js';
+import { formatUbpf } from './disasm-ubpf.js';
+import { helperName } from './helper-ids.js';
+import { type Instruction, encode } from './insn.js';
+import { Class, JmpOp, LDDW, PseudoCall, Source } from './opcodes.js';
+import { branchTarget } from './validate.js';
+
+export type DisasmSyntax = 'llvm' | 'ubpf';
+
+export interface DisasmOptions {
+  /** Output syntax (default 'llvm'). */
+  syntax?: DisasmSyntax;
+  /** Name jump and call targets (default true). Without labels, targets are relative offsets (`+3`). */
+  labels?: boolean;
+  /**
+   * llvm syntax only: print what `llvm-objdump -d` prints for the bytes: one
+   * line per instruction with its slot index and bytes, objdump's exact text
+   * (lossy where objdump is, see disasm-llvm.ts) and `<unknown>` for slots
+   * that are not instructions. Implies no labels and no comments.
+   */
+  objdump?: boolean;
+  /** llvm syntax: 32-bit loads and stores with w registers (objdump --mattr=+alu32). */
+  alu32?: boolean;
+  /** Comments: helper names after calls, and why a slot printed as `.insn` is not an instruction (default false). */
+  comments?: boolean;
+  /** Byte order of the bytes column in objdump mode (default little-endian). */
+  bigEndian?: boolean;
+}
+
+/** Labels for every slot that a jump, call or function address targets. */
+export function branchLabels(insns: readonly Instruction[]): Map<number, string> {
+  const n = insns.length;
+  const second = new Uint8Array(n);
+  for (let i = 0; i + 1 < n; i++) if (insns[i]!.code === LDDW) second[++i] = 1;
+  const fns = new Set<number>();
+  const jumps = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    if (second[i] || checkInstruction(insns[i]!, insns[i + 1])) continue;
+    const t = branchTarget(insns, i);
+    if (t === undefined || t < 0 || t >= n || second[t]) continue;
+    const ins = insns[i]!;
+    const isCall = ins.code === LDDW || (ins.code === (Class.JMP | JmpOp.CALL | Source.K) && ins.src === PseudoCall.CALL);
+    (isCall ? fns : jumps).add(t);
+  }
+  const out = new Map<number, string>();
+  for (const t of [...jumps, ...fns].sort((a, b) => a - b)) out.set(t, fns.has(t) ? `fn${t}` : `L${t}`);
+  return out;
+}
+
+/** The text of one instruction slot (slot i + 1 too for an LDDW), without labels. */
+export function formatInstruction(insns: readonly Instruction[], i: number, opts: Omit<DisasmOptions, 'labels' | 'comments'> = {}): string {
+  return (opts.syntax ?? 'llvm') === 'ubpf' ? formatUbpf(insns, i) : formatLlvm(insns, i, opts);
+}
+
+/** Disassemble a whole program. */
+export function disassemble(insns: readonly Instruction[], opts: DisasmOptions = {}): string {
+  const syntax = opts.syntax ?? 'llvm';
+  const objdump = syntax === 'llvm' && opts.objdump === true;
+  const labels = !objdump && opts.labels !== false ? branchLabels(insns) : new Map<number, string>();
+  const label = (slot: number): string | undefined => labels.get(slot);
+  const bytes = objdump ? encode(insns, !opts.bigEndian) : undefined;
+  const out: string[] = [];
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    const l = labels.get(i);
+    if (l) {
+      if (l.startsWith('fn') && out.length > 0) out.push('');
+      out.push(`${l}:`);
+    }
+    const problem = checkInstruction(ins, insns[i + 1]);
+    let text =
+      syntax === 'ubpf'
+        ? formatUbpf(insns, i, { label })
+        : formatLlvm(insns, i, { ...(objdump ? { objdump: true } : {}), ...(opts.alu32 ? { alu32: true } : {}), label });
+    const wide = !problem && ins.code === LDDW;
+    if (objdump) {
+      const n = wide ? 16 : 8;
+      const hex = Array.from(bytes!.subarray(i * 8, i * 8 + n), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      out.push(`${String(i).padStart(8)}:\t${hex}\t${text}`);
+    } else {
+      if (opts.comments) {
+        if (problem) text += ` # not an instruction: ${problem}`;
+        else if (ins.code === (Class.JMP | JmpOp.CALL) && ins.src === PseudoCall.HELPER) {
+          const name = helperName(ins.imm);
+          if (name) text += ` # bpf_${name}`;
+        }
+      }
+      out.push(syntax === 'llvm' ? `\t${text}` : text);
+    }
+    if (wide) i++;
+  }
+  return out.join('\n') + (out.length ? '\n' : '');
+}
+
+export { formatLlvm, formatRaw, formatUbpf };
