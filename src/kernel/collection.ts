@@ -11,6 +11,7 @@ import type { CollectionHandle } from '../ebpf/engine.js';
 import type { CollectionSpec, MapSpec } from '../ebpf/spec.js';
 import { UsageError } from '../errors.js';
 import { KernelError } from './errors.js';
+import { loadBtf, type KernelBtf } from './btf-load.js';
 import { KernelMap, createMap } from './map.js';
 import { KernelProgram, loadProgram, type LoadProgramOptions } from './program.js';
 
@@ -19,8 +20,12 @@ export interface LoadCollectionOptions {
   maps?: Record<string, KernelMap>;
   /** Directory on a bpf filesystem for maps with `pinning: 'byName'`: reused when pinned and compatible, pinned when new. */
   pinPath?: string;
-  /** fd of the collection's BTF (BPF_BTF_LOAD), used for map key/value types and programs' func/line info. */
-  btfFd?: number;
+  /**
+   * The collection's BTF already loaded (for map key/value types and func/line
+   * info). By default spec.btf is loaded and closed with the collection;
+   * `false` loads without BTF.
+   */
+  btf?: KernelBtf | false;
   /** Per-program load options (func/line info, attach BTF ids, log level). */
   programs?: Record<string, Omit<LoadProgramOptions, 'maps'>>;
   /** Options applied to every program (overridden per program). */
@@ -31,19 +36,24 @@ export interface LoadCollectionOptions {
 
 export class KernelCollection implements CollectionHandle {
   #owned: KernelMap[];
+  #btf: KernelBtf | undefined;
 
   constructor(
     readonly programs: Record<string, KernelProgram>,
     readonly maps: Record<string, KernelMap>,
     owned: KernelMap[],
+    btf?: KernelBtf,
   ) {
     this.#owned = owned;
+    this.#btf = btf;
   }
 
   close(): void {
     for (const p of Object.values(this.programs)) p.close();
     for (const m of this.#owned) m.close();
     this.#owned = [];
+    this.#btf?.close();
+    this.#btf = undefined;
   }
 }
 
@@ -55,7 +65,14 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
   const programs: Record<string, KernelProgram> = {};
   const pinnedHere: string[] = [];
   const fresh = new Set<string>();
+  let ownBtf: KernelBtf | undefined;
   try {
+    let btf = options.btf || undefined;
+    if (options.btf === undefined && spec.btf?.length) {
+      const strings = Object.values(spec.programs).flatMap((p) => (p.lineInfo ?? []).flatMap((l) => [l.fileName, l.line]));
+      btf = ownBtf = loadBtf(spec.btf, { strings });
+    }
+    const btfFd = btf?.fd;
     // 1. Maps, empty.
     for (const [name, ms] of Object.entries(spec.maps)) {
       const given = options.maps?.[name];
@@ -71,7 +88,7 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
           owned.push(existing);
           continue;
         }
-        const m = createMap(ms, { btfFd: options.btfFd, deferContents: true });
+        const m = createMap(ms, { btfFd, deferContents: true });
         maps[name] = m;
         owned.push(m);
         fresh.add(name);
@@ -79,7 +96,7 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
         pinnedHere.push(path);
         continue;
       }
-      const m = createMap(ms, { btfFd: options.btfFd, deferContents: true });
+      const m = createMap(ms, { btfFd, deferContents: true });
       maps[name] = m;
       owned.push(m);
       fresh.add(name);
@@ -106,7 +123,7 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
       const ps = spec.programs[name];
       if (!ps) throw new UsageError(`the collection has no program "${name}"`);
       programs[name] = loadProgram(ps, {
-        btfFd: options.btfFd,
+        btf,
         ...options.programDefaults,
         ...options.programs?.[name],
         maps,
@@ -122,11 +139,12 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
         maps[name]!.updateFd(e.key, p.fd);
       }
     }
-    return new KernelCollection(programs, maps, owned);
+    return new KernelCollection(programs, maps, owned, ownBtf);
   } catch (err) {
     for (const p of Object.values(programs)) p.close();
     for (const m of owned) m.close();
     for (const path of pinnedHere) rmSync(path, { force: true });
+    ownBtf?.close();
     throw err;
   }
 }

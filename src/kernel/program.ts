@@ -16,12 +16,14 @@ import type { ProgramSpec } from '../ebpf/spec.js';
 import { BpfCmd, ProgType, nameOf, type ProgType as ProgTypeT } from '../ebpf/types.js';
 import { UsageError } from '../errors.js';
 import { ProgInfo, ProgLoadAttr, TestRunAttr } from './attr.js';
+import type { KernelBtf } from './btf-load.js';
 import { fdById, objGet, objInfo, objPin } from './bpf.js';
 import { VerifierError, kernelError } from './errors.js';
 import { Fd } from './fd.js';
 import { objectName } from './map.js';
 import * as sys from './sys.js';
 import { parseVerifierLog } from './verifier-log.js';
+import { kernelSymbolId } from './vmlinux-btf.js';
 
 /** BPF_F_* program load flags. */
 export const ProgFlags = {
@@ -44,9 +46,14 @@ export interface MapFdSource {
 export interface LoadProgramOptions {
   /** Maps the program's references name, by name. */
   maps?: Record<string, MapFdSource>;
-  /** Resolve a kernel symbol ('kfunc' or 'ksym' reference) to its BTF id in vmlinux. */
+  /** Resolve a kernel symbol ('kfunc' or 'ksym' reference) to its BTF id (default: the running kernel's BTF). */
   resolveKernelSymbol?: (name: string, kind: 'kfunc' | 'ksym') => number;
-  /** fd of the program's BTF (BPF_BTF_LOAD) and its func_info/line_info records (bpf_func_info, bpf_line_info). */
+  /**
+   * The collection's BTF, loaded (loadBtf): spec.funcInfo and spec.lineInfo
+   * are passed to the kernel against it.
+   */
+  btf?: KernelBtf;
+  /** fd of the program's BTF (BPF_BTF_LOAD) when passing raw func_info/line_info records (bpf_func_info, bpf_line_info). */
   btfFd?: number;
   funcInfo?: Uint8Array;
   funcInfoRecSize?: number;
@@ -102,17 +109,15 @@ export function relocate(spec: ProgramSpec, options: LoadProgramOptions = {}): I
       case 'kfunc': {
         const call = insns[ref.index];
         if (!call) throw new UsageError(`${subject}: kfunc reference past the end (instruction ${ref.index})`);
-        if (!options.resolveKernelSymbol) throw new UsageError(`${subject} calls kernel function ${ref.name}: no resolver for kernel symbols given`);
         call.src = PseudoCall.KFUNC;
-        call.imm = options.resolveKernelSymbol(ref.name, 'kfunc');
+        call.imm = (options.resolveKernelSymbol ?? kernelSymbolId)(ref.name, 'kfunc');
         call.off = 0;
         break;
       }
       case 'ksym': {
         const [a, b] = wide(ref.index);
-        if (!options.resolveKernelSymbol) throw new UsageError(`${subject} refers to kernel symbol ${ref.name}: no resolver for kernel symbols given`);
         a.src = PseudoLd.BTF_ID;
-        a.imm = options.resolveKernelSymbol(ref.name, 'ksym');
+        a.imm = (options.resolveKernelSymbol ?? kernelSymbolId)(ref.name, 'ksym');
         b.imm = 0;
         break;
       }
@@ -376,8 +381,10 @@ export function loadProgram(spec: ProgramSpec, options: LoadProgramOptions = {})
   try {
     const code = copy(bytes);
     const license = copy(spec.license || 'GPL', true);
-    const funcInfo = options.funcInfo?.length ? copy(options.funcInfo) : undefined;
-    const lineInfo = options.lineInfo?.length ? copy(options.lineInfo) : undefined;
+    const records = btfRecords(spec, options);
+    const funcInfo = records.funcInfo?.length ? copy(records.funcInfo) : undefined;
+    const lineInfo = records.lineInfo?.length ? copy(records.lineInfo) : undefined;
+    options = { ...options, btfFd: records.btfFd };
     const wantLog = options.logLevel ?? 0;
     let logSize = Math.max(options.logSize ?? 1 << 20, 4096);
     let attempt = progLoadOnce(spec, options, code, insns.length, license, funcInfo, lineInfo, wantLog, logSize);
@@ -409,4 +416,40 @@ export function loadProgram(spec: ProgramSpec, options: LoadProgramOptions = {})
   } finally {
     for (const b of held) b.free();
   }
+}
+
+/** bpf_func_info / bpf_line_info records for the kernel: raw ones given in options, or spec.funcInfo/lineInfo against options.btf. */
+function btfRecords(
+  spec: ProgramSpec,
+  options: LoadProgramOptions,
+): { funcInfo?: Uint8Array; lineInfo?: Uint8Array; btfFd?: number } {
+  if (options.funcInfo || options.lineInfo || !options.btf) {
+    return { funcInfo: options.funcInfo, lineInfo: options.lineInfo, btfFd: options.btfFd ?? options.btf?.fd };
+  }
+  const btf = options.btf;
+  let funcInfo: Uint8Array | undefined;
+  let lineInfo: Uint8Array | undefined;
+  if (spec.funcInfo?.length) {
+    funcInfo = new Uint8Array(8 * spec.funcInfo.length);
+    const v = new DataView(funcInfo.buffer);
+    spec.funcInfo.forEach((f, i) => {
+      v.setUint32(8 * i, f.insn, true);
+      v.setUint32(8 * i + 4, f.typeId, true);
+    });
+  }
+  // Line info needs func info (the kernel refuses it alone) and every string in the BTF.
+  if (funcInfo && spec.lineInfo?.length) {
+    const recs = spec.lineInfo.filter((l) => btf.strings.has(l.fileName) && btf.strings.has(l.line));
+    if (recs.length === spec.lineInfo.length) {
+      lineInfo = new Uint8Array(16 * recs.length);
+      const v = new DataView(lineInfo.buffer);
+      recs.forEach((l, i) => {
+        v.setUint32(16 * i, l.insn, true);
+        v.setUint32(16 * i + 4, btf.strings.get(l.fileName)!, true);
+        v.setUint32(16 * i + 8, btf.strings.get(l.line)!, true);
+        v.setUint32(16 * i + 12, ((l.lineNum << 10) | (l.column & 0x3ff)) >>> 0, true);
+      });
+    }
+  }
+  return { funcInfo, lineInfo, btfFd: funcInfo ? btf.fd : undefined };
 }
