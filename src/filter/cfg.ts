@@ -9,6 +9,23 @@
  * a two-way conditional branch. Statements are classic instructions that are
  * neither jumps nor returns: LD/LDX (all modes), ST/STX (k = scratch slot
  * 0..15), ALU, MISC (tax/txa). Blocks form a DAG (edges only go forward).
+ *
+ * What code generation guarantees (src/filter/codegen):
+ * - A block may also end in an unconditional `jump` (linearised as `ja`, or
+ *   nothing when the target is laid out next).
+ * - The graph is acyclic except for `protochain`, whose header walk is a
+ *   loop: its back edge is always a `jump`, and such graphs have
+ *   `cyclic: true`. An optimiser may leave cyclic graphs alone, as libpcap's
+ *   does.
+ * - The accumulator A may be live across a block boundary (Geneve's offset
+ *   computation continues from the value left by the preceding test); X
+ *   likewise after `tax` in an offset prologue. Scratch slots hold variable
+ *   header offsets: a slot is written (ST/STX) in the entry prologue or in the
+ *   test that introduces the encapsulation (vlan with Linux extensions,
+ *   Geneve, VXLAN) and read (LD/LDX M[k]) by later tests; relational
+ *   expressions use slots as temporaries exactly as libpcap does.
+ * - Loads may read outside the packet: classic BPF then returns 0, and
+ *   programs rely on that (a truncated packet is rejected).
  */
 
 /** A non-branching classic instruction. */
@@ -21,7 +38,9 @@ export type Terminator =
   /** BPF_RET|BPF_K (return k) or BPF_RET|BPF_A (return the accumulator). */
   | { kind: 'ret'; code: number; k: number }
   /** BPF_JMP|op|src with op in JEQ/JGT/JGE/JSET: if true go to jt, else jf. */
-  | { kind: 'branch'; code: number; k: number; jt: Block; jf: Block };
+  | { kind: 'branch'; code: number; k: number; jt: Block; jf: Block }
+  /** Unconditional jump (BPF_JMP|BPF_JA); the only edge that may point backwards (see `cyclic`). */
+  | { kind: 'jump'; target: Block };
 
 export interface Block {
   /** Unique within its graph; stable for printing (Graphviz, debugging). */
@@ -32,4 +51,6 @@ export interface Block {
 
 export interface Cfg {
   entry: Block;
+  /** True when a `jump` points back to an earlier block (protochain's header loop). */
+  cyclic?: boolean;
 }

@@ -1,0 +1,157 @@
+/**
+ * Arithmetic expressions and relations (`ip[2:2] > 576`, `len - 14 < 100`,
+ * `tcp[tcpflags] & tcp-syn != 0`). Each value lives in a scratch slot, as in
+ * libpcap; an indexed load also contributes the protocol test under which
+ * its header is where the load assumes (`tcp[0]` only for first IPv4
+ * fragments carrying TCP).
+ */
+import {
+  BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH,
+  BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+} from '../../cbpf/insn.js';
+import type { Arith, ArithOp, ProtoQual, RelOp } from '../ast.js';
+import type { Stmt } from '../cfg.js';
+import { DLT } from '../linktypes.js';
+import { and, not, test, type Pred } from '../pred.js';
+import { st, type Gen } from './context.js';
+import { genProtoAbbrev } from './proto.js';
+import { relJump } from './special.js';
+
+interface Value {
+  s: Stmt[];
+  reg: number;
+  b: Pred | undefined;
+  /** The constant, when the value is a plain number (for the division/shift checks). */
+  constant?: number;
+}
+
+const ALU_OP: Record<ArithOp, number> = {
+  '+': BPF_ADD, '-': BPF_SUB, '*': BPF_MUL, '/': BPF_DIV, '%': BPF_MOD, '&': BPF_AND, '|': BPF_OR,
+  '^': BPF_XOR, '<<': BPF_LSH, '>>': BPF_RSH,
+};
+
+function andOpt(a: Pred | undefined, b: Pred | undefined): Pred | undefined {
+  if (a && b) return and(a, b);
+  return a ?? b;
+}
+
+function loadi(g: Gen, v: number): Value {
+  const reg = g.allocReg();
+  return { s: [st(BPF_LD | BPF_IMM, v), st(BPF_ST, reg)], reg, b: undefined, constant: v };
+}
+
+function ipfrag(g: Gen): Pred {
+  return not(g.jset('linkpl', 6, BPF_H, 0x1fff));
+}
+
+function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
+  const sizeCode = size === 1 ? BPF_B : size === 2 ? BPF_H : size === 4 ? BPF_W : -1;
+  if (sizeCode < 0) g.error('data size must be 1, 2, or 4');
+  const regno = g.allocReg();
+  g.freeReg(inst.reg);
+  const out: Value = { s: inst.s, reg: regno, b: inst.b };
+  const xferX = st(BPF_LDX | BPF_MEM, inst.reg);
+  const xferA = st(BPF_LD | BPF_MEM, inst.reg);
+  const viaVar = (vp: Stmt[] | undefined): Stmt[] =>
+    vp ? [...vp, xferA, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX)] : [xferX];
+  switch (proto) {
+    case 'radio': {
+      const lt = g.linktype;
+      if (lt !== DLT.IEEE802_11_RADIO_AVS && lt !== DLT.IEEE802_11_RADIO && lt !== DLT.PRISM_HEADER) {
+        g.error("'radio' does not support the index operation");
+      }
+      out.s = [...out.s, xferX, st(BPF_LD | BPF_IND | sizeCode, 0)];
+      break;
+    }
+    case 'link':
+    case 'default':
+      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkhdr)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkhdr.constant)];
+      break;
+    case 'ip': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'sca': case 'lat': case 'moprc':
+    case 'mopdl': case 'ip6': {
+      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkpl)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl)];
+      out.b = andOpt(out.b, genProtoAbbrev(g, proto));
+      break;
+    }
+    case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp': {
+      out.s = [
+        ...out.s, ...g.loadxIpHdrLen(), xferA, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
+        st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
+      ];
+      let b = and(genProtoAbbrev(g, proto), ipfrag(g));
+      if (inst.b) b = and(inst.b, b);
+      out.b = and(genProtoAbbrev(g, 'ip'), b);
+      break;
+    }
+    case 'icmp6': {
+      out.b = andOpt(out.b, genProtoAbbrev(g, 'ip6'));
+      out.b = and(out.b!, g.cmp('linkpl', 6, BPF_B, 58));
+      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkpl)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + 40)];
+      break;
+    }
+    default:
+      g.error(`'${proto}' does not support the index operation`);
+  }
+  out.s.push(st(BPF_ST, regno));
+  return out;
+}
+
+function evalArith(g: Gen, a: Arith): Value {
+  switch (a.type) {
+    case 'num':
+      return loadi(g, a.value);
+    case 'len': {
+      const reg = g.allocReg();
+      return { s: [st(BPF_LD | BPF_LEN | BPF_W), st(BPF_ST, reg)], reg, b: undefined };
+    }
+    case 'neg': {
+      const v = evalArith(g, a.arg);
+      v.s.push(st(BPF_LD | BPF_MEM, v.reg), st(BPF_ALU | BPF_NEG), st(BPF_ST, v.reg));
+      delete v.constant;
+      return v;
+    }
+    case 'load': {
+      const saved = g.pos;
+      g.pos = a.pos;
+      const idx = evalArith(g, a.index);
+      const v = load(g, a.proto, idx, a.size);
+      g.pos = saved;
+      return v;
+    }
+    case 'binop': {
+      const a0 = evalArith(g, a.left);
+      const a1 = evalArith(g, a.right);
+      const code = ALU_OP[a.op];
+      if (a1.constant !== undefined) {
+        if (code === BPF_DIV && a1.constant === 0) g.error('division by zero');
+        if (code === BPF_MOD && a1.constant === 0) g.error('modulus by zero');
+        if ((code === BPF_LSH || code === BPF_RSH) && a1.constant > 31) g.error('shift by more than 31 bits');
+      }
+      const s = [...a0.s, ...a1.s, st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg), st(BPF_ALU | BPF_X | code)];
+      g.freeReg(a0.reg);
+      g.freeReg(a1.reg);
+      const reg = g.allocReg();
+      s.push(st(BPF_ST, reg));
+      return { s, reg, b: andOpt(a0.b, a1.b) };
+    }
+  }
+}
+
+export function genRelation(g: Gen, op: RelOp, left: Arith, right: Arith): Pred {
+  const a0 = evalArith(g, left);
+  const a1 = evalArith(g, right);
+  const { jtype, reverse } = relJump(op);
+  const s = [...a0.s, ...a1.s, st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg)];
+  let b: Pred = test(s, BPF_JMP | jtype | BPF_X, 0);
+  if (reverse) b = not(b);
+  g.freeReg(a0.reg);
+  g.freeReg(a1.reg);
+  const checks = andOpt(a0.b, a1.b);
+  return checks ? and(checks, b) : b;
+}
+
+/** `less n` is `len <= n`, `greater n` is `len >= n`. */
+export function genLength(op: 'less' | 'greater', n: number): Pred {
+  const p = test([st(BPF_LD | BPF_LEN | BPF_W)], BPF_JMP | (op === 'less' ? 0x20 : 0x30), n);
+  return op === 'less' ? not(p) : p;
+}

@@ -1,0 +1,356 @@
+/**
+ * Code generation state: where each header starts for the link type being
+ * compiled (and after encapsulations such as vlan/mpls/pppoes/geneve shift
+ * it), scratch-slot allocation, and the load/compare helpers every
+ * primitive uses. Offsets follow libpcap's model: an absolute offset is a
+ * constant plus, optionally, a variable part kept in a scratch slot that the
+ * entry prologue (or an encapsulation test) computes.
+ */
+import {
+  BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K,
+  BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
+} from '../../cbpf/insn.js';
+import type { Stmt } from '../cfg.js';
+import { FilterSemanticError } from '../errors.js';
+import { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } from '../linktypes.js';
+import type { Resolver } from '../names/resolver.js';
+import { not, test, type Pred } from '../pred.js';
+
+export const OFFSET_NOT_SET = 0xffffffff;
+
+export interface AbsOffset {
+  isVariable: boolean;
+  constant: number;
+  /** Scratch slot holding the variable part, or -1 if none allocated yet. */
+  reg: number;
+}
+
+export type OffRel =
+  | 'packet' | 'linkhdr' | 'prevlinkhdr' | 'llc' | 'prevmplshdr' | 'linktype' | 'linkpl'
+  | 'linkpl_nosnap' | 'tran_ipv4' | 'tran_ipv6';
+
+export interface GenOptions {
+  linkType: number;
+  snaplen: number;
+  /** Netmask for `ip broadcast`, or undefined when unknown. */
+  netmask: number | undefined;
+  /** Linux ancillary loads for vlan, inbound/outbound, ifindex (a live Linux capture). */
+  linuxExt: boolean;
+  /** Compiling for a savefile (libpcap's offline filter); 'swapped' when its byte order is not the host's. */
+  offline: false | 'unswapped' | 'swapped';
+  resolver: Resolver;
+  expression: string;
+}
+
+export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+
+const abs = (o: AbsOffset): AbsOffset => ({ ...o });
+
+export class Gen {
+  readonly opts: GenOptions;
+  linktype: number;
+  prevlinktype: number;
+  outermostlinktype: number;
+  offLinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  offPrevlinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  offOutermostlinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  offLinkpl: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  offLinktype: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  offNl = 0;
+  offNlNosnap = 0;
+  isAtm = false;
+  isEncap = false;
+  isVlanVloffset = false;
+  offVpi = OFFSET_NOT_SET;
+  offVci = OFFSET_NOT_SET;
+  offProto = OFFSET_NOT_SET;
+  offPayload = OFFSET_NOT_SET;
+  offLi = OFFSET_NOT_SET;
+  offLiHsl = OFFSET_NOT_SET;
+  offSio = OFFSET_NOT_SET;
+  offOpc = OFFSET_NOT_SET;
+  offDpc = OFFSET_NOT_SET;
+  offSls = OFFSET_NOT_SET;
+  labelStackDepth = 0;
+  vlanStackDepth = 0;
+  private regused = new Array<boolean>(BPF_MEMWORDS).fill(false);
+  private curreg = 0;
+  /** Column of the primitive being generated, for error messages. */
+  pos = 0;
+  /** Set when the program contains a loop (protochain). */
+  cyclic = false;
+
+  constructor(opts: GenOptions) {
+    this.opts = opts;
+    this.linktype = this.prevlinktype = this.outermostlinktype = opts.linkType;
+    this.initLinktype();
+  }
+
+  error(message: string): never {
+    throw new FilterSemanticError(message, this.opts.expression, this.pos);
+  }
+
+  get dltLabel(): string {
+    return `DLT_${dltName(this.linktype)}`;
+  }
+
+  notSupported(what: string): never {
+    this.error(`'${what}' not supported on ${this.dltLabel}`);
+  }
+
+  private initLinktype(): void {
+    const lt = this.linktype;
+    const set = (linktype: number, linkpl: number, nl: number, nlNosnap: number): void => {
+      this.offLinktype.constant = linktype;
+      this.offLinkpl.constant = linkpl;
+      this.offNl = nl;
+      this.offNlNosnap = nlNosnap;
+    };
+    const N = OFFSET_NOT_SET;
+    switch (lt) {
+      case DLT.ARCNET: set(2, 6, 0, 0); break;
+      case DLT.ARCNET_LINUX: set(4, 8, 0, 0); break;
+      case DLT.EN10MB: set(12, 14, 0, 3); break;
+      case DLT.SLIP: set(N, 16, 0, 0); break;
+      case DLT.SLIP_BSDOS: set(N, 24, 0, 0); break;
+      case DLT.NULL:
+      case DLT.LOOP: set(0, 4, 0, 0); break;
+      case DLT.ENC: set(0, 12, 0, 0); break;
+      case DLT.PPP:
+      case DLT.PPP_PPPD:
+      case DLT.C_HDLC:
+      case DLT.PPP_SERIAL: set(2, 4, 0, 0); break;
+      case DLT.PPP_ETHER: set(6, 8, 0, 0); break;
+      case DLT.PPP_BSDOS: set(5, 24, 0, 0); break;
+      case DLT.FDDI: set(13, 13, 8, 3); break;
+      case DLT.IEEE802: set(14, 14, 8, 3); break;
+      case DLT.PRISM_HEADER:
+      case DLT.IEEE802_11_RADIO_AVS:
+      case DLT.IEEE802_11_RADIO:
+        this.offLinkhdr.isVariable = true;
+        set(24, 0, 8, 3);
+        this.offLinkpl.isVariable = true;
+        break;
+      case DLT.IEEE802_11:
+        set(24, 0, 8, 3);
+        this.offLinkpl.isVariable = true;
+        break;
+      case DLT.PPI:
+        set(24, 0, 8, 3);
+        this.offLinkpl.isVariable = true;
+        this.offLinkhdr.isVariable = true;
+        break;
+      case DLT.ATM_RFC1483:
+      case DLT.ATM_CLIP: set(0, 0, 8, 3); break;
+      case DLT.SUNATM:
+        this.isAtm = true;
+        this.offVpi = 1;
+        this.offVci = 2;
+        this.offProto = 0;
+        this.offPayload = 4;
+        set(4, 4, 8, 3);
+        break;
+      case DLT.RAW:
+      case DLT.IPV4:
+      case DLT.IPV6: set(N, 0, 0, 0); break;
+      case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
+      case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
+      case DLT.LTALK: set(N, 0, 0, 0); break;
+      case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
+      case DLT.FRELAY: set(N, 0, 0, 0); break;
+      case DLT.MFR: set(N, 0, 4, 0); break;
+      case DLT.APPLE_IP_OVER_IEEE1394: set(16, 18, 0, 0); break;
+      case DLT.SYMANTEC_FIREWALL: set(6, 44, 0, 0); break;
+      case DLT.PFLOG:
+        set(1, 0, 0, 0);
+        this.offLinkpl.isVariable = true;
+        break;
+      case DLT.JUNIPER_MFR:
+      case DLT.JUNIPER_MLFR:
+      case DLT.JUNIPER_MLPPP:
+      case DLT.JUNIPER_PPP:
+      case DLT.JUNIPER_CHDLC:
+      case DLT.JUNIPER_FRELAY: set(4, 4, 0, N); break;
+      case DLT.JUNIPER_ATM1: set(4, 4, 0, 10); break;
+      case DLT.JUNIPER_ATM2: set(8, 8, 0, 10); break;
+      case DLT.JUNIPER_PPPOE:
+      case DLT.JUNIPER_ETHER: set(16, 14, 18, 21); break;
+      case DLT.JUNIPER_PPPOE_ATM: set(4, 6, 0, N); break;
+      case DLT.JUNIPER_GGSN: set(6, 12, 0, N); break;
+      case DLT.JUNIPER_ES: set(6, N, N, N); break;
+      case DLT.JUNIPER_MONITOR: set(12, 12, 0, N); break;
+      case DLT.BACNET_MS_TP: set(N, N, N, N); break;
+      case DLT.JUNIPER_SERVICES: set(12, N, N, N); break;
+      case DLT.JUNIPER_VP:
+      case DLT.JUNIPER_ST: set(18, N, N, N); break;
+      case DLT.JUNIPER_ISM:
+      case DLT.JUNIPER_VS:
+      case DLT.JUNIPER_SRX_E2E:
+      case DLT.JUNIPER_FIBRECHANNEL:
+      case DLT.JUNIPER_ATM_CEMIC: set(8, N, N, N); break;
+      case DLT.MTP2:
+        this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
+        set(N, N, N, N);
+        break;
+      case DLT.MTP2_WITH_PHDR:
+        this.offLi = 6; this.offLiHsl = 8; this.offSio = 7; this.offOpc = 8; this.offDpc = 8; this.offSls = 11;
+        set(N, N, N, N);
+        break;
+      case DLT.ERF:
+        this.offLi = 22; this.offLiHsl = 24; this.offSio = 23; this.offOpc = 24; this.offDpc = 24; this.offSls = 27;
+        set(N, N, N, N);
+        break;
+      case DLT.PFSYNC: set(N, 4, 0, 0); break;
+      case DLT.AX25_KISS: set(N, N, N, N); break;
+      case DLT.IPNET: set(1, 24, 0, N); break;
+      case DLT.NETANALYZER:
+        this.offLinkhdr.constant = 4;
+        set(16, 18, 0, 3);
+        break;
+      case DLT.NETANALYZER_TRANSPARENT:
+        this.offLinkhdr.constant = 12;
+        set(24, 26, 0, 3);
+        break;
+      case DLT.DSA_TAG_BRCM:
+        set(16, 18, 0, 3);
+        break;
+      case DLT.DSA_TAG_DSA:
+        set(16, 18, 0, 3);
+        break;
+      default:
+        if (lt >= DLT_MATCHING_MIN && lt <= DLT_MATCHING_MAX || dltName(lt) !== String(lt)) {
+          set(N, N, N, N);
+        } else {
+          throw new FilterSemanticError(`unknown data link type ${lt}`);
+        }
+    }
+    this.offOutermostlinkhdr = abs(this.offLinkhdr);
+    this.offPrevlinkhdr = abs(this.offLinkhdr);
+  }
+
+  // ---- scratch slots --------------------------------------------------------------------------
+
+  allocReg(): number {
+    for (let n = BPF_MEMWORDS; n > 0; n--) {
+      if (this.regused[this.curreg]) this.curreg = (this.curreg + 1) % BPF_MEMWORDS;
+      else {
+        this.regused[this.curreg] = true;
+        return this.curreg;
+      }
+    }
+    this.error('too many registers needed to evaluate expression');
+  }
+
+  freeReg(n: number): void {
+    this.regused[n] = false;
+  }
+
+  // ---- loads --------------------------------------------------------------------------------
+
+  /** Statements that load the variable part of `off` into X, or undefined when it has none. */
+  varpart(off: AbsOffset): Stmt[] | undefined {
+    if (!off.isVariable) return undefined;
+    if (off.reg === -1) off.reg = this.allocReg();
+    return [st(BPF_LDX | BPF_MEM, off.reg)];
+  }
+
+  loadAbsRel(off: AbsOffset, offset: number, size: number): Stmt[] {
+    const s = this.varpart(off);
+    if (s) return [...s, st(BPF_LD | BPF_IND | size, off.constant + offset)];
+    return [st(BPF_LD | BPF_ABS | size, off.constant + offset)];
+  }
+
+  loadA(rel: OffRel, offset: number, size: number): Stmt[] {
+    switch (rel) {
+      case 'packet': return [st(BPF_LD | BPF_ABS | size, offset)];
+      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size);
+      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size);
+      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size);
+      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size);
+      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size);
+      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size);
+      case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size);
+      case 'tran_ipv4': return [...this.loadxIpHdrLen(), st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset)];
+      case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size);
+    }
+  }
+
+  /** X = IPv4 header length (+ variable part of the link-layer payload offset). */
+  loadxIpHdrLen(): Stmt[] {
+    const s = this.varpart(this.offLinkpl);
+    if (s) {
+      return [
+        ...s,
+        st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
+        st(BPF_ALU | BPF_AND | BPF_K, 0xf),
+        st(BPF_ALU | BPF_LSH | BPF_K, 2),
+        st(BPF_ALU | BPF_ADD | BPF_X),
+        st(BPF_MISC | BPF_TAX),
+      ];
+    }
+    return [st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl)];
+  }
+
+  // ---- comparisons ------------------------------------------------------------------------------
+
+  ncmp(rel: OffRel, offset: number, size: number, mask: number, jtype: number, reverse: boolean, v: number): Pred {
+    const s = this.loadA(rel, offset, size);
+    if (mask >>> 0 !== 0xffffffff) s.push(st(BPF_ALU | BPF_AND | BPF_K, mask));
+    const p = test(s, BPF_JMP | jtype | BPF_K, v);
+    return reverse && (jtype === BPF_JGT || jtype === BPF_JGE) ? not(p) : p;
+  }
+  cmp(rel: OffRel, offset: number, size: number, v: number): Pred {
+    return this.ncmp(rel, offset, size, 0xffffffff, BPF_JEQ, false, v);
+  }
+  cmpGt(rel: OffRel, offset: number, size: number, v: number): Pred {
+    return this.ncmp(rel, offset, size, 0xffffffff, BPF_JGT, false, v);
+  }
+  cmpGe(rel: OffRel, offset: number, size: number, v: number): Pred {
+    return this.ncmp(rel, offset, size, 0xffffffff, BPF_JGE, false, v);
+  }
+  cmpLt(rel: OffRel, offset: number, size: number, v: number): Pred {
+    return this.ncmp(rel, offset, size, 0xffffffff, BPF_JGE, true, v);
+  }
+  cmpLe(rel: OffRel, offset: number, size: number, v: number): Pred {
+    return this.ncmp(rel, offset, size, 0xffffffff, BPF_JGT, true, v);
+  }
+  mcmp(rel: OffRel, offset: number, size: number, v: number, mask: number): Pred {
+    return this.ncmp(rel, offset, size, mask, BPF_JEQ, false, v);
+  }
+  /** Compare `bytes` at offset: words from the end, then halfwords, then a byte (libpcap's order). */
+  bcmp(rel: OffRel, offset: number, bytes: Uint8Array | number[]): Pred {
+    const v = Array.from(bytes);
+    let size = v.length;
+    let b: Pred | undefined;
+    const add = (t: Pred): void => {
+      b = b ? { k: 'and', a: b, b: t } : t;
+    };
+    while (size >= 4) {
+      const p = size - 4;
+      add(this.cmp(rel, offset + p, BPF_W, ((v[p]! << 24) | (v[p + 1]! << 16) | (v[p + 2]! << 8) | v[p + 3]!) >>> 0));
+      size -= 4;
+    }
+    while (size >= 2) {
+      const p = size - 2;
+      add(this.cmp(rel, offset + p, BPF_H, (v[p]! << 8) | v[p + 1]!));
+      size -= 2;
+    }
+    if (size > 0) add(this.cmp(rel, offset, BPF_B, v[0]!));
+    return b!;
+  }
+  /** A JSET test on a loaded byte. */
+  jset(rel: OffRel, offset: number, size: number, bits: number): Pred {
+    return test(this.loadA(rel, offset, size), BPF_JMP | 0x40 | BPF_K, bits);
+  }
+
+  /** Is the link-layer payload at a known place (some DLTs have no network layer we can find)? */
+  get hasLinkpl(): boolean {
+    return this.offLinkpl.constant !== OFFSET_NOT_SET || this.offLinkpl.isVariable;
+  }
+
+  imm(v: number): Stmt {
+    return st(BPF_LD | BPF_IMM, v);
+  }
+}
+
+export { BPF_B, BPF_H, BPF_W, BPF_JEQ, BPF_JGT, BPF_JGE };

@@ -1,0 +1,244 @@
+/**
+ * Encapsulations that move the headers later tests look at: 802.1Q/802.1ad
+ * VLAN tags (constant shifts, or run-time shifts with the Linux VLAN
+ * ancillary data), MPLS label stacks, PPPoE sessions, and the UDP tunnels
+ * Geneve and VXLAN (after which tests apply to the inner frame, at offsets
+ * computed at run time into scratch slots).
+ */
+import {
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX,
+  BPF_MEM, BPF_MISC, BPF_MUL, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
+} from '../../cbpf/insn.js';
+import type { Stmt } from '../cfg.js';
+import { DLT } from '../linktypes.js';
+import { TRUE, and, or, pre, test, type Pred } from '../pred.js';
+import { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } from './constants.js';
+import { st, type AbsOffset, type Gen } from './context.js';
+import { genLinktype, isEthernetLike, isWlan } from './linktype.js';
+import { genPort, genPort6 } from './proto.js';
+
+function vlanTpid(g: Gen): Pred {
+  let b = or(genLinktype(g, ETHERTYPE.VLAN), genLinktype(g, ETHERTYPE.QINQ_AD));
+  b = or(b, genLinktype(g, ETHERTYPE.QINQ_OLD));
+  return b;
+}
+
+function vlanVid(g: Gen, vid: number): Pred {
+  if (vid > 0x0fff) g.error(`VLAN tag ${vid} greater than maximum ${0x0fff}`);
+  return g.mcmp('linkpl', 0, BPF_H, vid, 0x0fff);
+}
+
+function vlanNoExt(g: Gen, vid: number | undefined): Pred {
+  let b0 = vlanTpid(g);
+  if (vid !== undefined) b0 = and(b0, vlanVid(g, vid));
+  g.offLinkpl.constant += 4;
+  g.offLinktype.constant += 4;
+  return b0;
+}
+
+function vloffsetAdd(g: Gen, off: AbsOffset, v: number, out: Stmt[]): void {
+  off.isVariable = true;
+  if (off.reg === -1) off.reg = g.allocReg();
+  out.push(st(BPF_LD | BPF_MEM, off.reg), st(BPF_ALU | BPF_ADD | BPF_K, v), st(BPF_ST, off.reg));
+}
+
+/** With Linux ancillary data the outer tag may have been stripped into metadata. */
+function vlanExt(g: Gen, vid: number | undefined): Pred {
+  const tagPresent = test([st(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD.VLAN_TAG_PRESENT)], BPF_JMP | BPF_JEQ | BPF_K, 1);
+  // Generate the packet-data tests first (at the current offsets), then shift the offsets.
+  const tpid = vlanTpid(g);
+  let vidLoad: Stmt[] | undefined;
+  if (vid !== undefined) {
+    if (vid > 0x0fff) g.error(`VLAN tag ${vid} greater than maximum ${0x0fff}`);
+    vidLoad = g.loadA('linkpl', 0, BPF_H);
+  }
+  const shift: Stmt[] = [];
+  g.isVlanVloffset = true;
+  vloffsetAdd(g, g.offLinkpl, 4, shift);
+  vloffsetAdd(g, g.offLinktype, 4, shift);
+  let b0 = or(tagPresent, pre(shift, tpid));
+  if (vid !== undefined) {
+    const load = vidLoad!;
+    const vidTest: Pred = {
+      k: 'graph',
+      build: (gb, t, f) => {
+        const cmp = gb.branch([st(BPF_ALU | BPF_AND | BPF_K, 0x0fff)], BPF_JMP | BPF_JEQ | BPF_K, vid, t, f);
+        const fromMeta = gb.jump([st(BPF_LD | BPF_H | BPF_ABS, SKF_AD_OFF + SKF_AD.VLAN_TAG)], cmp);
+        const fromPkt = gb.jump([...load], cmp);
+        return gb.branch([st(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD.VLAN_TAG_PRESENT)], BPF_JMP | BPF_JEQ | BPF_K, 1, fromMeta, fromPkt);
+      },
+    };
+    b0 = and(b0, vidTest);
+  }
+  return b0;
+}
+
+export function genVlan(g: Gen, vid: number | undefined): Pred {
+  if (g.labelStackDepth > 0) g.error("'vlan' cannot be used within MPLS");
+  let b0: Pred;
+  const lt = g.linktype;
+  if (isEthernetLike(lt)) {
+    if (g.opts.linuxExt && g.vlanStackDepth === 0 && !g.offLinkhdr.isVariable &&
+      g.offLinkhdr.constant === g.offOutermostlinkhdr.constant && !g.isEncap) {
+      b0 = vlanExt(g, vid);
+    } else {
+      b0 = vlanNoExt(g, vid);
+    }
+  } else if (isWlan(lt) && lt !== DLT.PPI) {
+    b0 = vlanNoExt(g, vid);
+  } else {
+    g.notSupported('vlan');
+  }
+  g.vlanStackDepth++;
+  return b0;
+}
+
+export function genMpls(g: Gen, label: number | undefined): Pred {
+  let b0: Pred;
+  if (g.labelStackDepth > 0) {
+    b0 = g.mcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
+  } else {
+    switch (g.linktype) {
+      case DLT.C_HDLC:
+      case DLT.EN10MB:
+      case DLT.NETANALYZER:
+      case DLT.NETANALYZER_TRANSPARENT:
+      case DLT.DSA_TAG_BRCM:
+      case DLT.DSA_TAG_DSA:
+        b0 = genLinktype(g, ETHERTYPE.MPLS);
+        break;
+      case DLT.PPP:
+        b0 = genLinktype(g, PPP.MPLS_UCAST);
+        break;
+      default:
+        g.notSupported('mpls');
+    }
+  }
+  if (label !== undefined) {
+    if (label > 0xfffff) g.error(`MPLS label ${label} greater than maximum ${0xfffff}`);
+    b0 = and(b0, g.mcmp('linkpl', 0, BPF_W, (label << 12) >>> 0, 0xfffff000));
+  }
+  g.offNlNosnap += 4;
+  g.offNl += 4;
+  g.labelStackDepth++;
+  return b0;
+}
+
+export function genPppoed(g: Gen): Pred {
+  return genLinktype(g, ETHERTYPE.PPPOED);
+}
+
+export function genPppoes(g: Gen, sess: number | undefined): Pred {
+  let b0 = genLinktype(g, ETHERTYPE.PPPOES);
+  if (sess !== undefined) {
+    if (sess > 0xffff) g.error(`PPPoE session number ${sess} greater than maximum ${0xffff}`);
+    b0 = and(b0, g.mcmp('linkpl', 0, BPF_W, sess, 0x0000ffff));
+  }
+  // The PPP header starts 6 bytes into the PPPoE payload.
+  g.prevlinktype = g.linktype;
+  g.offPrevlinkhdr = { ...g.offLinkhdr };
+  g.linktype = DLT.PPP;
+  g.offLinkhdr = { isVariable: g.offLinkpl.isVariable, constant: g.offLinkpl.constant + g.offNl + 6, reg: g.offLinkpl.reg };
+  g.isEncap = false;
+  g.offLinktype = { ...g.offLinkhdr };
+  g.offLinkpl = { ...g.offLinkpl, constant: g.offLinkhdr.constant + 2 };
+  g.offNl = 0;
+  g.offNlNosnap = 0;
+  return b0;
+}
+
+// ---- UDP tunnels ------------------------------------------------------------------------------
+
+function tunnelCheck4(g: Gen, port: number, rest: Pred[]): Pred {
+  let b0 = genPort(g, port, IPPROTO.UDP, 'dst');
+  for (const r of rest) b0 = and(b0, r);
+  // Leave the IPv4 header length in A for the offset computation that follows.
+  return and(b0, test([...g.loadxIpHdrLen(), st(BPF_MISC | BPF_TXA)], BPF_JMP | BPF_JEQ | BPF_X, 0));
+}
+
+function tunnelCheck6(g: Gen, port: number, rest: Pred[]): Pred {
+  let b0 = genPort6(g, port, IPPROTO.UDP, 'dst');
+  for (const r of rest) b0 = and(b0, r);
+  const vp = g.varpart(g.offLinkpl);
+  const s = vp ? [...vp, st(BPF_LD | BPF_IMM, 40), st(BPF_ALU | BPF_ADD | BPF_X)] : [st(BPF_LD | BPF_IMM, 40)];
+  s.push(st(BPF_MISC | BPF_TAX));
+  return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
+}
+
+function enterTunnel(g: Gen): void {
+  g.prevlinktype = g.linktype;
+  g.offPrevlinkhdr = { ...g.offLinkhdr };
+  g.linktype = DLT.EN10MB;
+  g.isEncap = true;
+  g.offNl = 0;
+  g.offNlNosnap = 0;
+}
+
+export function genGeneve(g: Gen, vni: number | undefined): Pred {
+  if (g.labelStackDepth > 0) g.error("'geneve' cannot be used within MPLS");
+  const checks = (rel: 'tran_ipv4' | 'tran_ipv6'): Pred[] => {
+    const r = [g.mcmp(rel, 8, BPF_B, 0, 0xc0)];
+    if (vni !== undefined) {
+      if (vni > 0xffffff) g.error(`Geneve VNI ${vni} greater than maximum ${0xffffff}`);
+      r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
+    }
+    return r;
+  };
+  const b4 = tunnelCheck4(g, GENEVE_PORT, checks('tran_ipv4'));
+  const b6 = tunnelCheck6(g, GENEVE_PORT, checks('tran_ipv6'));
+  const base = g.offLinkpl.constant + g.offNl + 8;
+  const ltReg = g.allocReg();
+  const hdrReg = g.allocReg();
+  const plReg = g.allocReg();
+  const offsets: Pred = {
+    k: 'graph',
+    build: (gb, t) => {
+      const common = gb.jump([st(BPF_STX, plReg)], t);
+      const teb = gb.jump([
+        st(BPF_MISC | BPF_TXA), st(BPF_ALU | BPF_ADD | BPF_K, 12), st(BPF_ST, ltReg),
+        st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_MISC | BPF_TAX),
+      ], common);
+      return gb.branch([
+        st(BPF_ALU | BPF_ADD | BPF_K, base), st(BPF_MISC | BPF_TAX), st(BPF_ALU | BPF_ADD | BPF_K, 2),
+        st(BPF_ST, ltReg), st(BPF_LD | BPF_IND | BPF_B, 0), st(BPF_ALU | BPF_AND | BPF_K, 0x3f),
+        st(BPF_ALU | BPF_MUL | BPF_K, 4), st(BPF_ALU | BPF_ADD | BPF_K, 8), st(BPF_ALU | BPF_ADD | BPF_X),
+        st(BPF_ST, hdrReg), st(BPF_LD | BPF_IND | BPF_H, 2), st(BPF_LDX | BPF_MEM, hdrReg),
+      ], BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE.TEB, teb, common);
+    },
+  };
+  enterTunnel(g);
+  g.offLinktype = { isVariable: true, constant: 0, reg: ltReg };
+  g.offLinkhdr = { isVariable: true, constant: 0, reg: hdrReg };
+  g.offLinkpl = { isVariable: true, constant: 0, reg: plReg };
+  return and(or(b4, b6), offsets);
+}
+
+export function genVxlan(g: Gen, vni: number | undefined): Pred {
+  if (g.labelStackDepth > 0) g.error("'vxlan' cannot be used within MPLS");
+  const checks = (rel: 'tran_ipv4' | 'tran_ipv6'): Pred[] => {
+    const r = [g.cmp(rel, 8, BPF_B, 0x08)];
+    if (vni !== undefined) {
+      if (vni > 0xffffff) g.error(`VXLAN VNI ${vni} greater than maximum ${0xffffff}`);
+      r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
+    }
+    return r;
+  };
+  const b4 = tunnelCheck4(g, VXLAN_PORT, checks('tran_ipv4'));
+  const b6 = tunnelCheck6(g, VXLAN_PORT, checks('tran_ipv6'));
+  const base = g.offLinkpl.constant + g.offNl + 8;
+  const hdrReg = g.allocReg();
+  const ltReg = g.allocReg();
+  const plReg = g.allocReg();
+  const offsets = pre([
+    st(BPF_ALU | BPF_ADD | BPF_K, base), st(BPF_ALU | BPF_ADD | BPF_K, 8), st(BPF_ST, hdrReg),
+    st(BPF_ALU | BPF_ADD | BPF_K, 12), st(BPF_ST, ltReg), st(BPF_ALU | BPF_ADD | BPF_K, 2),
+    st(BPF_MISC | BPF_TAX), st(BPF_STX, plReg),
+  ], TRUE);
+  enterTunnel(g);
+  g.offLinkhdr = { isVariable: true, constant: 0, reg: hdrReg };
+  g.offLinktype = { isVariable: true, constant: 0, reg: ltReg };
+  g.offLinkpl = { isVariable: true, constant: 0, reg: plReg };
+  return and(or(b4, b6), offsets);
+}
+
+export { BPF_IND };

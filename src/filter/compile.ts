@@ -1,0 +1,90 @@
+/**
+ * The filter compiler's API: expression → classic BPF program.
+ *
+ *   compile('tcp port 80', { linkType: 'EN10MB' })
+ *
+ * Options mirror pcap_compile and tcpdump: the link type (DLT name or
+ * number; EN10MB by default), the snapshot length returned for accepted
+ * packets (262144), the netmask (for `ip broadcast`), whether to optimise,
+ * a name resolver, Linux ancillary loads (`linuxExt`, a live Linux capture),
+ * and `offline` for programs run on savefiles (libpcap's offline filter:
+ * DLT_NULL/LOOP address families in the file's byte order).
+ */
+import type { CbpfProgram } from '../cbpf/insn.js';
+import { UsageError } from '../errors.js';
+import type { FilterAst } from './ast.js';
+import type { Cfg } from './cfg.js';
+import { generate } from './codegen/index.js';
+import { FilterSemanticError } from './errors.js';
+import { linearize } from './linearize.js';
+import { resolveLinkType } from './linktypes.js';
+import { atoin } from './names/addr.js';
+import { fileResolver, type Resolver } from './names/resolver.js';
+import { optimize as optimizeCfg } from './optimize.js';
+import { parseFilter } from './parser.js';
+
+export interface CompileOptions {
+  /** DLT name (`EN10MB`, `DLT_RAW`, `linux_sll`) or number. Default EN10MB. */
+  linkType?: string | number;
+  /** Value returned for accepted packets. Default 262144 (tcpdump's). */
+  snaplen?: number;
+  /** IPv4 netmask for `ip broadcast`, dotted quad or number; undefined = unknown. */
+  netmask?: string | number;
+  /** Run the optimiser (default true). */
+  optimize?: boolean;
+  /** Name resolver (default: /etc/hosts, /etc/ethers, /etc/networks and built-in tables). */
+  resolver?: Resolver;
+  /** Use Linux ancillary data loads (live Linux capture). */
+  linuxExt?: boolean;
+  /** Compile for a savefile: 'unswapped' (host byte order) or 'swapped'. */
+  offline?: false | 'unswapped' | 'swapped';
+}
+
+export interface Compiled {
+  ast: FilterAst;
+  /** The graph code generation produced. */
+  cfg: Cfg;
+  /** The graph after optimisation (same object as cfg when not optimising). */
+  optimized: Cfg;
+  program: CbpfProgram;
+}
+
+function parseNetmask(m: string | number | undefined): number | undefined {
+  if (m === undefined) return undefined;
+  if (typeof m === 'number') return m >>> 0 === 0xffffffff ? undefined : m >>> 0;
+  const a = atoin(m);
+  if (!a || a.bits !== 32) throw new UsageError(`invalid netmask '${m}'`);
+  return a.value === 0xffffffff ? undefined : a.value;
+}
+
+/** Compile and keep every stage (AST, CFG before/after optimisation, program). */
+export function compileDetailed(expression: string, options: CompileOptions = {}): Compiled {
+  const linkType = resolveLinkType(options.linkType ?? 'EN10MB');
+  const snaplen = options.snaplen ?? 262144;
+  if (!Number.isInteger(snaplen) || snaplen < 0 || snaplen > 0xffffffff) throw new UsageError(`invalid snaplen ${snaplen}`);
+  if (snaplen === 0) throw new FilterSemanticError('snaplen of 0 rejects all packets', expression);
+  const ast = parseFilter(expression);
+  const cfg = generate(ast, {
+    linkType,
+    snaplen,
+    netmask: parseNetmask(options.netmask),
+    linuxExt: options.linuxExt ?? false,
+    offline: options.offline ?? false,
+    resolver: options.resolver ?? fileResolver(),
+    expression,
+  });
+  const doOpt = options.optimize ?? true;
+  const optimized = doOpt ? optimizeCfg(cfg) : cfg;
+  if (doOpt) {
+    const e = optimized.entry;
+    if (e.term.kind === 'ret' && e.term.code === 0x06 && e.term.k === 0) {
+      throw new FilterSemanticError('expression rejects all packets', expression, 0);
+    }
+  }
+  return { ast, cfg, optimized, program: linearize(optimized) };
+}
+
+/** Compile a filter expression to a classic BPF program. */
+export function compile(expression: string, options: CompileOptions = {}): CbpfProgram {
+  return compileDetailed(expression, options).program;
+}

@@ -1,0 +1,537 @@
+/**
+ * The pcap-filter parser: tokens → typed AST.
+ *
+ * It follows libpcap's grammar (grammar.y) rule for rule, as a recursive
+ * descent parser with backtracking where yacc's one-token lookahead would
+ * decide later: after `and`/`or` a *term* (`tcp port 80`) or a bare *id*
+ * (`host a or b`: `b` inherits `host`), `(` opening an expression, an id list
+ * or an arithmetic operand. `and` and `or` have equal precedence and are
+ * left-associative. In arithmetic, `^` has no declared precedence in libpcap,
+ * so yacc always shifts on it; we do the same (`a + b ^ c` is `a + (b ^ c)`).
+ */
+import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
+import { FilterSyntaxError } from './errors.js';
+import { tokenize, type Token, type TokKind } from './lexer.js';
+
+const PNAME: Partial<Record<TokKind, ProtoQual>> = {
+  LINK: 'link', IP: 'ip', ARP: 'arp', RARP: 'rarp', SCTP: 'sctp', TCP: 'tcp', UDP: 'udp', ICMP: 'icmp',
+  IGMP: 'igmp', IGRP: 'igrp', PIM: 'pim', VRRP: 'vrrp', CARP: 'carp', ATALK: 'atalk', AARP: 'aarp',
+  DECNET: 'decnet', LAT: 'lat', SCA: 'sca', MOPDL: 'mopdl', MOPRC: 'moprc', IPV6: 'ip6', ICMPV6: 'icmp6',
+  AH: 'ah', ESP: 'esp', ISO: 'iso', ESIS: 'esis', ISIS: 'isis', L1: 'l1', L2: 'l2', IIH: 'iih', LSP: 'lsp',
+  SNP: 'snp', PSNP: 'psnp', CSNP: 'csnp', CLNP: 'clnp', STP: 'stp', IPX: 'ipx', NETBEUI: 'netbeui', RADIO: 'radio',
+};
+
+const AQUAL: Partial<Record<TokKind, Qual['addr']>> = {
+  HOST: 'host', NET: 'net', PORT: 'port', PORTRANGE: 'portrange',
+};
+
+const DQUAL_SIMPLE: Partial<Record<TokKind, DirQual>> = {
+  ADDR1: 'addr1', ADDR2: 'addr2', ADDR3: 'addr3', ADDR4: 'addr4', RA: 'ra', TA: 'ta',
+};
+
+const RELOP: Partial<Record<TokKind, RelOp>> = { '>': '>', GEQ: '>=', '=': '=', LEQ: '<=', '<': '<', NEQ: '!=' };
+
+const ATM_TYPES: Partial<Record<TokKind, string>> = {
+  LANE: 'lane', METAC: 'metac', BCC: 'bcc', OAMF4EC: 'oamf4ec', OAMF4SC: 'oamf4sc', SC: 'sc', ILMIC: 'ilmic',
+  OAM: 'oam', OAMF4: 'oamf4', CONNECTMSG: 'connectmsg', METACONNECT: 'metaconnect',
+};
+
+const MTP2_TYPES: Partial<Record<TokKind, string>> = {
+  FISU: 'fisu', LSSU: 'lssu', MSU: 'msu', HFISU: 'hfisu', HLSSU: 'hlssu', HMSU: 'hmsu',
+};
+
+const MTP3_FIELDS: Partial<Record<TokKind, 'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 'hopc' | 'hdpc' | 'hsls'>> = {
+  SIO: 'sio', OPC: 'opc', DPC: 'dpc', SLS: 'sls', HSIO: 'hsio', HOPC: 'hopc', HDPC: 'hdpc', HSLS: 'hsls',
+};
+
+/** Binary operator binding strengths (higher binds tighter); '^' is handled apart. */
+const BINOP: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
+  '|': { op: '|', prec: 1 },
+  '&': { op: '&', prec: 2 },
+  LSH: { op: '<<', prec: 3 },
+  RSH: { op: '>>', prec: 3 },
+  '+': { op: '+', prec: 4 },
+  '-': { op: '-', prec: 4 },
+  '*': { op: '*', prec: 5 },
+  '/': { op: '/', prec: 5 },
+  '%': { op: '%', prec: 5 },
+};
+
+const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
+
+class Backtrack extends Error {}
+
+interface Parsed {
+  node: Node;
+  q: Qual;
+}
+
+class Parser {
+  private i = 0;
+  /** Furthest token index a parse attempt reached: where a syntax error is reported. */
+  private furthest = 0;
+
+  constructor(
+    private readonly toks: Token[],
+    private readonly expression: string,
+  ) {}
+
+  private peek(k = 0): Token {
+    return this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+  }
+
+  private next(): Token {
+    const t = this.peek();
+    if (this.i < this.toks.length - 1) this.i++;
+    if (this.i > this.furthest) this.furthest = this.i;
+    return t;
+  }
+
+  private fail(): never {
+    if (this.i > this.furthest) this.furthest = this.i;
+    throw new Backtrack();
+  }
+
+  private expect(kind: TokKind): Token {
+    if (this.peek().kind !== kind) this.fail();
+    return this.next();
+  }
+
+  private attempt<T>(fn: () => T): T | undefined {
+    const save = this.i;
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof Backtrack)) throw e;
+      this.i = save;
+      return undefined;
+    }
+  }
+
+  syntaxError(): FilterSyntaxError {
+    const tok = this.toks[Math.min(this.furthest, this.toks.length - 1)]!;
+    return new FilterSyntaxError("can't parse filter expression: syntax error", this.expression, tok.pos);
+  }
+
+  parseProgram(): Node | undefined {
+    if (this.peek().kind === 'EOF') return undefined;
+    const e = this.parseExpr(QERR);
+    if (this.peek().kind !== 'EOF') this.fail();
+    return e.node;
+  }
+
+  /** expr: term | expr and term | expr and id | expr or term | expr or id */
+  private parseExpr(q0: Qual): Parsed {
+    let left = this.parseTerm(q0);
+    for (;;) {
+      const t = this.peek();
+      if (t.kind !== 'AND' && t.kind !== 'OR') return left;
+      this.next();
+      const q = left.q;
+      const right = this.attempt(() => this.parseTerm(q)) ?? this.parseId(q);
+      left = { node: { type: t.kind === 'AND' ? 'and' : 'or', left: left.node, right: right.node, pos: t.pos }, q: right.q };
+    }
+  }
+
+  /** term: rterm | not term */
+  private parseTerm(q0: Qual): Parsed {
+    const t = this.peek();
+    if (t.kind === 'NOT') {
+      this.next();
+      const inner = this.parseTerm(q0);
+      return { node: { type: 'not', expr: inner.node, pos: t.pos }, q: inner.q };
+    }
+    return this.parseRterm(q0);
+  }
+
+  private parseRterm(q0: Qual): Parsed {
+    const t = this.peek();
+    const k = t.kind;
+    if (k === '(') {
+      const paren = this.attempt(() => {
+        this.next();
+        const e = this.parseExpr(q0);
+        this.expect(')');
+        return { node: e.node, q: q0 };
+      });
+      if (paren) return paren;
+      return { node: this.parseRelation(), q: QERR };
+    }
+    const pname = PNAME[k];
+    if (pname !== undefined) {
+      const after = this.peek(1).kind;
+      if (after === '[') return { node: this.parseRelation(), q: QERR };
+      if (after === 'BROADCAST' || after === 'MULTICAST') {
+        this.next();
+        this.next();
+        return { node: { type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos: t.pos }, q: QERR };
+      }
+      if (after === 'TYPE' || after === 'SUBTYPE' || after === 'DIR') {
+        this.next();
+        return { node: this.parseP80211(pname, t.pos), q: QERR };
+      }
+      if (this.startsHeadRest(after)) {
+        this.next();
+        return this.parseHeadId(pname, t.pos);
+      }
+      this.next();
+      return { node: { type: 'abbrev', proto: pname, pos: t.pos }, q: QERR };
+    }
+    if (this.startsHeadRest(k)) return this.parseHeadId('default', t.pos);
+    switch (k) {
+      case 'BROADCAST':
+      case 'MULTICAST':
+        this.next();
+        return { node: { type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos: t.pos }, q: QERR };
+      case 'TYPE':
+      case 'SUBTYPE':
+      case 'DIR':
+        return { node: this.parseP80211('default', t.pos), q: QERR };
+      case 'LESS':
+      case 'GREATER': {
+        this.next();
+        const n = this.expect('NUM');
+        return { node: { type: k === 'LESS' ? 'less' : 'greater', value: n.num!, pos: t.pos }, q: QERR };
+      }
+      case 'CBYTE': {
+        this.next();
+        const idx = this.expect('NUM').num!;
+        const opTok = this.next();
+        const ops: Partial<Record<TokKind, '&' | '|' | '<' | '>' | '='>> = { '&': '&', '|': '|', '<': '<', '>': '>', '=': '=' };
+        const op = ops[opTok.kind];
+        if (!op) this.fail();
+        const v = this.expect('NUM').num!;
+        return { node: { type: 'byte', index: idx, op, value: v, pos: t.pos }, q: QERR };
+      }
+      case 'INBOUND':
+      case 'OUTBOUND':
+        this.next();
+        return { node: { type: k === 'INBOUND' ? 'inbound' : 'outbound', pos: t.pos }, q: QERR };
+      case 'IFINDEX': {
+        this.next();
+        return { node: { type: 'ifindex', value: this.expect('NUM').num!, pos: t.pos }, q: QERR };
+      }
+      case 'VLAN':
+      case 'MPLS':
+      case 'PPPOES':
+      case 'GENEVE':
+      case 'VXLAN': {
+        this.next();
+        const v = this.attempt(() => this.parsePnum());
+        const type = k.toLowerCase() as 'vlan' | 'mpls' | 'pppoes' | 'geneve' | 'vxlan';
+        return { node: v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos }, q: QERR };
+      }
+      case 'PPPOED':
+        this.next();
+        return { node: { type: 'pppoed', pos: t.pos }, q: QERR };
+      case 'PF_IFNAME':
+      case 'PF_RSET': {
+        this.next();
+        const id = this.expect('ID');
+        return { node: { type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id.text, pos: t.pos }, q: QERR };
+      }
+      case 'PF_RNR':
+      case 'PF_SRNR': {
+        this.next();
+        const n = this.expect('NUM');
+        return { node: { type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n.num!, pos: t.pos }, q: QERR };
+      }
+      case 'PF_REASON': {
+        this.next();
+        const v = this.peek();
+        if (v.kind === 'NUM') {
+          this.next();
+          return { node: { type: 'pf', field: 'reason', value: v.num!, pos: t.pos }, q: QERR };
+        }
+        const id = this.expect('ID');
+        return { node: { type: 'pf', field: 'reason', value: id.text, pos: t.pos }, q: QERR };
+      }
+      case 'PF_ACTION': {
+        this.next();
+        const id = this.expect('ID');
+        return { node: { type: 'pf', field: 'action', value: id.text, pos: t.pos }, q: QERR };
+      }
+      case 'LLC': {
+        this.next();
+        const v = this.peek();
+        if (v.kind === 'ID') {
+          this.next();
+          return { node: { type: 'llc', kind: v.text, pos: t.pos }, q: QERR };
+        }
+        if (v.kind === 'PF_RNR') {
+          this.next();
+          return { node: { type: 'llc', kind: 'rnr', pos: t.pos }, q: QERR };
+        }
+        return { node: { type: 'llc', pos: t.pos }, q: QERR };
+      }
+      case 'VPI':
+      case 'VCI': {
+        this.next();
+        const tests = this.parseFieldValue();
+        return { node: { type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos: t.pos }, q: QERR };
+      }
+      default:
+        break;
+    }
+    const atm = ATM_TYPES[k];
+    if (atm) {
+      this.next();
+      return { node: { type: 'atm', name: atm, pos: t.pos }, q: QERR };
+    }
+    const mtp2 = MTP2_TYPES[k];
+    if (mtp2) {
+      this.next();
+      return { node: { type: 'mtp2', name: mtp2, pos: t.pos }, q: QERR };
+    }
+    const mtp3 = MTP3_FIELDS[k];
+    if (mtp3) {
+      this.next();
+      const tests = this.parseFieldValue();
+      return { node: { type: 'mtp3', field: mtp3, tests, pos: t.pos }, q: QERR };
+    }
+    return { node: this.parseRelation(), q: QERR };
+  }
+
+  /** atmvalue / mtp3value: NUM | relop NUM | irelop NUM | ( NUM or NUM ... ) */
+  private parseFieldValue(): ValueTest[] {
+    const t = this.peek();
+    if (t.kind === 'NUM') {
+      this.next();
+      return [{ op: '=', value: t.num! }];
+    }
+    const rel = RELOP[t.kind];
+    if (rel) {
+      this.next();
+      return [{ op: rel, value: this.expect('NUM').num! }];
+    }
+    this.expect('(');
+    const tests: ValueTest[] = [{ op: '=', value: this.expect('NUM').num! }];
+    while (this.peek().kind === 'OR') {
+      this.next();
+      tests.push({ op: '=', value: this.expect('NUM').num! });
+    }
+    this.expect(')');
+    return tests;
+  }
+
+  private startsHeadRest(k: TokKind): boolean {
+    return k === 'SRC' || k === 'DST' || DQUAL_SIMPLE[k] !== undefined || AQUAL[k] !== undefined ||
+      k === 'PROTO' || k === 'PROTOCHAIN' || k === 'GATEWAY';
+  }
+
+  /** head id, where the optional pname has been consumed. */
+  private parseHeadId(proto: ProtoQual, pos: number): Parsed {
+    let dir: DirQual = 'default';
+    let addr: Qual['addr'] = 'default';
+    const t = this.peek();
+    if (t.kind === 'SRC' || t.kind === 'DST') {
+      this.next();
+      dir = t.kind === 'SRC' ? 'src' : 'dst';
+      const a = this.peek(), b = this.peek(1);
+      const other = t.kind === 'SRC' ? 'DST' : 'SRC';
+      if ((a.kind === 'OR' || a.kind === 'AND') && b.kind === other) {
+        this.next();
+        this.next();
+        dir = a.kind === 'OR' ? 'src or dst' : 'src and dst';
+      }
+    } else if (DQUAL_SIMPLE[t.kind]) {
+      this.next();
+      dir = DQUAL_SIMPLE[t.kind]!;
+    }
+    const a = this.peek();
+    if (AQUAL[a.kind]) {
+      this.next();
+      addr = AQUAL[a.kind]!;
+    } else if (dir === 'default') {
+      if (a.kind === 'PROTO' || a.kind === 'PROTOCHAIN' || a.kind === 'GATEWAY') {
+        this.next();
+        addr = a.kind === 'PROTO' ? 'proto' : a.kind === 'PROTOCHAIN' ? 'protochain' : 'gateway';
+      } else {
+        this.fail();
+      }
+    }
+    const q: Qual = { proto, dir, addr };
+    const id = this.parseId(q);
+    void pos;
+    return id;
+  }
+
+  /** id: nid | pnum | ( pid ) ; nid includes `not id`. */
+  private parseId(q: Qual): Parsed {
+    const t = this.peek();
+    switch (t.kind) {
+      case 'NOT': {
+        this.next();
+        const inner = this.parseId(q);
+        return { node: { type: 'not', expr: inner.node, pos: t.pos }, q: inner.q };
+      }
+      case '(': {
+        const pn = this.attempt(() => this.parsePnum());
+        if (pn !== undefined) return { node: { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos: t.pos }, q };
+        this.next();
+        let left = this.parseId(q);
+        for (;;) {
+          const op = this.peek();
+          if (op.kind !== 'AND' && op.kind !== 'OR') break;
+          this.next();
+          const right = this.parseId(left.q);
+          left = { node: { type: op.kind === 'AND' ? 'and' : 'or', left: left.node, right: right.node, pos: op.pos }, q: right.q };
+        }
+        this.expect(')');
+        return left;
+      }
+      case 'NUM':
+        this.next();
+        return { node: { type: 'id', qual: q, id: { kind: 'num', value: t.num! }, pos: t.pos }, q };
+      case 'ID':
+        this.next();
+        return { node: { type: 'id', qual: q, id: { kind: 'name', name: t.text }, pos: t.pos }, q };
+      case 'HID': {
+        this.next();
+        let id: IdValue = { kind: 'ipv4', text: t.text };
+        if (this.peek().kind === '/') {
+          this.next();
+          id = { kind: 'ipv4len', text: t.text, len: this.expect('NUM').num! };
+        } else if (this.peek().kind === 'NETMASK') {
+          this.next();
+          id = { kind: 'ipv4mask', text: t.text, mask: this.expect('HID').text };
+        }
+        return { node: { type: 'id', qual: q, id, pos: t.pos }, q };
+      }
+      case 'HID6': {
+        this.next();
+        let id: IdValue = { kind: 'ipv6', text: t.text };
+        if (this.peek().kind === '/') {
+          this.next();
+          id = { kind: 'ipv6', text: t.text, len: this.expect('NUM').num! };
+        }
+        return { node: { type: 'id', qual: q, id, pos: t.pos }, q };
+      }
+      case 'EID':
+        this.next();
+        return { node: { type: 'id', qual: q, id: { kind: 'mac', text: t.text }, pos: t.pos }, q };
+      case 'AID':
+        this.next();
+        return { node: { type: 'id', qual: q, id: { kind: 'arcnet', text: t.text }, pos: t.pos }, q };
+      default:
+        this.fail();
+    }
+  }
+
+  /** pnum: NUM | ( pnum ) */
+  private parsePnum(): number {
+    const t = this.peek();
+    if (t.kind === 'NUM') {
+      this.next();
+      return t.num!;
+    }
+    this.expect('(');
+    const v = this.parsePnum();
+    this.expect(')');
+    return v;
+  }
+
+  private parseP80211(proto: ProtoQual, pos: number): Node {
+    const t = this.next();
+    const valueTok = (): Token => {
+      const v = this.peek();
+      if (v.kind !== 'NUM' && v.kind !== 'ID') this.fail();
+      return this.next();
+    };
+    if (t.kind === 'TYPE') {
+      const ty = valueTok();
+      if (this.peek().kind === 'SUBTYPE') {
+        this.next();
+        const st = valueTok();
+        return { type: 'wlan', proto, field: 'type', a: ty.text, b: st.text, pos };
+      }
+      return { type: 'wlan', proto, field: 'type', a: ty.text, pos };
+    }
+    if (t.kind === 'SUBTYPE') {
+      const st = this.expect('ID');
+      return { type: 'wlan', proto, field: 'subtype', a: st.text, pos };
+    }
+    const d = valueTok();
+    return { type: 'wlan', proto, field: 'dir', a: d.text, pos };
+  }
+
+  /** arth relop arth | arth irelop arth */
+  private parseRelation(): Node {
+    const pos = this.peek().pos;
+    const left = this.parseArith(0);
+    const opTok = this.next();
+    const op = RELOP[opTok.kind];
+    if (!op) this.fail();
+    const right = this.parseArith(0);
+    return { type: 'relation', op, left, right, pos };
+  }
+
+  private parseArith(minPrec: number): Arith {
+    let lhs = this.parseUnary();
+    for (;;) {
+      const t = this.peek();
+      if (t.kind === '^') {
+        this.next();
+        lhs = { type: 'binop', op: '^', left: lhs, right: this.parseArith(0) };
+        continue;
+      }
+      const b = BINOP[t.kind];
+      if (!b || b.prec < minPrec) return lhs;
+      this.next();
+      lhs = { type: 'binop', op: b.op, left: lhs, right: this.parseArith(b.prec + 1) };
+    }
+  }
+
+  private parseUnary(): Arith {
+    const t = this.peek();
+    if (t.kind === '-') {
+      this.next();
+      let x = this.parseUnary();
+      while (this.peek().kind === '^') {
+        this.next();
+        x = { type: 'binop', op: '^', left: x, right: this.parseArith(0) };
+      }
+      return { type: 'neg', arg: x };
+    }
+    if (t.kind === 'NUM') {
+      this.next();
+      return { type: 'num', value: t.num! };
+    }
+    if (t.kind === 'LEN') {
+      this.next();
+      return { type: 'len' };
+    }
+    if (t.kind === '(') {
+      this.next();
+      const a = this.parseArith(0);
+      this.expect(')');
+      return a;
+    }
+    const pname = PNAME[t.kind];
+    if (pname !== undefined && this.peek(1).kind === '[') {
+      this.next();
+      this.next();
+      const index = this.parseArith(0);
+      let size = 1;
+      if (this.peek().kind === ':') {
+        this.next();
+        size = this.expect('NUM').num!;
+      }
+      this.expect(']');
+      return { type: 'load', proto: pname, index, size, pos: t.pos };
+    }
+    this.fail();
+  }
+}
+
+/** Parse a filter expression. Throws FilterSyntaxError with the column of the problem. */
+export function parseFilter(expression: string): FilterAst {
+  const toks = tokenize(expression);
+  const p = new Parser(toks, expression);
+  try {
+    return { expression, expr: p.parseProgram() };
+  } catch (e) {
+    if (e instanceof Backtrack) throw p.syntaxError();
+    throw e;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Predicates: what code generation builds before there is a graph. A
+ * predicate is a boolean combination of tests; `lower` turns it into CFG
+ * blocks by continuation passing — `lower(p, T, F)` returns the entry of code
+ * that goes to T when p holds and to F otherwise — so short-circuit `and`,
+ * `or` and `not` cost no instructions and shared continuations make a DAG.
+ *
+ * Leaves carry the exact statements libpcap's generator would emit for the
+ * same test, so that out-of-bounds loads (which make classic BPF return 0)
+ * happen on the same paths.
+ */
+import type { Block, Stmt } from './cfg.js';
+
+export type Pred =
+  | { k: 'const'; v: boolean }
+  | { k: 'and' | 'or'; a: Pred; b: Pred }
+  | { k: 'not'; a: Pred }
+  /** Run `stmts`, then branch on `code` (BPF_JMP|op|src) against `kv`. */
+  | { k: 'test'; stmts: Stmt[]; code: number; kv: number }
+  /** Run `stmts` before whatever `a` does first. */
+  | { k: 'pre'; stmts: Stmt[]; a: Pred }
+  /** Run `prologue` (a sub-graph that continues into its argument) before `a`. */
+  | { k: 'prologue'; build: (g: GraphBuilder, cont: Block) => Block; a: Pred }
+  /** A test that needs its own small graph (jumps inside a test, loops). */
+  | { k: 'graph'; build: (g: GraphBuilder, t: Block, f: Block) => Block };
+
+export const TRUE: Pred = { k: 'const', v: true };
+export const FALSE: Pred = { k: 'const', v: false };
+
+export function and(a: Pred, b: Pred): Pred {
+  return { k: 'and', a, b };
+}
+export function or(a: Pred, b: Pred): Pred {
+  return { k: 'or', a, b };
+}
+export function not(a: Pred): Pred {
+  return { k: 'not', a };
+}
+export function test(stmts: Stmt[], code: number, kv: number): Pred {
+  return { k: 'test', stmts, code, kv: kv >>> 0 };
+}
+export function pre(stmts: Stmt[], a: Pred): Pred {
+  return stmts.length ? { k: 'pre', stmts, a } : a;
+}
+
+/** And a list left to right (empty list: true). */
+export function andAll(ps: Pred[]): Pred {
+  return ps.length ? ps.reduce((x, y) => and(x, y)) : TRUE;
+}
+/** Or a list left to right (empty list: false). */
+export function orAll(ps: Pred[]): Pred {
+  return ps.length ? ps.reduce((x, y) => or(x, y)) : FALSE;
+}
+
+/** Is p the constant `v` after trivial folding (used to spot always-false expressions)? */
+export function constValue(p: Pred): boolean | undefined {
+  switch (p.k) {
+    case 'const':
+      return p.v;
+    case 'not': {
+      const v = constValue(p.a);
+      return v === undefined ? undefined : !v;
+    }
+    case 'and': {
+      const a = constValue(p.a);
+      if (a === false) return false;
+      const b = constValue(p.b);
+      if (a === true) return b;
+      return b === false && !hasEffects(p.a) ? false : undefined;
+    }
+    case 'or': {
+      const a = constValue(p.a);
+      if (a === true) return true;
+      const b = constValue(p.b);
+      if (a === false) return b;
+      return b === true && !hasEffects(p.a) ? true : undefined;
+    }
+    case 'pre':
+      return constValue(p.a);
+    case 'prologue':
+      return constValue(p.a);
+    default:
+      return undefined;
+  }
+}
+
+/** Could evaluating p end the program (an out-of-bounds load) or write state later tests read? */
+function hasEffects(p: Pred): boolean {
+  return p.k !== 'const' && !(p.k === 'not' && !hasEffects(p.a));
+}
+
+export class GraphBuilder {
+  private nextId = 0;
+  cyclic = false;
+
+  block(stmts: Stmt[], term: Block['term']): Block {
+    return { id: this.nextId++, stmts, term };
+  }
+  ret(k: number): Block {
+    return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });
+  }
+  branch(stmts: Stmt[], code: number, k: number, jt: Block, jf: Block): Block {
+    return this.block(stmts, { kind: 'branch', code, k: k >>> 0, jt, jf });
+  }
+  jump(stmts: Stmt[], target: Block): Block {
+    return this.block(stmts, { kind: 'jump', target });
+  }
+  get count(): number {
+    return this.nextId;
+  }
+
+  lower(p: Pred, t: Block, f: Block): Block {
+    switch (p.k) {
+      case 'const':
+        return p.v ? t : f;
+      case 'not':
+        return this.lower(p.a, f, t);
+      case 'and':
+        return this.lower(p.a, this.lower(p.b, t, f), f);
+      case 'or':
+        return this.lower(p.a, t, this.lower(p.b, t, f));
+      case 'test':
+        return this.branch([...p.stmts], p.code, p.kv, t, f);
+      case 'pre': {
+        const before = this.nextId;
+        const h = this.lower(p.a, t, f);
+        if (h.id < before) return this.jump([...p.stmts], h);
+        h.stmts.unshift(...p.stmts);
+        return h;
+      }
+      case 'prologue': {
+        const h = this.lower(p.a, t, f);
+        return p.build(this, h);
+      }
+      case 'graph':
+        return p.build(this, t, f);
+    }
+  }
+}
