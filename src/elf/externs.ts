@@ -14,7 +14,7 @@ import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import type { Btf } from '../btf/btf.js';
 import type { DatasecType } from '../btf/types.js';
-import { INT_BOOL, INT_CHAR, INT_SIGNED, LINKAGE_EXTERN } from '../btf/types.js';
+import { INT_BOOL, INT_SIGNED, LINKAGE_EXTERN } from '../btf/types.js';
 import { ElfExternError } from './errors.js';
 import type { BpfObject } from './object.js';
 import { SHN, STB } from './reader.js';
@@ -104,17 +104,21 @@ function kconfigExtern(btf: Btf, name: string, weak: boolean, btfId: number, typ
   const t = btf.skipModifiers(typeId);
   const base = { kind: 'kconfig' as const, name, weak, btfId, offset: 0 };
   if (t.kind === 'int') {
-    if (t.encoding & INT_BOOL) return { ...base, type: 'bool', size: 1, align: 1, signed: false };
-    if (t.size === 1 && t.encoding & INT_CHAR) return { ...base, type: 'char', size: 1, align: 1, signed: false };
+    if (t.encoding & INT_BOOL) {
+      if (t.size !== 1) throw new ElfExternError(`kconfig extern is a ${t.size}-byte bool`, { symbol: name, typeId });
+      return { ...base, type: 'bool', size: 1, align: 1, signed: false };
+    }
+    // Like libbpf, any one-byte integer is a char: it takes y/m/n as a character or a number.
+    if (t.size === 1) return { ...base, type: 'char', size: 1, align: 1, signed: (t.encoding & INT_SIGNED) !== 0 };
     if (![1, 2, 4, 8].includes(t.size) || t.bits !== t.size * 8) {
       throw new ElfExternError(`kconfig extern has an unsupported integer type (${t.size} bytes, ${t.bits} bits)`, { symbol: name, typeId });
     }
     return { ...base, type: 'int', size: t.size, align: t.size, signed: (t.encoding & INT_SIGNED) !== 0 };
   }
   if (t.kind === 'enum' && t.name === 'libbpf_tristate') return { ...base, type: 'tristate', size: 4, align: 4, signed: false };
-  if (t.kind === 'array') {
+  if (t.kind === 'array' && t.nelems > 0) {
     const el = btf.skipModifiers(t.type);
-    if (el.kind === 'int' && el.size === 1) return { ...base, type: 'chars', size: t.nelems, align: 1, signed: false };
+    if (el.kind === 'int' && el.size === 1 && (el.encoding & INT_BOOL) === 0) return { ...base, type: 'chars', size: t.nelems, align: 1, signed: false };
   }
   throw new ElfExternError(`kconfig extern has an unsupported type (${t.kind}); use bool, char, an integer, enum libbpf_tristate or char[]`, {
     symbol: name,
@@ -127,12 +131,8 @@ export function parseKconfig(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
-    const unset = /^# (CONFIG_\w+) is not set$/.exec(line);
-    if (unset) {
-      out.set(unset[1]!, 'n');
-      continue;
-    }
-    if (line === '' || line.startsWith('#')) continue;
+    // Like libbpf, only CONFIG_X=... lines count: "# CONFIG_X is not set" leaves X unset (declare such externs __weak).
+    if (!line.startsWith('CONFIG_')) continue;
     const eq = line.indexOf('=');
     if (eq <= 0) continue;
     out.set(line.slice(0, eq), line.slice(eq + 1));
@@ -223,8 +223,11 @@ function writeKconfig(view: DataView, data: Uint8Array, e: KconfigExtern, v: str
       view.setUint32(e.offset, v === 'y' ? 1 : v === 'm' ? 2 : 0, le);
       return;
     case 'char':
-      if (!tri) throw new ElfExternError(`value '${v}' is not y, m or n`, where);
-      data[e.offset] = v.charCodeAt(0);
+      if (tri) {
+        data[e.offset] = v.charCodeAt(0);
+        return;
+      }
+      writeNumber(data, e, v, le, where);
       return;
     case 'chars': {
       if (!(v.length >= 2 && v.startsWith('"') && v.endsWith('"'))) throw new ElfExternError(`value ${v} is not a string`, where);
@@ -233,25 +236,26 @@ function writeKconfig(view: DataView, data: Uint8Array, e: KconfigExtern, v: str
       data.set(bytes.subarray(0, n), e.offset);
       return;
     }
-    case 'int': {
-      if (tri) throw new ElfExternError(`value '${v}' is not a number`, where);
-      let n: bigint;
-      try {
-        n = BigInt(v.trim());
-      } catch {
-        throw new ElfExternError(`value '${v}' is not a number`, where);
-      }
-      const bits = BigInt(e.size * 8);
-      const fits = e.signed ? BigInt.asIntN(Number(bits), n) === n : BigInt.asUintN(Number(bits), n) === n;
-      if (!fits) throw new ElfExternError(`value ${v} does not fit in ${e.size} bytes`, where);
-      const u = BigInt.asUintN(64, n);
-      for (let i = 0; i < e.size; i++) {
-        const byte = Number((u >> BigInt(8 * i)) & 0xffn);
-        data[e.offset + (le ? i : e.size - 1 - i)] = byte;
-      }
+    case 'int':
+      if (tri) throw new ElfExternError(`value '${v}' implies a tristate or char type, not an integer`, where);
+      writeNumber(data, e, v, le, where);
       return;
-    }
   }
+}
+
+function writeNumber(data: Uint8Array, e: KconfigExtern, v: string, le: boolean, where: { symbol: string; section: string }): void {
+  if (v.startsWith('"')) throw new ElfExternError(`value ${v} is a string; declare the extern as char[]`, where);
+  let n: bigint;
+  try {
+    n = BigInt(v.trim());
+  } catch {
+    throw new ElfExternError(`value '${v}' is not a number`, where);
+  }
+  const bits = e.size * 8;
+  const fits = e.signed ? BigInt.asIntN(bits, n) === n : BigInt.asUintN(bits, n) === n;
+  if (!fits) throw new ElfExternError(`value ${v} does not fit in ${e.size} bytes`, where);
+  const u = BigInt.asUintN(64, n);
+  for (let i = 0; i < e.size; i++) data[e.offset + (le ? i : e.size - 1 - i)] = Number((u >> BigInt(8 * i)) & 0xffn);
 }
 
 /** /proc/kallsyms as a name → address map (first occurrence wins). */
