@@ -220,13 +220,31 @@ export class KernelMap implements MapHandle {
     return sys.bpf(cmd, io.addr, ATTR);
   }
 
+  /**
+   * The value at `key`. Queues and stacks (no keys): the next value, without
+   * taking it. Bloom filters: pass the value to test as `key`; it comes back
+   * when the filter may hold it, undefined when it surely does not.
+   */
   lookup(key: Uint8Array, flags = 0): Uint8Array | undefined {
+    if (this.spec.type === MapType.BLOOM_FILTER) return this.contains(key) ? key.slice() : undefined;
     const r = this.elem(BpfCmd.MAP_LOOKUP_ELEM, this.setKey(key), this.#valueAddr, flags);
     if (r < 0) {
       if (r === -2) return undefined;
       throw this.fail('map lookup', r);
     }
     return this.#value.slice();
+  }
+
+  /** Bloom filter membership: false means surely absent, true means maybe present. */
+  contains(value: Uint8Array): boolean {
+    if (value.length !== this.spec.valueSize) {
+      throw new UsageError(`${this.subject}: value must be ${this.spec.valueSize} bytes, got ${value.length}`);
+    }
+    this.#value.set(value);
+    const r = this.elem(BpfCmd.MAP_LOOKUP_ELEM, 0, this.#valueAddr, 0);
+    if (r === -2) return false;
+    if (r < 0) throw this.fail('map lookup', r);
+    return true;
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {

@@ -69,6 +69,15 @@ function storageBtf(): Uint8Array {
   return out;
 }
 
+const FD_VALUE_TYPES: number[] = [
+  MapType.PROG_ARRAY,
+  MapType.PERF_EVENT_ARRAY,
+  MapType.CGROUP_ARRAY,
+  MapType.SOCKMAP,
+  MapType.SOCKHASH,
+  MapType.XSKMAP,
+];
+
 /** The smallest valid spec of each map type (and whether it needs BTF types to be created). */
 export function minimalMapSpec(type: MapType): { spec: MapSpec; needsBtf?: boolean; vmlinuxValueType?: string } {
   const base = { name: `probe_${(nameOf(MapType, type) ?? String(type)).toLowerCase()}`.slice(0, 15), flags: 0 };
@@ -113,25 +122,20 @@ export function minimalMapSpec(type: MapType): { spec: MapSpec; needsBtf?: boole
       return { spec: kv(4, 0, 1), vmlinuxValueType: 'bpf_struct_ops_tcp_congestion_ops' };
     case MapType.REUSEPORT_SOCKARRAY:
       return { spec: kv(4, 8, 4) };
-    default:
-      return { spec: kv(4, type === MapType.CPUMAP || type === MapType.DEVMAP || type === MapType.DEVMAP_HASH ? 4 : 8, 4) };
+    default: {
+      // Maps of fds, devices and CPUs hold a u32 (fd, ifindex, queue size); the rest a u64.
+      const u32Values: number[] = [...FD_VALUE_TYPES, MapType.CPUMAP, MapType.DEVMAP, MapType.DEVMAP_HASH];
+      return { spec: kv(4, u32Values.includes(type) ? 4 : 8, 4) };
+    }
   }
 }
 
-const FD_VALUE_TYPES: number[] = [
-  MapType.PROG_ARRAY,
-  MapType.PERF_EVENT_ARRAY,
-  MapType.CGROUP_ARRAY,
-  MapType.SOCKMAP,
-  MapType.SOCKHASH,
-  MapType.XSKMAP,
-];
 
 /** Can this kernel create maps of this type? */
 export function mapTypeSupported(type: MapType): ProbeResult {
   return cached(`map:${type}`, () => {
     const m = minimalMapSpec(type);
-    let spec = FD_VALUE_TYPES.includes(type) ? { ...m.spec, valueSize: 4 } : m.spec;
+    let spec = m.spec;
     let btf: ReturnType<typeof loadBtf> | undefined;
     try {
       let vmlinuxValue: number | undefined;
