@@ -5,6 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decode, type Instruction } from '../../src/ebpf/insn.js';
 import { REPO, TMP } from '../support/paths.js';
@@ -92,7 +93,7 @@ export interface OracleResult {
 
 /** Run the libbpf oracle on an object, with a private bpffs for pinned maps. */
 export function runOracle(obj: string, opts: { load?: boolean; runs?: [string, Uint8Array][] } = {}): OracleResult {
-  const dir = mkdtempSync(join(OUT, 'bpffs-'));
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-elf-bpffs-')); // no '.' in pin paths (libbpf rewrites it)
   let mounted = false;
   try {
     if (opts.load !== false) {
