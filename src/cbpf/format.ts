@@ -18,7 +18,7 @@ import {
   BPF_TXA, BPF_W, BPF_X, BPF_XOR, type CbpfInsn, type CbpfProgram,
 } from './insn.js';
 import { UsageError } from '../errors.js';
-import { ANCILLARY_NAMES, SKF_AD_OFF_U32, isConditionalJump } from './opcodes.js';
+import { ANCILLARY_NAMES, SKF_AD_OFF_U32 } from './opcodes.js';
 
 export type DumpStyle = 'libpcap-1.10' | 'libpcap-1.11';
 
@@ -91,8 +91,8 @@ export function insnParts(insn: CbpfInsn, n: number, style: DumpStyle = 'libpcap
 export function formatInsn(insn: CbpfInsn, n: number, style: DumpStyle = 'libpcap-1.10'): string {
   const idx = String(n).padStart(3, '0');
   const parts = insnParts(insn, n, style) ?? { op: 'unimp', operand: hex(insn.code) };
-  if (isConditionalJump(insn.code) && parts.op !== 'unimp') {
-    return `(${idx}) ${parts.op.padEnd(8)} ${parts.operand.padEnd(16)} jt ${n + 1 + insn.jt}\tjf ${n + 1 + insn.jf}`;
+  if ((insn.code & 0x07) === BPF_JMP && (insn.code & 0xf0) !== BPF_JA) {
+    return `(${idx}) ${parts.op.padEnd(8)} ${parts.operand.padEnd(16)} jt ${(n + 1 + insn.jt) | 0}\tjf ${(n + 1 + insn.jf) | 0}`;
   }
   if (style === 'libpcap-1.11' && parts.operand === '') return `(${idx}) ${parts.op}`;
   return `(${idx}) ${parts.op.padEnd(8)} ${parts.operand}`;
@@ -141,19 +141,12 @@ export const BPF_ASM_EXTENSIONS: ReadonlyMap<number, string> = new Map([
  */
 export function formatBpfAsm(prog: CbpfProgram): string {
   const targets = new Set<number>();
-  prog.forEach((insn, i) => {
-    if (insn.code === (BPF_JMP | BPF_JA)) targets.add((i + 1 + (insn.k >>> 0)) >>> 0);
-    else if (isConditionalJump(insn.code)) {
-      if (insn.jt !== 0 || insn.jf === 0) targets.add(i + 1 + insn.jt);
-      if (insn.jf !== 0) targets.add(i + 1 + insn.jf);
-    }
-  });
-  const label = (t: number): string => `l${t}`;
-  const lines: string[] = [];
-  prog.forEach((insn, i) => {
-    const prefix = targets.has(i) ? `${label(i)}:` : '';
-    lines.push(`${prefix.padEnd(7)}${asmInsn(insn, i, label)}`);
-  });
+  const label = (t: number): string => {
+    targets.add(t);
+    return `l${t}`;
+  };
+  const bodies = prog.map((insn, i) => asmInsn(insn, i, label));
+  const lines = bodies.map((body, i) => `${(targets.has(i) ? `l${i}:` : '').padEnd(7)}${body}`);
   return lines.join('\n') + '\n';
 }
 

@@ -6,7 +6,9 @@
  */
 export * from './insn.js';
 export * from './errors.js';
-export { VALID_OPCODES, isValidOpcode, isConditionalJump, ANCILLARY_NAMES, ancillaryField } from './opcodes.js';
+export {
+  VALID_OPCODES, isValidOpcode, isConditionalJump, ANCILLARY_NAMES, ancillaryField, ignoresK, canonicalInsn,
+} from './opcodes.js';
 export { checkProgram, validate, isValid, LIBPCAP_MAXINSNS } from './validate.js';
 export { type PacketMeta } from './meta.js';
 export { interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS } from './interpret.js';
@@ -14,3 +16,5 @@ export { jit, jitSource, clearJitCache, type CompiledFilter, type JitOptions } f
 export {
   formatInsn, formatD, formatDD, formatDDD, formatBytecode, formatBpfAsm, insnParts, type DumpStyle,
 } from './format.js';
+export { parseD, parseDD, parseDDD, parseProgram, detectFormat, type ProgramFormat } from './parse.js';
+export { parseBpfAsm } from './asm.js';

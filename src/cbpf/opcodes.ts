@@ -92,3 +92,27 @@ export function ancillaryField(k: number): number | undefined {
   const off = u - SKF_AD_OFF_U32;
   return ANCILLARY_NAMES.has(off) ? off : undefined;
 }
+
+/** True when the opcode's behaviour does not depend on k (ret a, tax, txa, neg, len loads, X operands). */
+export function ignoresK(code: number): boolean {
+  const cls = code & 0x07;
+  if (code === 0x16 || code === 0x80 || code === 0x81 || code === 0x84 || code === 0x07 || code === 0x87) return true;
+  return (cls === 0x04 || cls === 0x05) && (code & 0x08) !== 0;
+}
+
+/**
+ * The instruction with the fields its opcode ignores set to 0: k where
+ * ignoresK(), jt/jf for everything but conditional jumps. Two programs that
+ * differ only in ignored fields behave identically; the -d text and bpf_asm
+ * show only the fields that matter, so their parsers give canonical
+ * instructions.
+ */
+export function canonicalInsn(insn: { code: number; jt: number; jf: number; k: number }): { code: number; jt: number; jf: number; k: number } {
+  const cond = isConditionalJump(insn.code);
+  return {
+    code: insn.code,
+    jt: cond ? insn.jt : 0,
+    jf: cond ? insn.jf : 0,
+    k: ignoresK(insn.code) ? 0 : insn.k >>> 0,
+  };
+}

@@ -102,7 +102,12 @@ export function checkProgram(prog: CbpfProgram, mode: ValidationMode = 'kernel')
     }
   }
   const last = prog[len - 1]!;
-  if ((last.code & 0x07) !== BPF_RET || !isValidOpcode(last.code)) {
+  // The kernel wants exactly ret #k or ret a; libpcap looks at the class only (an
+  // invalid ret-class opcode is already reported as unknown-opcode).
+  const lastIsRet = mode === 'kernel'
+    ? last.code === (BPF_RET | 0x00) || last.code === (BPF_RET | 0x10)
+    : (last.code & 0x07) === BPF_RET;
+  if (!lastIsRet) {
     add(len - 1, 'no-final-return', 'the last instruction is not a return (ret #k or ret a)');
   }
   if (mode === 'kernel' && jumpsOk && problems.length === 0) {

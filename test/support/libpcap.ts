@@ -6,6 +6,7 @@
  *
  *   libpcapVerdicts(files, requests)  pcap_offline_filter() verdicts per packet
  *   libpcapCompile(exprs, opts)       pcap_compile() for a dead pcap_t (link type, snaplen)
+ *   libpcapCompileOffline(file, exprs) pcap_compile() for pcap_open_offline(file), as tcpdump -r does
  *   libpcapPackets(file)              the packets as libpcap reads them
  *   libpcapImage(insns)               bpf_image() lines (tcpdump -d)
  *   libpcapValidate(programs)         bpf_validate()
@@ -104,6 +105,23 @@ export function libpcapCompile(expressions: readonly string[], opts: CompileOpti
   for (const e of expressions) if (e.includes('\n')) throw new Error('an expression cannot contain a newline');
   const args = ['compile', String(opts.linkType), String(opts.snaplen ?? 262144), opts.optimize === false ? '0' : '1', opts.netmask ?? '-'];
   const out = run(args, expressions.map((e) => e + '\n').join(''));
+  return out.split('\n').slice(0, expressions.length).map((l) =>
+    l.startsWith('ok ') ? { ok: true, program: fromBytecode(l.slice(3)) } : { ok: false, error: l.replace(/^error /, '') });
+}
+
+/**
+ * pcap_compile() of each expression for the pcap_t of pcap_open_offline(file):
+ * the file's link type and snaplen, offline code (as `tcpdump -r FILE EXPR`).
+ */
+export function libpcapCompileOffline(
+  file: string,
+  expressions: readonly string[],
+  opts: { optimize?: boolean; netmask?: string } = {},
+): CompileResult[] {
+  if (expressions.length === 0) return [];
+  for (const e of expressions) if (e.includes('\n')) throw new Error('an expression cannot contain a newline');
+  const out = run(['compile-offline', file, opts.optimize === false ? '0' : '1', opts.netmask ?? '-'], expressions.map((e) => e + '\n').join(''));
+  if (out.startsWith('open-error ')) throw new Error(`libpcap cannot open ${file}: ${out.slice(11).trim()}`);
   return out.split('\n').slice(0, expressions.length).map((l) =>
     l.startsWith('ok ') ? { ok: true, program: fromBytecode(l.slice(3)) } : { ok: false, error: l.replace(/^error /, '') });
 }

@@ -12,6 +12,9 @@
  *                         (SO_ATTACH_FILTER on a UDP socket: the kernel's check)
  *   compile LINKTYPE SNAPLEN OPTIMIZE NETMASK
  *                         in: expression            out: "ok <bytecode>" or "error <pcap_geterr>"
+ *   compile-offline FILE OPTIMIZE NETMASK
+ *                         in: expression            out: as compile, for the pcap_t of
+ *                         pcap_open_offline(FILE) (its link type and snaplen, offline)
  *   packets FILE          out: "L linktype snaplen", then per packet
  *                         "P sec frac caplen len hex" (frac in ns for ns files, else us),
  *                         and a last line "E <message>" if reading stopped on an error
@@ -195,6 +198,35 @@ static int cmd_compile(int argc, char **argv) {
 	return 0;
 }
 
+static int cmd_compile_offline(int argc, char **argv) {
+	if (argc < 3) {
+		fprintf(stderr, "compile-offline FILE OPTIMIZE NETMASK\n");
+		return 2;
+	}
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(argv[0], errbuf);
+	if (!p) {
+		printf("open-error %s\n", errbuf);
+		return 0;
+	}
+	int optimize = atoi(argv[1]);
+	bpf_u_int32 netmask = parse_netmask(argv[2]);
+	char *line;
+	while ((line = read_line(stdin)) != NULL) {
+		struct bpf_program prog;
+		if (pcap_compile(p, &prog, line, optimize, netmask) < 0) {
+			printf("error %s\n", pcap_geterr(p));
+			continue;
+		}
+		printf("ok ");
+		print_bytecode(&prog);
+		printf("\n");
+		pcap_freecode(&prog);
+	}
+	pcap_close(p);
+	return 0;
+}
+
 struct pkt {
 	struct pcap_pkthdr h;
 	u_char *data;
@@ -349,6 +381,7 @@ int main(int argc, char **argv) {
 	if (!strcmp(cmd, "validate")) return cmd_validate();
 	if (!strcmp(cmd, "kernel-accepts")) return cmd_kernel_accepts();
 	if (!strcmp(cmd, "compile")) return cmd_compile(argc - 2, argv + 2);
+	if (!strcmp(cmd, "compile-offline")) return cmd_compile_offline(argc - 2, argv + 2);
 	if (!strcmp(cmd, "packets")) return cmd_packets(argc - 2, argv + 2);
 	if (!strcmp(cmd, "filter")) return cmd_filter(argc - 2, argv + 2);
 	if (!strcmp(cmd, "time")) return cmd_time(argc - 2, argv + 2);

@@ -1,0 +1,88 @@
+/**
+ * The JIT returns what the interpreter returns: a fast-check property over
+ * random valid programs (forward and backward jumps, every opcode, ancillary
+ * and negative-offset loads) and random packets, with and without Linux
+ * metadata.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  BPF_A, BPF_ABS, BPF_JA, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W, CbpfValidationError, clearJitCache,
+  interpret, isValid, jit, jitSource, jump, stmt, type CbpfInsn,
+} from '../../src/cbpf/index.js';
+import { metaArb, packetArb, programArb } from './gen.js';
+
+describe('JIT = interpreter', () => {
+  it('on random valid programs and packets (fast-check)', () => {
+    let programs = 0;
+    let verdicts = 0;
+    fc.assert(
+      fc.property(
+        programArb({ backward: true, extensions: true, maxLength: 40 }).filter((p) => isValid(p, 'libpcap')),
+        fc.array(fc.tuple(packetArb(), fc.nat({ max: 2000 }), metaArb()), { minLength: 8, maxLength: 24 }),
+        (prog, packets) => {
+          const f = jit(prog, { cache: false });
+          programs++;
+          for (const [data, extra, meta] of packets) {
+            const wire = data.length + extra;
+            const expected = interpret(prog, data, wire, meta);
+            const got = f(data, wire, meta);
+            verdicts++;
+            if (got !== expected) return false;
+          }
+          return true;
+        },
+      ),
+      { numRuns: 3000, seed: 0x5eed },
+    );
+    expect(programs).toBe(3000);
+    expect(verdicts).toBeGreaterThan(30_000);
+  });
+
+  it('on kernel-valid programs with metadata only', () => {
+    fc.assert(
+      fc.property(
+        programArb({ extensions: true, maxLength: 60 }).filter((p) => isValid(p, 'kernel')),
+        packetArb(),
+        metaArb().filter((m) => m !== undefined),
+        (prog, data, meta) => jit(prog, { mode: 'kernel', cache: false })(data, data.length, meta) === interpret(prog, data, data.length, meta),
+      ),
+      { numRuns: 2000, seed: 42 },
+    );
+  });
+
+  it('refuses invalid programs with the validator error', () => {
+    expect(() => jit([stmt(BPF_LD | BPF_W | BPF_ABS, 0)])).toThrow(CbpfValidationError);
+    expect(() => jit([stmt(BPF_JMP | BPF_JA, -2), stmt(BPF_RET | BPF_A)], { mode: 'kernel' })).toThrow(/backward/);
+  });
+
+  it('uses straight-line code for forward programs and a loop for backward jumps', () => {
+    const fwd = [stmt(BPF_LD | BPF_W | BPF_ABS, 0), jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 1), stmt(BPF_RET | BPF_K, 1), stmt(BPF_RET | BPF_K, 0)];
+    expect(jitSource(fwd)).not.toContain('switch');
+    const back = [stmt(BPF_LD | BPF_W | BPF_ABS, 0), jump(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 1), stmt(BPF_JMP | BPF_JA, -3), stmt(BPF_RET | BPF_K, 0)];
+    expect(jitSource(back)).toContain('switch');
+  });
+
+  it('compiles the largest programs (4096 instructions, thousands of jump targets)', () => {
+    const prog: CbpfInsn[] = [];
+    const n = 4096;
+    for (let i = 0; i < n - 2; i++) {
+      if (i % 2 === 0) prog.push(stmt(BPF_LD | BPF_W | BPF_ABS, i % 64));
+      else prog.push(jump(BPF_JMP | BPF_JEQ | BPF_K, i, 0, Math.min(3, n - i - 2)));
+    }
+    prog.push(stmt(BPF_RET | BPF_K, 7), stmt(BPF_RET | BPF_K, 0));
+    expect(isValid(prog, 'kernel')).toBe(true);
+    const f = jit(prog);
+    const data = new Uint8Array(100);
+    expect(f(data)).toBe(interpret(prog, data));
+    const data2 = new Uint8Array(30);
+    expect(f(data2)).toBe(interpret(prog, data2));
+  });
+
+  it('caches compiled functions by program content', () => {
+    clearJitCache();
+    const prog = [stmt(BPF_RET | BPF_K, 5)];
+    expect(jit(prog)).toBe(jit([{ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: 5 }]));
+    expect(jit(prog, { cache: false })).not.toBe(jit(prog));
+  });
+});
