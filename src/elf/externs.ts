@@ -118,6 +118,7 @@ function kconfigExtern(btf: Btf, name: string, weak: boolean, btfId: number, typ
   if (t.kind === 'enum' && t.name === 'libbpf_tristate') return { ...base, type: 'tristate', size: 4, align: 4, signed: false };
   if (t.kind === 'array' && t.nelems > 0) {
     const el = btf.skipModifiers(t.type);
+    if (t.nelems > 4096) throw new ElfExternError(`kconfig string of ${t.nelems} bytes is too long`, { symbol: name, typeId });
     if (el.kind === 'int' && el.size === 1 && (el.encoding & INT_BOOL) === 0) return { ...base, type: 'chars', size: t.nelems, align: 1, signed: false };
   }
   throw new ElfExternError(`kconfig extern has an unsupported type (${t.kind}); use bool, char, an integer, enum libbpf_tristate or char[]`, {

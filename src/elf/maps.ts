@@ -262,7 +262,11 @@ export function legacyMaps(obj: BpfObject): MapDef[] {
 }
 
 /** The global-data map for a data section. */
+/** Larger than any array map value the kernel accepts (KMALLOC_MAX_SIZE is a few MiB). */
+export const MAX_DATA_SECTION = 1 << 26;
+
 export function dataMap(obj: BpfObject, sec: ElfSection): MapDef {
+  if (sec.size > MAX_DATA_SECTION) throw new ElfError(`${sec.size} bytes of global data is more than a map value can hold`, { section: sec.name });
   const ro = isReadOnlyData(sec.name);
   const data = sec.type === SHT.NOBITS ? new Uint8Array(sec.size) : obj.elf.data(sec).slice();
   const spec: MapSpec = {
