@@ -9,7 +9,7 @@
  *   call bpf_map_lookup_elem   a helper by name, when no label has that name
  */
 import { describe, type Cursor } from './asm-lexer.js';
-import { type Stmt, I32, isIntStart, isLabelToken, looksLikeRegister, one, parseInt, parseReg, parseTarget, s32 } from './asm-operands.js';
+import { type Stmt, I32, isIntStart, isLabelToken, looksLikeRegister, one, parseInteger, parseReg, parseTarget, s32 } from './asm-operands.js';
 import { Class, JmpOp, PseudoCall, Source } from './opcodes.js';
 
 const CALL = Class.JMP | JmpOp.CALL;
@@ -29,12 +29,12 @@ export function parseCall(c: Cursor): Stmt {
           const r = parseReg(c, true);
           return one(CALL | Source.X, r.n);
         }
-        return one(CALL, 0, PseudoCall.HELPER, 0, s32(parseInt(c, I32('helper id'))));
+        return one(CALL, 0, PseudoCall.HELPER, 0, s32(parseInteger(c, I32('helper id'))));
       }
-      if (t.text === 'runtime') return one(CALL, 0, PseudoCall.KFUNC, 0, s32(parseInt(c, I32('BTF id'))));
+      if (t.text === 'runtime') return one(CALL, 0, PseudoCall.KFUNC, 0, s32(parseInteger(c, I32('BTF id'))));
       if (c.peek().kind === 'number') {
         // `call local 3`: an unsigned relative offset is unambiguous here.
-        return one(CALL, 0, PseudoCall.CALL, 0, s32(parseInt(c, I32('call offset'))));
+        return one(CALL, 0, PseudoCall.CALL, 0, s32(parseInteger(c, I32('call offset'))));
       }
       const { value, fixup } = parseTarget(c, 'call', I32('call offset'));
       return { slots: one(CALL, 0, PseudoCall.CALL, 0, value).slots, ...(fixup ? { fixup } : {}) };
@@ -49,12 +49,12 @@ export function parseCall(c: Cursor): Stmt {
       c.next();
       s = { slots: one(CALL, 0, PseudoCall.KFUNC).slots, ref: { kind: 'kfunc', name: a.text } };
     } else {
-      s = one(CALL, 0, PseudoCall.KFUNC, 0, s32(parseInt(c, I32('BTF id'))));
+      s = one(CALL, 0, PseudoCall.KFUNC, 0, s32(parseInteger(c, I32('BTF id'))));
     }
     c.expect(')', "')'");
     return s;
   }
-  if (isIntStart(c)) return one(CALL, 0, PseudoCall.HELPER, 0, s32(parseInt(c, I32('helper id'))));
+  if (isIntStart(c)) return one(CALL, 0, PseudoCall.HELPER, 0, s32(parseInteger(c, I32('helper id'))));
   if (isLabelToken(t)) {
     c.next();
     return { slots: one(CALL, 0, PseudoCall.CALL).slots, fixup: { kind: 'call', label: t.text, tok: t } };

@@ -30,7 +30,7 @@ import {
   lddwSlots,
   looksLikeRegister,
   one,
-  parseInt,
+  parseInteger,
   parsePseudoLddw,
   parseReg,
   parseTarget,
@@ -112,7 +112,7 @@ function parseAddress(c: Cursor, open = true): { base: number; off: number } {
   const base = parseReg(c, false, 'a base register');
   if (base.w) throw c.error('a base register must be a 64-bit register rN', base.tok);
   let off = 0;
-  if (c.is('+') || c.is('-')) off = s16(parseInt(c, I16('offset')));
+  if (c.is('+') || c.is('-')) off = s16(parseInteger(c, I16('offset')));
   if (open) c.expect(')', "')'");
   return { base: base.n, off };
 }
@@ -127,7 +127,7 @@ function parseMemRef(c: Cursor, allowSigned: boolean): { size: number; signed: b
 
 function immOrReg(c: Cursor): { reg?: Reg; imm: number } {
   if (looksLikeRegister(c.peek())) return { reg: parseReg(c, false), imm: 0 };
-  return { imm: s32(parseInt(c, I32())) };
+  return { imm: s32(parseInteger(c, I32())) };
 }
 
 function sameWidth(c: Cursor, a: Reg, b: Reg | undefined): void {
@@ -214,11 +214,11 @@ function parseAssign(c: Cursor, dst: Reg): Stmt {
       if (looksLikeRegister(c.peek())) {
         const r = parseReg(c, false);
         let imm = 0;
-        if (c.is('+') || c.is('-')) imm = s32(parseInt(c, I32('offset')));
+        if (c.is('+') || c.is('-')) imm = s32(parseInteger(c, I32('offset')));
         c.expect(']');
         return one(Class.LD | Mode.IND | size, 0, r.n, 0, imm);
       }
-      const imm = s32(parseInt(c, I32('packet offset')));
+      const imm = s32(parseInteger(c, I32('packet offset')));
       c.expect(']');
       return one(Class.LD | Mode.ABS | size, 0, 0, 0, imm);
     }
@@ -301,11 +301,11 @@ function parseAssign(c: Cursor, dst: Reg): Stmt {
     c.pos = save;
     if (wide) {
       if (dst.w) throw c.error('lddw loads a 64-bit register rN', dst.tok);
-      const v = parseInt(c, I64());
+      const v = parseInteger(c, I64());
       c.next();
       return { slots: lddwSlots(dst.n, v, PseudoLd.NONE) };
     }
-    const v = parseInt(c, I32());
+    const v = parseInteger(c, I32());
     return one(cls | AluOp.MOV | Source.K, dst.n, 0, 0, s32(v));
   }
   throw c.error(`expected a value, a register or a load, found ${describe(t)}`);
@@ -349,15 +349,15 @@ function parseLdPseudo(c: Cursor): Stmt {
   const dst = parseReg(c, false);
   if (dst.w) throw c.error('lddw loads a 64-bit register rN', dst.tok);
   c.expect(',');
-  const src = Number(parseInt(c, { min: 0n, max: 15n, what: 'pseudo source' }));
+  const src = Number(parseInteger(c, { min: 0n, max: 15n, what: 'pseudo source' }));
   c.expect(',');
   if (src === PseudoLd.FUNC && isLabelToken(c.peek())) {
     const t = c.next();
     return { slots: lddwSlots(dst.n, 0n, src), fixup: { kind: 'func', label: t.text, tok: t } };
   }
-  const lo = parseInt(c, I32());
+  const lo = parseInteger(c, I32());
   let hi = 0n;
-  if (c.accept(',')) hi = parseInt(c, I32());
+  if (c.accept(',')) hi = parseInteger(c, I32());
   skipAngleAnnotation(c);
   return { slots: lddwSlots(dst.n, (BigInt.asUintN(32, hi) << 32n) | BigInt.asUintN(32, lo), src) };
 }

@@ -76,7 +76,7 @@ export function isIntStart(c: Cursor): boolean {
 }
 
 /** An integer literal with an optional sign, range-checked. */
-export function parseInt(c: Cursor, o: IntOptions): bigint {
+export function parseInteger(c: Cursor, o: IntOptions): bigint {
   const first = c.peek();
   let neg = false;
   if (c.accept('-')) neg = true;
@@ -135,7 +135,7 @@ export function parseTarget(
     throw c.error(`a jump offset needs a sign (+${t.text} or -${t.text}) or a label`);
   }
   if (!isIntStart(c)) throw c.error(`expected a jump offset or a label, found ${describe(t)}`);
-  const v = parseInt(c, range);
+  const v = parseInteger(c, range);
   skipAngleAnnotation(c);
   return { value: Number(BigInt.asIntN(32, v)) };
 }
@@ -190,7 +190,7 @@ export function parsePseudoLddw(c: Cursor, dst: number): Stmt {
       stmt = { slots: lddwSlots(dst, 0n, src), ref: { kind: 'map', map: arg.text } };
     } else if (src === PseudoLd.MAP_VALUE) {
       let offset = 0;
-      if (c.accept(',')) offset = Number(parseInt(c, { min: 0n, max: (1n << 32n) - 1n, what: 'map value offset' }));
+      if (c.accept(',')) offset = Number(parseInteger(c, { min: 0n, max: (1n << 32n) - 1n, what: 'map value offset' }));
       stmt = { slots: lddwSlots(dst, BigInt(offset) << 32n, src), ref: { kind: 'mapValue', map: arg.text, offset } };
     } else if (src === PseudoLd.BTF_ID) {
       stmt = { slots: lddwSlots(dst, 0n, src), ref: { kind: 'ksym', name: arg.text } };
@@ -198,9 +198,9 @@ export function parsePseudoLddw(c: Cursor, dst: number): Stmt {
       throw c.error(`${nameTok.text}() takes a number (an index into fd_array), not a name`, arg);
     }
   } else {
-    const lo = parseInt(c, I32(`${nameTok.text} value`));
+    const lo = parseInteger(c, I32(`${nameTok.text} value`));
     let hi = 0n;
-    if (c.accept(',')) hi = parseInt(c, I32(`${nameTok.text} second value`));
+    if (c.accept(',')) hi = parseInteger(c, I32(`${nameTok.text} second value`));
     stmt = { slots: lddwSlots(dst, (BigInt.asUintN(32, hi) << 32n) | BigInt.asUintN(32, lo), src) };
   }
   c.expect(')', "')'");

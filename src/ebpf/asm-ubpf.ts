@@ -24,7 +24,7 @@ import {
   lddwSlots,
   looksLikeRegister,
   one,
-  parseInt,
+  parseInteger,
   parsePseudoLddw,
   parseReg,
   parseTarget,
@@ -107,7 +107,7 @@ function memory(c: Cursor): { base: number; off: number } {
   c.next();
   const base = parseReg(c, true, 'a base register');
   let off = 0;
-  if (c.is('+') || c.is('-')) off = s16(parseInt(c, I16('offset')));
+  if (c.is('+') || c.is('-')) off = s16(parseInteger(c, I16('offset')));
   c.expect(']', "']'");
   return done(c, { base: base.n, off });
 }
@@ -117,7 +117,7 @@ function reg(c: Cursor): number {
 }
 
 function imm(c: Cursor, what = 'immediate'): number {
-  return done(c, s32(parseInt(c, I32_STRICT(what))));
+  return done(c, s32(parseInteger(c, I32_STRICT(what))));
 }
 
 export function parseUbpf(c: Cursor): Stmt {
@@ -151,7 +151,7 @@ export function parseUbpf(c: Cursor): Stmt {
     const dst = reg(ops[0]!);
     const o = ops[1]!;
     if (isPseudoOperand(o)) return done(o, parsePseudoLddw(o, dst));
-    return { slots: lddwSlots(dst, done(o, parseInt(o, I64())), PseudoLd.NONE) };
+    return { slots: lddwSlots(dst, done(o, parseInteger(o, I64())), PseudoLd.NONE) };
   }
   let mm: RegExpExecArray | null;
   if ((mm = /^(ldx|ldxs)(b|h|w|dw)$/.exec(name))) {

@@ -6,7 +6,8 @@
  * - `NAME:` defines a label at the next instruction; jumps, calls and
  *   `func(NAME)` refer to labels. Offsets can also be written `+N` / `-N`.
  * - llvm-objdump's own output is accepted as it is: the address and byte
- *   columns, `file format` and `Disassembly of section` lines are skipped,
+ *   columns, `file format` and `Disassembly of section` lines are skipped
+ *   (a slot objdump shows as `<unknown>` is taken from its bytes),
  *   `0000000000000000 <prog>:` defines the label `prog`, and `<LBB0_2>`
  *   annotations after jump offsets are ignored.
  * - `.insn CODE, DST, SRC, OFF, IMM` emits one raw slot (what the
@@ -19,11 +20,11 @@
  */
 import { Cursor, tokenize, type LineContext } from './asm-lexer.js';
 import { parseLlvm, looksLikeLlvm } from './asm-llvm.js';
-import { type Stmt, I16, I32, parseInt, s16, s32 } from './asm-operands.js';
+import { type Stmt, I16, I32, parseInteger, s16, s32 } from './asm-operands.js';
 import { parseUbpf } from './asm-ubpf.js';
 import { AsmError } from './errors.js';
 import { helperId } from './helper-ids.js';
-import { type Instruction, insn } from './insn.js';
+import { type Instruction, decode, insn } from './insn.js';
 import { Class, JmpOp, PseudoCall } from './opcodes.js';
 import type { Reference } from './spec.js';
 
@@ -80,7 +81,16 @@ export function assembleText(text: string, opts: AsmOptions = {}): Assembled {
     }
     let start = 0;
     const pre = /^\s*[0-9a-fA-F]+:/.test(src) ? OBJDUMP_PREFIX.exec(src) : null;
-    if (pre) start = pre[0].length;
+    if (pre) {
+      start = pre[0].length;
+      // objdump could not decode the slot: take its bytes (little-endian) as they are.
+      const bytes = /^\s*[0-9a-fA-F]+:\s+((?:[0-9a-f]{2} ?){8,16})/.exec(src)?.[1]?.trim();
+      if (bytes && src.slice(start).trim() === '<unknown>') {
+        const b = Uint8Array.from(bytes.split(' '), (x) => parseInt(x, 16));
+        push({ slots: decode(b.subarray(0, b.length - (b.length % 8))) }, ctx);
+        continue;
+      }
+    }
     const tokens = tokenize(ctx, start);
     const c = new Cursor(tokens, ctx);
     // Labels: NAME: (several may precede one instruction).
@@ -184,15 +194,15 @@ function directive(c: Cursor): Stmt | undefined {
       while (!c.atEnd()) c.next();
       return undefined;
     case '.insn': {
-      const code = Number(parseInt(c, { min: 0n, max: 255n, what: 'opcode' }));
+      const code = Number(parseInteger(c, { min: 0n, max: 255n, what: 'opcode' }));
       c.expect(',');
-      const dst = Number(parseInt(c, { min: 0n, max: 15n, what: 'dst field' }));
+      const dst = Number(parseInteger(c, { min: 0n, max: 15n, what: 'dst field' }));
       c.expect(',');
-      const src = Number(parseInt(c, { min: 0n, max: 15n, what: 'src field' }));
+      const src = Number(parseInteger(c, { min: 0n, max: 15n, what: 'src field' }));
       c.expect(',');
-      const off = s16(parseInt(c, I16()));
+      const off = s16(parseInteger(c, I16()));
       c.expect(',');
-      const imm = s32(parseInt(c, I32()));
+      const imm = s32(parseInteger(c, I32()));
       c.expectEnd();
       return { slots: [insn(code, dst, src, off, imm)] };
     }

@@ -4,9 +4,10 @@
  * for everything it decodes).
  *
  * objdump prints 32-bit loads and stores with r registers unless given
- * `--mattr=+alu32`, and decodes 32-bit atomic fetch/xchg/cmpxchg only with
- * it; we print those with w registers always (they exist only in that form)
- * and the loads and stores with w registers when `alu32` is set.
+ * `--mattr=+alu32`, and decodes 32-bit atomics other than add only with it
+ * (`<unknown>` otherwise, which `objdump: true` reproduces); we print those
+ * with w registers always (they exist only in that form) and the loads and
+ * stores with w registers when `alu32` is set.
  *
  * Where objdump's text loses information (it prints `call -1` for both a
  * helper and a bpf-to-bpf call, `call 1234` for a kfunc, only the low half
@@ -24,6 +25,11 @@ export interface FormatOptions {
   objdump?: boolean;
   /** Print 32-bit loads and stores with w registers (objdump --mattr=+alu32). */
   alu32?: boolean;
+  /**
+   * Immediates and offsets in hexadecimal, as llvm-objdump 15 and later print
+   * them by default (--print-imm-hex); LLVM 14 and llvm-mc print decimal.
+   */
+  hex?: boolean;
   /** A label for a slot index, used for jump and call targets when given. */
   label?: (slot: number) => string | undefined;
 }
@@ -62,8 +68,18 @@ const FETCH_OPS: Record<number, string> = { [Atomic.ADD]: 'add', [Atomic.OR]: 'o
 
 /** `+3`, `-2`, `+0` (jump offsets). */
 export const signed = (n: number): string => (n >= 0 ? `+${n}` : `${n}`);
-/** `(r1 + 8)`, `(r10 - 8)`. */
-const addr = (reg: number, off: number): string => `(r${reg} ${off < 0 ? '-' : '+'} ${Math.abs(off)})`;
+
+/** Number formatting: decimal, or llvm's hexadecimal (`0x10`, `-0x4`). */
+function numbers(hex: boolean) {
+  const num = (n: number | bigint): string => (!hex ? `${n}` : n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`);
+  return {
+    num,
+    /** Jump offsets: `+3`, `-2`, `+0x3`. */
+    rel: (n: number): string => (n >= 0 ? `+${num(n)}` : num(n)),
+    /** `(r1 + 8)`, `(r10 - 8)`: the operand of loads, stores and atomics, with or without parentheses. */
+    base: (reg: number, off: number): string => `r${reg} ${off < 0 ? '-' : '+'} ${num(Math.abs(off))}`,
+  };
+}
 
 /** A raw slot, for slots that are not valid instructions: `.insn 0x07, 0x0, 0x0, 1, 1`. */
 export function formatRaw(ins: Instruction): string {
@@ -76,13 +92,15 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
   if (checkInstruction(ins, insns[i + 1])) return opts.objdump ? '<unknown>' : formatRaw(ins);
   const { code, dst, src, off, imm } = ins;
   const exact = opts.objdump === true;
+  const { num, rel, base } = numbers(opts.hex === true);
+  const addr = (reg: number, o: number): string => `(${base(reg, o)})`;
   const target = (t: number, fallback: string): string => opts.label?.(t) ?? fallback;
   switch (opClass(code)) {
     case Class.ALU:
     case Class.ALU64: {
       const p = opClass(code) === Class.ALU ? 'w' : 'r';
       const d = `${p}${dst}`;
-      const s = opSource(code) === Source.X ? `${p}${src}` : `${imm}`;
+      const s = opSource(code) === Source.X ? `${p}${src}` : num(imm);
       const op = opAlu(code);
       if (op === AluOp.NEG) return `${d} = -${d}`;
       if (op === AluOp.END) {
@@ -97,16 +115,16 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
       if (code === LDDW) {
         const lo = ins.imm >>> 0;
         const hi = insns[i + 1]!.imm >>> 0;
-        if (src === PseudoLd.NONE) return `r${dst} = ${BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo))} ll`;
+        if (src === PseudoLd.NONE) return `r${dst} = ${num(BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)))} ll`;
         if (!exact && src === PseudoLd.FUNC) {
           const l = opts.label?.(i + 1 + imm);
-          if (l) return `ld_pseudo\tr${dst}, ${src}, ${l}`;
+          if (l) return `ld_pseudo\tr${dst}, ${num(src)}, ${l}`;
         }
-        return `ld_pseudo\tr${dst}, ${src}, ${lo}${!exact && hi !== 0 ? `, ${hi}` : ''}`;
+        return `ld_pseudo\tr${dst}, ${num(src)}, ${num(lo)}${!exact && hi !== 0 ? `, ${num(hi)}` : ''}`;
       }
       const size = `u${BITS[opSize(code)]}`;
-      if (opMode(code) === Mode.ABS) return `r0 = *(${size} *)skb[${imm}]`;
-      const extra = !exact && imm !== 0 ? ` ${imm < 0 ? '-' : '+'} ${Math.abs(imm)}` : '';
+      if (opMode(code) === Mode.ABS) return `r0 = *(${size} *)skb[${num(imm)}]`;
+      const extra = !exact && imm !== 0 ? ` ${imm < 0 ? '-' : '+'} ${num(Math.abs(imm))}` : '';
       return `r0 = *(${size} *)skb[r${src}${extra}]`;
     }
     case Class.LDX: {
@@ -116,7 +134,7 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
       return `${p}${dst} = *(u${bits} *)${addr(src, off)}`;
     }
     case Class.ST:
-      return `*(u${BITS[opSize(code)]} *)${addr(dst, off)} = ${imm}`;
+      return `*(u${BITS[opSize(code)]} *)${addr(dst, off)} = ${num(imm)}`;
     case Class.STX: {
       const bits = BITS[opSize(code)]!;
       if (opMode(code) === Mode.MEM) {
@@ -125,10 +143,14 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
       }
       const w = bits === 32;
       const p = w ? 'w' : 'r';
-      if (imm === Atomic.XCHG) return `${p}${src} = ${w ? 'xchg32_32' : 'xchg_64'}(r${dst} ${off < 0 ? '-' : '+'} ${Math.abs(off)}, ${p}${src})`;
-      if (imm === Atomic.CMPXCHG) {
-        return `${p}0 = ${w ? 'cmpxchg32_32' : 'cmpxchg_64'}(r${dst} ${off < 0 ? '-' : '+'} ${Math.abs(off)}, ${p}0, ${p}${src})`;
+      // Without alu32, LLVM decodes the 32-bit atomics other than add as
+      // unknown, and a 32-bit fetch-add as a plain add (it ignores the fetch bit).
+      if (exact && w && !opts.alu32) {
+        if (imm === (Atomic.ADD | Atomic.FETCH)) return `lock *(u32 *)${addr(dst, off)} += r${src}`;
+        if (imm !== Atomic.ADD) return '<unknown>';
       }
+      if (imm === Atomic.XCHG) return `${p}${src} = ${w ? 'xchg32_32' : 'xchg_64'}(${base(dst, off)}, ${p}${src})`;
+      if (imm === Atomic.CMPXCHG) return `${p}0 = ${w ? 'cmpxchg32_32' : 'cmpxchg_64'}(${base(dst, off)}, ${p}0, ${p}${src})`;
       if (imm & Atomic.FETCH) {
         return `${p}${src} = atomic_fetch_${FETCH_OPS[imm & ~Atomic.FETCH]}((u${bits} *)${addr(dst, off)}, ${p}${src})`;
       }
@@ -142,20 +164,20 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
       if (op === JmpOp.CALL) {
         if (opSource(code) === Source.X) return `callx r${dst}`;
         if (src === PseudoCall.CALL) {
-          if (exact) return `call ${imm}`;
+          if (exact) return `call ${num(imm)}`;
           const l = opts.label?.(i + 1 + imm);
-          return l ? `call ${l}` : `call local ${signed(imm)}`;
+          return l ? `call ${l}` : `call local ${rel(imm)}`;
         }
-        if (src === PseudoCall.KFUNC && !exact) return `call kfunc(${imm})`;
-        return `call ${imm}`;
+        if (src === PseudoCall.KFUNC && !exact) return `call kfunc(${num(imm)})`;
+        return `call ${num(imm)}`;
       }
       if (op === JmpOp.JA) {
-        if (cls === Class.JMP32) return `gotol ${exact ? signed(imm) : target(i + 1 + imm, signed(imm))}`;
-        return `goto ${exact ? signed(off) : target(i + 1 + off, signed(off))}`;
+        if (cls === Class.JMP32) return `gotol ${exact ? rel(imm) : target(i + 1 + imm, rel(imm))}`;
+        return `goto ${exact ? rel(off) : target(i + 1 + off, rel(off))}`;
       }
       const p = cls === Class.JMP32 ? 'w' : 'r';
-      const rhs = opSource(code) === Source.X ? `${p}${src}` : `${imm}`;
-      return `if ${p}${dst} ${CONDS[op]} ${rhs} goto ${exact ? signed(off) : target(i + 1 + off, signed(off))}`;
+      const rhs = opSource(code) === Source.X ? `${p}${src}` : num(imm);
+      return `if ${p}${dst} ${CONDS[op]} ${rhs} goto ${exact ? rel(off) : target(i + 1 + off, rel(off))}`;
     }
   }
 }

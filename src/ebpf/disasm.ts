@@ -29,6 +29,8 @@ export interface DisasmOptions {
   objdump?: boolean;
   /** llvm syntax: 32-bit loads and stores with w registers (objdump --mattr=+alu32). */
   alu32?: boolean;
+  /** llvm syntax: immediates and offsets in hex, as llvm-objdump 15 and later print them by default. */
+  hex?: boolean;
   /** Comments: helper names after calls, and why a slot printed as `.insn` is not an instruction (default false). */
   comments?: boolean;
   /** Byte order of the bytes column in objdump mode (default little-endian). */
@@ -79,7 +81,7 @@ export function disassemble(insns: readonly Instruction[], opts: DisasmOptions =
     let text =
       syntax === 'ubpf'
         ? formatUbpf(insns, i, { label })
-        : formatLlvm(insns, i, { ...(objdump ? { objdump: true } : {}), ...(opts.alu32 ? { alu32: true } : {}), label });
+        : formatLlvm(insns, i, { objdump, alu32: opts.alu32 === true, hex: opts.hex === true, label });
     const wide = !problem && ins.code === LDDW;
     if (objdump) {
       const n = wide ? 16 : 8;

@@ -33,10 +33,14 @@ export function mcBytes(insns: readonly Instruction[], littleEndian = true): str
  * llvm-mc; returns one text per entry, or throws if llvm-mc did not decode
  * exactly one instruction for each.
  */
-export function mcDisassemble(entries: Instruction[][], opts: { alu32?: boolean; bigEndian?: boolean; tool?: string } = {}): string[] {
+export function mcDisassemble(
+  entries: Instruction[][],
+  opts: { alu32?: boolean; bigEndian?: boolean; hex?: boolean; tool?: string } = {},
+): string[] {
   const input = entries.map((e) => mcBytes(e, !opts.bigEndian)).join('\n') + '\n';
   const args = ['-triple', opts.bigEndian ? 'bpfeb' : 'bpfel', '--disassemble'];
   if (opts.alu32) args.push('-mattr=+alu32');
+  if (opts.hex) args.push('--print-imm-hex');
   const r = run(opts.tool ?? LLVM_MC_19, args, input);
   if (/warning|error/.test(r.stderr)) throw new Error(`llvm-mc could not decode some entries:\n${r.stderr.slice(0, 2000)}`);
   const lines = r.stdout
