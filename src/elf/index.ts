@@ -15,3 +15,5 @@ export { Variable, type VariableValue } from './variables.js';
 export { BpfObject, R_BPF, R_BPF_NAMES, relocName } from './object.js';
 export { parseKconfig, parseKallsyms, kernelVersionCode, readRunningKconfig } from './externs.js';
 export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
+export { usdtProbes, NT_STAPSDT, type UsdtProbe } from './usdt.js';
+export { resolveSymbol, type ResolvedSymbol } from './symbols.js';

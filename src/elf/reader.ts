@@ -331,8 +331,9 @@ export class ElfFile {
       const descsz = this.u32(p + 4);
       const type = this.u32(p + 8);
       const nameStart = p + 12;
-      const descStart = nameStart + pad(namesz);
-      const next = descStart + pad(descsz);
+      // Name and descriptor are each padded to the note alignment, counted from the start of the notes.
+      const descStart = start + pad(nameStart - start + namesz);
+      const next = start + pad(descStart - start + descsz);
       if (descStart + descsz > end || next < p) {
         throw new ElfError(`note (name ${namesz} bytes, desc ${descsz} bytes) runs past the end`, { section: where, offset: p - start });
       }
