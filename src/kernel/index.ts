@@ -45,3 +45,39 @@ export {
 } from './bpf.js';
 export type { ObjKind } from './bpf.js';
 export * as attr from './attr.js';
+export { RingBufReader } from './ringbuf.js';
+export type { RingBufOptions } from './ringbuf.js';
+export { PerfBufReader } from './perfbuf.js';
+export type { PerfBufOptions, PerfBufRecord, PerfSampleRecord, PerfLostRecord } from './perfbuf.js';
+export type { PollOptions, WaitMode } from './poll-loop.js';
+export {
+  perfEventOpen,
+  perfIoctl,
+  PerfEventAttr,
+  PerfFlag,
+  PerfType,
+  PerfSwConfig,
+  PerfSample,
+  PerfRecord,
+  PerfIoctl,
+} from './perf-event.js';
+export { loadBtf, KernelBtf, btfStrings, withStrings } from './btf-load.js';
+export type { LoadBtfOptions } from './btf-load.js';
+export { vmlinuxBtf, kernelSymbolId, indexBtf, BtfKind } from './vmlinux-btf.js';
+export type { BtfNameIndex } from './vmlinux-btf.js';
+export { bpffsMounts, isOnBpffs, unpin, openPinned, fdKind } from './pin.js';
+export type { PinnedKind } from './pin.js';
+export {
+  mapTypeSupported,
+  progTypeSupported,
+  helperSupported,
+  supportedHelpers,
+  linkTypeSupported,
+  fentrySupported,
+  kprobesSupported,
+  kernelFeatures,
+  minimalMapSpec,
+  clearProbeCache,
+} from './probes.js';
+export type { ProbeResult, KernelFeatures } from './probes.js';
+export * as sys from './sys.js';
