@@ -10,3 +10,5 @@ export * from './validate.js';
 export { assemble, assembleText, type AsmOptions, type AsmSyntax, type Assembled } from './asm.js';
 export * from './data-file.js';
 export { disassemble, formatInstruction, branchLabels, type DisasmOptions, type DisasmSyntax } from './disasm.js';
+export * from './builder.js';
+export * from './link.js';
