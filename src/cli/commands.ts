@@ -3,10 +3,11 @@
  * sub-subcommands, like `prog` and `map`).
  */
 import type { Command } from 'commander';
+import { register as objdump } from './objdump.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [];
+const registrations: Register[] = [objdump];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);
