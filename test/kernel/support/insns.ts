@@ -35,6 +35,8 @@ export const stxw = (dst: number, src: number, off: number) => insn(0x63, dst, s
 export const stxdw = (dst: number, src: number, off: number) => insn(0x7b, dst, src, off);
 /** lock *(u64 *)(dst + off) += src */
 export const xadd64 = (dst: number, src: number, off: number) => insn(0xdb, dst, src, off, 0);
+/** lock *(u32 *)(dst + off) += src */
+export const xadd32 = (dst: number, src: number, off: number) => insn(0xc3, dst, src, off, 0);
 export const call = (helper: number) => insn(0x85, 0, 0, 0, helper);
 export const exit = () => insn(0x95);
 export const ja = (off: number) => insn(0x05, 0, 0, off);
