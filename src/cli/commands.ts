@@ -3,11 +3,13 @@
  * sub-subcommands, like `prog` and `map`).
  */
 import type { Command } from 'commander';
+import { register as asm } from './asm.js';
+import { register as disasm } from './disasm.js';
 import { register as objdump } from './objdump.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [objdump];
+const registrations: Register[] = [asm, disasm, objdump];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

@@ -12,3 +12,4 @@ export * from './data-file.js';
 export { disassemble, formatInstruction, branchLabels, type DisasmOptions, type DisasmSyntax } from './disasm.js';
 export * from './builder.js';
 export * from './link.js';
+export * from './bytecode-text.js';
