@@ -4,7 +4,7 @@
 // flags, the final instructions libbpf passed to the kernel), maps (libbpf's
 // definition and the kernel's info) and the results of test runs.
 //
-// usage: libbpf-oracle OBJ [--no-load] [--pin-root DIR] [--run PROG HEXDATA]...
+// usage: libbpf-oracle OBJ --pin-root DIR [--no-load] [--run PROG HEXDATA]...
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -58,8 +58,9 @@ int main(int argc, char **argv)
 		} else
 			path = argv[i];
 	}
-	if (!path) {
-		fprintf(stderr, "usage: %s OBJ [--no-load] [--pin-root DIR] [--run PROG HEX]...\n", argv[0]);
+	if (!path || !pin_root) {
+		/* --pin-root is required: without it libbpf would pin maps under /sys/fs/bpf. */
+		fprintf(stderr, "usage: %s OBJ --pin-root DIR [--no-load] [--run PROG HEX]...\n", argv[0]);
 		return 2;
 	}
 	libbpf_set_print(quiet);
