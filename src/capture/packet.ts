@@ -1,3 +1,5 @@
+import type { CaptureInterface } from './interface.js';
+
 /**
  * A captured packet, as every reader yields it and every writer takes it.
  */
@@ -14,4 +16,10 @@ export interface Packet {
   linkType: number;
   /** pcapng interface index within its section (0 for pcap files). */
   interfaceId: number;
+  /**
+   * The interface the packet came from, when it was read from a file (readers
+   * always set it). Writers use it to keep pcapng interfaces apart across
+   * sections; packets made by hand may leave it out.
+   */
+  iface?: CaptureInterface;
 }
