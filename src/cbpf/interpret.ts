@@ -17,13 +17,11 @@
  * The interpreter accepts any program, validated or not, and never throws.
  * With a PacketMeta (see meta.ts), ancillary and negative-offset loads follow
  * the Linux kernel instead.
+ *
+ * The switch uses literal opcodes (with their names in comments) so that its
+ * cases stay compile-time constants whatever a bundler does to imports.
  */
-import {
-  BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ,
-  BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MISC,
-  BPF_MOD, BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX,
-  BPF_TXA, BPF_W, BPF_X, BPF_XOR, type CbpfProgram,
-} from './insn.js';
+import type { CbpfProgram } from './insn.js';
 import { LOAD_EXIT_A, LOAD_FAIL, loadExtension, loadNegative, type PacketMeta } from './meta.js';
 
 /** How many backward jumps one run may take before the filter gives up and returns 0. */
@@ -60,8 +58,6 @@ function load(p: Uint8Array, off: number, size: number): number {
   if (size === 2) return (p[off]! << 8) | p[off + 1]!;
   return p[off]!;
 }
-
-const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
 
 /**
  * Run a classic program on one packet and return what the filter returns
@@ -108,14 +104,14 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
     const code = codes[pc]!;
     const k = ks[pc]!;
     switch (code) {
-      case BPF_RET | BPF_K:
+      case 0x06: // BPF_RET | BPF_K
         return k;
-      case BPF_RET | BPF_A:
+      case 0x16: // BPF_RET | BPF_A
         return A;
-      case BPF_LD | BPF_W | BPF_ABS:
-      case BPF_LD | BPF_H | BPF_ABS:
-      case BPF_LD | BPF_B | BPF_ABS: {
-        const size = SIZE[code & 0x18]!;
+      case 0x20: // BPF_LD | BPF_W | BPF_ABS
+      case 0x28: // BPF_LD | BPF_H | BPF_ABS
+      case 0x30: { // BPF_LD | BPF_B | BPF_ABS
+        const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
         if (k >= 0x80000000 && meta !== undefined) {
           const v = loadExtension(packet, meta, k, size, A, X);
           if (v === LOAD_FAIL) return 0;
@@ -127,10 +123,10 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
         }
         break;
       }
-      case BPF_LD | BPF_W | BPF_IND:
-      case BPF_LD | BPF_H | BPF_IND:
-      case BPF_LD | BPF_B | BPF_IND: {
-        const size = SIZE[code & 0x18]!;
+      case 0x40: // BPF_LD | BPF_W | BPF_IND
+      case 0x48: // BPF_LD | BPF_H | BPF_IND
+      case 0x50: { // BPF_LD | BPF_B | BPF_IND
+        const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
         const off = X + k; // exact: both are below 2^32
         if (off + size <= buflen) {
           A = load(packet, off, size);
@@ -145,7 +141,7 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
         }
         break;
       }
-      case BPF_LDX | BPF_MSH | BPF_B: {
+      case 0xb1: { // BPF_LDX | BPF_MSH | BPF_B
         let b: number;
         if (k >= 0x80000000 && meta !== undefined) {
           b = loadNegative(packet, meta, k | 0, 1);
@@ -157,35 +153,35 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
         X = (b & 0xf) << 2;
         break;
       }
-      case BPF_LD | BPF_W | BPF_LEN:
+      case 0x80: // BPF_LD | BPF_W | BPF_LEN
         A = wireLength >>> 0;
         break;
-      case BPF_LDX | BPF_W | BPF_LEN:
+      case 0x81: // BPF_LDX | BPF_W | BPF_LEN
         X = wireLength >>> 0;
         break;
-      case BPF_LD | BPF_IMM:
+      case 0x00: // BPF_LD | BPF_IMM
         A = k;
         break;
-      case BPF_LDX | BPF_IMM:
+      case 0x01: // BPF_LDX | BPF_IMM
         X = k;
         break;
-      case BPF_LD | BPF_MEM:
+      case 0x60: // BPF_LD | BPF_MEM
         if (k >= 16) return 0;
         A = mem[k]!;
         break;
-      case BPF_LDX | BPF_MEM:
+      case 0x61: // BPF_LDX | BPF_MEM
         if (k >= 16) return 0;
         X = mem[k]!;
         break;
-      case BPF_ST:
+      case 0x02: // BPF_ST
         if (k >= 16) return 0;
         mem[k] = A;
         break;
-      case BPF_STX:
+      case 0x03: // BPF_STX
         if (k >= 16) return 0;
         mem[k] = X;
         break;
-      case BPF_JMP | BPF_JA: {
+      case 0x05: { // BPF_JMP | BPF_JA
         if (((pc + 1 + k) >>> 0) >= n) return 0;
         if (k >= 0x80000000) {
           if (k === 0xffffffff || backward++ >= MAX_BACKWARD_JUMPS) return 0;
@@ -195,101 +191,101 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
         }
         break;
       }
-      case BPF_JMP | BPF_JGT | BPF_K:
+      case 0x25: // BPF_JMP | BPF_JGT | BPF_K
         pc += A > k ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JGE | BPF_K:
+      case 0x35: // BPF_JMP | BPF_JGE | BPF_K
         pc += A >= k ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JEQ | BPF_K:
+      case 0x15: // BPF_JMP | BPF_JEQ | BPF_K
         pc += A === k ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JSET | BPF_K:
+      case 0x45: // BPF_JMP | BPF_JSET | BPF_K
         pc += (A & k) !== 0 ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JGT | BPF_X:
+      case 0x2d: // BPF_JMP | BPF_JGT | BPF_X
         pc += A > X ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JGE | BPF_X:
+      case 0x3d: // BPF_JMP | BPF_JGE | BPF_X
         pc += A >= X ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JEQ | BPF_X:
+      case 0x1d: // BPF_JMP | BPF_JEQ | BPF_X
         pc += A === X ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_JMP | BPF_JSET | BPF_X:
+      case 0x4d: // BPF_JMP | BPF_JSET | BPF_X
         pc += (A & X) !== 0 ? jts[pc]! : jfs[pc]!;
         break;
-      case BPF_ALU | BPF_ADD | BPF_X:
+      case 0x0c: // BPF_ALU | BPF_ADD | BPF_X
         A = (A + X) >>> 0;
         break;
-      case BPF_ALU | BPF_SUB | BPF_X:
+      case 0x1c: // BPF_ALU | BPF_SUB | BPF_X
         A = (A - X) >>> 0;
         break;
-      case BPF_ALU | BPF_MUL | BPF_X:
+      case 0x2c: // BPF_ALU | BPF_MUL | BPF_X
         A = Math.imul(A, X) >>> 0;
         break;
-      case BPF_ALU | BPF_DIV | BPF_X:
+      case 0x3c: // BPF_ALU | BPF_DIV | BPF_X
         if (X === 0) return 0;
         A = Math.floor(A / X) >>> 0;
         break;
-      case BPF_ALU | BPF_MOD | BPF_X:
+      case 0x9c: // BPF_ALU | BPF_MOD | BPF_X
         if (X === 0) return 0;
         A = A % X;
         break;
-      case BPF_ALU | BPF_AND | BPF_X:
+      case 0x5c: // BPF_ALU | BPF_AND | BPF_X
         A = (A & X) >>> 0;
         break;
-      case BPF_ALU | BPF_OR | BPF_X:
+      case 0x4c: // BPF_ALU | BPF_OR | BPF_X
         A = (A | X) >>> 0;
         break;
-      case BPF_ALU | BPF_XOR | BPF_X:
+      case 0xac: // BPF_ALU | BPF_XOR | BPF_X
         A = (A ^ X) >>> 0;
         break;
-      case BPF_ALU | BPF_LSH | BPF_X:
+      case 0x6c: // BPF_ALU | BPF_LSH | BPF_X
         A = X < 32 ? (A << X) >>> 0 : 0;
         break;
-      case BPF_ALU | BPF_RSH | BPF_X:
+      case 0x7c: // BPF_ALU | BPF_RSH | BPF_X
         A = X < 32 ? A >>> X : 0;
         break;
-      case BPF_ALU | BPF_ADD | BPF_K:
+      case 0x04: // BPF_ALU | BPF_ADD | BPF_K
         A = (A + k) >>> 0;
         break;
-      case BPF_ALU | BPF_SUB | BPF_K:
+      case 0x14: // BPF_ALU | BPF_SUB | BPF_K
         A = (A - k) >>> 0;
         break;
-      case BPF_ALU | BPF_MUL | BPF_K:
+      case 0x24: // BPF_ALU | BPF_MUL | BPF_K
         A = Math.imul(A, k) >>> 0;
         break;
-      case BPF_ALU | BPF_DIV | BPF_K:
+      case 0x34: // BPF_ALU | BPF_DIV | BPF_K
         if (k === 0) return 0;
         A = Math.floor(A / k) >>> 0;
         break;
-      case BPF_ALU | BPF_MOD | BPF_K:
+      case 0x94: // BPF_ALU | BPF_MOD | BPF_K
         if (k === 0) return 0;
         A = A % k;
         break;
-      case BPF_ALU | BPF_AND | BPF_K:
+      case 0x54: // BPF_ALU | BPF_AND | BPF_K
         A = (A & k) >>> 0;
         break;
-      case BPF_ALU | BPF_OR | BPF_K:
+      case 0x44: // BPF_ALU | BPF_OR | BPF_K
         A = (A | k) >>> 0;
         break;
-      case BPF_ALU | BPF_XOR | BPF_K:
+      case 0xa4: // BPF_ALU | BPF_XOR | BPF_K
         A = (A ^ k) >>> 0;
         break;
-      case BPF_ALU | BPF_LSH | BPF_K:
+      case 0x64: // BPF_ALU | BPF_LSH | BPF_K
         A = k < 32 ? (A << k) >>> 0 : 0;
         break;
-      case BPF_ALU | BPF_RSH | BPF_K:
+      case 0x74: // BPF_ALU | BPF_RSH | BPF_K
         A = k < 32 ? A >>> k : 0;
         break;
-      case BPF_ALU | BPF_NEG:
+      case 0x84: // BPF_ALU | BPF_NEG
         A = (0 - A) >>> 0;
         break;
-      case BPF_MISC | BPF_TAX:
+      case 0x07: // BPF_MISC | BPF_TAX
         X = A;
         break;
-      case BPF_MISC | BPF_TXA:
+      case 0x87: // BPF_MISC | BPF_TXA
         A = X;
         break;
       default:

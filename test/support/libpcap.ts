@@ -11,7 +11,7 @@
  *   libpcapImage(insns)               bpf_image() lines (tcpdump -d)
  *   libpcapValidate(programs)         bpf_validate()
  *   kernelAcceptsFilter(programs)     whether the running kernel's SO_ATTACH_FILTER takes it
- *   tcpdumpCompile(expr, linkType)    `tcpdump -ddd -y LINKTYPE EXPR`
+ *   tcpdumpCompile(expr, linkType)    `tcpdump -ddd -y LINKTYPE EXPR` (tcpdumpCompileMany for a batch)
  *
  * Programs travel as plain {code, jt, jf, k} arrays (src/cbpf/insn.ts).
  */
@@ -133,6 +133,37 @@ export function tcpdumpCompile(expression: string, linkType: string): CbpfInsn[]
   return fromBytecode(lines[0] + ',' + lines.slice(1).join(','));
 }
 
+/**
+ * `tcpdump -ddd -y LINKTYPE EXPR` for many expressions, run from one shell
+ * (much cheaper than a process spawn from Node each): the program, or
+ * undefined where tcpdump refuses the expression.
+ */
+export function tcpdumpCompileMany(expressions: readonly string[], linkType: string): (CbpfInsn[] | undefined)[] {
+  if (expressions.length === 0) return [];
+  for (const e of expressions) if (e.includes('\n')) throw new Error('an expression cannot contain a newline');
+  // Four tcpdumps at a time, each writing to its own file; then print them in order.
+  const script = [
+    'dir=$(mktemp -d); i=0',
+    'while IFS= read -r e; do',
+    '  ( tcpdump -ddd -y "$1" -- "$e" > "$dir/$i" 2>/dev/null || echo FAIL > "$dir/$i" ) &',
+    '  i=$((i+1)); if (( i % 4 == 0 )); then wait; fi',
+    'done; wait',
+    'for ((j=0; j<i; j++)); do cat "$dir/$j"; echo END; done',
+    'rm -rf "$dir"',
+  ].join('\n');
+  const out = execFileSync('bash', ['-c', script, 'tcpdump-compile', linkType], {
+    input: expressions.map((e) => e + '\n').join(''),
+    encoding: 'utf8',
+    maxBuffer: MAX_BUFFER,
+  });
+  const chunks = out.split('END\n');
+  return expressions.map((_, i) => {
+    const lines = (chunks[i] ?? '').trim().split('\n');
+    if (lines[0] === 'FAIL' || lines[0] === '' || lines.includes('FAIL')) return undefined;
+    return fromBytecode(lines[0] + ',' + lines.slice(1).join(','));
+  });
+}
+
 export interface LibpcapPacket {
   data: Uint8Array;
   wireLength: number;
@@ -151,10 +182,22 @@ export interface LibpcapCapture {
 
 /** The packets of a savefile as libpcap reads them (timestamps at nanosecond precision). */
 export function libpcapPackets(file: string): LibpcapCapture {
-  const out = run(['packets', file], '');
-  const cap: LibpcapCapture = { packets: [] };
+  return libpcapPacketsOf([file])[0]!;
+}
+
+/** libpcapPackets() for many files with one run of the harness. */
+export function libpcapPacketsOf(files: readonly string[]): LibpcapCapture[] {
+  if (files.length === 0) return [];
+  const out = run(['packets', ...files], '');
+  const caps: LibpcapCapture[] = [];
+  let cap: LibpcapCapture | undefined;
   for (const line of out.split('\n')) {
-    if (line.startsWith('L ')) {
+    if (line.startsWith('F ')) {
+      cap = { packets: [] };
+      caps.push(cap);
+    } else if (!cap) {
+      continue;
+    } else if (line.startsWith('L ')) {
       const [, lt, snap] = line.split(' ');
       cap.linkType = Number(lt);
       cap.snaplen = Number(snap);
@@ -165,7 +208,7 @@ export function libpcapPackets(file: string): LibpcapCapture {
       cap.error = line.slice(2);
     }
   }
-  return cap;
+  return caps;
 }
 
 export type FilterRequest = { program: CbpfProgram } | { expression: string };

@@ -15,7 +15,7 @@
  *   compile-offline FILE OPTIMIZE NETMASK
  *                         in: expression            out: as compile, for the pcap_t of
  *                         pcap_open_offline(FILE) (its link type and snaplen, offline)
- *   packets FILE          out: "L linktype snaplen", then per packet
+ *   packets FILE...       out: per file "F index", "L linktype snaplen", then per packet
  *                         "P sec frac caplen len hex" (frac in ns for ns files, else us),
  *                         and a last line "E <message>" if reading stopped on an error
  *   filter OPTIMIZE NETMASK FILE...
@@ -275,20 +275,23 @@ static void free_capture(struct capture *c) {
 
 static int cmd_packets(int argc, char **argv) {
 	if (argc < 1) return 2;
-	struct capture c;
-	if (load_capture(argv[0], &c)) {
-		printf("E %s\n", c.err);
-		return 0;
+	for (int f = 0; f < argc; f++) {
+		struct capture c;
+		printf("F %d\n", f);
+		if (load_capture(argv[f], &c)) {
+			printf("E %s\n", c.err);
+			continue;
+		}
+		printf("L %d %d\n", pcap_datalink(c.p), pcap_snapshot(c.p));
+		for (size_t i = 0; i < c.n; i++) {
+			const struct pkt *k = &c.pkts[i];
+			printf("P %ld %ld %u %u ", (long)k->h.ts.tv_sec, (long)k->h.ts.tv_usec, k->h.caplen, k->h.len);
+			for (u_int j = 0; j < k->h.caplen; j++) printf("%02x", k->data[j]);
+			printf("\n");
+		}
+		if (c.err[0]) printf("E %s\n", c.err);
+		free_capture(&c);
 	}
-	printf("L %d %d\n", pcap_datalink(c.p), pcap_snapshot(c.p));
-	for (size_t i = 0; i < c.n; i++) {
-		const struct pkt *k = &c.pkts[i];
-		printf("P %ld %ld %u %u ", (long)k->h.ts.tv_sec, (long)k->h.ts.tv_usec, k->h.caplen, k->h.len);
-		for (u_int j = 0; j < k->h.caplen; j++) printf("%02x", k->data[j]);
-		printf("\n");
-	}
-	if (c.err[0]) printf("E %s\n", c.err);
-	free_capture(&c);
 	return 0;
 }
 
