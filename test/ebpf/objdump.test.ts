@@ -43,10 +43,10 @@ function listing(out: string): Line[] {
   return lines;
 }
 
-function compile(clang: string, src: string, cpu: string): string {
+function compile(clang: string, src: string, cpu: string, target = 'bpf'): string {
   mkdirSync(OUT, { recursive: true });
-  const obj = join(OUT, `${src.replace(/\.bpf\.c$/, '')}.${cpu}.o`);
-  const r = run(clang, ['-target', 'bpf', '-O2', `-mcpu=${cpu}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(FIXTURES, src), '-o', obj]);
+  const obj = join(OUT, `${src.replace(/\.bpf\.c$/, '')}.${cpu}.${target}.o`);
+  const r = run(clang, ['-target', target, '-O2', `-mcpu=${cpu}`, '-I/usr/include/x86_64-linux-gnu', '-c', join(FIXTURES, src), '-o', obj]);
   if (r.status !== 0) throw new Error(`${clang} failed on ${src}:\n${r.stderr}`);
   return obj;
 }
@@ -54,20 +54,21 @@ function compile(clang: string, src: string, cpu: string): string {
 const seenOpcodes = new Set<number>();
 let compared = 0;
 
-function compareListing(objdump: string, obj: string, flags: string[], opts: { alu32: boolean; hex: boolean }): void {
+function compareListing(objdump: string, obj: string, flags: string[], opts: { alu32: boolean; hex: boolean; bigEndian?: boolean }): void {
   const r = run(objdump, ['-d', ...flags, obj]);
   expect(r.status, r.stderr).toBe(0);
   const lines = listing(r.stdout);
   expect(lines.length).toBeGreaterThan(10);
   const diffs: string[] = [];
   for (const l of lines) {
-    const insns = decode(l.bytes);
+    const insns = decode(l.bytes, !opts.bigEndian);
     const ours = formatLlvm(insns, 0, { objdump: true, alu32: opts.alu32, hex: opts.hex });
     if (ours !== l.text) diffs.push(`${obj} ${objdump} ${flags.join(' ')}: ${l.raw}\n    ours: ${ours}`);
     seenOpcodes.add(insns[0]!.code);
     compared++;
   }
   expect(diffs).toEqual([]);
+  if (opts.bigEndian) return;
 
   // The listing itself assembles back to its bytes, except for what its
   // text does not carry: objdump prints a bpf-to-bpf call as `call -1`
@@ -90,6 +91,15 @@ describe.skipIf(!HAVE_CLANG)('disassembly vs llvm-objdump 14 on clang 14 objects
         compareListing('llvm-objdump', obj, ['--mattr=+alu32'], { alu32: true, hex: false });
       });
     }
+  }
+});
+
+describe.skipIf(!HAVE_CLANG)('big-endian: clang -target bpfeb objects decode to the same text', () => {
+  for (const src of sources) {
+    it(`${src} -mcpu=v3 bpfeb`, () => {
+      const obj = compile('clang', src, 'v3', 'bpfeb');
+      compareListing('llvm-objdump', obj, [], { alu32: false, hex: false, bigEndian: true });
+    });
   }
 });
 
