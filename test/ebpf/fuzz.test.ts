@@ -102,11 +102,11 @@ describe('random bytes', () => {
     expect(valid / total).toBeLessThan(0.9);
   });
 
-  it('random instruction streams built from valid instructions round-trip and mostly validate per slot', () => {
+  it('random streams of valid instructions round-trip in both syntaxes', () => {
     const samples = validSamples(8, 7);
     const stream = fc.array(fc.integer({ min: 0, max: samples.length - 1 }), { minLength: 1, maxLength: 40 }).map((ix) => ix.flatMap((k) => samples[k]!));
     fc.assert(
-      fc.property(stream, fc.constantFrom('llvm' as const, 'ubpf' as const), (insns) => {
+      fc.property(stream, (insns) => {
         for (let i = 0; i < insns.length; i++) {
           expect(checkInstruction(insns[i]!, insns[i + 1])).toBeUndefined();
           if (insns[i]!.code === 0x18) i++;
