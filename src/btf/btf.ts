@@ -5,9 +5,10 @@
  * below `firstId` and string offsets below the base's length belong to it.
  */
 import { BtfError } from './errors.js';
+import type { BtfSource } from './parse.js';
 import { StringTable } from './strings.js';
 import type { BtfType, CompositeType, Kind, Member, RefType, VoidType } from './types.js';
-import { isModifier, referencedIds } from './types.js';
+import { isModifier } from './types.js';
 
 /** How many typedef/qualifier/array hops a resolution may take (libbpf uses 32). */
 export const MAX_RESOLVE_DEPTH = 32;
@@ -26,16 +27,30 @@ export class Btf {
   readonly firstId: number;
   /** String section (its own part; offsets into the base resolve through it). */
   readonly strings: StringTable;
-  private readonly own: BtfType[];
+  /** Own types by position (id - firstId); undefined until decoded when parsed lazily. */
+  private readonly own: (BtfType | undefined)[];
+  private readonly src: BtfSource | undefined;
+  private allDecoded: boolean;
   private nameIndex: Map<string, number[]> | undefined;
   private ptrSize: number | undefined;
+  /** alignOf results by id (0 = not computed yet). */
+  private alignCache: Uint8Array | undefined;
 
-  constructor(types: BtfType[], strings?: StringTable, options: BtfOptions = {}) {
+  /** From type objects (ids firstId..), or from a parser's lazy source. */
+  constructor(types: BtfType[] | BtfSource, strings?: StringTable, options: BtfOptions = {}) {
     this.base = options.base;
     this.littleEndian = options.littleEndian ?? this.base?.littleEndian ?? true;
     this.firstId = this.base ? this.base.length : 1;
-    this.own = types;
     this.strings = strings ?? new StringTable(new Uint8Array(this.base ? 0 : 1), this.base?.strings);
+    if (!Array.isArray(types)) {
+      this.src = types;
+      this.own = new Array(types.count);
+      this.allDecoded = types.count === 0;
+      return;
+    }
+    this.src = undefined;
+    this.own = types;
+    this.allDecoded = true;
     for (let i = 0; i < types.length; i++) {
       if (types[i]!.id !== this.firstId + i) {
         throw new BtfError(`type at position ${i} has id ${types[i]!.id}, expected ${this.firstId + i}`, {
@@ -59,21 +74,51 @@ export class Btf {
 
   /** The types this Btf owns (not the base's), in id order. */
   ownTypes(): readonly BtfType[] {
-    return this.own;
+    if (!this.allDecoded) {
+      for (let i = 0; i < this.own.length; i++) if (this.own[i] === undefined) this.own[i] = this.src!.decode(i);
+      this.allDecoded = true;
+    }
+    return this.own as BtfType[];
   }
 
   /** Every type from id 1 (base first), in id order. */
   *types(): Generator<BtfType> {
     if (this.base) yield* this.base.types();
-    yield* this.own;
+    for (let i = 0; i < this.own.length; i++) yield this.own[i] ?? (this.own[i] = this.src!.decode(i));
+  }
+
+  /** A type's kind without decoding it. */
+  kindOf(id: number): Kind {
+    if (id === 0) return 'void';
+    if (id < this.firstId) {
+      if (this.base) return this.base.kindOf(id);
+    } else if (id < this.length) {
+      const t = this.own[id - this.firstId];
+      return t ? t.kind : this.src!.kindOf(id - this.firstId);
+    }
+    throw new BtfError(`no such type id (BTF has ids 0..${this.length - 1})`, { typeId: id });
+  }
+
+  /** A type's name without decoding it ('' when anonymous). */
+  nameOf(id: number): string {
+    if (id === 0) return '';
+    if (id < this.firstId) {
+      if (this.base) return this.base.nameOf(id);
+    } else if (id < this.length) {
+      const t = this.own[id - this.firstId];
+      return t ? t.name : this.src!.nameOf(id - this.firstId);
+    }
+    throw new BtfError(`no such type id (BTF has ids 0..${this.length - 1})`, { typeId: id });
   }
 
   /** The type with this id (0 is void). Throws BtfError when out of range. */
   type(id: number): BtfType {
     if (id === 0) return VOID;
     if (id >= this.firstId) {
-      const t = this.own[id - this.firstId];
+      const i = id - this.firstId;
+      const t = this.own[i];
       if (t) return t;
+      if (this.src && i < this.own.length) return (this.own[i] = this.src.decode(i));
     } else if (this.base) {
       return this.base.type(id);
     }
@@ -90,18 +135,19 @@ export class Btf {
   byName(name: string, kind?: Kind): BtfType[] {
     if (!this.nameIndex) {
       const idx = new Map<string, number[]>();
-      for (const t of this.own) {
-        if (t.name === '') continue;
-        const l = idx.get(t.name);
-        if (l) l.push(t.id);
-        else idx.set(t.name, [t.id]);
+      for (let i = 0; i < this.own.length; i++) {
+        const id = this.firstId + i;
+        const n = this.nameOf(id);
+        if (n === '') continue;
+        const l = idx.get(n);
+        if (l) l.push(id);
+        else idx.set(n, [id]);
       }
       this.nameIndex = idx;
     }
     const out = this.base ? this.base.byName(name, kind) : [];
     for (const id of this.nameIndex.get(name) ?? []) {
-      const t = this.own[id - this.firstId]!;
-      if (kind === undefined || t.kind === kind) out.push(t);
+      if (kind === undefined || this.kindOf(id) === kind) out.push(this.type(id));
     }
     return out;
   }
@@ -196,6 +242,15 @@ export class Btf {
   /** Alignment in bytes (libbpf's btf__align_of): 1 for packed structs. */
   alignOf(id: number, depth = 0): number {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('type nesting too deep (a reference cycle?)', { typeId: id });
+    const cache = (this.alignCache ??= new Uint8Array(this.length));
+    const hit = cache[id];
+    if (hit) return hit;
+    const a = this.computeAlign(id, depth);
+    if (a < 256) cache[id] = a;
+    return a;
+  }
+
+  private computeAlign(id: number, depth: number): number {
     const t = this.type(id);
     switch (t.kind) {
       case 'int':
@@ -267,10 +322,39 @@ export class Btf {
    */
   validate(section = '.BTF'): void {
     const n = this.length;
-    for (const t of this.own) {
+    const bad = (t: BtfType, r: number) =>
+      new BtfError(`refers to type id ${r}, beyond the last id ${n - 1}`, { section, typeId: t.id });
+    for (const t of this.ownTypes()) {
       const where = { section, typeId: t.id };
-      for (const r of referencedIds(t)) {
-        if (r >= n) throw new BtfError(`refers to type id ${r}, beyond the last id ${n - 1}`, where);
+      switch (t.kind) {
+        case 'struct':
+        case 'union':
+          for (const m of t.members) if (m.type >= n) throw bad(t, m.type);
+          break;
+        case 'func_proto':
+          if (t.type >= n) throw bad(t, t.type);
+          for (const p of t.params) if (p.type >= n) throw bad(t, p.type);
+          break;
+        case 'datasec':
+          for (const v of t.vars) if (v.type >= n) throw bad(t, v.type);
+          break;
+        case 'array':
+          if (t.type >= n) throw bad(t, t.type);
+          if (t.indexType >= n) throw bad(t, t.indexType);
+          break;
+        case 'ptr':
+        case 'typedef':
+        case 'volatile':
+        case 'const':
+        case 'restrict':
+        case 'type_tag':
+        case 'func':
+        case 'var':
+        case 'decl_tag':
+          if (t.type >= n) throw bad(t, t.type);
+          break;
+        default:
+          break;
       }
       switch (t.kind) {
         case 'int':

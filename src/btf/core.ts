@@ -471,12 +471,13 @@ export class CoreResolver {
     let idx = this.essentialIndex.get(btf);
     if (!idx) {
       idx = new Map();
-      for (const t of btf.ownTypes()) {
-        if (t.name === '') continue;
-        const e = t.name.slice(0, essentialNameLength(t.name));
+      for (let id = btf.firstId; id < btf.length; id++) {
+        const name = btf.nameOf(id);
+        if (name === '') continue;
+        const e = name.slice(0, essentialNameLength(name));
         const l = idx.get(e);
-        if (l) l.push(t.id);
-        else idx.set(e, [t.id]);
+        if (l) l.push(id);
+        else idx.set(e, [id]);
       }
       this.essentialIndex.set(btf, idx);
     }

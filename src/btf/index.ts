@@ -18,7 +18,7 @@ export { Btf, MAX_RESOLVE_DEPTH, type BtfOptions } from './btf.js';
 export { BtfError, CoreRelocationError, type BtfErrorWhere } from './errors.js';
 export { StringTable, StringTableBuilder } from './strings.js';
 export * from './types.js';
-export { parseBtf, parseBtfHeader, btfByteOrder, BTF_MAGIC, BTF_HEADER_LEN, type ParseOptions, type BtfHeader } from './parse.js';
+export { parseBtf, parseBtfHeader, btfByteOrder, BtfSource, BTF_MAGIC, BTF_HEADER_LEN, type ParseOptions, type BtfHeader } from './parse.js';
 export {
   parseBtfExt,
   insnIndex,
@@ -51,3 +51,4 @@ export {
   type CoreResolverOptions,
 } from './core.js';
 export { essentialName, essentialNameLength, fieldsCompatible, typesCompatible, typesMatch } from './core-match.js';
+export { CPrinter, formatC, typeToC, declarationToC, definitionToC, isPacked, type CDumpOptions } from './format-c.js';

@@ -14,8 +14,8 @@
 import { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { StringTable } from './strings.js';
-import type { BtfType, EnumValue, Enum64Value, Member, Param, VarSecInfo } from './types.js';
-import { KIND_BY_NUMBER } from './types.js';
+import type { BtfType, EnumValue, Enum64Value, Kind, Member, Param, VarSecInfo } from './types.js';
+import { KIND_BY_NUMBER, referencedIds } from './types.js';
 
 export const BTF_MAGIC = 0xeb9f;
 export const BTF_HEADER_LEN = 24;
@@ -99,7 +99,34 @@ export function parseBtfHeader(bytes: Uint8Array, section = '.BTF'): BtfHeader {
   return h;
 }
 
-/** Parse raw BTF bytes. */
+/** Bytes of kind-specific data after the 12-byte common header. */
+function extraBytes(kindNo: number, vlen: number): number {
+  switch (kindNo) {
+    case 1: // INT
+    case 14: // VAR
+    case 17: // DECL_TAG
+      return 4;
+    case 3: // ARRAY
+      return 12;
+    case 4: // STRUCT
+    case 5: // UNION
+    case 15: // DATASEC
+    case 19: // ENUM64
+      return 12 * vlen;
+    case 6: // ENUM
+    case 13: // FUNC_PROTO
+      return 8 * vlen;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Parse raw BTF bytes. One pass checks every type (bounds, kinds, name
+ * offsets, references, per-kind rules) and records where it starts; type
+ * objects are then decoded on first use, so opening vmlinux (~130k types)
+ * costs little more than that scan, however many types are used.
+ */
 export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
   const section = options.section ?? '.BTF';
   const base = options.base;
@@ -120,60 +147,186 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
     throw new BtfError('string section is not NUL-terminated', { section, offset: strStart + h.strLen - 1 });
   }
   const strings = new StringTable(strBytes, base?.strings);
+  const strEnd = strings.end;
 
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const firstId = base ? base.length : 1;
-  const types: BtfType[] = [];
-  let p = h.hdrLen + h.typeOff;
-  const end = p + h.typeLen;
-  const u32 = (o: number) => v.getUint32(o, le);
-  const s32 = (o: number) => v.getInt32(o, le);
-
-  const name = (off: number, id: number, at: number): string => {
-    const s = strings.get(off);
-    if (s === undefined) {
-      throw new BtfError(`name offset ${off} is outside the string section (${strings.end} bytes)`, {
-        section,
-        typeId: id,
-        offset: at,
-      });
-    }
-    return s;
+  const start = h.hdrLen + h.typeOff;
+  const end = start + h.typeLen;
+  const offsets = new Uint32Array(Math.floor(h.typeLen / 12) + 1);
+  let n = 0;
+  let maxRef = 0;
+  let p = start;
+  const fail = (msg: string, id: number, at: number): never => {
+    throw new BtfError(msg, { section, typeId: id, offset: at });
   };
 
   while (p < end) {
-    const id = firstId + types.length;
+    const id = firstId + n;
     const at = p;
-    if (p + 12 > end) throw new BtfError('truncated type header', { section, typeId: id, offset: at });
-    const nameOff = u32(p);
-    const info = u32(p + 4);
-    const sizeOrType = u32(p + 8);
+    if (p + 12 > end) fail('truncated type header', id, at);
+    const nameOff = v.getUint32(p, le);
+    const info = v.getUint32(p + 4, le);
+    const sizeOrType = v.getUint32(p + 8, le);
     p += 12;
     const vlen = info & 0xffff;
     const kindNo = (info >>> 24) & 0x1f;
-    const kflag = info >>> 31 === 1;
-    const kind = KIND_BY_NUMBER[kindNo];
-    if (kind === undefined || kindNo === 0) {
-      throw new BtfError(`unknown kind ${kindNo}`, { section, typeId: id, offset: at });
+    if (kindNo === 0 || kindNo > 19) fail(`unknown kind ${kindNo}`, id, at);
+    const extra = extraBytes(kindNo, vlen);
+    if (p + extra > end) {
+      fail(`truncated ${KIND_BY_NUMBER[kindNo]!.toUpperCase()} data (needs ${extra} bytes, ${end - p} remain)`, id, p);
     }
-    const need = (n: number) => {
-      if (p + n > end) {
-        throw new BtfError(`truncated ${kind.toUpperCase()} data (needs ${n} more bytes)`, {
-          section,
-          typeId: id,
-          offset: p,
-        });
+    if (nameOff >= strEnd) fail(`name offset ${nameOff} is outside the string section (${strEnd} bytes)`, id, at);
+    switch (kindNo) {
+      case 1: {
+        // INT
+        const x = v.getUint32(p, le);
+        const bits = x & 0xff;
+        const off = (x >>> 16) & 0xff;
+        if (sizeOrType !== 1 && sizeOrType !== 2 && sizeOrType !== 4 && sizeOrType !== 8 && sizeOrType !== 16) {
+          fail(`INT size ${sizeOrType} is invalid`, id, at);
+        }
+        if (bits > 128 || off + bits > sizeOrType * 8) fail(`INT bits ${off}+${bits} do not fit in ${sizeOrType} bytes`, id, at);
+        break;
       }
-    };
-    const nm = name(nameOff, id, at);
-    let t: BtfType;
+      case 2: // PTR
+      case 8: // TYPEDEF
+      case 9: // VOLATILE
+      case 10: // CONST
+      case 11: // RESTRICT
+      case 18: // TYPE_TAG
+        if (sizeOrType === id) fail(`${KIND_BY_NUMBER[kindNo]!.toUpperCase()} refers to itself`, id, at);
+        if (sizeOrType > maxRef) maxRef = sizeOrType;
+        break;
+      case 3: {
+        // ARRAY
+        const elem = v.getUint32(p, le);
+        const idx = v.getUint32(p + 4, le);
+        if (elem === id) fail('ARRAY of itself', id, at);
+        if (elem > maxRef) maxRef = elem;
+        if (idx > maxRef) maxRef = idx;
+        break;
+      }
+      case 4: // STRUCT
+      case 5: // UNION
+        for (let i = 0, q = p; i < vlen; i++, q += 12) {
+          if (v.getUint32(q, le) >= strEnd) fail(`member ${i} name offset is outside the string section`, id, q);
+          const r = v.getUint32(q + 4, le);
+          if (r > maxRef) maxRef = r;
+        }
+        break;
+      case 6: // ENUM
+      case 19: // ENUM64
+        if (sizeOrType === 0 || sizeOrType > 8) fail(`${KIND_BY_NUMBER[kindNo]!.toUpperCase()} size ${sizeOrType} is invalid`, id, at);
+        for (let i = 0, q = p, step = kindNo === 6 ? 8 : 12; i < vlen; i++, q += step) {
+          if (v.getUint32(q, le) >= strEnd) fail(`enumerator ${i} name offset is outside the string section`, id, q);
+        }
+        break;
+      case 12: // FUNC
+        if (vlen > 2) fail(`FUNC linkage ${vlen} is invalid`, id, at);
+        if (sizeOrType > maxRef) maxRef = sizeOrType;
+        break;
+      case 13: // FUNC_PROTO
+        if (sizeOrType > maxRef) maxRef = sizeOrType;
+        for (let i = 0, q = p; i < vlen; i++, q += 8) {
+          if (v.getUint32(q, le) >= strEnd) fail(`parameter ${i} name offset is outside the string section`, id, q);
+          const r = v.getUint32(q + 4, le);
+          if (r > maxRef) maxRef = r;
+        }
+        break;
+      case 14: // VAR
+        if (v.getUint32(p, le) > 2) fail(`VAR linkage ${v.getUint32(p, le)} is invalid`, id, at);
+        if (sizeOrType > maxRef) maxRef = sizeOrType;
+        break;
+      case 15: // DATASEC
+        for (let i = 0, q = p; i < vlen; i++, q += 12) {
+          const r = v.getUint32(q, le);
+          if (r > maxRef) maxRef = r;
+        }
+        break;
+      case 17: // DECL_TAG
+        if (v.getInt32(p, le) < -1) fail(`DECL_TAG component_idx ${v.getInt32(p, le)} is invalid`, id, at);
+        if (sizeOrType > maxRef) maxRef = sizeOrType;
+        break;
+      default:
+        break;
+    }
+    offsets[n++] = at;
+    p += extra;
+  }
+
+  const src = new BtfSource(v, le, offsets.subarray(0, n), strings, firstId, section);
+  const btf = new Btf(src, strings, { littleEndian: le, base });
+  const total = firstId + n;
+  if (maxRef >= total) {
+    // find the first offender, for a precise message
+    for (let id = firstId; id < total; id++) {
+      for (const r of referencedIds(btf.type(id))) {
+        if (r >= total) fail(`refers to type id ${r}, beyond the last id ${total - 1}`, id, offsets[id - firstId]!);
+      }
+    }
+  }
+  // kinds that must point at particular kinds
+  for (let i = 0; i < n; i++) {
+    const kindNo = (v.getUint32(offsets[i]! + 4, le) >>> 24) & 0x1f;
+    if (kindNo !== 12 && kindNo !== 15) continue;
+    const t = btf.type(firstId + i);
+    if (t.kind === 'func') {
+      const k = btf.kindOf(t.type);
+      if (k !== 'func_proto') fail(`FUNC type ${t.type} is ${k.toUpperCase()}, not FUNC_PROTO`, t.id, offsets[i]!);
+    } else if (t.kind === 'datasec') {
+      for (const e of t.vars) {
+        const k = btf.kindOf(e.type);
+        if (k !== 'var' && k !== 'func') fail(`DATASEC entry refers to ${k.toUpperCase()} [${e.type}], not a VAR`, t.id, offsets[i]!);
+      }
+    }
+  }
+  return btf;
+}
+
+/** Decodes the types of one parsed blob on demand (the scan has validated them). */
+export class BtfSource {
+  constructor(
+    private readonly v: DataView,
+    private readonly le: boolean,
+    private readonly offsets: Uint32Array,
+    private readonly strings: StringTable,
+    private readonly firstId: number,
+    readonly section: string,
+  ) {}
+
+  get count(): number {
+    return this.offsets.length;
+  }
+
+  /** Kind of the type at position i without decoding it. */
+  kindOf(i: number): Kind {
+    return KIND_BY_NUMBER[(this.v.getUint32(this.offsets[i]! + 4, this.le) >>> 24) & 0x1f]!;
+  }
+
+  /** Name of the type at position i without decoding it. */
+  nameOf(i: number): string {
+    return this.strings.get(this.v.getUint32(this.offsets[i]!, this.le)) ?? '';
+  }
+
+  decode(i: number): BtfType {
+    const v = this.v;
+    const le = this.le;
+    const strings = this.strings;
+    const id = this.firstId + i;
+    let p = this.offsets[i]!;
+    const str = (off: number) => strings.get(off) ?? '';
+    const nm = str(v.getUint32(p, le));
+    const info = v.getUint32(p + 4, le);
+    const sizeOrType = v.getUint32(p + 8, le);
+    p += 12;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31 === 1;
+    const kind = KIND_BY_NUMBER[(info >>> 24) & 0x1f]!;
     switch (kind) {
       case 'int': {
-        need(4);
-        const x = u32(p);
-        p += 4;
-        t = { id, kind, name: nm, size: sizeOrType, encoding: (x >>> 24) & 0x0f, bitOffset: (x >>> 16) & 0xff, bits: x & 0xff };
-        break;
+        const x = v.getUint32(p, le);
+        return { id, kind, name: nm, size: sizeOrType, encoding: (x >>> 24) & 0x0f, bitOffset: (x >>> 16) & 0xff, bits: x & 0xff };
       }
       case 'ptr':
       case 'typedef':
@@ -181,95 +334,63 @@ export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
       case 'const':
       case 'restrict':
       case 'type_tag':
-        t = { id, kind, name: nm, type: sizeOrType };
-        break;
+        return { id, kind, name: nm, type: sizeOrType };
       case 'array':
-        need(12);
-        t = { id, kind, name: nm, type: u32(p), indexType: u32(p + 4), nelems: u32(p + 8) };
-        p += 12;
-        break;
+        return { id, kind, name: nm, type: v.getUint32(p, le), indexType: v.getUint32(p + 4, le), nelems: v.getUint32(p + 8, le) };
       case 'struct':
       case 'union': {
-        need(12 * vlen);
         const members: Member[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const off = u32(p + 8);
-          members[i] = {
-            name: name(u32(p), id, p),
-            type: u32(p + 4),
+        for (let k = 0; k < vlen; k++, p += 12) {
+          const off = v.getUint32(p + 8, le);
+          members[k] = {
+            name: str(v.getUint32(p, le)),
+            type: v.getUint32(p + 4, le),
             bitOffset: kflag ? off & 0xffffff : off,
             bitfieldSize: kflag ? off >>> 24 : 0,
           };
         }
-        t = { id, kind, name: nm, size: sizeOrType, kindFlag: kflag, members };
-        break;
+        return { id, kind, name: nm, size: sizeOrType, kindFlag: kflag, members };
       }
       case 'enum': {
-        need(8 * vlen);
         const values: EnumValue[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 8) {
-          values[i] = { name: name(u32(p), id, p), value: kflag ? s32(p + 4) : u32(p + 4) };
+        for (let k = 0; k < vlen; k++, p += 8) {
+          values[k] = { name: str(v.getUint32(p, le)), value: kflag ? v.getInt32(p + 4, le) : v.getUint32(p + 4, le) };
         }
-        t = { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
-        break;
+        return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
       case 'enum64': {
-        need(12 * vlen);
         const values: Enum64Value[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          const lo = BigInt(u32(p + 4));
-          const hi = BigInt(u32(p + 8));
-          let value = (hi << 32n) | lo;
+        for (let k = 0; k < vlen; k++, p += 12) {
+          let value = (BigInt(v.getUint32(p + 8, le)) << 32n) | BigInt(v.getUint32(p + 4, le));
           if (kflag) value = BigInt.asIntN(64, value);
-          values[i] = { name: name(u32(p), id, p), value };
+          values[k] = { name: str(v.getUint32(p, le)), value };
         }
-        t = { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
-        break;
+        return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
       case 'fwd':
-        t = { id, kind, name: nm, fwdKind: kflag ? 'union' : 'struct' };
-        break;
+        return { id, kind, name: nm, fwdKind: kflag ? 'union' : 'struct' };
       case 'func':
-        t = { id, kind, name: nm, type: sizeOrType, linkage: vlen };
-        break;
+        return { id, kind, name: nm, type: sizeOrType, linkage: vlen };
       case 'func_proto': {
-        need(8 * vlen);
         const params: Param[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 8) {
-          params[i] = { name: name(u32(p), id, p), type: u32(p + 4) };
-        }
-        t = { id, kind, name: nm, type: sizeOrType, params };
-        break;
+        for (let k = 0; k < vlen; k++, p += 8) params[k] = { name: str(v.getUint32(p, le)), type: v.getUint32(p + 4, le) };
+        return { id, kind, name: nm, type: sizeOrType, params };
       }
       case 'var':
-        need(4);
-        t = { id, kind, name: nm, type: sizeOrType, linkage: u32(p) };
-        p += 4;
-        break;
+        return { id, kind, name: nm, type: sizeOrType, linkage: v.getUint32(p, le) };
       case 'datasec': {
-        need(12 * vlen);
         const vars: VarSecInfo[] = new Array(vlen);
-        for (let i = 0; i < vlen; i++, p += 12) {
-          vars[i] = { type: u32(p), offset: u32(p + 4), size: u32(p + 8) };
+        for (let k = 0; k < vlen; k++, p += 12) {
+          vars[k] = { type: v.getUint32(p, le), offset: v.getUint32(p + 4, le), size: v.getUint32(p + 8, le) };
         }
-        t = { id, kind, name: nm, size: sizeOrType, vars };
-        break;
+        return { id, kind, name: nm, size: sizeOrType, vars };
       }
       case 'float':
-        t = { id, kind, name: nm, size: sizeOrType };
-        break;
+        return { id, kind, name: nm, size: sizeOrType };
       case 'decl_tag':
-        need(4);
-        t = { id, kind, name: nm, type: sizeOrType, componentIdx: s32(p) };
-        p += 4;
-        break;
+        return { id, kind, name: nm, type: sizeOrType, componentIdx: v.getInt32(p, le) };
       default:
-        throw new BtfError(`unknown kind ${kindNo}`, { section, typeId: id, offset: at });
+        throw new BtfError(`unknown kind`, { section: this.section, typeId: id, offset: this.offsets[i] });
     }
-    types.push(t);
   }
-
-  const btf = new Btf(types, strings, { littleEndian: le, base });
-  btf.validate(section);
-  return btf;
 }
