@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js';
 import { KernelError } from './errors.js';
 import { loadBtf, type KernelBtf } from './btf-load.js';
 import { KernelMap, createMap } from './map.js';
+import { pinName } from './pin.js';
 import { KernelProgram, loadProgram, type LoadProgramOptions } from './program.js';
 
 export interface LoadCollectionOptions {
@@ -81,7 +82,7 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
         continue;
       }
       if (ms.pinning === 'byName' && options.pinPath) {
-        const path = join(options.pinPath, ms.name || name);
+        const path = join(options.pinPath, pinName(ms.name || name));
         const existing = openPinned(path, ms);
         if (existing) {
           maps[name] = existing;

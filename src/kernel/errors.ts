@@ -97,7 +97,7 @@ const HINTS: Record<string, Partial<Record<number, string>>> = {
   'obj pin': {
     [Errno.EEXIST]: 'a file already exists at that path',
     [Errno.ENOENT]: 'the directory does not exist',
-    [Errno.EPERM]: 'the path is not on a bpf filesystem (mount -t bpf)',
+    [Errno.EPERM]: "the path is not on a bpf filesystem (mount -t bpf), or its name has a '.' (bpffs refuses those)",
   },
   'obj get': {
     [Errno.ENOENT]: 'nothing is pinned at that path',
@@ -213,6 +213,11 @@ export class PinMismatchError extends BpfkitError {
   ) {
     super('EPIN_MISMATCH', `pinned object at ${path} ${message}`);
   }
+}
+
+/** Throw the one clear PermissionError when this process cannot use BPF at all (before anything else goes wrong). */
+export function requireBpfCapabilities(): void {
+  if (!hasBpfCapabilities()) throw new PermissionError('bpf', Errno.EPERM);
 }
 
 /** The typed error for a refusal (-errno result) of `op`. */

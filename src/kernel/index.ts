@@ -19,6 +19,7 @@ export {
   KernelUnavailableError,
   kernelError,
   hasBpfCapabilities,
+  requireBpfCapabilities,
 } from './errors.js';
 export { parseVerifierLog } from './verifier-log.js';
 export type { VerifierVerdict } from './verifier-log.js';
@@ -65,7 +66,7 @@ export { loadBtf, KernelBtf, btfStrings, withStrings } from './btf-load.js';
 export type { LoadBtfOptions } from './btf-load.js';
 export { vmlinuxBtf, kernelSymbolId, indexBtf, BtfKind } from './vmlinux-btf.js';
 export type { BtfNameIndex } from './vmlinux-btf.js';
-export { bpffsMounts, isOnBpffs, unpin, openPinned, fdKind } from './pin.js';
+export { bpffsMounts, isOnBpffs, unpin, openPinned, fdKind, pinName } from './pin.js';
 export type { PinnedKind } from './pin.js';
 export {
   mapTypeSupported,
@@ -81,3 +82,5 @@ export {
 } from './probes.js';
 export type { ProbeResult, KernelFeatures } from './probes.js';
 export * as sys from './sys.js';
+export { listPrograms, listMaps, parseObjectRef, openPrograms, openMaps } from './objects.js';
+export type { ObjectRef } from './objects.js';

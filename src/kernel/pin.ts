@@ -48,6 +48,11 @@ export function isOnBpffs(path: string): boolean {
   return all[0]?.fs === 'bpf';
 }
 
+/** A name bpffs accepts for a pin: it refuses names with a '.', so `.rodata` becomes `_rodata` (as libbpf does). */
+export function pinName(name: string): string {
+  return name.replace(/[./]/g, '_');
+}
+
 /** Remove a pin (the object lives on while something else holds it). */
 export function unpin(path: string): void {
   if (!isOnBpffs(path)) throw new UsageError(`${path} is not on a bpf filesystem: refusing to remove it`);
