@@ -12,6 +12,7 @@
  */
 import type { Btf } from '../btf/btf.js';
 import type { BtfType, CompositeType } from '../btf/types.js';
+import { LINKAGE_STATIC } from '../btf/types.js';
 import type { MapEntrySpec, MapSpec } from '../ebpf/spec.js';
 import { MapType, nameOf } from '../ebpf/types.js';
 import { ElfError, ElfRelocationError } from './errors.js';
@@ -269,17 +270,24 @@ export function dataMap(obj: BpfObject, sec: ElfSection): MapDef {
   if (sec.size > MAX_DATA_SECTION) throw new ElfError(`${sec.size} bytes of global data is more than a map value can hold`, { section: sec.name });
   const ro = isReadOnlyData(sec.name);
   const data = sec.type === SHT.NOBITS ? new Uint8Array(sec.size) : obj.elf.data(sec).slice();
+  const ds = obj.btf?.find(sec.name, 'datasec');
+  // Like libbpf, mmapable only when BTF describes at least one non-static variable (not for .rodata.str1.1).
+  const mmapable =
+    ds?.kind === 'datasec' &&
+    ds.vars.some((v) => {
+      const t = obj.btf!.tryType(v.type);
+      return t?.kind === 'var' && t.linkage !== LINKAGE_STATIC;
+    });
   const spec: MapSpec = {
     name: sec.name,
     type: MapType.ARRAY,
     keySize: 4,
     valueSize: sec.size,
     maxEntries: 1,
-    flags: (ro ? BPF_F_RDONLY_PROG : 0) | BPF_F_MMAPABLE,
+    flags: (ro ? BPF_F_RDONLY_PROG : 0) | (mmapable ? BPF_F_MMAPABLE : 0),
     data,
   };
   if (ro) spec.freeze = true;
-  const ds = obj.btf?.find(sec.name, 'datasec');
   if (ds) {
     spec.btfKeyTypeId = 0;
     spec.btfValueTypeId = ds.id;

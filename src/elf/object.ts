@@ -2,13 +2,15 @@
  * BpfObject: a clang-compiled BPF object file read into the pieces the
  * collection builder needs: executable sections decoded into instruction
  * slots, the functions in them (from STT_FUNC symbols), each instruction's
- * relocation, the data sections, the object's BTF (with DATASEC sizes and
- * variable offsets filled in from the ELF, as libbpf does) and BTF.ext.
+ * relocation, the data sections, the object's BTF (its own relocations
+ * applied, DATASEC sizes and global variable offsets checked against the
+ * ELF symbols, as libbpf does) and BTF.ext.
  */
 import { Btf } from '../btf/btf.js';
 import { parseBtfExt, type BtfExt } from '../btf/ext.js';
 import { parseBtf } from '../btf/parse.js';
 import type { DatasecType } from '../btf/types.js';
+import { LINKAGE_GLOBAL } from '../btf/types.js';
 import { BpfkitError } from '../errors.js';
 import { decode, type Instruction } from '../ebpf/insn.js';
 import { ElfError, ElfRelocationError } from './errors.js';
@@ -100,18 +102,20 @@ export class BpfObject {
       this.kernelVersion = new DataView(d.buffer, d.byteOffset, 4).getUint32(0, this.littleEndian);
     }
 
-    // BTF and BTF.ext.
+    // BTF and BTF.ext, with their relocations applied (R_BPF_64_NODYLD32 / ABS32 fill in variable offsets).
     const btfSec = elf.section('.BTF');
     let btf: Btf | undefined;
     if (btfSec) {
-      btf = wrapBtf(() => parseBtf(elf.data(btfSec), { section: '.BTF' }));
+      const bytes = this.relocatedData(btfSec);
+      btf = wrapBtf(() => parseBtf(bytes, { section: '.BTF' }));
       this.fixupDatasecs(btf);
     }
     this.btf = btf;
     const extSec = elf.section('.BTF.ext');
     if (extSec && btf) {
       const b = btf;
-      this.ext = wrapBtf(() => parseBtfExt(elf.data(extSec), b));
+      const bytes = this.relocatedData(extSec);
+      this.ext = wrapBtf(() => parseBtfExt(bytes, b));
     }
 
     // Executable sections: decode, collect functions.
@@ -162,6 +166,69 @@ export class BpfObject {
         cs.relocations.set(off / 8, { insn: off / 8, symbol: sym, type: r.type });
       }
     }
+    this.checkOtherRelocations();
+  }
+
+  /**
+   * A copy of a non-code section's contents with its REL relocations applied:
+   * R_BPF_64_ABS32 and R_BPF_64_NODYLD32 add the symbol's value to the 32-bit
+   * word at the offset, R_BPF_64_ABS64 to the 64-bit word (the word itself is
+   * the implicit addend). This is how clang's .BTF gets the offsets of global
+   * variables inside their DATASECs.
+   */
+  relocatedData(sec: ElfSection): Uint8Array {
+    const out = this.elf.data(sec).slice();
+    const rel = this.elf.sections.find((s) => (s.type === SHT.REL || s.type === SHT.RELA) && s.info === sec.index && s.index !== sec.index);
+    if (!rel) return out;
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const le = this.littleEndian;
+    for (const r of this.elf.relocations(rel)) {
+      const off = Number(r.offset);
+      const sym = this.symbols[r.symbol];
+      if (!sym) throw new ElfRelocationError(`symbol index ${r.symbol} is out of range`, { section: rel.name, offset: off });
+      const where = { section: rel.name, symbol: sym.name, offset: off };
+      const add = sym.value + (r.addend ?? 0n);
+      switch (r.type) {
+        case R_BPF.NONE:
+          break;
+        case R_BPF.ABS32:
+        case R_BPF.NODYLD32:
+          if (off + 4 > out.length) throw new ElfRelocationError(`${relocName(r.type)} runs past the end of ${sec.name}`, where);
+          view.setUint32(off, Number(BigInt.asUintN(32, BigInt(view.getUint32(off, le)) + add)), le);
+          break;
+        case R_BPF.ABS64:
+          if (off + 8 > out.length) throw new ElfRelocationError(`${relocName(r.type)} runs past the end of ${sec.name}`, where);
+          view.setBigUint64(off, BigInt.asUintN(64, view.getBigUint64(off, le) + add), le);
+          break;
+        default:
+          throw new ElfRelocationError(`${relocName(r.type)} is not supported in ${sec.name}`, where);
+      }
+    }
+    return out;
+  }
+
+  /** Relocations of sections bpfkit does not apply (debug info, global data): check their types, warn where it matters. */
+  private checkOtherRelocations(): void {
+    const known = new Set<number>(Object.values(R_BPF));
+    for (const rel of this.elf.sections) {
+      if (rel.type !== SHT.REL && rel.type !== SHT.RELA) continue;
+      const target = this.elf.sections[rel.info];
+      if (!target) throw new ElfError(`applies to section index ${rel.info}, which does not exist`, { section: rel.name });
+      if (this.codeSections.has(target.index)) continue; // checked instruction by instruction when programs are built
+      for (const r of this.elf.relocations(rel)) {
+        if (!known.has(r.type)) {
+          throw new ElfRelocationError(`${relocName(r.type)} is not a BPF relocation bpfkit supports`, {
+            section: rel.name,
+            symbol: this.symbols[r.symbol]?.name ?? `#${r.symbol}`,
+            offset: Number(r.offset),
+          });
+        }
+      }
+      if (isDataName(target.name) || target.name === '.bss' || target.name.startsWith('.bss.')) {
+        // libbpf skips these too: a pointer initialiser in global data is not relocated.
+        this.warnings.push(`section '${rel.name}': relocations in global data (pointer initialisers) are not applied, like libbpf`);
+      }
+    }
   }
 
   /** The section a symbol is defined in, or undefined for SHN_UNDEF/ABS/COMMON. */
@@ -194,13 +261,9 @@ export class BpfObject {
       for (const v of ds.vars) {
         const vt = btf.type(v.type);
         if (vt.kind !== 'var') continue;
-        const sym = this.symbols.find((s) => s.name === vt.name && s.shndx === sec.index && (s.type === STT.OBJECT || s.type === STT.NOTYPE));
-        if (!sym) {
-          if (v.offset === 0 && ds.vars.length > 1) {
-            this.warnings.push(`BTF DATASEC ${ds.name}: no ELF symbol for variable '${vt.name}'; its offset stays ${v.offset}`);
-          }
-          continue;
-        }
+        if (vt.linkage !== LINKAGE_GLOBAL) continue; // static: clang wrote the offset
+        const sym = this.symbols.find((s) => s.name === vt.name && s.shndx === sec.index && s.bind !== STB.LOCAL && (s.type === STT.OBJECT || s.type === STT.NOTYPE));
+        if (!sym) throw new ElfError(`BTF variable '${vt.name}' has no global ELF symbol in ${ds.name}`, { section: ds.name, symbol: vt.name, typeId: vt.id });
         v.offset = Number(sym.value);
       }
       ds.vars.sort((a, b) => a.offset - b.offset);

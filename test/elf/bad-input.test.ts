@@ -106,6 +106,11 @@ describe.skipIf(!HAVE_CLANG)('bad input', () => {
     // An ABS64 data relocation cannot apply to an instruction.
     b[rel.offset + 8] = 2;
     expect((survives(b) as Error).message).toMatch(/R_BPF_64_ABS64 is not supported on an instruction/);
+    // In .rel.BTF (where R_BPF_64_NODYLD32 and R_BPF_64_ABS32 place global variables), likewise.
+    const relBtf = elf.section('.rel.BTF')!;
+    const c = bytes.slice();
+    c[relBtf.offset + 8] = 10; // R_BPF_64_32 means nothing in .BTF
+    expect((survives(c) as Error).message).toMatch(/^section \.rel\.BTF, symbol \w+, offset \d+: R_BPF_64_32 is not supported in \.BTF/);
   });
 
   it('CO-RE relocations whose target is missing: poisoned like libbpf, or an error naming the relocation and type', () => {

@@ -70,7 +70,8 @@ describe.skipIf(!HAVE_CLANG)('objects', () => {
   it('global variables are typed and settable before load', () => {
     const spec = loadCollectionSpec(compileFixture('net'));
     const v = spec.variables;
-    expect(Object.keys(v).sort()).toEqual(['custom_data', 'custom_ro', 'greeting', 'last_len', 'min_len', 'packets_seen', 'verdict_drop']);
+    expect(Object.keys(v).sort()).toEqual(['custom_data', 'custom_ro', 'greeting', 'last_len', 'min_len', 'packets_seen', 'sock_all.____fmt', 'sock_all.calls', 'verdict_drop']);
+    expect(v['sock_all.____fmt']!.get()).toBe('sock_all %u');
     expect(v.min_len!.get()).toBe(14);
     expect(v.min_len!.readOnlyForPrograms).toBe(true);
     v.min_len!.set(60);
