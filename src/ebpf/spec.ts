@@ -70,6 +70,8 @@ export interface ProgramSpec {
   kernelVersion?: number;
   /** prog_flags (BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, ...). */
   flags?: number;
+  /** false for libbpf's SEC("?...") programs: not loaded with the collection unless asked for. */
+  autoload?: boolean;
   /** Slots, with bpf-to-bpf callees already appended and their offsets resolved. */
   instructions: Instruction[];
   /** What must be resolved at load. */

@@ -181,7 +181,10 @@ class Builder {
     const programs: Record<string, ProgramSpec> = {};
     for (const cs of obj.codeSections.values()) {
       if (cs.name === '.text') continue;
-      const m = matchSection(cs.name);
+      // libbpf's SEC("?name"): like SEC("name"), but not loaded automatically.
+      const optional = cs.name.startsWith('?');
+      const secName = optional ? cs.name.slice(1) : cs.name;
+      const m = matchSection(secName);
       if (!m) continue; // reported by checkSections
       for (const fn of cs.functions) {
         if (!fn.global) throw new ElfError(`program '${fn.name}' is static; programs must be global functions`, { section: cs.name, symbol: fn.name });
@@ -190,7 +193,7 @@ class Builder {
         const prog: ProgramSpec = {
           name: fn.name,
           type: m.def.type,
-          section: cs.name,
+          section: secName,
           license: obj.license,
           instructions: linked.insns,
           references,
@@ -198,6 +201,7 @@ class Builder {
         if (m.def.attachType !== undefined) prog.attachType = m.def.attachType;
         if (m.attachTo !== undefined) prog.attachTo = m.attachTo;
         if (m.def.flags !== 0) prog.flags = m.def.flags;
+        if (optional) prog.autoload = false;
         if (obj.kernelVersion !== undefined) prog.kernelVersion = obj.kernelVersion;
         this.attachBtfInfo(linked, prog);
         if (programs[fn.name]) throw new ElfError('program defined twice', { symbol: fn.name });
@@ -231,7 +235,7 @@ class Builder {
     for (const s of this.obj.elf.sections) {
       const exec = s.type === SHT.PROGBITS && (s.flags & SHF.EXECINSTR) !== 0;
       if (exec) {
-        if (s.name === '.text' || s.size === 0 || matchSection(s.name)) continue;
+        if (s.name === '.text' || s.size === 0 || matchSection(s.name.startsWith('?') ? s.name.slice(1) : s.name)) continue;
         const msg = `section '${s.name}': no libbpf SEC() convention matches this name; its programs are skipped`;
         if (this.options.unknownSections === 'error') throw new ElfSectionError('no libbpf SEC() convention matches this section name', { section: s.name });
         this.warn(msg);

@@ -46,7 +46,7 @@ export function applyCoreToObject(obj: BpfObject, ctx: CoreApplyContext): void {
     if (!cs) {
       throw new ElfError(`.BTF.ext has CO-RE relocations for section '${sec.section}', which the object does not have`, { section: '.BTF.ext' });
     }
-    const skip = cs.name !== '.text' && !matchSection(cs.name);
+    const skip = cs.name !== '.text' && !matchSection(cs.name.startsWith('?') ? cs.name.slice(1) : cs.name);
     for (const r of sec.records) {
       const index = n++;
       if (skip) continue;

@@ -24,6 +24,8 @@ describe.skipIf(!HAVE_CLANG)('section names against libbpf', () => {
       });
     }
     expect(spec.programs.p_socket_second!.section).toBe('socket');
+    expect(spec.programs.p_optional_xdp).toMatchObject({ section: 'xdp', type: ProgType.XDP, autoload: false });
+    expect(spec.programs.p_xdp_second!.autoload).toBeUndefined();
     expect(spec.warnings).toEqual([]);
   });
 });
