@@ -232,6 +232,7 @@ export function parseBpfAsm(text: string): CbpfInsn[] {
       if (pos >= toks.length) fail(`label '${t.text}' is not followed by an instruction`, undefined);
       t = toks[pos]!;
     }
+    if (t.kind === 'label') fail(`expected an instruction, found ${describe(t)} (a label needs ':' after it)`, t);
     if (t.kind !== 'keyword') fail(`expected an instruction, found ${describe(t)}`, t);
     pos++;
     if (insns.length >= BPF_MAXINSNS) fail(`only ${BPF_MAXINSNS} instructions are allowed`, t);

@@ -83,12 +83,23 @@ export class CbpfParseError extends BpfkitError {
   readonly column: number;
   /** The offending source line, for the caret display. */
   readonly sourceLine: string;
+  /** What is wrong, without the location. */
+  readonly reason: string;
+  /** The format being parsed ('-d', '-dd', '-ddd', 'bpf_asm'), if known. */
+  readonly format: string | undefined;
 
-  constructor(message: string, line: number, column: number, sourceLine: string, format?: string) {
-    super('ECBPF_PARSE', `${format ? `${format}: ` : ''}line ${line}, column ${column}: ${message}`);
+  constructor(reason: string, line: number, column: number, sourceLine: string, format?: string) {
+    super('ECBPF_PARSE', `${format ? `${format}: ` : ''}line ${line}, column ${column}: ${reason}`);
     this.line = line;
     this.column = column;
     this.sourceLine = sourceLine;
+    this.reason = reason;
+    this.format = format;
+  }
+
+  /** The same error, its message prefixed with where the text came from (a file name). */
+  withSource(name: string): CbpfParseError {
+    return new CbpfParseError(this.reason, this.line, this.column, this.sourceLine, this.format ? `${name} (${this.format})` : name);
   }
 
   override detail(): string {
