@@ -57,4 +57,16 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     const size = /STRUCT 'task_struct' size=(\d+)/.exec(raw)![1];
     expect(offsets.has(Number(size)), `bpf_core_type_size(struct task_struct) = ${size}`).toBe(true);
   });
+
+  it('weak.bpf.c: weak externs the kernel lacks resolve to zero, as with libbpf', () => {
+    const obj = compileFixture('weak');
+    const o = runOracle(obj, { runs: [['weak_externs', Buffer.alloc(64)]] });
+    expect(o.loaded).toBe(true);
+    expect(o.runs[0]).toMatchObject({ rc: 0, retval: 7 });
+    const spec = loadCollectionSpec(obj);
+    expectSameMaps(spec, o);
+    expectSamePrograms(spec, o);
+    const kfunc = spec.programs.weak_externs!.references.find((r) => r.kind === 'kfunc')!;
+    expect(spec.programs.weak_externs!.instructions[kfunc.index]).toMatchObject({ code: 0x85, src: 2, imm: 0 });
+  });
 });
