@@ -11,6 +11,7 @@ import { formatUbpf } from './disasm-ubpf.js';
 import { helperName } from './helper-ids.js';
 import { type Instruction, encode } from './insn.js';
 import { Class, JmpOp, LDDW, PseudoCall, Source } from './opcodes.js';
+import type { Reference } from './spec.js';
 import { branchTarget } from './validate.js';
 
 export type DisasmSyntax = 'llvm' | 'ubpf';
@@ -35,6 +36,25 @@ export interface DisasmOptions {
   comments?: boolean;
   /** Byte order of the bytes column in objdump mode (default little-endian). */
   bigEndian?: boolean;
+  /**
+   * A ProgramSpec's references: the slots they name are printed with the
+   * name (`r1 = map_fd(counts) ll`, `call kfunc(bpf_foo)`), so that the text
+   * assembles back to the same slots and references. Not in objdump mode.
+   */
+  references?: readonly Reference[];
+}
+
+const NAME = /^[A-Za-z_.$][A-Za-z0-9_.$]*$/;
+
+/** The symbolic text of a slot that carries a reference, or undefined to print it as usual. */
+function referenceText(r: Reference, ins: Instruction, syntax: DisasmSyntax): string | undefined {
+  const name = r.kind === 'map' || r.kind === 'mapValue' ? r.map : r.name;
+  if (!NAME.test(name)) return undefined;
+  if (r.kind === 'kfunc') return ins.code === (Class.JMP | JmpOp.CALL) ? `call kfunc(${name})` : undefined;
+  if (ins.code !== LDDW) return undefined;
+  const dst = ins.dst;
+  const operand = r.kind === 'map' ? `map_fd(${name})` : r.kind === 'mapValue' ? `map_value(${name}, ${r.offset})` : `ksym(${name})`;
+  return syntax === 'llvm' ? `r${dst} = ${operand} ll` : `lddw %r${dst}, ${operand}`;
 }
 
 /** Labels for every slot that a jump, call or function address targets. */
@@ -69,6 +89,7 @@ export function disassemble(insns: readonly Instruction[], opts: DisasmOptions =
   const labels = !objdump && opts.labels !== false ? branchLabels(insns) : new Map<number, string>();
   const label = (slot: number): string | undefined => labels.get(slot);
   const bytes = objdump ? encode(insns, !opts.bigEndian) : undefined;
+  const refs = new Map<number, Reference>((opts.references ?? []).map((r) => [r.index, r]));
   const out: string[] = [];
   for (let i = 0; i < insns.length; i++) {
     const ins = insns[i]!;
@@ -78,7 +99,9 @@ export function disassemble(insns: readonly Instruction[], opts: DisasmOptions =
       out.push(`${l}:`);
     }
     const problem = checkInstruction(ins, insns[i + 1]);
-    let text =
+    const ref = !objdump && !problem ? refs.get(i) : undefined;
+    let text = ref ? referenceText(ref, ins, syntax) : undefined;
+    text ??=
       syntax === 'ubpf'
         ? formatUbpf(insns, i, { label })
         : formatLlvm(insns, i, { objdump, alu32: opts.alu32 === true, hex: opts.hex === true, label });

@@ -165,6 +165,13 @@ describe('builder', () => {
     expect(hex(a.instructions)).toBe(hex(spec.instructions));
     expect(a.references).toEqual(spec.references);
 
+    // Disassembled with its references, the spec assembles back to itself.
+    for (const syntax of ['llvm', 'ubpf'] as const) {
+      const back = assembleText(disassemble(spec.instructions, { syntax, references: spec.references }));
+      expect(hex(back.instructions), syntax).toBe(hex(spec.instructions));
+      expect(back.references, syntax).toEqual(spec.references);
+    }
+
     const linked = resolveReferences(spec.instructions, spec.references, {
       map: (n) => (n === 'counts' ? 5 : n === '.data' ? 6 : undefined),
       kfunc: () => ({ btfId: 777, btfFdIndex: 1 }),
