@@ -286,6 +286,28 @@ export class PcapngWriter extends BufferedWriter {
   }
 
   /**
+   * Describe an interface read from a capture (with its name, snaplen, ...),
+   * optionally under another link type; packets from it then go to that IDB.
+   */
+  addCaptureInterface(iface: CaptureInterface, linkType = iface.linkType): number {
+    const existing = this.byIface.get(iface);
+    if (existing !== undefined) return existing;
+    const exact = iface.tsresol.base === 10 && iface.tsresol.exponent <= 9;
+    const id = this.addInterface({
+      linkType,
+      snaplen: iface.snaplen,
+      ...(exact ? { tsresol: iface.tsresol } : {}),
+      ...(iface.name !== undefined ? { name: iface.name } : {}),
+      ...(iface.description !== undefined ? { description: iface.description } : {}),
+      ...(iface.filter !== undefined ? { filter: iface.filter } : {}),
+      ...(iface.os !== undefined ? { os: iface.os } : {}),
+      ...(iface.fcsLength !== undefined ? { fcsLength: iface.fcsLength } : {}),
+    });
+    this.byIface.set(iface, id);
+    return id;
+  }
+
+  /**
    * Write a packet. Without `interfaceId`, the packet's own interface (its
    * `iface`, or else its link type) is looked up, and described with an IDB
    * the first time it is seen.
@@ -295,19 +317,7 @@ export class PcapngWriter extends BufferedWriter {
     if (id === undefined) {
       const iface = packet.iface;
       if (iface !== undefined) {
-        id = this.byIface.get(iface);
-        if (id === undefined) {
-          id = this.addInterface({
-            linkType: iface.linkType,
-            snaplen: iface.snaplen,
-            ...(iface.name !== undefined ? { name: iface.name } : {}),
-            ...(iface.description !== undefined ? { description: iface.description } : {}),
-            ...(iface.filter !== undefined ? { filter: iface.filter } : {}),
-            ...(iface.os !== undefined ? { os: iface.os } : {}),
-            ...(iface.fcsLength !== undefined ? { fcsLength: iface.fcsLength } : {}),
-          });
-          this.byIface.set(iface, id);
-        }
+        id = this.byIface.get(iface) ?? this.addCaptureInterface(iface, packet.linkType);
       } else {
         id = this.byLinkType.get(packet.linkType);
         if (id === undefined) {

@@ -1,0 +1,314 @@
+/**
+ * `bpfkit read -r FILE [-w OUT] [-c COUNT] [--count] [-F PROGRAM] [-y LINKTYPE] [EXPRESSION]`:
+ * read a pcap or pcapng capture like `tcpdump -r`, keep the packets a classic
+ * BPF filter accepts, and print a summary line per packet, write them to a
+ * capture (-w), or count them (--count).
+ *
+ * The filter is an expression compiled by bpfkit/filter for each link type
+ * the capture holds (pcapng interfaces may differ), or a program file (-F) in
+ * tcpdump's -ddd, -dd or -d form or bpf_asm; either way it runs as
+ * bpfkit/cbpf's JIT-compiled function.
+ *
+ * A damaged capture: the packets before the damage are handled (and a -w file
+ * stays a valid capture), then `bpfkit: <error> (at byte offset N)` and exit
+ * status 1. A capture cut inside its last record: a warning, and a clean stop.
+ */
+import type { Command } from 'commander';
+import { readFileSync, writeSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import { CaptureWriteError } from '../capture/errors.js';
+import type { CaptureReader } from '../capture/reader.js';
+import type { CaptureWriter } from '../capture/writer.js';
+import type { Packet } from '../capture/packet.js';
+import type { CbpfProgram } from '../cbpf/insn.js';
+
+interface ReadCliOptions {
+  read: string;
+  write?: string;
+  max?: string;
+  count?: boolean;
+  filterFile?: string;
+  linktype?: string;
+  nano?: boolean;
+  n?: boolean;
+  progress: boolean;
+}
+
+type Filter = (packet: Uint8Array, wireLength?: number) => number;
+
+export function register(program: Command): void {
+  program
+    .command('read')
+    .description('read a pcap/pcapng capture like tcpdump -r: filter, print, count or write packets')
+    .argument('[expression...]', 'pcap-filter expression (as for tcpdump), compiled for each link type in the capture')
+    .requiredOption('-r, --read <file>', "capture to read (pcap or pcapng; '-' for standard input)")
+    .option('-w, --write <file>', "write the matching packets to a capture ('-' for standard output): pcapng or pcap by the file's extension (.pcapng, .pcap), else the input's format")
+    .option('-c, --max <count>', 'stop after COUNT matching packets')
+    .option('--count', 'print only the number of matching packets')
+    .option('-F, --filter-file <file>', 'read the filter program from a file: tcpdump -ddd, -dd or -d output, or bpf_asm')
+    .option('-y, --linktype <type>', 'take the packets to be of this link type (name like EN10MB or LINKTYPE_ number) instead of the file\'s')
+    .option('--nano', 'print timestamps with nanoseconds')
+    .option('-n', 'do not resolve addresses (always the case; accepted for tcpdump habits)')
+    .option('--no-progress', 'never show a progress bar')
+    .addHelpText(
+      'after',
+      `
+A summary line per matching packet, in the style of tcpdump -n, goes to standard output;
+"reading from file ..." and warnings go to standard error. With -w or --count nothing is printed per packet.
+A progress bar appears on standard error when it is a terminal (and packets are not being printed to it)
+and the read takes more than a second.
+
+Examples:
+  bpfkit read -r examples/loopback.pcap 'tcp port 80'
+  bpfkit read -r big.pcapng --count 'host 192.168.1.1 and (tcp port 80 or udp port 53)'
+  bpfkit read -r in.pcap -w web.pcapng -c 100 'tcp port 80'
+  tcpdump -ddd 'ip[2:2] > 576' > big.ddd && bpfkit read -r in.pcap -F big.ddd`,
+    )
+    .action(async (expression: string[], opts: ReadCliOptions) => {
+      process.exitCode = await readCommand(expression.join(' ').trim(), opts);
+    });
+}
+
+/** Standard output written synchronously in large pieces; stops quietly when the reader goes away (EPIPE). */
+class Output {
+  private buf = '';
+  closed = false;
+  write(s: string): void {
+    this.buf += s;
+    if (this.buf.length >= 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.closed || this.buf.length === 0) return;
+    const data = Buffer.from(this.buf);
+    this.buf = '';
+    let off = 0;
+    while (off < data.length) {
+      try {
+        off += writeSync(1, data, off, data.length - off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+          continue;
+        }
+        if (code === 'EPIPE') {
+          this.closed = true;
+          return;
+        }
+        throw err;
+      }
+    }
+  }
+}
+
+function warn(message: string): void {
+  process.stderr.write(`bpfkit: warning: ${message}\n`);
+}
+
+async function readCommand(expression: string, opts: ReadCliOptions): Promise<number> {
+  // Import only what this run needs (the layers' index files pull in everything): start-up time counts here.
+  const [{ CaptureReader }, linktypes, { jit }] = await Promise.all([
+    import('../capture/reader.js'),
+    import('../capture/linktype.js'),
+    import('../cbpf/jit.js'),
+  ]);
+
+  if (expression !== '' && opts.filterFile !== undefined) {
+    throw new UsageError('give either a filter expression or -F PROGRAM_FILE, not both');
+  }
+  let max = Infinity;
+  if (opts.max !== undefined) {
+    if (!/^\d+$/.test(opts.max) || Number(opts.max) < 1) throw new UsageError(`-c needs a positive count, not '${opts.max}'`);
+    max = Number(opts.max);
+  }
+  let override: number | undefined;
+  if (opts.linktype !== undefined) {
+    const info = linktypes.lookupLinkType(opts.linktype);
+    if (info === undefined) throw new UsageError(`unknown link type '${opts.linktype}'`);
+    override = info.linkType;
+  }
+
+  // A program file is parsed and compiled once, whatever the link types.
+  let fixedFilter: Filter | undefined;
+  if (opts.filterFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.filterFile === '-' ? 0 : opts.filterFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`${opts.filterFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message}`);
+    }
+    const { parseProgram } = await import('../cbpf/parse.js');
+    const prog: CbpfProgram = parseProgram(text);
+    fixedFilter = jit(prog);
+  }
+
+  // Compiling expressions needs bpfkit/filter; load it before reading so filters compile synchronously.
+  const filterApi = expression !== '' ? await import('../filter/compile.js') : undefined;
+
+  const progressState = { bytes: 0 };
+  const reader: CaptureReader = await CaptureReader.open(opts.read, {
+    name: opts.read,
+    // Packets are printed, counted or copied into the -w buffer before the next read: one buffer will do.
+    reuseBuffer: true,
+    onWarning: (w) => warn(w.message),
+    onProgress: (bytes) => {
+      progressState.bytes = bytes;
+    },
+  });
+  const info = reader.info;
+  const lt = linktypes.linkTypeInfo(override ?? info.linkType);
+  process.stderr.write(
+    `reading from file ${opts.read}, link-type ${lt ? `${lt.name} (${lt.description})` : (override ?? info.linkType)}, snapshot length ${reader.interfaces[0]!.effectiveSnaplen}\n`,
+  );
+
+  // Expression filters, compiled per (link type, snaplen, byte order) as interfaces appear.
+  const compiled = new Map<string, Filter>();
+  const filterFor = (p: Packet): Filter => {
+    const iface = p.iface;
+    const linkType = override ?? p.linkType;
+    const snaplen = iface?.effectiveSnaplen ?? linktypes.MAXIMUM_SNAPLEN;
+    const byteOrder = (iface !== undefined ? reader.sections[iface.section]?.byteOrder : undefined) ?? info.byteOrder;
+    const key = `${linkType}/${snaplen}/${byteOrder}`;
+    let f = compiled.get(key);
+    if (f === undefined) {
+      const prog = filterApi!.compile(expression, {
+        linkType: linktypes.linkTypeToDlt(linkType),
+        snaplen,
+        // libpcap compiles a savefile's filter for the file's byte order (NULL/LOOP address families).
+        offline: byteOrder === 'le' ? 'unswapped' : 'swapped',
+      });
+      f = jit(prog);
+      compiled.set(key, f);
+    }
+    return f;
+  };
+
+  let writer: CaptureWriter | undefined;
+  try {
+    if (opts.write !== undefined) writer = openWriter(await import('../capture/writer.js'), reader, opts.write, override);
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+
+  const out = new Output();
+  const print = !opts.count && writer === undefined;
+  const summarizer = print
+    ? new (await import('../capture/summary/summarizer.js')).Summarizer({ nano: opts.nano ?? false, ...(override !== undefined ? { linkType: override } : {}) })
+    : undefined;
+  const showProgress = opts.progress && process.stderr.isTTY === true && !(print && process.stdout.isTTY === true);
+  const progress = showProgress && reader.size !== undefined ? startProgress(reader.size, progressState) : undefined;
+
+  let matched = 0;
+  let filter: Filter | undefined = fixedFilter;
+  let filterIface: unknown = null;
+  const onPacket = (p: Packet): boolean => {
+    if (filterApi !== undefined && p.iface !== filterIface) {
+      filter = filterFor(p);
+      filterIface = p.iface;
+    }
+    if (filter !== undefined && filter(p.data, p.wireLength) === 0) return true;
+    matched++;
+    if (writer !== undefined) writer.write(override === undefined ? p : { ...p, linkType: override });
+    else if (summarizer !== undefined) {
+      out.write(summarizer.line(p) + '\n');
+      if (out.closed) return false;
+    }
+    return matched < max;
+  };
+
+  try {
+    await reader.forEach(onPacket);
+  } catch (err) {
+    // Whatever was read before the damage is printed and written; the -w file stays valid.
+    out.flush();
+    progress?.stop();
+    try {
+      await writer?.close();
+    } catch {
+      // The read error is the one to report.
+    }
+    throw translateWriteError(err, opts.write);
+  }
+  progress?.stop();
+  out.flush();
+  if (writer !== undefined) {
+    try {
+      await writer.close();
+    } catch (err) {
+      throw translateWriteError(err, opts.write);
+    }
+  }
+  if (opts.count) {
+    out.write(`${matched} packet${matched === 1 ? '' : 's'}\n`);
+    out.flush();
+  }
+  return 0;
+}
+
+function translateWriteError(err: unknown, path: string | undefined): unknown {
+  if (err instanceof CaptureWriteError && path !== undefined && !err.message.startsWith(`${path}:`)) {
+    return new CaptureWriteError(`${path}: ${err.message}`);
+  }
+  return err;
+}
+
+/** The -w writer: pcapng or pcap by extension, else the input's format; keeps byte order, precision and interfaces. */
+function openWriter(
+  capture: typeof import('../capture/writer.js'),
+  reader: CaptureReader,
+  path: string,
+  override: number | undefined,
+): CaptureWriter {
+  const info = reader.info;
+  const format = capture.formatForPath(path) ?? info.format;
+  const sink = capture.openSink(path);
+  if (format === 'pcap') {
+    const snaplen = Math.max(...reader.interfaces.map((i) => i.effectiveSnaplen));
+    const w = new capture.PcapWriter(sink, {
+      linkType: override ?? info.linkType,
+      snaplen: info.format === 'pcap' ? info.snaplen : snaplen,
+      precision: info.precision,
+      byteOrder: info.byteOrder,
+      ...(info.pcapHeader?.fcsLength !== undefined ? { fcsLength: info.pcapHeader.fcsLength } : {}),
+    });
+    return w;
+  }
+  const w = new capture.PcapngWriter(sink, { byteOrder: info.byteOrder });
+  // Describe the interfaces known so far now, so even an empty result is a valid file.
+  for (const iface of reader.interfaces) w.addCaptureInterface(iface, override);
+  return w;
+}
+
+/** A progress bar on standard error, shown once the read has taken more than a second. */
+function startProgress(total: number, state: { bytes: number }): { stop(): void } {
+  const started = Date.now();
+  let bar: { update(n: number): void; stop(): void } | undefined;
+  let loading = false;
+  let stopped = false;
+  const mb = (n: number): number => Math.round(n / 1e5) / 10;
+  const timer = setInterval(() => {
+    if (bar === undefined && !loading && Date.now() - started > 1000) {
+      loading = true;
+      void import('cli-progress').then((m) => {
+        if (stopped) return;
+        const b = new m.SingleBar(
+          { format: 'reading [{bar}] {percentage}% | {value}/{total} MB', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+          m.Presets.shades_classic,
+        );
+        b.start(mb(total), mb(state.bytes));
+        bar = b;
+      });
+    }
+    bar?.update(mb(state.bytes));
+  }, 200);
+  timer.unref();
+  return {
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      bar?.stop();
+    },
+  };
+}
