@@ -4,12 +4,13 @@
  *   call 5            a helper by id           call helper 5       (the same)
  *   call LABEL        a bpf-to-bpf call        call local LABEL    call local +3 / -7
  *   call kfunc(123)   a kfunc by BTF id        call runtime 123    (the same)
+ *   call kfunc(123, 2)  ... in the module whose BTF is fd_array[2]
  *   call kfunc(NAME)  a kfunc by name, resolved at load
  *   call %r2          callx (uBPF syntax)      callx r2            (llvm syntax)
  *   call bpf_map_lookup_elem   a helper by name, when no label has that name
  */
 import { describe, type Cursor } from './asm-lexer.js';
-import { type Stmt, I32, isIntStart, isLabelToken, looksLikeRegister, one, parseInteger, parseReg, parseTarget, s32 } from './asm-operands.js';
+import { type Stmt, I16, I32, isIntStart, isLabelToken, looksLikeRegister, one, parseInteger, parseReg, parseTarget, s16, s32 } from './asm-operands.js';
 import { Class, JmpOp, PseudoCall, Source } from './opcodes.js';
 
 const CALL = Class.JMP | JmpOp.CALL;
@@ -49,7 +50,10 @@ export function parseCall(c: Cursor): Stmt {
       c.next();
       s = { slots: one(CALL, 0, PseudoCall.KFUNC).slots, ref: { kind: 'kfunc', name: a.text } };
     } else {
-      s = one(CALL, 0, PseudoCall.KFUNC, 0, s32(parseInteger(c, I32('BTF id'))));
+      const id = s32(parseInteger(c, I32('BTF id')));
+      // The offset: the index of the kfunc's module BTF in fd_array.
+      const off = c.accept(',') ? s16(parseInteger(c, I16('BTF fd index'))) : 0;
+      s = one(CALL, 0, PseudoCall.KFUNC, off, id);
     }
     c.expect(')', "')'");
     return s;

@@ -190,7 +190,8 @@ function checkJmp(ins: Instruction, opts: CheckOptions): string | undefined {
       if (opts.callx === false) return 'callx is not enabled';
       return zero(ins, 'src', 'off', 'imm') ?? reg('destination', ins.dst);
     }
-    const e = zero(ins, 'dst', 'off');
+    // A kfunc call's offset is the index of its module's BTF in fd_array (0: vmlinux).
+    const e = ins.src === PseudoCall.KFUNC ? zero(ins, 'dst') : zero(ins, 'dst', 'off');
     if (e) return e;
     if (ins.src === PseudoCall.HELPER || ins.src === PseudoCall.CALL) return undefined;
     if (ins.src === PseudoCall.KFUNC) return opts.kfuncCalls === false ? 'kfunc calls are not enabled' : undefined;

@@ -10,7 +10,8 @@
  * stores with w registers when `alu32` is set.
  *
  * Where objdump's text loses information (it prints `call -1` for both a
- * helper and a bpf-to-bpf call, `call 1234` for a kfunc, only the low half
+ * helper and a bpf-to-bpf call, `call 1234` for a kfunc (and not its module
+ * BTF index in the offset), only the low half
  * of a pseudo LDDW and no immediate for LD_IND), the default output adds it
  * back in a form our assembler reads (`call local -1`, `call kfunc(1234)`,
  * `ld_pseudo r1, 2, 3, 8`, `skb[r1 + 4]`); `objdump: true` gives objdump's
@@ -168,7 +169,7 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
           const l = opts.label?.(i + 1 + imm);
           return l ? `call ${l}` : `call local ${rel(imm)}`;
         }
-        if (src === PseudoCall.KFUNC && !exact) return `call kfunc(${num(imm)})`;
+        if (src === PseudoCall.KFUNC && !exact) return `call kfunc(${num(imm)}${off ? `, ${num(off)}` : ''})`;
         return `call ${num(imm)}`;
       }
       if (op === JmpOp.JA) {

@@ -120,7 +120,7 @@ export function formatUbpf(insns: readonly Instruction[], i: number, opts: UbpfF
       if (op === JmpOp.CALL) {
         if (opSource(code) === Source.X) return `call %r${dst}`;
         if (src === PseudoCall.CALL) return `call local ${target(i + 1 + imm, imm)}`;
-        if (src === PseudoCall.KFUNC) return `call runtime ${imm}`;
+        if (src === PseudoCall.KFUNC) return off ? `call kfunc(${imm}, ${off})` : `call runtime ${imm}`;
         return `call ${imm}`;
       }
       if (op === JmpOp.JA) return cls === Class.JMP32 ? `ja32 ${target(i + 1 + imm, imm)}` : `ja ${target(i + 1 + off, off)}`;

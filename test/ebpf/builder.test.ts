@@ -186,7 +186,7 @@ describe('builder', () => {
         'call 1',
         'jeq %r0, 0, +5',
         'lddw %r3, map_value(6, 8)',
-        '.insn 0x85, 0x0, 0x2, 1, 777',
+        'call kfunc(777, 1)',
         'lddw %r3, btf_id(888)',
         'mov %r0, 2',
         'exit',
