@@ -72,6 +72,7 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
     offline: options.offline ?? false,
     resolver: options.resolver ?? fileResolver(),
     expression,
+    fold: options.optimize ?? true,
   });
   const doOpt = options.optimize ?? true;
   const optimized = doOpt ? optimizeCfg(cfg) : cfg;

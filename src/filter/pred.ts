@@ -27,13 +27,24 @@ export type Pred =
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
 
+/**
+ * `a and b`, folding literal constants as libpcap's generator does
+ * (`x and false` is false, `x and true` is x): the folded-away side's loads
+ * are not emitted, exactly as in libpcap's programs.
+ */
 export function and(a: Pred, b: Pred): Pred {
+  if (a.k === 'const') return a.v ? b : a;
+  if (b.k === 'const') return b.v ? a : b;
   return { k: 'and', a, b };
 }
+/** `a or b`, folding literal constants (`x or true` is true, `x or false` is x). */
 export function or(a: Pred, b: Pred): Pred {
+  if (a.k === 'const') return a.v ? a : b;
+  if (b.k === 'const') return b.v ? b : a;
   return { k: 'or', a, b };
 }
 export function not(a: Pred): Pred {
+  if (a.k === 'const') return { k: 'const', v: !a.v };
   return { k: 'not', a };
 }
 export function test(stmts: Stmt[], code: number, kv: number): Pred {

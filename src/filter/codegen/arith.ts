@@ -122,6 +122,10 @@ function evalArith(g: Gen, a: Arith): Value {
       const a0 = evalArith(g, a.left);
       const a1 = evalArith(g, a.right);
       const code = ALU_OP[a.op];
+      if (g.opts.fold) {
+        const folded = foldConst(g, code, a0, a1);
+        if (folded) return folded;
+      }
       if (a1.constant !== undefined) {
         if (code === BPF_DIV && a1.constant === 0) g.error('division by zero');
         if (code === BPF_MOD && a1.constant === 0) g.error('modulus by zero');
@@ -135,6 +139,34 @@ function evalArith(g: Gen, a: Arith): Value {
       return { s, reg, b: andOpt(a0.b, a1.b) };
     }
   }
+}
+
+/** With the optimiser on: constant operands fold, and `x & 0` / `x * 0` is 0 without loading x. */
+function foldConst(g: Gen, code: number, a0: Value, a1: Value): Value | undefined {
+  let v: number | undefined;
+  if (a0.constant !== undefined && a1.constant !== undefined) {
+    const x = a0.constant, y = a1.constant;
+    switch (code) {
+      case BPF_ADD: v = (x + y) >>> 0; break;
+      case BPF_SUB: v = (x - y) >>> 0; break;
+      case BPF_MUL: v = Math.imul(x, y) >>> 0; break;
+      case BPF_DIV: v = y === 0 ? undefined : Math.floor(x / y); break;
+      case BPF_MOD: v = y === 0 ? undefined : x % y; break;
+      case BPF_AND: v = (x & y) >>> 0; break;
+      case BPF_OR: v = (x | y) >>> 0; break;
+      case BPF_XOR: v = (x ^ y) >>> 0; break;
+      case BPF_LSH: v = y > 31 ? undefined : (x << y) >>> 0; break;
+      case BPF_RSH: v = y > 31 ? undefined : x >>> y; break;
+    }
+  } else if ((code === BPF_AND || code === BPF_MUL) && (a0.constant === 0 || a1.constant === 0)) {
+    v = 0;
+  }
+  if (v === undefined) return undefined;
+  g.freeReg(a0.reg);
+  g.freeReg(a1.reg);
+  const r = loadi(g, v);
+  r.b = andOpt(a0.b, a1.b);
+  return r;
 }
 
 export function genRelation(g: Gen, op: RelOp, left: Arith, right: Arith): Pred {

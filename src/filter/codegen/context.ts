@@ -40,6 +40,8 @@ export interface GenOptions {
   offline: false | 'unswapped' | 'swapped';
   resolver: Resolver;
   expression: string;
+  /** Fold constant arithmetic (what libpcap's optimiser would do), only when optimising. */
+  fold?: boolean;
 }
 
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });

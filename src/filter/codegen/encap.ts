@@ -78,7 +78,8 @@ export function genVlan(g: Gen, vid: number | undefined): Pred {
   let b0: Pred;
   const lt = g.linktype;
   if (isEthernetLike(lt)) {
-    if (g.opts.linuxExt && g.vlanStackDepth === 0 && !g.offLinkhdr.isVariable &&
+    const plainEthernet = lt === DLT.EN10MB || lt === DLT.NETANALYZER || lt === DLT.NETANALYZER_TRANSPARENT;
+    if (plainEthernet && g.opts.linuxExt && g.vlanStackDepth === 0 && !g.offLinkhdr.isVariable &&
       g.offLinkhdr.constant === g.offOutermostlinkhdr.constant && !g.isEncap) {
       b0 = vlanExt(g, vid);
     } else {

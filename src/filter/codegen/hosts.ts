@@ -25,7 +25,16 @@ export function hostop(g: Gen, addr: number, mask: number, dir: Dir, ll: number,
   if (both) return both;
   if (dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
   const offset = dir === 'src' ? srcOff : dstOff;
-  return and(genLinktype(g, ll), g.mcmp('linkpl', offset, BPF_W, addr, mask));
+  const b0 = genLinktype(g, ll);
+  // A zero mask matches every address: no load (as libpcap's `net 0/0`).
+  return mask === 0 ? b0 : and(b0, g.mcmp('linkpl', offset, BPF_W, addr, mask));
+}
+
+/** Just the address comparison of hostop (no link-layer protocol test). */
+export function hostAddr(g: Gen, addr: number, mask: number, dir: Dir, srcOff: number, dstOff: number): Pred {
+  const both = bothDirs(dir, (d) => hostAddr(g, addr, mask, d, srcOff, dstOff));
+  if (both) return both;
+  return g.mcmp('linkpl', dir === 'src' ? srcOff : dstOff, BPF_W, addr, mask);
 }
 
 export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
@@ -34,10 +43,10 @@ export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll
   if (dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
   const offset = dir === 'src' ? srcOff : dstOff;
   const w = (b: Uint8Array, i: number): number => ((b[i * 4]! << 24) | (b[i * 4 + 1]! << 16) | (b[i * 4 + 2]! << 8) | b[i * 4 + 3]!) >>> 0;
-  let b1 = g.mcmp('linkpl', offset + 12, BPF_W, w(addr, 3), w(mask, 3));
-  b1 = and(g.mcmp('linkpl', offset + 8, BPF_W, w(addr, 2), w(mask, 2)), b1);
-  b1 = and(g.mcmp('linkpl', offset + 4, BPF_W, w(addr, 1), w(mask, 1)), b1);
-  b1 = and(g.mcmp('linkpl', offset + 0, BPF_W, w(addr, 0), w(mask, 0)), b1);
+  let b1: Pred = { k: 'const', v: true };
+  for (let i = 3; i >= 0; i--) {
+    if (w(mask, i) !== 0) b1 = and(g.mcmp('linkpl', offset + i * 4, BPF_W, w(addr, i), w(mask, i)), b1);
+  }
   return and(genLinktype(g, ll), b1);
 }
 
@@ -90,8 +99,10 @@ export function ipfchostop(g: Gen, mac: Uint8Array, dir: Dir): Pred {
 export function ahostop(g: Gen, a: number, dir: Dir): Pred {
   const both = bothDirs(dir, (d) => ahostop(g, a, d));
   if (both) return both;
-  if (dir === 'src') return g.bcmp('linkhdr', 0, [a]);
-  if (dir === 'dst') return g.bcmp('linkhdr', 1, [a]);
+  // ARCnet: source first, then destination. BACnet MS/TP: preamble (2), type, destination, source.
+  const mstp = g.linktype === DLT.BACNET_MS_TP;
+  if (dir === 'src') return g.bcmp('linkhdr', mstp ? 4 : 0, [a]);
+  if (dir === 'dst') return g.bcmp('linkhdr', mstp ? 3 : 1, [a]);
   g.error(`'${dir}' is valid for 802.11 syntax only`);
 }
 

@@ -10,7 +10,9 @@ import { atoan, atodn, atoin, etherAton, parseIpv6 } from '../names/addr.js';
 import { and, not, or, type Pred } from '../pred.js';
 import { ISO } from './constants.js';
 import type { Gen } from './context.js';
-import { ahostop, dnhostop, genHost, genHost6, linkHostop } from './hosts.js';
+import { ahostop, dnhostop, genHost, genHost6, hostAddr, linkHostop } from './hosts.js';
+import { genLinktype } from './linktype.js';
+import { ETHERTYPE } from './constants.js';
 import { isEthernetLike, isWlan } from './linktype.js';
 import { genPort, genPort6, genPortrange, genPortrange6, genProto, genProtochain, type PortProto } from './proto.js';
 import { IPPROTO } from './constants.js';
@@ -204,13 +206,21 @@ function genGateway(g: Gen, q: Qual, id: IdValue): Pred {
   if (!mac) g.error(`unknown Ethernet-like host '${id.name}'`);
   const addrs = g.opts.resolver.host(id.name);
   if (!addrs || addrs.v4.length === 0) g.error(`unknown host '${id.name}'`);
+  // The MAC matches, and the packet is IPv4/ARP/RARP without any of the host's addresses.
   const b0 = linkHostop(g, mac, 'default')!;
+  const protos: ('ip' | 'arp' | 'rarp')[] = q.proto === 'default' ? ['ip', 'arp', 'rarp'] : [q.proto as 'ip' | 'arp' | 'rarp'];
   let b1: Pred | undefined;
-  for (const a of addrs.v4) {
-    const t = genHost(g, a, 0xffffffff, q.proto, 'default');
+  for (const p of protos) {
+    const lt = genLinktype(g, p === 'ip' ? ETHERTYPE.IP : p === 'arp' ? ETHERTYPE.ARP : ETHERTYPE.REVARP);
+    let any: Pred | undefined;
+    for (const a of addrs.v4) {
+      const t = hostAddr(g, a, 0xffffffff, 'default', p === 'ip' ? 12 : 14, p === 'ip' ? 16 : 24);
+      any = any ? or(any, t) : t;
+    }
+    const t = and(lt, not(any!));
     b1 = b1 ? or(b1, t) : t;
   }
-  return and(b0, not(b1!));
+  return and(b0, b1!);
 }
 
 function genLinkName(g: Gen, q: Qual, name: string): Pred {
@@ -347,7 +357,7 @@ export function genId(g: Gen, q: Qual, id: IdValue): Pred {
     case 'arcnet': {
       if (q.proto !== 'link' && q.proto !== 'default') g.error("'link' is the only valid proto qualifier for 'host $XX'");
       if (WLAN_DIRS.has(q.dir)) g.error(`'${q.dir}' is valid for 802.11 syntax only`);
-      if (g.linktype !== DLT.ARCNET && g.linktype !== DLT.ARCNET_LINUX) g.notSupported('link host $XX');
+      if (g.linktype !== DLT.ARCNET && g.linktype !== DLT.ARCNET_LINUX && g.linktype !== DLT.BACNET_MS_TP) g.notSupported('link host $XX');
       const a = atoan(id.text);
       if (a === undefined) g.error(`invalid ARCnet address '${id.text}'`);
       return ahostop(g, a, q.dir);

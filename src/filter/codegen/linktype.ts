@@ -103,15 +103,32 @@ export function wlanDataFrame(g: Gen): Pred {
   return g.mcmp('linkhdr', 0, BPF_B, IEEE80211.TYPE_DATA, IEEE80211.FC0_TYPE_MASK);
 }
 
-function loopbackLinktype(g: Gen, af: number): Pred {
-  let v = af;
-  if (g.linktype === DLT.NULL || g.linktype === DLT.ENC) {
-    // Host byte order in the capture; the host is little-endian, so the loaded word is swapped,
-    // unless the savefile comes from a machine of the opposite order.
-    const swap = (x: number): number => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-    if (g.opts.offline !== 'swapped') v = swap(v);
+const swap32 = (x: number): number => (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+
+/**
+ * BSD loopback / ENC headers hold an AF_ value: in the capturing host's byte
+ * order for NULL and ENC (a little-endian host here), in network order for
+ * LOOP. A savefile may come from any host, so offline filters accept both
+ * orders, and for IPv6 every BSD's AF_INET6 value.
+ */
+function loopbackLinktype(g: Gen, ll: number): Pred {
+  const hostOrder = g.linktype === DLT.NULL || g.linktype === DLT.ENC;
+  const offline = g.opts.offline;
+  let afs: number[];
+  if (ll === ETHERTYPE.IP) afs = [AF.INET];
+  else if (ll === ETHERTYPE.IPV6) afs = offline ? [AF.INET6_DARWIN, AF.INET6_BSD, AF.INET6_FREEBSD] : [AF.INET6_LINUX];
+  else return FALSE;
+  let values: number[];
+  if (!hostOrder) values = afs;
+  else if (!offline) values = afs.map(swap32);
+  else if (offline === 'unswapped') values = [...afs, ...afs.map(swap32)];
+  else values = [...afs.map(swap32), ...afs];
+  let p: Pred | undefined;
+  for (const v of values) {
+    const t = g.cmp('linkhdr', 0, BPF_W, v);
+    p = p ? or(p, t) : t;
   }
-  return g.cmp('linkhdr', 0, BPF_W, v);
+  return p!;
 }
 
 function ethertypeToPpp(ll: number): number {
@@ -206,24 +223,20 @@ export function genLinktype(g: Gen, ll: number): Pred {
     case DLT.NULL:
     case DLT.LOOP:
     case DLT.ENC:
-      if (ll === ETHERTYPE.IP) return loopbackLinktype(g, AF.INET);
-      if (ll === ETHERTYPE.IPV6) {
-        if (g.opts.offline) {
-          return or(or(loopbackLinktype(g, AF.INET6_BSD), loopbackLinktype(g, AF.INET6_FREEBSD)), loopbackLinktype(g, AF.INET6_DARWIN));
-        }
-        return loopbackLinktype(g, AF.INET6_LINUX);
-      }
-      return FALSE;
+      return loopbackLinktype(g, ll);
     case DLT.PFLOG:
       if (ll === ETHERTYPE.IP) return g.cmp('linkhdr', 1, BPF_B, AF.INET);
-      if (ll === ETHERTYPE.IPV6) return g.cmp('linkhdr', 1, BPF_B, AF.INET6_LINUX);
+      if (ll === ETHERTYPE.IPV6) {
+        if (!g.opts.offline) return g.cmp('linkhdr', 1, BPF_B, AF.INET6_LINUX);
+        return or(or(g.cmp('linkhdr', 1, BPF_B, AF.INET6_DARWIN), g.cmp('linkhdr', 1, BPF_B, AF.INET6_BSD)), g.cmp('linkhdr', 1, BPF_B, AF.INET6_FREEBSD));
+      }
       return FALSE;
     case DLT.ARCNET:
     case DLT.ARCNET_LINUX:
       switch (ll) {
         case ETHERTYPE.IPV6: return g.cmp('linktype', 0, BPF_B, ARCTYPE.INET6);
-        case ETHERTYPE.IP: return or(g.cmp('linktype', 0, BPF_B, ARCTYPE.IP), g.cmp('linktype', 0, BPF_B, ARCTYPE.IP_OLD));
-        case ETHERTYPE.ARP: return or(g.cmp('linktype', 0, BPF_B, ARCTYPE.ARP), g.cmp('linktype', 0, BPF_B, ARCTYPE.ARP_OLD));
+        case ETHERTYPE.IP: return g.cmp('linktype', 0, BPF_B, ARCTYPE.IP);
+        case ETHERTYPE.ARP: return g.cmp('linktype', 0, BPF_B, ARCTYPE.ARP);
         case ETHERTYPE.REVARP: return g.cmp('linktype', 0, BPF_B, ARCTYPE.REVARP);
         case ETHERTYPE.ATALK: return g.cmp('linktype', 0, BPF_B, ARCTYPE.ATALK);
         default: return FALSE;

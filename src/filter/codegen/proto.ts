@@ -128,7 +128,8 @@ export function genProto(g: Gen, v: number, proto: ProtoQual): Pred {
           return and(genLinktype(g, LLCSAP.ISONS), g.cmp('linkpl_nosnap', 0, BPF_B, v));
       }
     case 'isis':
-      return and(genProto(g, ISO.ISIS, 'iso'), g.cmp('linkpl_nosnap', 4, BPF_B, v));
+      // The PDU type is the low 5 bits of byte 4 of the IS-IS header (one more byte in on C-HDLC).
+      return and(genProto(g, ISO.ISIS, 'iso'), g.mcmp('linkpl_nosnap', g.linktype === DLT.C_HDLC ? 5 : 4, BPF_B, v, 0x1f));
     default:
       g.error(`'${proto}' is not a valid qualifier for 'proto'`);
   }

@@ -36,6 +36,8 @@ export function genBroadcast(g: Gen, proto: ProtoQual): Pred {
       case DLT.ARCNET:
       case DLT.ARCNET_LINUX:
         return ahostop(g, 0, 'dst');
+      case DLT.BACNET_MS_TP:
+        return ahostop(g, 0xff, 'dst');
       case DLT.EN10MB:
       case DLT.NETANALYZER:
       case DLT.NETANALYZER_TRANSPARENT:
@@ -129,7 +131,7 @@ export function genInbound(g: Gen, outbound: boolean): Pred {
   const name = outbound ? 'outbound' : 'inbound';
   switch (g.linktype) {
     case DLT.SLIP:
-      return outbound ? not(g.cmp('linkhdr', 0, BPF_B, 0)) : g.cmp('linkhdr', 0, BPF_B, 0);
+      return g.cmp('linkhdr', 0, BPF_B, outbound ? 1 : 0);
     case DLT.IPNET:
       return g.cmp('linkhdr', 2, BPF_H, outbound ? 1 : 2);
     case DLT.LINUX_SLL: {
@@ -142,6 +144,12 @@ export function genInbound(g: Gen, outbound: boolean): Pred {
     }
     case DLT.PFLOG:
       return g.cmp('linkhdr', 60, BPF_B, outbound ? 2 : 1);
+    case DLT.DSA_TAG_DSA:
+      // Marvell DSA tag: mode bits; TO_CPU (0) means received, FROM_CPU (1) sent.
+      return outbound ? g.mcmp('linkhdr', 12, BPF_B, 0x40, 0xc0) : g.mcmp('linkhdr', 12, BPF_B, 0, 0x40);
+    case DLT.DSA_TAG_BRCM:
+      // Broadcom tag: opcode 0 is towards the CPU (received), 1 from it (sent).
+      return g.mcmp('linkhdr', 12, BPF_B, outbound ? 0x20 : 0, 0xe0);
     case DLT.PPP_PPPD:
       return g.cmp('linkhdr', 0, BPF_B, outbound ? 1 : 0);
     case DLT.JUNIPER_MFR: case DLT.JUNIPER_MLFR: case DLT.JUNIPER_MLPPP: case DLT.JUNIPER_ATM1:
@@ -173,7 +181,7 @@ const PF_REASONS = [
 ];
 const PF_ACTIONS: Record<string, number> = {
   pass: 0, accept: 0, drop: 1, block: 1, scrub: 2, noscrub: 3, nat: 4, nonat: 5, binat: 6, nobinat: 7,
-  rdr: 8, nordr: 9,
+  rdr: 8, nordr: 9, 'synproxy-drop': 10, defer: 11, match: 12, divert: 13, rt: 14, afrt: 15,
 };
 
 export function genPf(g: Gen, field: 'ifname' | 'ruleset' | 'rnr' | 'srnr' | 'reason' | 'action', value: string | number): Pred {
@@ -220,7 +228,7 @@ const WLAN_SUBTYPES: Record<number, Record<string, number>> = {
     deauth: 0xc0, deauthentication: 0xc0,
   },
   0x04: {
-    'ps-poll': 0xa0, pspoll: 0xa0, rts: 0xb0, cts: 0xc0, ack: 0xd0, 'cf-end': 0xe0, cfend: 0xe0,
+    bar: 0x80, ba: 0x90, 'ps-poll': 0xa0, pspoll: 0xa0, rts: 0xb0, cts: 0xc0, ack: 0xd0, 'cf-end': 0xe0, cfend: 0xe0,
     'cf-end-ack': 0xf0, cfendack: 0xf0,
   },
   0x08: {
@@ -236,7 +244,7 @@ const WLAN_DIRS: Record<string, number> = { nods: 0, tods: 1, fromds: 2, dstods:
 
 function wlanLinktypes(g: Gen, what: string): void {
   const lt = g.linktype;
-  if (lt !== DLT.IEEE802_11 && lt !== DLT.PRISM_HEADER && lt !== DLT.IEEE802_11_RADIO_AVS && lt !== DLT.IEEE802_11_RADIO) {
+  if (!isWlan(lt)) {
     g.notSupported(what);
   }
 }
@@ -260,8 +268,8 @@ export function genWlanSubtype(g: Gen, text: string): Pred {
 
 function wlanValue(g: Gen, text: string, table: Record<string, number>, what: string, mask: number, shift: number): number {
   if (/^(0[xX][0-9a-fA-F]+|[0-9]+)$/.test(text)) {
-    const n = Number(text.startsWith('0') && !/^0[xX]/.test(text) && text.length > 1 ? parseInt(text, 8) : text);
-    const v = (n << shift) >>> 0;
+    const v = Number(text.startsWith('0') && !/^0[xX]/.test(text) && text.length > 1 ? parseInt(text, 8) : text);
+    void shift;
     if ((v & ~mask) !== 0) g.error(`invalid 802.11 ${what} value`);
     return v;
   }
