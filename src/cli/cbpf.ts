@@ -12,7 +12,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { BpfkitError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { CbpfInsn, PacketMeta, ProgramFormat, ValidationMode } from '../cbpf/index.js';
 
 type FormatOption = ProgramFormat | 'auto';
@@ -229,18 +229,21 @@ pcap_offline_filter() semantics.`,
         if (lines.length) process.stdout.write(lines.join(''));
         lines.length = 0;
       };
-      await forEachPacket(opts.read!, (data, wireLength) => {
-        if (n >= limit) return false;
-        n++;
-        const v = filter(data, wireLength, meta);
-        if (v !== 0) kept++;
-        if (!opts.quiet) {
-          lines.push(`${n}: ${v}\n`);
-          if (lines.length >= 4096) flush();
-        }
-        return true;
-      });
-      flush();
+      try {
+        await forEachPacket(opts.read!, (data, wireLength) => {
+          if (n >= limit) return false;
+          n++;
+          const v = filter(data, wireLength, meta);
+          if (v !== 0) kept++;
+          if (!opts.quiet) {
+            lines.push(`${n}: ${v}\n`);
+            if (lines.length >= 4096) flush();
+          }
+          return true;
+        });
+      } finally {
+        flush(); // the verdicts of the packets before any damage
+      }
       process.stdout.write(`${kept} of ${n} packet${n === 1 ? '' : 's'} accepted\n`);
     });
 }
@@ -250,24 +253,8 @@ function parseCount(text: string, what: string): number {
   return Number(text);
 }
 
-/** The capture layer's reader, as far as this command needs it. */
-interface PacketLike {
-  data: Uint8Array;
-  wireLength: number;
-}
-interface CaptureModule {
-  CaptureReader?: {
-    open(source: string): Promise<{ forEach(fn: (p: PacketLike) => boolean | void): Promise<unknown> } | AsyncIterable<PacketLike>>;
-  };
-}
-
 async function forEachPacket(source: string, fn: (data: Uint8Array, wireLength: number) => boolean): Promise<void> {
-  const capture = (await import('../capture/index.js')) as unknown as CaptureModule;
-  if (!capture.CaptureReader) throw new BpfkitError('ENOTIMPL', 'reading capture files is not available in this build (src/capture has no reader yet)');
-  const reader = await capture.CaptureReader.open(source);
-  if ('forEach' in reader && typeof reader.forEach === 'function') {
-    await reader.forEach((p) => fn(p.data, p.wireLength));
-    return;
-  }
-  for await (const p of reader as AsyncIterable<PacketLike>) if (!fn(p.data, p.wireLength)) break;
+  const { CaptureReader } = await import('../capture/index.js');
+  const reader = await CaptureReader.open(source, { onWarning: (w) => process.stderr.write(`bpfkit: warning: ${w.message}\n`) });
+  await reader.forEach((p) => fn(p.data, p.wireLength));
 }
