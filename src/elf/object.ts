@@ -215,6 +215,7 @@ export class BpfObject {
       const target = this.elf.sections[rel.info];
       if (!target) throw new ElfError(`applies to section index ${rel.info}, which does not exist`, { section: rel.name });
       if (this.codeSections.has(target.index)) continue; // checked instruction by instruction when programs are built
+      if (isDebugOrMeta(target.name)) continue; // .debug_*: never applied (libbpf ignores them too); .BTF*: applied above
       for (const r of this.elf.relocations(rel)) {
         if (!known.has(r.type)) {
           throw new ElfRelocationError(`${relocName(r.type)} is not a BPF relocation bpfkit supports`, {
@@ -289,9 +290,11 @@ export function isReadOnlyData(name: string): boolean {
   return name === '.rodata' || name.startsWith('.rodata.');
 }
 
+const utf8 = new TextDecoder();
+
 function cString(d: Uint8Array): string {
   const end = d.indexOf(0);
-  return new TextDecoder().decode(end >= 0 ? d.subarray(0, end) : d);
+  return utf8.decode(end >= 0 ? d.subarray(0, end) : d);
 }
 
 /** BTF errors keep their own type (they name the section, offset and type id). */

@@ -396,7 +396,15 @@ export class ElfFile {
   }
 }
 
+const utf8 = new TextDecoder('utf-8');
+
 function decodeName(bytes: Uint8Array, start: number, end: number): string {
-  // Symbol and section names are bytes; decode as UTF-8 when valid, which is what every tool prints.
-  return new TextDecoder('utf-8').decode(bytes.subarray(start, end));
+  // Symbol and section names are bytes; almost always ASCII. Decode as UTF-8, which is what every tool prints.
+  let ascii = '';
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c >= 0x80) return utf8.decode(bytes.subarray(start, end));
+    ascii += String.fromCharCode(c);
+  }
+  return ascii;
 }

@@ -9,6 +9,8 @@
 import { ElfError } from './errors.js';
 import type { ElfFile } from './reader.js';
 
+const utf8 = new TextDecoder();
+
 export const NT_STAPSDT = 3;
 
 export interface UsdtProbe {
@@ -45,7 +47,7 @@ export function usdtProbes(elf: ElfFile): UsdtProbe[] {
     for (let k = 0; k < 3; k++) {
       const end = d.indexOf(0, p);
       if (end < 0) throw new ElfError('USDT note strings are not NUL-terminated', { section: sec.name, offset: note.offset });
-      strings.push(new TextDecoder().decode(d.subarray(p, end)));
+      strings.push(utf8.decode(d.subarray(p, end)));
       p = end + 1;
     }
     if (base && noteBase !== 0n) pc += base.addr - noteBase;

@@ -15,6 +15,8 @@ import { INT_BOOL, INT_SIGNED } from '../btf/types.js';
 import { UsageError } from '../errors.js';
 import type { MapSpec, VariableSpec } from '../ebpf/spec.js';
 
+const utf8 = new TextDecoder();
+
 export type VariableValue = number | bigint | boolean | string | Uint8Array;
 
 type Shape =
@@ -75,7 +77,7 @@ export class Variable implements VariableSpec {
         return b[0] !== 0;
       case 'chars': {
         const end = b.indexOf(0);
-        return new TextDecoder().decode(end >= 0 ? b.subarray(0, end) : b);
+        return utf8.decode(end >= 0 ? b.subarray(0, end) : b);
       }
       case 'int': {
         const u = readUint(b, this.le);
