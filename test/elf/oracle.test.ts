@@ -10,7 +10,7 @@ import type { Instruction } from '../../src/ebpf/insn.js';
 import { loadCollectionSpec } from '../../src/elf/index.js';
 import { expectSameMaps, expectSamePrograms } from './compare.js';
 import { execFileSync } from 'node:child_process';
-import { compileFixture, HAVE_BPFTOOL, HAVE_CLANG, IS_ROOT, runOracle } from './support.js';
+import { compileFixture, HAVE_BPFTOOL, HAVE_CLANG, HAVE_CLANG19, IS_ROOT, runOracle } from './support.js';
 
 const ready = HAVE_CLANG && IS_ROOT;
 
@@ -68,5 +68,16 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     expectSamePrograms(spec, o);
     const kfunc = spec.programs.weak_externs!.references.find((r) => r.kind === 'kfunc')!;
     expect(spec.programs.weak_externs!.instructions[kfunc.index]).toMatchObject({ code: 0x85, src: 2, imm: 0 });
+  });
+});
+
+describe.skipIf(!HAVE_CLANG19 || !IS_ROOT)('libbpf + kernel oracle, objects from clang 19 with -mcpu=v4', () => {
+  it.each(['net', 'core', 'externs', 'legacy', 'weak'])('%s.bpf.c', (fixture) => {
+    const obj = compileFixture(fixture, { cc: 'clang-19', flags: ['-mcpu=v4'], variant: 'clang19-v4' });
+    const o = runOracle(obj);
+    expect(o.loaded, 'the kernel loads the fixture').toBe(true);
+    const spec = loadCollectionSpec(obj);
+    expectSameMaps(spec, o);
+    expectSamePrograms(spec, o);
   });
 });
