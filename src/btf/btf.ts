@@ -13,6 +13,15 @@ import { isModifier } from './types.js';
 /** How many typedef/qualifier/array hops a resolution may take (libbpf uses 32). */
 export const MAX_RESOLVE_DEPTH = 32;
 
+/** The type interface whose `kind` includes K (CompositeType for 'struct', RefType for 'ptr', ...). */
+export type TypeOfKind<K extends Kind> = BtfType extends infer T
+  ? T extends { kind: infer TK }
+    ? K extends TK
+      ? T
+      : never
+    : never
+  : never;
+
 const VOID: VoidType = Object.freeze({ id: 0, kind: 'void', name: '' }) as VoidType;
 
 export interface BtfOptions {
@@ -158,10 +167,10 @@ export class Btf {
   }
 
   /** The first type with this name and kind; a BtfError naming it when there is none. */
-  get<K extends Kind>(name: string, kind: K): Extract<BtfType, { kind: K }> {
+  get<K extends Kind>(name: string, kind: K): TypeOfKind<K> {
     const t = this.find(name, kind);
     if (!t) throw new BtfError(`no ${kind} named '${name}'`);
-    return t as Extract<BtfType, { kind: K }>;
+    return t as TypeOfKind<K>;
   }
 
   /** Skip const/volatile/restrict/type_tag. */

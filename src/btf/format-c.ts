@@ -401,7 +401,12 @@ export class CPrinter {
     this.out.push(s + '\n\n');
   }
 
-  private declare(id: number, depth: number): void {
+  /**
+   * Make `id` usable through a pointer: a forward declaration for a named
+   * struct/union (unless it is `cont`, the struct whose body is being
+   * written, which declares itself), definitions for what must be complete.
+   */
+  private declare(id: number, depth: number, cont: number): void {
     if (depth > MAX_DEPTH) throw new BtfError('type dependencies too deep (a reference cycle?)', { typeId: id });
     const t = this.btf.type(id);
     switch (t.kind) {
@@ -410,14 +415,14 @@ export class CPrinter {
       case 'volatile':
       case 'restrict':
       case 'type_tag':
-        return this.declare(t.type, depth + 1);
+        return this.declare(t.type, depth + 1, cont);
       case 'array':
-        return this.define(t.type, depth + 1);
+        return this.define(t.type, depth + 1, cont);
       case 'struct':
       case 'union':
-        if (t.name === '') return this.defineMembers(t, depth + 1);
+        if (t.name === '') return this.defineMembers(t, depth + 1, cont);
         if (this.state[id] === State.None) this.state[id] = State.Declared;
-        if (!this.tagInText[id]) {
+        if (!this.tagInText[id] && id !== cont) {
           this.tagInText[id] = 1;
           this.emit(`${t.kind} ${this.tag(t)};`);
         }
@@ -430,35 +435,36 @@ export class CPrinter {
         return;
       case 'enum':
       case 'enum64':
-        return this.define(id, depth + 1);
+        return this.define(id, depth + 1, cont);
       case 'typedef':
         return this.defineTypedef(id, depth + 1);
       case 'func_proto':
-        this.declare(t.type, depth + 1);
-        for (const p of t.params) this.declare(p.type, depth + 1);
+        this.declare(t.type, depth + 1, cont);
+        for (const p of t.params) this.declare(p.type, depth + 1, cont);
         return;
       case 'func':
       case 'var':
-        return this.declare(t.type, depth + 1);
+        return this.declare(t.type, depth + 1, cont);
       default:
         return;
     }
   }
 
-  private define(id: number, depth: number): void {
+  /** Make `id` usable by value: complete definitions of everything it embeds. */
+  private define(id: number, depth: number, cont: number): void {
     if (depth > MAX_DEPTH) throw new BtfError('type dependencies too deep (a reference cycle?)', { typeId: id });
     const t = this.btf.type(id);
     switch (t.kind) {
       case 'struct':
       case 'union': {
-        if (t.name === '') return this.defineMembers(t, depth + 1);
+        if (t.name === '') return this.defineMembers(t, depth + 1, cont);
         const s = this.state[id];
         if (s === State.Defined) return;
         if (s === State.InProgress) {
           throw new BtfError(`${t.kind} '${t.name}' contains itself by value`, { typeId: id });
         }
         this.state[id] = State.InProgress;
-        this.defineMembers(t, depth + 1);
+        this.defineMembers(t, depth + 1, id);
         this.state[id] = State.Defined;
         this.tagInText[id] = 1;
         this.emit(`${this.compositeBody(t, 0, 0)};`);
@@ -474,20 +480,20 @@ export class CPrinter {
         return;
       case 'typedef':
         this.defineTypedef(id, depth + 1);
-        return this.define(t.type, depth + 1);
+        return this.define(t.type, depth + 1, 0);
       case 'array':
       case 'const':
       case 'volatile':
       case 'restrict':
       case 'type_tag':
-        return this.define(t.type, depth + 1);
+        return this.define(t.type, depth + 1, cont);
       default:
-        return this.declare(id, depth + 1);
+        return this.declare(id, depth + 1, cont);
     }
   }
 
-  private defineMembers(t: CompositeType, depth: number): void {
-    for (const m of t.members) this.define(m.type, depth + 1);
+  private defineMembers(t: CompositeType, depth: number, cont: number): void {
+    for (const m of t.members) this.define(m.type, depth + 1, cont);
   }
 
   private defineTypedef(id: number, depth: number): void {
@@ -502,8 +508,8 @@ export class CPrinter {
       return;
     }
     const target = this.skipQualifiers(t.type);
-    if ((target.kind === 'struct' || target.kind === 'union') && target.name === '') this.defineMembers(target, depth + 1);
-    else this.declare(t.type, depth + 1);
+    if ((target.kind === 'struct' || target.kind === 'union') && target.name === '') this.defineMembers(target, depth + 1, 0);
+    else this.declare(t.type, depth + 1, 0);
     this.state[id] = State.Defined;
     this.emit(this.definition(id));
   }
@@ -541,11 +547,11 @@ export class CPrinter {
       switch (t.kind) {
         case 'struct':
         case 'union':
-          if (t.name !== '') this.define(t.id, 0);
+          if (t.name !== '') this.define(t.id, 0, 0);
           break;
         case 'enum':
         case 'enum64':
-          if (t.name !== '') this.define(t.id, 0);
+          if (t.name !== '') this.define(t.id, 0, 0);
           else if (!referenced[t.id] && !this.anonEnumsPrinted.has(t.id) && t.values.length > 0) {
             this.anonEnumsPrinted.add(t.id);
             this.emit(`${this.enumBody(t, 0)};`);
@@ -555,7 +561,7 @@ export class CPrinter {
           this.defineTypedef(t.id, 0);
           break;
         case 'fwd':
-          this.declare(t.id, 0);
+          this.declare(t.id, 0, 0);
           break;
         default:
           break;

@@ -14,7 +14,7 @@
  *
  * Errors: BtfError (code EBTF...) with section / typeId / offset.
  */
-export { Btf, MAX_RESOLVE_DEPTH, type BtfOptions } from './btf.js';
+export { Btf, MAX_RESOLVE_DEPTH, type BtfOptions, type TypeOfKind } from './btf.js';
 export { BtfError, CoreRelocationError, type BtfErrorWhere } from './errors.js';
 export { StringTable, StringTableBuilder } from './strings.js';
 export * from './types.js';
@@ -52,3 +52,4 @@ export {
 } from './core.js';
 export { essentialName, essentialNameLength, fieldsCompatible, typesCompatible, typesMatch } from './core-match.js';
 export { CPrinter, formatC, typeToC, declarationToC, definitionToC, isPacked, type CDumpOptions } from './format-c.js';
+export { LineTable, lineTables, formatLineInfo, formatSourceLocation } from './lineinfo.js';

@@ -64,16 +64,23 @@ export class StringTable {
 /** Builds a string section for the encoder: '' at offset 0, each distinct name once. */
 export class StringTableBuilder {
   private readonly offsets = new Map<string, number>();
-  private readonly chunks: Uint8Array[] = [];
+  private buf = new Uint8Array(1 << 16);
   private length = 0;
   private readonly enc = new TextEncoder();
+
   /** Offsets start after the base's strings (split BTF). */
   constructor(private readonly startOffset = 0) {
     // Offset 0 is '' in every table (the base's, for split BTF).
-    if (startOffset === 0) {
-      this.chunks.push(new Uint8Array(1));
-      this.length = 1;
-    }
+    if (startOffset === 0) this.length = 1;
+  }
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
   }
 
   add(s: string): number {
@@ -81,22 +88,29 @@ export class StringTableBuilder {
     const hit = this.offsets.get(s);
     if (hit !== undefined) return hit;
     const off = this.startOffset + this.length;
-    const b = this.enc.encode(s);
-    const chunk = new Uint8Array(b.length + 1);
-    chunk.set(b);
-    this.chunks.push(chunk);
-    this.length += chunk.length;
+    this.reserve(s.length * 3 + 1);
+    let p = this.length;
+    let ascii = true;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f || c === 0) {
+        ascii = false;
+        break;
+      }
+      this.buf[p++] = c;
+    }
+    if (!ascii) {
+      const b = this.enc.encode(s);
+      this.buf.set(b, this.length);
+      p = this.length + b.length;
+    }
+    this.buf[p++] = 0;
+    this.length = p;
     this.offsets.set(s, off);
     return off;
   }
 
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let p = 0;
-    for (const c of this.chunks) {
-      out.set(c, p);
-      p += c.length;
-    }
-    return out;
+    return this.buf.slice(0, this.length);
   }
 }
