@@ -6,15 +6,17 @@ import type { Command } from 'commander';
 import { register as asm } from './asm.js';
 import { register as disasm } from './disasm.js';
 import { register as objdump } from './objdump.js';
-import { register as read } from './read.js';
 import { register as cbpf } from './cbpf.js';
+import { register as read } from './read.js';
 import { register as prog } from './prog.js';
 import { register as map } from './map.js';
+import { register as run } from './run.js';
+import { register as conformancePlugin } from './conformance-plugin.js';
 import { register as btf } from './btf.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [asm, disasm, objdump, read, cbpf, prog, map, btf];
+const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

@@ -195,8 +195,10 @@ function prepareSkb(mem: VmMemory, kind: ProgKind, options: TestRunOptions): Pre
   const proto = frame[12]! * 256 + frame[13]!;
   let protocol = proto;
   if (proto < 0x600) protocol = frame.length >= ETH_HLEN + 2 && frame[14] === 0xff && frame[15] === 0xff ? 0x0001 : 0x0004;
+  // The loopback device's address and broadcast address are both 00:00:00:00:00:00, so any group
+  // address is PACKET_MULTICAST, any other address but its own PACKET_OTHERHOST.
   const dest = frame.subarray(0, 6);
-  const pktType = dest[0]! & 1 ? (dest.every((b) => b === 0xff) ? 1 : 2) : dest.some((b) => b !== 0) ? 3 : 0;
+  const pktType = dest.every((b) => b === 0) ? 0 : dest[0]! & 1 ? 2 : 3;
   if (protocol === 0x0800 && frame.length - ETH_HLEN < 20) einval('an IPv4 packet needs at least a 20-byte header');
   if (protocol === 0x86dd && frame.length - ETH_HLEN < 40) einval('an IPv6 packet needs at least a 40-byte header');
   const data = l2 ? mac : net;

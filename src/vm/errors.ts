@@ -13,10 +13,13 @@ export interface InsnSite {
   pc: number;
   /** Opcode byte of that instruction. */
   code: number;
+  /** The instruction disassembled, when known. */
+  text?: string;
 }
 
 function siteText(site: InsnSite): string {
-  return `${site.program}: instruction ${site.pc} (opcode 0x${site.code.toString(16).padStart(2, '0')})`;
+  const what = site.text ?? `opcode 0x${site.code.toString(16).padStart(2, '0')}`;
+  return `${site.program}: instruction ${site.pc} (${what})`;
 }
 
 /** A program refused at load: malformed bytecode, unresolved references, unknown helpers. */

@@ -27,6 +27,8 @@ export interface Executable {
   readonly cacheHi: Int32Array;
   /** The region table epoch the caches were filled in. */
   cacheEpoch: number;
+  /** The instruction at `pc` as text, for error messages. */
+  describe?(pc: number): string;
 }
 
 /** What a helper call sees of the registers. */
@@ -60,8 +62,11 @@ export class ProgramAbort {
   constructor(readonly reason: string) {}
 }
 
-function site(prog: Executable, pc: number): InsnSite {
-  return { program: prog.name, pc, code: prog.code[pc * 4]! & 0xff };
+export function site(prog: Executable, pc: number): InsnSite {
+  const s: InsnSite = { program: prog.name, pc, code: prog.code[pc * 4]! & 0xff };
+  const text = prog.describe?.(pc);
+  if (text) s.text = text;
+  return s;
 }
 
 /**

@@ -103,6 +103,7 @@ export class VmMemory {
     }
     this.top = end;
     this.sizes.set(start, want);
+    this.u8.fill(0, start, end);
     return start;
   }
 

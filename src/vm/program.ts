@@ -5,6 +5,7 @@
  * where a redirect went).
  */
 import type { ProgramHandle, TestRunOptions, TestRunResult } from '../ebpf/engine.js';
+import { formatInstruction } from '../ebpf/disasm.js';
 import type { ProgramSpec } from '../ebpf/spec.js';
 import type { ProgType } from '../ebpf/types.js';
 import { prepareInput } from './context.js';
@@ -58,6 +59,14 @@ export class VmProgram implements ProgramHandle, Executable {
     this.code = code;
     this.cacheLo = new Int32Array(code.length / 4);
     this.cacheHi = new Int32Array(code.length / 4);
+  }
+
+  describe(pc: number): string {
+    try {
+      return formatInstruction(this.spec.instructions, pc);
+    } catch {
+      return `opcode 0x${(this.code[pc * 4]! & 0xff).toString(16)}`;
+    }
   }
 
   /** Number of instruction slots. */

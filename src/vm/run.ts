@@ -8,7 +8,7 @@ import { MAX_CALL_DEPTH, MAX_TAIL_CALLS, STACK_SIZE } from '../ebpf/opcodes.js';
 import { setNum } from './arith.js';
 import { VmCallError, type InsnSite } from './errors.js';
 import { HelperCall } from './helpers/registry.js';
-import { execute, type Executable, type Frame, type Machine } from './interpreter.js';
+import { execute, site, type Executable, type Frame, type Machine } from './interpreter.js';
 import type { ProgKind } from './kinds.js';
 import type { VmMemory } from './memory.js';
 import type { Packet } from './packet.js';
@@ -21,9 +21,7 @@ export const FUNC_TAG = 0x7f00_0000;
 /** Where bpf_redirect / bpf_redirect_map sent the packet. */
 export type Redirect = { ifindex: number; flags: number } | { map: string; key: number; flags: number };
 
-function siteOf(frame: Frame): InsnSite {
-  return { program: frame.prog.name, pc: frame.pc, code: frame.prog.code[frame.pc * 4]! & 0xff };
-}
+const siteOf = (frame: Frame): InsnSite => site(frame.prog, frame.pc);
 
 export class Run implements Machine {
   readonly mem: VmMemory;

@@ -28,7 +28,12 @@ function packet(c: HelperCall): Packet {
 /** xdp_metalen_invalid: metadata is a multiple of 4 bytes, at most 255 (skb_shared_info.meta_len is a u8). */
 const metaInvalid = (len: number): boolean => len % 4 !== 0 || len > 255;
 
-/** The ones' complement sum of x86-64's csum_partial (64-bit accumulation with end-around carry, folded to 32 bits). */
+/**
+ * x86-64's csum_partial: the 32-bit ones' complement sum of the bytes (read as
+ * 64-bit little-endian words, the tail zero-padded, accumulated with
+ * end-around carry from `seed`, then the two halves added with carry). The
+ * value is the one the kernel computes, zero representation included.
+ */
 export function csumPartial(bytes: Uint8Array, seed: number): number {
   let total = BigInt(seed >>> 0);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -39,9 +44,31 @@ export function csumPartial(bytes: Uint8Array, seed: number): number {
     for (let k = bytes.length - 1; k >= i; k--) tail = (tail << 8n) | BigInt(bytes[k]!);
     total += tail;
   }
+  // End-around carry: zero only when every addend is, otherwise congruent to the total modulo 2^n - 1.
   const fold = (v: bigint, bits: bigint): bigint => (v === 0n ? 0n : ((v - 1n) % ((1n << bits) - 1n)) + 1n);
   const r64 = fold(total, 64n);
   return Number(fold((r64 >> 32n) + (r64 & 0xffffffffn), 32n));
+}
+
+/** csum_add / csum_sub: 32-bit ones' complement addition with end-around carry. */
+const csumAdd = (a: number, b: number): number => {
+  const r = (a + b) >>> 0;
+  return r < b >>> 0 ? (r + 1) >>> 0 : r;
+};
+const csumSub = (a: number, b: number): number => csumAdd(a, ~b >>> 0);
+
+/** csum_from32to16: fold a 32-bit sum to 16 bits. */
+const from32to16 = (sum: number): number => (((sum + (((sum >>> 16) | (sum << 16)) >>> 0)) >>> 16) & 0xffff) >>> 0;
+
+/**
+ * bpf_csum_diff as Linux 6.18 computes it: the checksum of `to` minus that of
+ * `from`, plus the seed, folded to 16 bits (the folded seed when both are empty).
+ */
+export function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
+  if (from.length && to.length) return from32to16(csumSub(csumPartial(to, seed), csumPartial(from, 0)));
+  if (to.length) return from32to16(csumPartial(to, seed));
+  if (from.length) return from32to16(~csumPartial(from, ~seed >>> 0) >>> 0);
+  return from32to16(seed >>> 0);
 }
 
 export function definePacketHelpers(r: HelperRegistry): void {
@@ -152,17 +179,12 @@ export function definePacketHelpers(r: HelperRegistry): void {
     { kinds: xdp },
   );
 
-  // bpf_csum_diff(from, from_size, to, to_size, seed): csum_partial over ~from ++ to, sizes multiples of 4, at most 512 bytes.
+  // bpf_csum_diff(from, from_size, to, to_size, seed): sizes are multiples of 4.
   r.define(HelperId.csum_diff, (c) => {
     const fromSize = c.u32(2);
     const toSize = c.u32(4);
-    if ((fromSize | toSize) % 4 !== 0 || fromSize + toSize > 512) return -Errno.EINVAL;
-    const from = c.bytes(1, fromSize);
-    const to = c.bytes(3, toSize);
-    const diff = new Uint8Array(fromSize + toSize);
-    for (let i = 0; i < fromSize; i++) diff[i] = ~from[i]! & 0xff;
-    diff.set(to, fromSize);
-    return csumPartial(diff, c.u32(5));
+    if ((fromSize | toSize) % 4 !== 0) return -Errno.EINVAL;
+    return csumDiff(c.bytes(1, fromSize), c.bytes(3, toSize), c.u32(5));
   });
 
   r.define(

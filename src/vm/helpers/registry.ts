@@ -10,7 +10,7 @@
  */
 import { helperName } from '../../ebpf/helper-ids.js';
 import { VmHelperError, VmMemoryError, type InsnSite } from '../errors.js';
-import type { Frame } from '../interpreter.js';
+import { site, type Frame } from '../interpreter.js';
 import type { VmMap } from '../maps/map.js';
 import type { ProgKind } from '../kinds.js';
 import type { Run } from '../run.js';
@@ -71,8 +71,7 @@ export class HelperCall {
   }
 
   get site(): InsnSite {
-    const p = this.frame.prog;
-    return { program: p.name, pc: this.frame.pc, code: p.code[this.frame.pc * 4]! & 0xff };
+    return site(this.frame.prog, this.frame.pc);
   }
 
   /** Register i as an unsigned 64-bit bigint. */
