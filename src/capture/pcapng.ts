@@ -83,11 +83,12 @@ export class PcapngDecoder implements RecordDecoder {
 
   decode(buf: Uint8Array, view: DataView, pos: number, end: number, fileOffset: number): number {
     const avail = end - pos;
-    if (avail < 12) return -12;
+    if (avail < 8) return -8;
     let le = this.le;
     const type = view.getUint32(pos, le);
     let total: number;
     if (type === BT_SHB) {
+      if (avail < 12) return -12;
       const bom = view.getUint32(pos + 8, true);
       if (bom === BYTE_ORDER_MAGIC) le = true;
       else if (bom === 0x4d3c2b1a) le = false;
