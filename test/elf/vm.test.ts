@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgType } from '../../src/ebpf/types.js';
 import { loadCollectionSpec } from '../../src/elf/index.js';
 import { Vm } from '../../src/vm/index.js';
-import { compileFixture, HAVE_CLANG, IS_ROOT, runOracle } from './support.js';
+import { compileFixture, HAVE_CLANG, HAVE_CLANG19, IS_ROOT, runOracle } from './support.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
@@ -26,8 +26,12 @@ const PACKETS = [
 const RUNNABLE = new Set<number>([ProgType.SOCKET_FILTER, ProgType.SCHED_CLS, ProgType.SCHED_ACT, ProgType.XDP]);
 
 describe.skipIf(!HAVE_CLANG || !IS_ROOT)('ELF collections in the VM vs the kernel', () => {
-  it.each(['net', 'legacy'])('%s.bpf.c: same test-run results, run for run', (fixture) => {
-    const obj = compileFixture(fixture);
+  it.each([
+    ['net', 'clang'],
+    ['legacy', 'clang'],
+    ...(HAVE_CLANG19 ? [['net', 'clang-19']] : []), // ISA v4 (-mcpu=v4)
+  ])('%s.bpf.c from %s: same test-run results, run for run', (fixture, cc) => {
+    const obj = cc === 'clang' ? compileFixture(fixture) : compileFixture(fixture, { cc, flags: ['-mcpu=v4'], variant: 'clang19-v4' });
     const spec = loadCollectionSpec(obj);
     const runs: [string, Uint8Array][] = [];
     for (const pkt of PACKETS) for (const p of Object.values(spec.programs)) if (RUNNABLE.has(p.type)) runs.push([p.name, pkt]);
