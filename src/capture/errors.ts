@@ -2,8 +2,9 @@
  * Errors and warnings of the capture layer.
  *
  * A damaged capture file raises a PcapFormatError that names the byte offset
- * where the damage starts (the start of the header or record that could not
- * be read). Its message keeps libpcap's wording where libpcap has one
+ * where the damage is: the field that is wrong when it is a header field
+ * (a version, the link-type field, a pcapng block length), otherwise the
+ * start of the record or block that cannot be read. Its message keeps libpcap's wording where libpcap has one
  * ("unsupported pcap savefile version 1.4", "block total length in header 32
  * and trailer 808464432 don't match", ...), so messages can be compared with
  * what tcpdump prints.
