@@ -216,7 +216,7 @@ export function tokenize(expression: string): Token[] {
         out.push({ kind: 'ID', text: text.slice(1), pos });
         break;
       case 'BOGUS_EID':
-        throw new FilterSyntaxError(`bogus ethernet address ${text}`, expression, pos);
+        throw new FilterSyntaxError(`invalid Ethernet address '${text}'`, expression, pos);
       case 'BAD':
         throw new FilterSyntaxError(`can't parse filter expression: syntax error: unexpected character '${text}'`, expression, pos);
       default:

@@ -28,12 +28,22 @@ export function optimize(cfg: Cfg, _options: OptimizeOptions = {}): Cfg {
     }
     return b;
   };
+  // A jump into `ret #0` is `ret #0`: the skipped statements could only make the program
+  // return 0 earlier (an out-of-bounds load, a division by zero).
+  const sinkReject = (b: Block): void => {
+    const t = b.term;
+    if (t.kind === 'jump' && t.target.term.kind === 'ret' && t.target.term.k === 0 && t.target.term.code === 0x06) {
+      b.stmts = [];
+      b.term = { ...t.target.term };
+    }
+  };
   const visited = new Set<Block>();
   const stack: Block[] = [cfg.entry];
   while (stack.length) {
     const b = stack.pop()!;
     if (visited.has(b)) continue;
     visited.add(b);
+    sinkReject(b);
     const t = b.term;
     if (t.kind === 'branch') {
       t.jt = resolve(t.jt);
@@ -44,5 +54,7 @@ export function optimize(cfg: Cfg, _options: OptimizeOptions = {}): Cfg {
       stack.push(t.target);
     }
   }
-  return { ...cfg, entry: resolve(cfg.entry) };
+  const entry = resolve(cfg.entry);
+  sinkReject(entry);
+  return { ...cfg, entry };
 }

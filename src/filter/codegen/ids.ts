@@ -90,6 +90,7 @@ function portNumber(g: Gen, text: string, proto: PortProto): { port: number; pro
 }
 
 function genPortId(g: Gen, q: Qual, id: IdValue): Pred {
+  if (id.kind !== 'num' && id.kind !== 'name') g.error(`'${q.addr}' qualifier applied to ${qualifiedFor(id)}`);
   const proto = portProto(g, q.proto, q.addr);
   if (q.addr === 'port') {
     let port: number;
@@ -179,13 +180,12 @@ function checkProtoValue(g: Gen, v: number, proto: ProtoQual): void {
 function genProtoId(g: Gen, q: Qual, id: IdValue): Pred {
   const what = q.addr as 'proto' | 'protochain';
   if (q.dir !== 'default') g.error(`direction applied to '${what}'`);
+  if (id.kind !== 'num' && id.kind !== 'name') g.error(`'${what}' qualifier applied to ${qualifiedFor(id)}`);
   const valid = what === 'proto' ? ['default', 'link', 'ip', 'ip6', 'iso', 'isis'] : ['default', 'ip', 'ip6'];
-  if (!valid.includes(q.proto)) g.error(`'${q.proto}' is not a valid qualifier for '${what}'`);
   let v: number;
-  if (id.kind === 'num') v = id.value;
-  else if (id.kind === 'name') v = lookupProtoName(g, id.name, q.proto, what);
-  else if (id.kind === 'mac' || id.kind === 'arcnet') g.error(`'${what}' qualifier applied to ${id.kind === 'mac' ? 'MAC' : 'ARCnet'} address`);
-  else g.error(`'${what}' qualifier applied to ${qualifiedFor(id)}`);
+  if (id.kind === 'name') v = lookupProtoName(g, id.name, q.proto, what);
+  else v = id.value;
+  if (!valid.includes(q.proto)) g.error(`'${q.proto}' is not a valid qualifier for '${what}'`);
   checkProtoValue(g, v, q.proto);
   return what === 'proto' ? genProto(g, v, q.proto) : genProtochain(g, v, q.proto);
 }
@@ -226,7 +226,7 @@ function genGateway(g: Gen, q: Qual, id: IdValue): Pred {
 function genLinkName(g: Gen, q: Qual, name: string): Pred {
   const lt = g.linktype;
   if (!(isEthernetLike(lt) || lt === DLT.FDDI || lt === DLT.IEEE802 || isWlan(lt) || lt === DLT.IP_OVER_FC)) {
-    g.notSupported(`link host ${name}`);
+    g.notSupported('link host NAME');
   }
   const mac = g.opts.resolver.ether(name);
   if (!mac) g.error(`unknown Ethernet-like host '${name}'`);
@@ -271,7 +271,12 @@ function v4Valid(g: Gen, q: Qual, id: IdValue): void {
 }
 
 function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
-  if (q.proto === 'link') g.error(`illegal link-layer address '${idText(id)}'`);
+  if (id.kind === 'ipv4' && !atoin(id.text)) g.error(`invalid IPv4 address '${id.text}'`);
+  if ((id.kind === 'ipv4len' || id.kind === 'ipv4mask') && q.addr !== 'net') g.error(`'host' is not a valid qualifier for '${idText(id)}'`);
+  if (q.proto === 'link') {
+    if (id.kind === 'ipv4' || id.kind === 'num') g.error(`illegal link-layer address '${idText(id)}'`);
+    g.error(`'link' is not a valid qualifier for '${addrDescription(id, q.addr)}'`);
+  }
   if (WLAN_DIRS.has(q.dir)) g.error(`'${q.dir}' is valid for 802.11 syntax only`);
   let v: number, mask: number;
   if (id.kind === 'num') {
@@ -309,7 +314,7 @@ function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
 }
 
 function genIpv6(g: Gen, q: Qual, id: Extract<IdValue, { kind: 'ipv6' }>): Pred {
-  if (q.proto === 'link') g.error(`illegal link-layer address '${idText(id)}'`);
+  if (q.addr !== 'net' && id.len !== undefined && id.len !== 128) g.error(`'host' is not a valid qualifier for '${idText(id)}'`);
   if (WLAN_DIRS.has(q.dir)) g.error(`'${q.dir}' is valid for 802.11 syntax only`);
   const addr = parseIpv6(id.text);
   if (!addr) g.error(`invalid IPv6 address ${id.text}`);
@@ -325,6 +330,14 @@ function genIpv6(g: Gen, q: Qual, id: Extract<IdValue, { kind: 'ipv6' }>): Pred 
 
 export function genId(g: Gen, q: Qual, id: IdValue): Pred {
   if (q.addr === 'undef') g.error("can't parse filter expression: syntax error");
+  const hostLike = q.addr === 'host' || q.addr === 'default';
+  if (id.kind === 'mac' && !(hostLike && (q.proto === 'link' || q.proto === 'default'))) {
+    g.error('Ethernet address used in non-ether expression');
+  }
+  if (id.kind === 'arcnet' && !hostLike) g.error(`'${q.addr}' is not a valid qualifier for '$XX'`);
+  if (q.proto === 'decnet' && (q.addr === 'gateway' || q.addr === 'proto' || q.addr === 'protochain')) {
+    g.error(`'decnet' is not a valid qualifier for '${q.addr}'`);
+  }
   if (WLAN_DIRS.has(q.dir) && (q.addr === 'port' || q.addr === 'portrange')) {
     g.error(`'${q.dir}' is not a valid qualifier for '${q.addr}'`);
   }

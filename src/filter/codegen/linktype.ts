@@ -6,7 +6,7 @@
  * IP. `ll` is an Ethernet type when > 1500, else an LLC SAP (libpcap's
  * convention).
  */
-import { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_W, BPF_X } from '../../cbpf/insn.js';
+import { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_LD, BPF_LDX, BPF_MEM, BPF_W, BPF_X } from '../../cbpf/insn.js';
 import { DLT, dltName } from '../linktypes.js';
 import { FALSE, TRUE, and, not, or, test, type Pred } from '../pred.js';
 import { AF, ARCTYPE, ETHERTYPE, IEEE80211, ISO, LLCSAP, PPP, SLL } from './constants.js';
@@ -274,8 +274,6 @@ export function genLinktype(g: Gen, ll: number): Pred {
     case DLT.JUNIPER_FIBRECHANNEL:
     case DLT.JUNIPER_ATM_CEMIC:
       return g.mcmp('linkhdr', 0, BPF_W, 0x4d474300, 0xffffff00);
-    case DLT.BACNET_MS_TP:
-      return g.mcmp('linkhdr', 0, BPF_W, 0x55ff0000, 0xffff0000);
     case DLT.IPNET:
       if (ll === ETHERTYPE.IP) return g.cmp('linktype', 0, BPF_B, 2);
       if (ll === ETHERTYPE.IPV6) return g.cmp('linktype', 0, BPF_B, 26);

@@ -297,8 +297,6 @@ export function genWlanDir(g: Gen, text: string): Pred {
 function llcBase(g: Gen): Pred {
   switch (g.linktype) {
     case DLT.EN10MB:
-    case DLT.NETANALYZER:
-    case DLT.NETANALYZER_TRANSPARENT:
     case DLT.DSA_TAG_BRCM:
     case DLT.DSA_TAG_DSA:
       return and(not(g.cmpGt('linktype', 0, BPF_H, 1500)), not(g.cmp('llc', 0, BPF_H, 0xffff)));

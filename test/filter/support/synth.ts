@@ -138,7 +138,10 @@ function candidates(d: Decision, rnd: () => number): number[] {
   for (const [op, s] of d.sym.ops) {
     if (op === 0x70 && s < 32) out.add(((k << s) >>> 0) & max);
     if (op === 0x60 && s < 32) out.add((k >>> s) & max);
-    if (op === 0x50) out.add((k & s) & max), out.add(s & max);
+    if (op === 0x50) {
+      out.add((k & s) & max);
+      out.add(s & max);
+    }
     if (op === 0x00) out.add(((k - s) >>> 0) & max);
     if (op === 0x10) out.add(((k + s) >>> 0) & max);
   }
