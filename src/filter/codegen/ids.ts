@@ -335,8 +335,9 @@ export function genId(g: Gen, q: Qual, id: IdValue): Pred {
     g.error('Ethernet address used in non-ether expression');
   }
   if (id.kind === 'arcnet' && !hostLike) g.error(`'${q.addr}' is not a valid qualifier for '$XX'`);
-  if (q.proto === 'decnet' && (q.addr === 'gateway' || q.addr === 'proto' || q.addr === 'protochain')) {
-    g.error(`'decnet' is not a valid qualifier for '${q.addr}'`);
+  if (q.proto === 'decnet') {
+    const early = q.addr === 'gateway' ? id.kind !== 'ipv6' : (q.addr === 'proto' || q.addr === 'protochain') && (id.kind === 'num' || id.kind === 'name');
+    if (early) g.error(`'decnet' is not a valid qualifier for '${q.addr}'`);
   }
   if (WLAN_DIRS.has(q.dir) && (q.addr === 'port' || q.addr === 'portrange')) {
     g.error(`'${q.dir}' is not a valid qualifier for '${q.addr}'`);
