@@ -12,7 +12,9 @@ export {
 export { checkProgram, validate, isValid, LIBPCAP_MAXINSNS } from './validate.js';
 export { type PacketMeta } from './meta.js';
 export { interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS } from './interpret.js';
-export { jit, jitSource, clearJitCache, type CompiledFilter, type JitOptions } from './jit.js';
+export {
+  jit, jitSource, jitBatch, jitBatchSource, clearJitCache, type CompiledFilter, type JitOptions, type BatchFilter, type PacketBatch,
+} from './jit.js';
 export {
   formatInsn, formatD, formatDD, formatDDD, formatBytecode, formatBpfAsm, insnParts, type DumpStyle,
 } from './format.js';

@@ -16,6 +16,7 @@
  * The generated code reads only the packet bytes, the wire length and the
  * PacketMeta; it cannot loop forever and has no access to anything else.
  */
+import { UsageError } from '../errors.js';
 import { validate } from './validate.js';
 import {
   BPF_A, BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ,
@@ -93,25 +94,110 @@ export function jit(prog: CbpfProgram, options: JitOptions = {}): CompiledFilter
 /** Forget every cached compiled filter. */
 export function clearJitCache(): void {
   cache.clear();
+  batchCache.clear();
+}
+
+/**
+ * Many packets stored in one buffer (e.g. a capture file read into memory):
+ * packet i is `buffer[offsets[i] .. offsets[i] + caplens[i])`.
+ */
+export interface PacketBatch {
+  buffer: Uint8Array;
+  offsets: ArrayLike<number>;
+  caplens: ArrayLike<number>;
+  /** Wire lengths (`ld #pktlen`); default: the captured lengths. */
+  wireLengths?: ArrayLike<number>;
+  /** How many packets (default offsets.length). */
+  count?: number;
+}
+
+/**
+ * A compiled batch filter: runs the program on every packet of the batch
+ * (libpcap semantics, no PacketMeta), writes each verdict to `verdicts` when
+ * given, and returns how many packets it kept (verdict != 0).
+ */
+export type BatchFilter = (batch: PacketBatch, verdicts?: Uint32Array) => number;
+
+const batchCache = new Map<string, BatchFilter>();
+
+type RawBatch = (
+  buf: Uint8Array, off: ArrayLike<number>, cap: ArrayLike<number>, wl: ArrayLike<number> | undefined, count: number, out: Uint32Array | undefined,
+) => number;
+
+/**
+ * Compile a program for filtering many packets held in one buffer in a
+ * single call: the loop over the packets is part of the generated code, so
+ * there is no call per packet and the packet bytes are read straight from
+ * the shared buffer. Same verdicts as jit() without metadata.
+ */
+export function jitBatch(prog: CbpfProgram, options: JitOptions = {}): BatchFilter {
+  const mode = options.mode ?? 'libpcap';
+  const useCache = options.cache !== false;
+  const key = useCache ? cacheKey(prog, mode) : '';
+  const hit = useCache ? batchCache.get(key) : undefined;
+  if (hit) return hit;
+  validate(prog, mode);
+  const raw = (new Function('H', jitBatchSource(prog)) as (h: typeof helpers) => RawBatch)(helpers);
+  const fn: BatchFilter = (batch, verdicts) => {
+    const { buffer, offsets, caplens, wireLengths } = batch;
+    const count = batch.count ?? offsets.length;
+    if (!Number.isInteger(count) || count < 0 || count > offsets.length || count > caplens.length ||
+      (wireLengths !== undefined && count > wireLengths.length) || (verdicts !== undefined && count > verdicts.length)) {
+      throw new UsageError(`packet batch: count ${count} does not fit the offsets, lengths or verdicts arrays`);
+    }
+    const size = buffer.length;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i]!;
+      const c = caplens[i]!;
+      if (!(o >= 0 && c >= 0 && o + c <= size && Number.isInteger(o) && Number.isInteger(c))) {
+        throw new UsageError(`packet batch: packet ${i} (offset ${o}, length ${c}) is not inside the ${size}-byte buffer`);
+      }
+    }
+    return raw(buffer, offsets, caplens, wireLengths, count, verdicts);
+  };
+  if (useCache) {
+    batchCache.set(key, fn);
+    if (batchCache.size > CACHE_SIZE) batchCache.delete(batchCache.keys().next().value!);
+  }
+  return fn;
 }
 
 const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
 
-function loadExpr(off: string, size: number, plus: (d: number) => string): string {
-  if (size === 1) return `p[${off}]`;
-  if (size === 2) return `(p[${off}] << 8) | p[${plus(1)}]`;
-  return `(p[${off}] << 24) | (p[${plus(1)}] << 16) | (p[${plus(2)}] << 8) | p[${plus(3)}]`;
+/** How the generated code reaches the packet, returns, and whether it has metadata. */
+interface Shape {
+  /** The expression for the byte at offset `off` (an expression string). */
+  byte(off: string): string;
+  /** A statement that ends the filter with verdict `v` (a u32 expression). */
+  ret(v: string): string;
+  /** Whether a PacketMeta may be present (per-packet form) or never (batch form). */
+  meta: boolean;
+}
+
+const SINGLE: Shape = {
+  byte: (off) => `p[${off}]`,
+  ret: (v) => `return ${v};`,
+  meta: true,
+};
+
+const BATCH: Shape = {
+  byte: (off) => `buf[b + ${off}]`,
+  ret: (v) => `{ v = ${v}; break PKT; }`,
+  meta: false,
+};
+
+function loadExpr(shape: Shape, off: string, size: number, plus: (d: number) => string): string {
+  if (size === 1) return shape.byte(off);
+  if (size === 2) return `(${shape.byte(off)} << 8) | ${shape.byte(plus(1))}`;
+  return `(${shape.byte(off)} << 24) | (${shape.byte(plus(1))} << 16) | (${shape.byte(plus(2))} << 8) | ${shape.byte(plus(3))}`;
 }
 
 function isPowerOfTwo(k: number): boolean {
   return k !== 0 && (k & (k - 1)) === 0 && k <= 0x80000000;
 }
 
-/**
- * The body of the factory function for a program (assumed valid in libpcap's
- * sense): `new Function('H', source)(helpers)` returns the filter.
- */
-export function jitSource(prog: CbpfProgram): string {
+/** The filter body (statements that end by returning the verdict through `shape.ret`). */
+function filterBody(prog: CbpfProgram, shape: Shape): { body: string; slots: number[]; usesLen: boolean } {
   const n = prog.length;
   const hasBackward = prog.some((i) => i.code === (BPF_JMP | BPF_JA) && (i.k >>> 0) >= 0x80000000);
   const usesLen = prog.some((i) => i.code === (BPF_LD | BPF_W | BPF_LEN) || i.code === (BPF_LDX | BPF_W | BPF_LEN));
@@ -120,20 +206,19 @@ export function jitSource(prog: CbpfProgram): string {
     if (i.code === (BPF_LD | BPF_MEM) || i.code === (BPF_LDX | BPF_MEM) || i.code === BPF_ST || i.code === BPF_STX) slots.add(i.k >>> 0);
   }
 
-  // Decide the form: structured (labelled blocks) or loop.
   const labels = new Set<number>();
   const gotoStructured = (from: number, t: number): string => {
     if (t === from + 1) return '';
     const target = prog[t]!;
-    if (target.code === (BPF_RET | BPF_K)) return `return ${target.k >>> 0};`;
-    if (target.code === (BPF_RET | BPF_A)) return 'return A >>> 0;';
+    if (target.code === (BPF_RET | BPF_K)) return shape.ret(String(target.k >>> 0));
+    if (target.code === (BPF_RET | BPF_A)) return shape.ret('A >>> 0');
     labels.add(t);
     return `break L${t};`;
   };
   const gotoLoop = (from: number, t: number): string => {
     if (t === from + 1) return '';
     const target = prog[t]!;
-    if (target.code === (BPF_RET | BPF_K)) return `return ${target.k >>> 0};`;
+    if (target.code === (BPF_RET | BPF_K)) return shape.ret(String(target.k >>> 0));
     return `pc = ${t}; continue;`;
   };
 
@@ -141,7 +226,7 @@ export function jitSource(prog: CbpfProgram): string {
   let body = '';
   if (structured) {
     const parts: string[] = [];
-    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured));
+    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured, shape));
     if (labels.size > MAX_LABELS) {
       structured = false;
     } else {
@@ -151,7 +236,7 @@ export function jitSource(prog: CbpfProgram): string {
         if (labels.has(i)) body += `} // L${i}\n`;
         body += parts[i] + '\n';
       }
-      body += 'return 0;\n';
+      body += shape.ret('0') + '\n';
     }
   }
   if (!structured) {
@@ -162,60 +247,106 @@ export function jitSource(prog: CbpfProgram): string {
       if (insn.code === (BPF_JMP | BPF_JA) && (insn.k >>> 0) >= 0x80000000) {
         const t = (i + 1 + (insn.k | 0)) | 0;
         code = (insn.k >>> 0) === 0xffffffff || t < 0
-          ? 'return 0;'
-          : `if (bj++ >= ${MAX_BACKWARD_JUMPS}) return 0; pc = ${t}; continue;`;
+          ? shape.ret('0')
+          : `if (bj++ >= ${MAX_BACKWARD_JUMPS}) ${shape.ret('0')} pc = ${t}; continue;`;
       } else {
-        code = emit(insn, i, gotoLoop);
+        code = emit(insn, i, gotoLoop, shape);
       }
       body += `case ${i}: ${code}\n`;
     }
-    body += 'default: return 0;\n}\n}\n';
+    body += `default: ${shape.ret('0')}\n}\n}\n`;
   }
+  return { body, slots: [...slots].sort((a, b) => a - b), usesLen };
+}
 
+function declarations(slots: number[]): string {
   let decl = 'let A = 0, X = 0, r = 0, o = 0;';
-  for (const s of [...slots].sort((a, b) => a - b)) decl += ` let m${s} = 0;`;
+  for (const s of slots) decl += ` let m${s} = 0;`;
+  return decl;
+}
+
+const PRELUDE = [
+  '"use strict";',
+  'const loadExtension = H.loadExtension, loadNegative = H.loadNegative, loadIndirect = H.loadIndirect;',
+].join('\n');
+
+/**
+ * The body of the factory function for a program (assumed valid in libpcap's
+ * sense): `new Function('H', source)(helpers)` returns the filter.
+ */
+export function jitSource(prog: CbpfProgram): string {
+  const { body, slots, usesLen } = filterBody(prog, SINGLE);
   return [
-    '"use strict";',
-    'const loadExtension = H.loadExtension, loadNegative = H.loadNegative, loadIndirect = H.loadIndirect;',
+    PRELUDE,
     'return function cbpfFilter(p, w, meta) {',
     usesLen ? 'const wl = w === undefined ? p.length : w;' : '',
-    decl,
+    declarations(slots),
     'const n = p.length;',
     body,
     '};',
   ].join('\n');
 }
 
-function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string): string {
+/**
+ * The factory body of the batch form: a function that filters `count`
+ * packets stored in one buffer (see jitBatch()).
+ */
+export function jitBatchSource(prog: CbpfProgram): string {
+  const { body, slots, usesLen } = filterBody(prog, BATCH);
+  return [
+    PRELUDE,
+    'return function cbpfBatch(buf, off, cap, wlen, count, out) {',
+    'let accepted = 0;',
+    'for (let i = 0; i < count; i++) {',
+    'const b = off[i], n = cap[i];',
+    usesLen ? 'const wl = wlen === undefined ? n : wlen[i];' : '',
+    declarations(slots),
+    'let v = 0;',
+    'PKT: {',
+    body,
+    '}',
+    'if (out !== undefined) out[i] = v;',
+    'if (v !== 0) accepted++;',
+    '}',
+    'return accepted;',
+    '};',
+  ].join('\n');
+}
+
+function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string, shape: Shape): string {
   const { code } = insn;
   const k = insn.k >>> 0;
   const ks = k | 0; // the same bits as a signed literal
+  const ret = shape.ret;
   switch (code) {
-    case BPF_RET | BPF_K: return `return ${k};`;
-    case BPF_RET | BPF_A: return 'return A >>> 0;';
+    case BPF_RET | BPF_K: return ret(String(k));
+    case BPF_RET | BPF_A: return ret('A >>> 0');
     case BPF_LD | BPF_W | BPF_ABS:
     case BPF_LD | BPF_H | BPF_ABS:
     case BPF_LD | BPF_B | BPF_ABS: {
       const size = SIZE[code & 0x18]!;
       if (k >= 0x80000000) {
+        if (!shape.meta) return ret('0');
         return `if (meta === undefined) return 0; r = loadExtension(p, meta, ${k}, ${size}, A >>> 0, X >>> 0); ` +
           `if (r < 0) return r === ${LOAD_EXIT_A} ? A >>> 0 : 0; A = r | 0;`;
       }
-      return `if (n < ${k + size}) return 0; A = ${loadExpr(String(k), size, (d) => String(k + d))};`;
+      return `if (n < ${k + size}) ${ret('0')} A = ${loadExpr(shape, String(k), size, (d) => String(k + d))};`;
     }
     case BPF_LD | BPF_W | BPF_IND:
     case BPF_LD | BPF_H | BPF_IND:
     case BPF_LD | BPF_B | BPF_IND: {
       const size = SIZE[code & 0x18]!;
-      return `o = (X >>> 0) + ${k}; if (o > n - ${size}) { if (meta === undefined) return 0; ` +
-        `r = loadIndirect(p, meta, X >>> 0, ${k}, ${size}); if (r < 0) return 0; A = r | 0; } ` +
-        `else A = ${loadExpr('o', size, (d) => `o + ${d}`)};`;
+      const slow = shape.meta
+        ? `{ if (meta === undefined) return 0; r = loadIndirect(p, meta, X >>> 0, ${k}, ${size}); if (r < 0) return 0; A = r | 0; }`
+        : ret('0');
+      return `o = (X >>> 0) + ${k}; if (o > n - ${size}) ${slow} else A = ${loadExpr(shape, 'o', size, (d) => `o + ${d}`)};`;
     }
     case BPF_LDX | BPF_MSH | BPF_B:
       if (k >= 0x80000000) {
+        if (!shape.meta) return ret('0');
         return `if (meta === undefined) return 0; r = loadNegative(p, meta, ${ks}, 1); if (r < 0) return 0; X = (r & 15) << 2;`;
       }
-      return `if (n <= ${k}) return 0; X = (p[${k}] & 15) << 2;`;
+      return `if (n <= ${k}) ${ret('0')} X = (${shape.byte(String(k))} & 15) << 2;`;
     case BPF_LD | BPF_W | BPF_LEN: return 'A = wl | 0;';
     case BPF_LDX | BPF_W | BPF_LEN: return 'X = wl | 0;';
     case BPF_LD | BPF_IMM: return `A = ${ks};`;
@@ -239,7 +370,7 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
       case BPF_JGT: cond = isX ? '(A >>> 0) > (X >>> 0)' : k === 0 ? 'A !== 0' : `(A >>> 0) > ${k}`; break;
       case BPF_JGE: cond = isX ? '(A >>> 0) >= (X >>> 0)' : k === 0 ? 'true' : `(A >>> 0) >= ${k}`; break;
       case BPF_JSET: cond = isX ? '(A & X) !== 0' : `(A & ${ks}) !== 0`; break;
-      default: return 'return 0;';
+      default: return ret('0');
     }
     const t = go(i, i + 1 + insn.jt);
     const f = go(i, i + 1 + insn.jf);
@@ -255,13 +386,13 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
       case BPF_SUB: return `A = (A - ${src}) | 0;`;
       case BPF_MUL: return `A = Math.imul(A, ${src});`;
       case BPF_DIV:
-        if (isX) return 'if (X === 0) return 0; A = ((A >>> 0) / (X >>> 0)) | 0;';
-        if (k === 0) return 'return 0;';
+        if (isX) return `if (X === 0) ${ret('0')} A = ((A >>> 0) / (X >>> 0)) | 0;`;
+        if (k === 0) return ret('0');
         if (isPowerOfTwo(k)) return `A = (A >>> ${31 - Math.clz32(k)}) | 0;`;
         return `A = ((A >>> 0) / ${k}) | 0;`;
       case BPF_MOD:
-        if (isX) return 'if (X === 0) return 0; A = ((A >>> 0) % (X >>> 0)) | 0;';
-        if (k === 0) return 'return 0;';
+        if (isX) return `if (X === 0) ${ret('0')} A = ((A >>> 0) % (X >>> 0)) | 0;`;
+        if (k === 0) return ret('0');
         if (isPowerOfTwo(k)) return `A = A & ${(k - 1) | 0};`;
         return `A = ((A >>> 0) % ${k}) | 0;`;
       case BPF_AND: return `A = A & ${src};`;
@@ -275,6 +406,5 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
         return k < 32 ? `A = (A >>> ${k}) | 0;` : 'A = 0;';
     }
   }
-  return 'return 0;';
+  return ret('0');
 }
-

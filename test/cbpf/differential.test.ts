@@ -4,12 +4,13 @@
  * libpcap's pcap_offline_filter() on every packet of every file of the
  * tcpdump-tests corpus with that link type (EN10MB, LINUX_SLL, RAW, NULL,
  * IEEE802_11_RADIO). Programs and verdicts come from the same libpcap, so
- * every packet must agree, return value included.
+ * every packet must agree, return value included. The batch JIT runs over
+ * the file's bytes as read, the packets found by src/capture's reader.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { interpreter, jit, type CbpfInsn } from '../../src/cbpf/index.js';
+import { interpreter, jit, jitBatch, type CbpfInsn } from '../../src/cbpf/index.js';
 import { libpcapCompile, libpcapVerdicts, tcpdumpCompileMany } from '../support/libpcap.js';
 import { CORPUS } from '../support/paths.js';
 import { EXPRESSIONS } from './expressions.js';
@@ -71,11 +72,12 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
       const files = rows.map((r) => resolve(CORPUS, r.file));
       const verdicts = libpcapVerdicts(files, programs.map((p) => ({ program: p.program })));
       const jits = programs.map((p) => jit(p.program));
+      const batches = programs.map((p) => jitBatch(p.program));
       const interps = programs.map((p) => interpreter(p.program));
       let compared = 0;
       let accepted = 0;
       let filesCompared = 0;
-      const allPackets = loadPacketsOf(files);
+      const { packets: allPackets, buffers } = loadPacketsOf(files);
       const failures: string[] = [];
       for (let f = 0; f < files.length; f++) {
         const v = verdicts[f]!;
@@ -84,11 +86,19 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
         // libpcap stops at damage; compare the packets it filtered.
         expect(packets.length, `${rows[f]!.file}: packet count`).toBeGreaterThanOrEqual(v.packetCount);
         filesCompared++;
+        const batch = {
+          buffer: buffers[f]!,
+          offsets: Uint32Array.from(packets.slice(0, v.packetCount), (p) => p.data.byteOffset - buffers[f]!.byteOffset),
+          caplens: Uint32Array.from(packets.slice(0, v.packetCount), (p) => p.data.length),
+          wireLengths: Uint32Array.from(packets.slice(0, v.packetCount), (p) => p.wireLength),
+        };
+        const out = new Uint32Array(v.packetCount);
         for (let p = 0; p < programs.length; p++) {
           const expected = v.results[p];
           if (!Array.isArray(expected)) throw new Error(`libpcap could not run ${programs[p]!.expr}: ${JSON.stringify(expected)}`);
           const j = jits[p]!;
           const it = interps[p]!;
+          batches[p]!(batch, out);
           for (let i = 0; i < v.packetCount; i++) {
             const pkt = packets[i]!;
             const e = expected[i]! >>> 0;
@@ -96,8 +106,8 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
             const b = j(pkt.data, pkt.wireLength);
             compared++;
             if (e !== 0) accepted++;
-            if (a !== e || b !== e) {
-              failures.push(`${rows[f]!.file} packet ${i + 1}, '${programs[p]!.expr}': libpcap ${e}, interpreter ${a}, JIT ${b}`);
+            if (a !== e || b !== e || out[i] !== e) {
+              failures.push(`${rows[f]!.file} packet ${i + 1}, '${programs[p]!.expr}': libpcap ${e}, interpreter ${a}, JIT ${b}, batch JIT ${out[i]}`);
             }
           }
         }

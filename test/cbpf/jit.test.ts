@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BPF_A, BPF_ABS, BPF_JA, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W, CbpfValidationError, clearJitCache,
-  interpret, isValid, jit, jitSource, jump, stmt, type CbpfInsn,
+  interpret, isValid, jit, jitBatch, jitSource, jump, stmt, type CbpfInsn,
 } from '../../src/cbpf/index.js';
+import { UsageError } from '../../src/errors.js';
 import { metaArb, packetArb, programArb } from './gen.js';
 
 describe('JIT = interpreter', () => {
@@ -37,6 +38,55 @@ describe('JIT = interpreter', () => {
     );
     expect(programs).toBe(3000);
     expect(verdicts).toBeGreaterThan(30_000);
+  });
+
+  it('the batch form gives the same verdicts over packets stored in one buffer', () => {
+    let verdicts = 0;
+    fc.assert(
+      fc.property(
+        programArb({ backward: true, extensions: true, maxLength: 40 }).filter((p) => isValid(p, 'libpcap')),
+        fc.array(fc.tuple(packetArb(), fc.nat({ max: 2000 }), fc.nat({ max: 7 })), { minLength: 8, maxLength: 24 }),
+        (prog, packets) => {
+          // Lay the packets out with gaps of junk between them.
+          const total = packets.reduce((s, [d, , gap]) => s + d.length + gap, 0);
+          const buffer = new Uint8Array(total).fill(0xa5);
+          const offsets = new Uint32Array(packets.length);
+          const caplens = new Uint32Array(packets.length);
+          const wire = new Uint32Array(packets.length);
+          let at = 0;
+          packets.forEach(([d, extra, gap], i) => {
+            at += gap;
+            buffer.set(d, at);
+            offsets[i] = at;
+            caplens[i] = d.length;
+            wire[i] = d.length + extra;
+            at += d.length;
+          });
+          const out = new Uint32Array(packets.length);
+          const kept = jitBatch(prog, { cache: false })({ buffer, offsets, caplens, wireLengths: wire }, out);
+          let expectedKept = 0;
+          for (let i = 0; i < packets.length; i++) {
+            const e = interpret(prog, packets[i]![0], wire[i]);
+            if (e !== 0) expectedKept++;
+            verdicts++;
+            if (out[i] !== e) return false;
+          }
+          return kept === expectedKept;
+        },
+      ),
+      { numRuns: 1500, seed: 7 },
+    );
+    expect(verdicts).toBeGreaterThan(10_000);
+  });
+
+  it('the batch form checks its arrays', () => {
+    const f = jitBatch([stmt(BPF_RET | BPF_K, 1)]);
+    const buffer = new Uint8Array(10);
+    expect(f({ buffer, offsets: [0, 5], caplens: [5, 5] })).toBe(2);
+    expect(f({ buffer, offsets: [0, 5], caplens: [5, 5], wireLengths: [60, 60], count: 1 })).toBe(1);
+    expect(() => f({ buffer, offsets: [0, 6], caplens: [5, 5] })).toThrow(/packet 1 \(offset 6, length 5\) is not inside the 10-byte buffer/);
+    expect(() => f({ buffer, offsets: [0], caplens: [5], count: 2 })).toThrow(UsageError);
+    expect(() => f({ buffer, offsets: [0, 1], caplens: [1, 1] }, new Uint32Array(1))).toThrow(UsageError);
   });
 
   it('on kernel-valid programs with metadata only', () => {

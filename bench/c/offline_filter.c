@@ -1,0 +1,118 @@
+/*
+ * The anchor of bench/cbpf.bench.ts: libpcap's own interpreter,
+ * pcap_offline_filter(), over the packets of a savefile held in memory.
+ *
+ *   offline_filter FILE MIN_SECONDS ROUNDS < programs
+ *
+ * Each stdin line is a program in bytecode form ("N,code jt jf k,...", as
+ * `tcpdump -ddd` prints it with newlines turned into commas). For each, it
+ * runs whole passes over the packets until MIN_SECONDS have passed, ROUNDS
+ * times, and prints the best round:
+ *
+ *   R <packets filtered> <seconds> <packets accepted in one pass>
+ *
+ * Built at bench time into bench/out/ with gcc -O2 against Debian's libpcap-dev.
+ */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct pkt {
+	struct pcap_pkthdr h;
+	u_char *data;
+};
+
+static double now(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int parse_bytecode(const char *s, struct bpf_program *prog) {
+	char *end;
+	unsigned long n = strtoul(s, &end, 10);
+	if (end == s || *end != ',') return -1;
+	struct bpf_insn *insns = calloc(n ? n : 1, sizeof(*insns));
+	const char *p = end + 1;
+	for (unsigned long i = 0; i < n; i++) {
+		unsigned long v[4];
+		for (int j = 0; j < 4; j++) {
+			v[j] = strtoul(p, &end, 10);
+			if (end == p) {
+				free(insns);
+				return -1;
+			}
+			p = end;
+		}
+		insns[i].code = (u_short)v[0];
+		insns[i].jt = (u_char)v[1];
+		insns[i].jf = (u_char)v[2];
+		insns[i].k = (bpf_u_int32)v[3];
+		while (*p == ' ' || *p == ',') p++;
+	}
+	prog->bf_len = (u_int)n;
+	prog->bf_insns = insns;
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s FILE MIN_SECONDS ROUNDS < programs\n", argv[0]);
+		return 2;
+	}
+	double min_seconds = atof(argv[2]);
+	int rounds = atoi(argv[3]);
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(argv[1], errbuf);
+	if (!p) {
+		fprintf(stderr, "%s\n", errbuf);
+		return 1;
+	}
+	struct pkt *pkts = NULL;
+	size_t n = 0, cap = 0;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			pkts = realloc(pkts, cap * sizeof(*pkts));
+		}
+		pkts[n].h = *h;
+		pkts[n].data = malloc(h->caplen ? h->caplen : 1);
+		memcpy(pkts[n].data, data, h->caplen);
+		n++;
+	}
+	char *line = NULL;
+	size_t linecap = 0;
+	while (getline(&line, &linecap, stdin) > 0) {
+		struct bpf_program prog;
+		if (parse_bytecode(line, &prog)) {
+			printf("? unparsable program\n");
+			continue;
+		}
+		double best = 1e99;
+		size_t best_filtered = 0, accepted = 0;
+		for (int r = 0; r < rounds; r++) {
+			size_t filtered = 0;
+			double t0 = now(), t;
+			do {
+				size_t acc = 0;
+				for (size_t i = 0; i < n; i++)
+					if (pcap_offline_filter(&prog, &pkts[i].h, pkts[i].data)) acc++;
+				accepted = acc;
+				filtered += n;
+				t = now() - t0;
+			} while (t < min_seconds);
+			if (t / filtered < best / (best_filtered ? best_filtered : 1) || best_filtered == 0) {
+				best = t;
+				best_filtered = filtered;
+			}
+		}
+		printf("R %zu %.9f %zu\n", best_filtered, best, accepted);
+		fflush(stdout);
+		free(prog.bf_insns);
+	}
+	return 0;
+}
