@@ -73,13 +73,18 @@ export function expectSameMaps(spec: ElfCollectionSpec, o: OracleResult): void {
   }
 }
 
-export function expectSamePrograms(spec: ElfCollectionSpec, o: OracleResult): void {
+export function expectSamePrograms(spec: ElfCollectionSpec, o: OracleResult, opts: { exactLineInfo?: boolean } = {}): void {
   expect(Object.keys(spec.programs).sort()).toEqual(o.progs.map((p) => p.name).sort());
   for (const p of o.progs) {
     const s = spec.programs[p.name]!;
     expect([s.type, s.attachType ?? 0, s.section], `program ${p.name}`).toEqual([p.type, p.expected_attach_type, p.section]);
     if (o.loaded) {
       expect(p.kernel?.type, `kernel type of ${p.name}`).toBe(s.type);
+      // BTF func_info as the kernel accepted it: one per function placed. line_info: the verifier drops the
+      // records of code it removes as dead (e.g. behind a false .kconfig test), so it keeps at most ours.
+      expect(p.kernel?.nr_func_info, `func_info of ${p.name}`).toBe(s.funcInfo?.length ?? 0);
+      expect(p.kernel?.nr_line_info, `line_info of ${p.name}`).toBeLessThanOrEqual(s.lineInfo?.length ?? 0);
+      if (opts.exactLineInfo) expect(p.kernel?.nr_line_info, `line_info of ${p.name}`).toBe(s.lineInfo?.length ?? 0);
       expectSameInsns(s, oracleInsns(p), o);
     }
   }

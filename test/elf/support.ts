@@ -4,7 +4,7 @@
  * it (privately mounted bpffs for pinning) and compares instruction streams.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decode, type Instruction } from '../../src/ebpf/insn.js';
@@ -19,18 +19,6 @@ export const HAVE_CLANG = spawnSync('clang', ['--version']).status === 0;
 export const HAVE_CLANG19 = spawnSync('clang-19', ['--version']).status === 0;
 export const HAVE_BPFTOOL = spawnSync('bpftool', ['version']).status === 0;
 export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
-
-/** A private vmlinux.h for CO-RE fixtures (bpftool btf dump ... format c). */
-export function vmlinuxHeader(): string {
-  const h = join(OUT, 'vmlinux.h');
-  if (!existsSync(h)) {
-    const text = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 1 << 28 });
-    const tmp = `${h}.${process.pid}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, h);
-  }
-  return OUT;
-}
 
 /** Compile test/elf/fixtures/NAME.bpf.c (cached by mtime); extra flags make a variant. */
 export function compileFixture(name: string, opts: { flags?: string[]; variant?: string; target?: 'bpf' | 'bpfel' | 'bpfeb'; cc?: string } = {}): string {
@@ -84,7 +72,7 @@ export interface OracleProg {
   flags: number;
   fd: number;
   insns: string;
-  kernel?: { type: number; id: number; xlated_prog_len: number; nr_map_ids: number };
+  kernel?: { type: number; id: number; xlated_prog_len: number; nr_map_ids: number; nr_func_info: number; nr_line_info: number };
 }
 export interface OracleResult {
   loaded: boolean;

@@ -112,8 +112,8 @@ int main(int argc, char **argv)
 			struct bpf_prog_info info = {};
 			__u32 len = sizeof(info);
 			if (!bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
-				printf(",\"kernel\":{\"type\":%u,\"id\":%u,\"xlated_prog_len\":%u,\"nr_map_ids\":%u}", info.type, info.id,
-				       info.xlated_prog_len, info.nr_map_ids);
+				printf(",\"kernel\":{\"type\":%u,\"id\":%u,\"xlated_prog_len\":%u,\"nr_map_ids\":%u,\"nr_func_info\":%u,\"nr_line_info\":%u}",
+				       info.type, info.id, info.xlated_prog_len, info.nr_map_ids, info.nr_func_info, info.nr_line_info);
 		}
 		printf("}");
 		first = 0;
