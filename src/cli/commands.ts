@@ -13,10 +13,11 @@ import { register as map } from './map.js';
 import { register as run } from './run.js';
 import { register as conformancePlugin } from './conformance-plugin.js';
 import { register as btf } from './btf.js';
+import { register as filter } from './filter.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf];
+const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);
