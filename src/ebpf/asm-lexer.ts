@@ -40,9 +40,16 @@ const OPERATORS = [
 ];
 const SINGLE = '=<>+-*/|&%^()[],:!{}';
 
-const isIdentStart = (c: string, next: string | undefined): boolean =>
-  /[A-Za-z_.$]/.test(c) || (c === '%' && /[A-Za-z]/.test(next ?? ''));
-const isIdentChar = (c: string): boolean => /[A-Za-z0-9_.$]/.test(c);
+const SIGNED_OPS = OPERATORS.filter((o) => o.startsWith('s'));
+const PLAIN_OPS = OPERATORS.filter((o) => !o.startsWith('s'));
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** Identifier characters: letters, digits, `_`, `.`, `$`. */
+const isIdentChar = (c: number): boolean => isLetter(c) || isDigit(c) || c === 95 || c === 46 || c === 36;
+/** An identifier starts with a letter, `_`, `.` or `$`, or is `%` followed by a letter (`%r1`). */
+const isIdentStart = (c: number, next: number): boolean => isLetter(c) || c === 95 || c === 46 || c === 36 || (c === 37 && isLetter(next));
+const NUMBER = /0[xX][0-9A-Fa-f]+|0[bB][01]+|[0-9]+/y;
 
 /** Where a comment starts in the line (`#`, `;` or `//`), or the line length. */
 export function commentStart(line: string): number {
@@ -65,53 +72,54 @@ export function tokenize(ctx: LineContext, start = 0): Token[] {
   const end = commentStart(s);
   const out: Token[] = [];
   let i = start;
-  const fail = (msg: string, at: number): never => {
-    throw new AsmError(msg, ctx.line, at + 1, ctx.text, ctx.file);
-  };
   while (i < end) {
-    const c = s[i]!;
-    if (c === ' ' || c === '\t' || c === '\r') {
+    const c = s.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 13) {
       i++;
       continue;
     }
     // Signed comparison / arithmetic operators: s>, s>=, s<, s<=, s>>=, s/=, s%=.
-    if (c === 's' && (i === 0 || !isIdentChar(s[i - 1]!)) && /[<>/%]/.test(s[i + 1] ?? '')) {
-      const op = OPERATORS.find((o) => o.startsWith('s') && s.startsWith(o, i));
+    if (c === 115 && (i === 0 || !isIdentChar(s.charCodeAt(i - 1))) && '<>/%'.includes(s[i + 1] ?? ' ')) {
+      const op = SIGNED_OPS.find((o) => s.startsWith(o, i));
       if (op) {
         out.push({ kind: 'op', text: op, col: i + 1 });
         i += op.length;
         continue;
       }
     }
-    if (/[0-9]/.test(c)) {
-      const m = /^(0[xX][0-9A-Fa-f]+|0[bB][01]+|[0-9]+)/.exec(s.slice(i, end))!;
-      const after = s[i + m[0].length];
-      if (after !== undefined && i + m[0].length < end && isIdentChar(after)) {
-        fail(`malformed number '${/^[0-9A-Za-z_]+/.exec(s.slice(i))![0]}'`, i);
+    if (isDigit(c)) {
+      NUMBER.lastIndex = i;
+      const text = NUMBER.exec(s)![0];
+      const j = i + text.length;
+      if (j < end && isIdentChar(s.charCodeAt(j))) {
+        let k = j;
+        while (k < end && isIdentChar(s.charCodeAt(k))) k++;
+        throw new AsmError(`malformed number '${s.slice(i, k)}'`, ctx.line, i + 1, ctx.text, ctx.file);
       }
-      out.push({ kind: 'number', text: m[0], col: i + 1 });
-      i += m[0].length;
+      out.push({ kind: 'number', text, col: i + 1 });
+      i = j;
       continue;
     }
-    if (isIdentStart(c, s[i + 1])) {
+    if (isIdentStart(c, s.charCodeAt(i + 1))) {
       let j = i + 1;
-      while (j < end && isIdentChar(s[j]!)) j++;
+      while (j < end && isIdentChar(s.charCodeAt(j))) j++;
       out.push({ kind: 'ident', text: s.slice(i, j), col: i + 1 });
       i = j;
       continue;
     }
-    const op = OPERATORS.find((o) => !o.startsWith('s') && s.startsWith(o, i));
+    const op = PLAIN_OPS.find((o) => s.startsWith(o, i));
     if (op) {
       out.push({ kind: 'op', text: op, col: i + 1 });
       i += op.length;
       continue;
     }
-    if (SINGLE.includes(c)) {
-      out.push({ kind: 'op', text: c, col: i + 1 });
+    const ch = s[i]!;
+    if (SINGLE.includes(ch)) {
+      out.push({ kind: 'op', text: ch, col: i + 1 });
       i++;
       continue;
     }
-    fail(`unexpected character '${c}'`, i);
+    throw new AsmError(`unexpected character '${ch}'`, ctx.line, i + 1, ctx.text, ctx.file);
   }
   out.push({ kind: 'end', text: '', col: end + 1 });
   return out;

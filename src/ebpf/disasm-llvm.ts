@@ -77,10 +77,12 @@ function numbers(hex: boolean) {
     num,
     /** Jump offsets: `+3`, `-2`, `+0x3`. */
     rel: (n: number): string => (n >= 0 ? `+${num(n)}` : num(n)),
-    /** `(r1 + 8)`, `(r10 - 8)`: the operand of loads, stores and atomics, with or without parentheses. */
+    /** `r1 + 8`, `r10 - 8`: the address operand of loads, stores and atomics. */
     base: (reg: number, off: number): string => `r${reg} ${off < 0 ? '-' : '+'} ${num(Math.abs(off))}`,
   };
 }
+const DECIMAL = numbers(false);
+const HEX = numbers(true);
 
 /** A raw slot, for slots that are not valid instructions: `.insn 0x07, 0x0, 0x0, 1, 1`. */
 export function formatRaw(ins: Instruction): string {
@@ -93,7 +95,7 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
   if (checkInstruction(ins, insns[i + 1])) return opts.objdump ? '<unknown>' : formatRaw(ins);
   const { code, dst, src, off, imm } = ins;
   const exact = opts.objdump === true;
-  const { num, rel, base } = numbers(opts.hex === true);
+  const { num, rel, base } = opts.hex ? HEX : DECIMAL;
   const addr = (reg: number, o: number): string => `(${base(reg, o)})`;
   const target = (t: number, fallback: string): string => opts.label?.(t) ?? fallback;
   switch (opClass(code)) {

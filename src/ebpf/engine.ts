@@ -79,6 +79,16 @@ export interface MapHandle {
   /** Make the map read-only for user space writes (BPF_MAP_FREEZE). */
   freeze(): void;
   close(): void;
+  /** Every entry (BPF_MAP_LOOKUP_BATCH), as [key, value] pairs. */
+  lookupBatch?(batchSize?: number): [Uint8Array, Uint8Array][];
+  /** Every entry, deleted as it is read (BPF_MAP_LOOKUP_AND_DELETE_BATCH). */
+  lookupAndDeleteBatch?(batchSize?: number): [Uint8Array, Uint8Array][];
+  /** Write many entries (BPF_MAP_UPDATE_BATCH); returns how many were written. */
+  updateBatch?(keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags?: number): number;
+  /** Delete many keys (BPF_MAP_DELETE_BATCH); returns how many were deleted. */
+  deleteBatch?(keys: readonly Uint8Array[]): number;
+  /** Bloom filter membership: false means surely absent, true means maybe present. */
+  contains?(value: Uint8Array): boolean;
 }
 
 export interface TestRunOptions {
