@@ -4,20 +4,30 @@
  * built here with gcc -O2 against Debian's libpcap-dev), on the same packets
  * held in memory: the 250,000-packet capture of bench/capture-fixture.ts.
  *
+ * - interpreter: interpreter(prog)(data, wireLength) per packet;
+ * - JIT: jit(prog)(data, wireLength) per packet (packets as src/capture
+ *   yields them: views into the file's bytes);
+ * - batch JIT: jitBatch(prog) over the whole file buffer in one call (the
+ *   packet loop compiled in), offsets found by src/capture's reader;
+ * - libpcap: pcap_offline_filter() per packet, each packet copied into its
+ *   own buffer as the C harness holds them.
+ *
  * The programs are `tcpdump -ddd -y EN10MB EXPR` (Debian's tcpdump/libpcap),
- * so all three engines run the very same instructions; the bench checks that
- * they keep the same packets. Each figure is the best of 3 rounds of at least
- * 0.5 s of whole passes over the capture.
+ * so all engines run the very same instructions; the bench checks that they
+ * keep the same packets. Rounds of the four engines are interleaved (a round
+ * is whole passes over the capture for at least 0.4 s) so that a busy
+ * machine slows them alike; each figure is the best of 5 rounds.
  *
  *   npm run bench -- cbpf
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readCaptureSync } from '../src/capture/index.js';
-import { formatBytecode, interpreter, jit, parseDDD, type CbpfInsn } from '../src/cbpf/index.js';
+import { formatBytecode, interpreter, jit, jitBatch, parseDDD, type BatchFilter, type CbpfInsn, type PacketBatch } from '../src/cbpf/index.js';
 import { ensureBenchCapture } from './capture-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,8 +42,8 @@ export const EXPRESSIONS = [
   'udp port 53 or icmp or arp',
 ];
 
-const MIN_SECONDS = 0.5;
-const ROUNDS = 3;
+const ROUND_SECONDS = 0.4;
+const ROUNDS = 5;
 
 interface Pkt {
   data: Uint8Array;
@@ -41,12 +51,10 @@ interface Pkt {
 }
 
 type Filter = (data: Uint8Array, wireLength: number) => number;
+type Round = () => { filtered: number; seconds: number; accepted: number };
 
-/**
- * A timing loop of its own for each filter (compiled separately, so that the
- * call inside it stays monomorphic): best of ROUNDS rounds.
- */
-function measure(filter: Filter, packets: readonly Pkt[]): { pps: number; accepted: number } {
+/** A round of per-packet calls, with a timing loop of its own (so the call in it stays monomorphic). */
+function perPacketRound(filter: Filter, packets: readonly Pkt[]): Round {
   const loop = new Function(
     'f', 'packets', 'minMs',
     `let filtered = 0, accepted = 0; const t0 = performance.now(); let t;
@@ -57,14 +65,51 @@ function measure(filter: Filter, packets: readonly Pkt[]): { pps: number; accept
      } while (t < minMs);
      return [filtered, t, accepted];`,
   ) as (f: Filter, packets: readonly Pkt[], minMs: number) => [number, number, number];
-  let best = 0;
-  let accepted = 0;
-  for (let r = 0; r < ROUNDS; r++) {
-    const [filtered, ms, acc] = loop(filter, packets, MIN_SECONDS * 1000);
-    best = Math.max(best, filtered / (ms / 1000));
-    accepted = acc;
+  return () => {
+    const [filtered, ms, accepted] = loop(filter, packets, ROUND_SECONDS * 1000);
+    return { filtered, seconds: ms / 1000, accepted };
+  };
+}
+
+function batchRound(filter: BatchFilter, batch: PacketBatch): Round {
+  return () => {
+    let filtered = 0;
+    let accepted = 0;
+    const t0 = performance.now();
+    let t: number;
+    do {
+      accepted = filter(batch);
+      filtered += batch.offsets.length;
+      t = performance.now() - t0;
+    } while (t < ROUND_SECONDS * 1000);
+    return { filtered, seconds: t / 1000, accepted };
+  };
+}
+
+/** The C anchor as a server: one round per request. */
+class Anchor {
+  private readonly child;
+  private readonly lines: AsyncIterator<string>;
+  constructor(exe: string, file: string) {
+    this.child = spawn(exe, [file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }
-  return { pps: best, accepted };
+  private async ask(line: string): Promise<string> {
+    this.child.stdin.write(line + '\n');
+    const r = await this.lines.next();
+    if (r.done || r.value.startsWith('?')) throw new Error(`offline_filter: ${r.done ? 'exited' : r.value} (request ${line.slice(0, 40)})`);
+    return r.value;
+  }
+  async define(prog: CbpfInsn[]): Promise<number> {
+    return Number((await this.ask(`P ${formatBytecode(prog)}`)).split(' ')[1]);
+  }
+  async round(index: number): Promise<{ filtered: number; seconds: number; accepted: number }> {
+    const [, filtered, seconds, accepted] = (await this.ask(`R ${index} ${ROUND_SECONDS}`)).split(' ');
+    return { filtered: Number(filtered), seconds: Number(seconds), accepted: Number(accepted) };
+  }
+  close(): void {
+    this.child.stdin.end();
+  }
 }
 
 function buildAnchor(): string {
@@ -85,44 +130,60 @@ const mpps = (pps: number): string => `${(pps / 1e6).toFixed(1)}M`.padStart(7);
 
 export async function run(): Promise<void> {
   const file = await ensureBenchCapture();
-  const anchor = buildAnchor();
-  const bytes = readFileSync(file);
+  const anchor = new Anchor(buildAnchor(), file);
+  const raw = readFileSync(file);
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   const packets: Pkt[] = readCaptureSync(bytes).packets;
+  const batch: PacketBatch = {
+    buffer: bytes,
+    offsets: Uint32Array.from(packets, (p) => p.data.byteOffset - bytes.byteOffset),
+    caplens: Uint32Array.from(packets, (p) => p.data.length),
+    wireLengths: Uint32Array.from(packets, (p) => p.wireLength),
+  };
   const programs = EXPRESSIONS.map(tcpdumpProgram);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`${packets.length} packets in memory (${file}); ${cpus().length} CPUs, ${cpu}; Node ${process.version}`);
-  console.log(`best of ${ROUNDS} rounds of >= ${MIN_SECONDS}s; packets/s (M = million)\n`);
+  console.log(`${packets.length} packets in memory (${file}); ${cpus().length} CPUs, ${cpu}; Node ${process.version}; load ${loadavg()[0]!.toFixed(1)}`);
+  console.log(`best of ${ROUNDS} interleaved rounds of >= ${ROUND_SECONDS}s each; packets/s (M = million)\n`);
 
-  const c = execFileSync(anchor, [file, String(MIN_SECONDS), String(ROUNDS)], {
-    input: programs.map((p) => formatBytecode(p) + '\n').join(''),
-    encoding: 'utf8',
-  })
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [, filtered, seconds, accepted] = l.split(' ');
-      return { pps: Number(filtered) / Number(seconds), accepted: Number(accepted) };
-    });
-
-  const header = `${'filter'.padEnd(52)} ${'interp'.padStart(7)} ${'JIT'.padStart(7)} ${'libpcap'.padStart(7)}  JIT/libpcap  interp/libpcap  kept`;
+  const header = `${'filter'.padEnd(50)} ${'interp'.padStart(7)} ${'JIT'.padStart(7)} ${'batch'.padStart(7)} ${'libpcap'.padStart(7)}   JIT/lib batch/lib interp/lib  kept`;
   console.log(header);
   console.log('-'.repeat(header.length));
-  const ratios: number[] = [];
-  programs.forEach((prog, i) => {
-    const interp = measure(interpreter(prog) as Filter, packets);
-    const jitted = measure(jit(prog) as Filter, packets);
-    const lib = c[i]!;
-    if (interp.accepted !== lib.accepted || jitted.accepted !== lib.accepted) {
-      throw new Error(`${EXPRESSIONS[i]}: kept ${interp.accepted} (interpreter), ${jitted.accepted} (JIT), ${lib.accepted} (libpcap)`);
+  const ratios = { jit: [] as number[], batch: [] as number[] };
+  try {
+    for (let i = 0; i < programs.length; i++) {
+      const prog = programs[i]!;
+      const index = await anchor.define(prog);
+      const engines: { name: string; round: Round | (() => Promise<ReturnType<Round>>) }[] = [
+        { name: 'interpreter', round: perPacketRound(interpreter(prog) as Filter, packets) },
+        { name: 'JIT', round: perPacketRound(jit(prog) as Filter, packets) },
+        { name: 'batch JIT', round: batchRound(jitBatch(prog), batch) },
+        { name: 'libpcap', round: () => anchor.round(index) },
+      ];
+      const best = engines.map(() => 0);
+      const kept = engines.map(() => -1);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [e, engine] of engines.entries()) {
+          const res = await engine.round();
+          best[e] = Math.max(best[e]!, res.filtered / res.seconds);
+          kept[e] = res.accepted;
+        }
+      }
+      if (new Set(kept).size !== 1) {
+        throw new Error(`${EXPRESSIONS[i]}: the engines keep different numbers of packets: ${engines.map((e, j) => `${e.name} ${kept[j]}`).join(', ')}`);
+      }
+      const [pi, pj, pb, pl] = best as [number, number, number, number];
+      ratios.jit.push(pj / pl);
+      ratios.batch.push(pb / pl);
+      console.log(
+        `${EXPRESSIONS[i]!.padEnd(50)} ${mpps(pi)} ${mpps(pj)} ${mpps(pb)} ${mpps(pl)}  ${(pj / pl).toFixed(2).padStart(7)}x ${(pb / pl).toFixed(2).padStart(8)}x ${(pi / pl).toFixed(2).padStart(9)}x  ${((100 * kept[0]!) / packets.length).toFixed(1)}%`,
+      );
     }
-    const r = jitted.pps / lib.pps;
-    ratios.push(r);
-    console.log(
-      `${EXPRESSIONS[i]!.padEnd(52)} ${mpps(interp.pps)} ${mpps(jitted.pps)} ${mpps(lib.pps)}  ${r.toFixed(2).padStart(10)}x  ${(interp.pps / lib.pps).toFixed(2).padStart(13)}x  ${((100 * lib.accepted) / packets.length).toFixed(1)}%`,
-    );
-  });
-  const geo = Math.exp(ratios.reduce((s, r) => s + Math.log(r), 0) / ratios.length);
-  console.log(`\nJIT vs libpcap: geometric mean ${geo.toFixed(2)}x, min ${Math.min(...ratios).toFixed(2)}x (target >= 2x)`);
+  } finally {
+    anchor.close();
+  }
+  const geo = (xs: number[]): number => Math.exp(xs.reduce((s, r) => s + Math.log(r), 0) / xs.length);
+  console.log(`\nvs libpcap (target >= 2x): JIT geometric mean ${geo(ratios.jit).toFixed(2)}x (min ${Math.min(...ratios.jit).toFixed(2)}x); ` +
+    `batch JIT ${geo(ratios.batch).toFixed(2)}x (min ${Math.min(...ratios.batch).toFixed(2)}x)`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

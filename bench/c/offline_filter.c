@@ -2,14 +2,17 @@
  * The anchor of bench/cbpf.bench.ts: libpcap's own interpreter,
  * pcap_offline_filter(), over the packets of a savefile held in memory.
  *
- *   offline_filter FILE MIN_SECONDS ROUNDS < programs
+ *   offline_filter FILE
  *
- * Each stdin line is a program in bytecode form ("N,code jt jf k,...", as
- * `tcpdump -ddd` prints it with newlines turned into commas). For each, it
- * runs whole passes over the packets until MIN_SECONDS have passed, ROUNDS
- * times, and prints the best round:
+ * Requests on stdin, one per line, answered one line each (so that the
+ * bench can interleave its rounds with the JavaScript engines' rounds):
  *
- *   R <packets filtered> <seconds> <packets accepted in one pass>
+ *   P <bytecode>          define the next program ("N,code jt jf k,...", as
+ *                         `tcpdump -ddd` prints it with newlines turned into
+ *                         commas); answers "P <index>"
+ *   R <index> <seconds>   one round: whole passes over the packets until
+ *                         <seconds> have passed; answers
+ *                         "R <packets filtered> <seconds> <accepted in one pass>"
  *
  * Built at bench time into bench/out/ with gcc -O2 against Debian's libpcap-dev.
  */
@@ -58,12 +61,10 @@ static int parse_bytecode(const char *s, struct bpf_program *prog) {
 }
 
 int main(int argc, char **argv) {
-	if (argc < 4) {
-		fprintf(stderr, "usage: %s FILE MIN_SECONDS ROUNDS < programs\n", argv[0]);
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FILE < requests\n", argv[0]);
 		return 2;
 	}
-	double min_seconds = atof(argv[2]);
-	int rounds = atoi(argv[3]);
 	char errbuf[PCAP_ERRBUF_SIZE];
 	pcap_t *p = pcap_open_offline(argv[1], errbuf);
 	if (!p) {
@@ -84,35 +85,40 @@ int main(int argc, char **argv) {
 		memcpy(pkts[n].data, data, h->caplen);
 		n++;
 	}
+	struct bpf_program progs[64];
+	int nprogs = 0;
 	char *line = NULL;
 	size_t linecap = 0;
 	while (getline(&line, &linecap, stdin) > 0) {
-		struct bpf_program prog;
-		if (parse_bytecode(line, &prog)) {
-			printf("? unparsable program\n");
-			continue;
-		}
-		double best = 1e99;
-		size_t best_filtered = 0, accepted = 0;
-		for (int r = 0; r < rounds; r++) {
-			size_t filtered = 0;
-			double t0 = now(), t;
-			do {
-				size_t acc = 0;
-				for (size_t i = 0; i < n; i++)
-					if (pcap_offline_filter(&prog, &pkts[i].h, pkts[i].data)) acc++;
-				accepted = acc;
-				filtered += n;
-				t = now() - t0;
-			} while (t < min_seconds);
-			if (t / filtered < best / (best_filtered ? best_filtered : 1) || best_filtered == 0) {
-				best = t;
-				best_filtered = filtered;
+		if (line[0] == 'P' && nprogs < 64) {
+			if (parse_bytecode(line + 2, &progs[nprogs])) {
+				printf("? unparsable program\n");
+			} else {
+				printf("P %d\n", nprogs++);
 			}
+		} else if (line[0] == 'R') {
+			int idx = 0;
+			double min_seconds = 0;
+			if (sscanf(line + 2, "%d %lf", &idx, &min_seconds) != 2 || idx < 0 || idx >= nprogs) {
+				printf("? bad request\n");
+			} else {
+				const struct bpf_program *prog = &progs[idx];
+				size_t filtered = 0, accepted = 0;
+				double t0 = now(), t;
+				do {
+					size_t acc = 0;
+					for (size_t i = 0; i < n; i++)
+						if (pcap_offline_filter(prog, &pkts[i].h, pkts[i].data)) acc++;
+					accepted = acc;
+					filtered += n;
+					t = now() - t0;
+				} while (t < min_seconds);
+				printf("R %zu %.9f %zu\n", filtered, t, accepted);
+			}
+		} else {
+			printf("? unknown request\n");
 		}
-		printf("R %zu %.9f %zu\n", best_filtered, best, accepted);
 		fflush(stdout);
-		free(prog.bf_insns);
 	}
 	return 0;
 }
