@@ -134,6 +134,23 @@ export interface MapInfoRecord {
 
 const ATTR = 32;
 
+/**
+ * Copy `src` into native memory (`dst`, at `at` in `view`): 4- and 8-byte
+ * keys and values with one or two u32 writes, small ones byte by byte, big
+ * ones with set() — TypedArray.set into native memory has a high fixed cost.
+ */
+function copyBytes(src: Uint8Array, dst: Uint8Array, view: DataView, at: number): void {
+  const n = src.length;
+  if (n === 4 || n === 8) {
+    view.setUint32(at, src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24), true);
+    if (n === 8) view.setUint32(at + 4, src[4]! | (src[5]! << 8) | (src[6]! << 16) | (src[7]! << 24), true);
+  } else if (n <= 64) {
+    for (let i = 0; i < n; i++) dst[i] = src[i]!;
+  } else {
+    dst.set(src);
+  }
+}
+
 export class KernelMap implements MapHandle {
   readonly spec: Readonly<MapSpec>;
   readonly #fd: Fd;
@@ -202,22 +219,67 @@ export class KernelMap implements MapHandle {
     if (!key || key.length !== ks) {
       throw new UsageError(`${this.subject}: ${what} must be ${ks} bytes, got ${key ? key.length : 'none'}`);
     }
-    this.#key.set(key);
+    copyBytes(key, this.#key, this.#io.view, ATTR);
     return this.#keyAddr;
   }
+
+  // What the attr block holds now: rewritten only when an operation needs something else.
+  #attrKey = -1;
+  #attrValue = -1;
+  #attrFlags = -1;
 
   private elem(cmd: number, keyAddr: number, valueAddr: number, flags: number): number {
     const io = this.#io;
     if (io.freed) throw new UsageError(`${this.subject} is closed`);
     const v = io.view;
     // Addresses and flags as two u32 halves: no BigInt on the hot path.
-    v.setUint32(8, keyAddr % 0x1_0000_0000, true);
-    v.setUint32(12, Math.floor(keyAddr / 0x1_0000_0000), true);
-    v.setUint32(16, valueAddr % 0x1_0000_0000, true);
-    v.setUint32(20, Math.floor(valueAddr / 0x1_0000_0000), true);
-    v.setUint32(24, flags >>> 0, true);
-    v.setUint32(28, 0, true);
+    if (keyAddr !== this.#attrKey) {
+      v.setUint32(8, keyAddr % 0x1_0000_0000, true);
+      v.setUint32(12, Math.floor(keyAddr / 0x1_0000_0000), true);
+      this.#attrKey = keyAddr;
+    }
+    if (valueAddr !== this.#attrValue) {
+      v.setUint32(16, valueAddr % 0x1_0000_0000, true);
+      v.setUint32(20, Math.floor(valueAddr / 0x1_0000_0000), true);
+      this.#attrValue = valueAddr;
+    }
+    if (flags !== this.#attrFlags) {
+      v.setUint32(24, flags >>> 0, true);
+      v.setUint32(28, 0, true);
+      this.#attrFlags = flags;
+    }
     return sys.bpf(cmd, io.addr, ATTR);
+  }
+
+  /** Copy the value slot out into a fresh array (small values byte by byte: cheaper than slicing native memory). */
+  private valueCopy(): Uint8Array {
+    const n = this.valueSlotSize;
+    const out = new Uint8Array(n);
+    if (n <= 64) {
+      const src = this.#value;
+      for (let i = 0; i < n; i++) out[i] = src[i]!;
+    } else {
+      out.set(this.#value);
+    }
+    return out;
+  }
+
+  /**
+   * lookup() without allocating: the value is copied into `out` (at least
+   * valueSlotSize bytes). Returns false when the key is absent.
+   */
+  lookupInto(key: Uint8Array, out: Uint8Array, flags = 0): boolean {
+    const r = this.elem(BpfCmd.MAP_LOOKUP_ELEM, this.setKey(key), this.#valueAddr, flags);
+    if (r < 0) {
+      if (r === -2) return false;
+      throw this.fail('map lookup', r);
+    }
+    const n = this.valueSlotSize;
+    if (out.length < n) throw new UsageError(`${this.subject}: lookupInto needs ${n} bytes of room, got ${out.length}`);
+    const src = this.#value;
+    if (n <= 64) for (let i = 0; i < n; i++) out[i] = src[i]!;
+    else out.set(src);
+    return true;
   }
 
   /**
@@ -232,7 +294,7 @@ export class KernelMap implements MapHandle {
       if (r === -2) return undefined;
       throw this.fail('map lookup', r);
     }
-    return this.#value.slice();
+    return this.valueCopy();
   }
 
   /** Bloom filter membership: false means surely absent, true means maybe present. */
@@ -254,7 +316,7 @@ export class KernelMap implements MapHandle {
         `${this.subject}: value must be ${this.valueSlotSize} bytes${isPerCpu(this.spec.type) ? ` (${possibleCpus()} CPUs × ${round8(this.spec.valueSize)})` : ''}, got ${value.length}`,
       );
     }
-    this.#value.set(value);
+    copyBytes(value, this.#value, this.#io.view, this.#valueAddr - this.#io.addr);
     const r = this.elem(BpfCmd.MAP_UPDATE_ELEM, keyAddr, this.#valueAddr, flags);
     if (r < 0) throw this.fail('map update', r);
   }
@@ -278,7 +340,10 @@ export class KernelMap implements MapHandle {
       if (r === -2) return undefined;
       throw this.fail('map next key', r);
     }
-    return this.#next.slice();
+    const out = new Uint8Array(this.spec.keySize);
+    const src = this.#next;
+    for (let i = 0; i < out.length; i++) out[i] = src[i]!;
+    return out;
   }
 
   lookupAndDelete(key?: Uint8Array, flags = 0): Uint8Array | undefined {
@@ -288,7 +353,7 @@ export class KernelMap implements MapHandle {
       if (r === -2) return undefined;
       throw this.fail('map lookup and delete', r);
     }
-    return this.#value.slice();
+    return this.valueCopy();
   }
 
   freeze(): void {

@@ -52,7 +52,9 @@ interface Ring {
   addr: number;
   len: number;
   ctl: Uint32Array;
+  tail64: BigUint64Array;
   data: Uint8Array;
+  view: DataView;
   size: number;
 }
 
@@ -121,7 +123,9 @@ export class PerfBufReader implements AsyncIterable<PerfBufRecord> {
       addr,
       len,
       ctl: new Uint32Array(sys.viewAt(addr, PAGE)),
+      tail64: new BigUint64Array(sys.viewAt(addr, PAGE), TAIL, 1),
       data: new Uint8Array(sys.viewAt(addr + PAGE, pages * PAGE)),
+      view: new DataView(sys.viewAt(addr + PAGE, pages * PAGE)),
       size: pages * PAGE,
     };
     fd.onRelease = () => sys.munmap(addr, len);
@@ -145,69 +149,82 @@ export class PerfBufReader implements AsyncIterable<PerfBufRecord> {
     }
   }
 
-  /** Copy `n` bytes at ring offset `pos` (which may wrap) into a contiguous view. */
-  private bytesAt(ring: Ring, pos: number, n: number): Uint8Array {
-    const off = pos % ring.size;
-    if (off + n <= ring.size) return ring.data.subarray(off, off + n);
-    if (this.#scratch.length < n) this.#scratch = new Uint8Array(n * 2);
-    const first = ring.size - off;
-    this.#scratch.set(ring.data.subarray(off), 0);
-    this.#scratch.set(ring.data.subarray(0, n - first), first);
-    return this.#scratch.subarray(0, n);
-  }
-
   /**
-   * Consume every ring now, calling `onRecord` for each sample and lost
-   * report. Sample bytes are a view valid only during the call. Never blocks.
+   * Consume every ring now. Each sample goes to `onSample(cpu, data, offset,
+   * length)`: its bytes are `data[offset .. offset + length)`, a view of the
+   * ring (or of a scratch copy when the sample wraps around the ring's end),
+   * valid only during the call. Raw samples are padded by the kernel so that
+   * length + 4 is a multiple of 8. Lost reports go to `onLost(cpu, count)`
+   * and are summed in `lost`. No allocation per record; never blocks.
    */
-  drain(onRecord: (rec: PerfBufRecord) => void): number {
+  drain(
+    onSample: (cpu: number, data: Uint8Array, offset: number, length: number) => void,
+    onLost?: (cpu: number, count: number) => void,
+  ): number {
     if (this.#closed) throw new UsageError('perf buffer reader is closed');
     let n = 0;
     for (const ring of this.#rings) {
       const head = PerfBufReader.load64(ring.ctl, HEAD / 4);
       let tail = PerfBufReader.load64(ring.ctl, TAIL / 4);
+      if (tail >= head) continue;
+      const size = ring.size;
+      const dv = ring.view;
       while (tail < head) {
-        const hdr = this.bytesAt(ring, tail, 8);
-        const hv = new DataView(hdr.buffer, hdr.byteOffset, 8);
-        const type = hv.getUint32(0, true);
-        const size = hv.getUint16(6, true);
-        if (size < 8) break; // corrupt: stop reading this ring rather than loop
+        // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
+        const off = tail % size;
+        const type = dv.getUint32(off, true);
+        const recSize = dv.getUint16(off + 6, true);
+        if (recSize < 8) break; // corrupt: stop reading this ring rather than loop
         if (type === PerfRecord.SAMPLE) {
-          const body = this.bytesAt(ring, tail + 8, size - 8);
-          const bv = new DataView(body.buffer, body.byteOffset, body.byteLength);
-          const rawSize = bv.getUint32(0, true);
-          onRecord({ cpu: ring.cpu, data: body.subarray(4, 4 + rawSize) });
+          const rawSize = dv.getUint32((off + 8) % size, true);
+          const dataAt = (off + 12) % size;
+          if (dataAt + rawSize <= size) {
+            onSample(ring.cpu, ring.data, dataAt, rawSize);
+          } else {
+            if (this.#scratch.length < rawSize) this.#scratch = new Uint8Array(rawSize * 2);
+            const first = size - dataAt;
+            this.#scratch.set(ring.data.subarray(dataAt), 0);
+            this.#scratch.set(ring.data.subarray(0, rawSize - first), first);
+            onSample(ring.cpu, this.#scratch, 0, rawSize);
+          }
           n++;
         } else if (type === PerfRecord.LOST) {
-          const body = this.bytesAt(ring, tail + 8, 16);
-          const lost = Number(new DataView(body.buffer, body.byteOffset, 16).getBigUint64(8, true));
+          const lo = dv.getUint32((off + 16) % size, true);
+          const hi = dv.getUint32((off + 20) % size, true);
+          const lost = hi * 0x1_0000_0000 + lo;
           this.lost += lost;
-          onRecord({ cpu: ring.cpu, lost });
+          onLost?.(ring.cpu, lost);
         }
-        tail += size;
-        Atomics.store(ring.ctl, TAIL / 4, tail % 0x1_0000_0000);
-        Atomics.store(ring.ctl, TAIL / 4 + 1, Math.floor(tail / 0x1_0000_0000));
+        tail += recSize;
       }
+      // data_tail as one 64-bit store: the kernel must never see half of it.
+      Atomics.store(ring.tail64, 0, BigInt(tail));
     }
     this.delivered += n;
     return n;
   }
 
-  /** Copies of everything in the rings now. */
+  /** Copies of everything in the rings now: samples and lost reports, per ring in order. */
   read(): PerfBufRecord[] {
     const out: PerfBufRecord[] = [];
-    this.drain((r) => out.push('data' in r ? { cpu: r.cpu, data: r.data.slice() } : r));
+    this.drain(
+      (cpu, d, o, l) => out.push({ cpu, data: d.slice(o, o + l) }),
+      (cpu, lost) => out.push({ cpu, lost }),
+    );
     return out;
   }
 
   private step(): number {
     if (this.#closed) return 0;
-    if (this.#listener) return this.drain(this.#listener);
-    const q = this.#queue;
-    if (!q) return 0;
-    return this.drain((r) => q.push('data' in r ? { cpu: r.cpu, data: r.data.slice() } : r));
+    const push = this.#listener ?? ((r: PerfBufRecord) => this.#queue?.push(r));
+    if (!this.#listener && !this.#queue) return 0;
+    return this.drain(
+      (cpu, d, o, l) => push({ cpu, data: d.slice(o, o + l) }),
+      (cpu, lost) => push({ cpu, lost }),
+    );
   }
 
+  /** Deliver samples (copies) and lost reports to `onRecord` as they come, on the event loop. */
   start(onRecord: (rec: PerfBufRecord) => void): void {
     this.#listener = onRecord;
     this.#loop.start();

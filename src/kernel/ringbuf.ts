@@ -23,6 +23,13 @@ const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
 const HDR = 8;
 const PAGE = 4096;
+/**
+ * On x86-64 (total store order) plain loads and stores of the positions and
+ * headers have the acquire/release ordering the protocol needs, and V8 keeps
+ * typed-array accesses in program order; they cost a few ns against ~100 ns
+ * for Atomics on an external buffer. Elsewhere, Atomics.
+ */
+const PLAIN_LOADS = process.arch === 'x64';
 
 export interface RingBufOptions extends PollOptions {
   /** Queue this many records for an async iterator before pausing (default 4096). */
@@ -36,6 +43,7 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
   #producerAddr = 0;
   #producerLen: number;
   #cons32: Uint32Array;
+  #cons64: BigUint64Array;
   #prod32: Uint32Array;
   #data: Uint8Array;
   #data32: Int32Array;
@@ -65,7 +73,9 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
       const prod = sys.mmap(this.#producerLen, sys.PROT_READ, sys.MAP_SHARED, map.fd, PAGE);
       if (prod < 0) throw kernelError('ringbuf mmap', -prod, `map "${map.name}"`);
       this.#producerAddr = prod;
-      this.#cons32 = new Uint32Array(sys.viewAt(cons, PAGE), 0, 2);
+      const consBuf = sys.viewAt(cons, PAGE);
+      this.#cons32 = new Uint32Array(consBuf, 0, 2);
+      this.#cons64 = new BigUint64Array(consBuf, 0, 1);
       const prodBuf = sys.viewAt(prod, this.#producerLen);
       this.#prod32 = new Uint32Array(prodBuf, 0, 2);
       this.#data = new Uint8Array(prodBuf, PAGE, 2 * this.size);
@@ -86,11 +96,24 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
   }
 
   private static load64(a: Uint32Array): number {
+    if (PLAIN_LOADS) {
+      for (;;) {
+        const hi = a[1]!;
+        const lo = a[0]!;
+        if (a[1] === hi) return hi * 0x1_0000_0000 + lo;
+      }
+    }
     for (;;) {
       const hi = Atomics.load(a, 1);
       const lo = Atomics.load(a, 0);
       if (Atomics.load(a, 1) === hi) return hi * 0x1_0000_0000 + lo;
     }
+  }
+
+  /** Store consumer_pos as one 64-bit write: the kernel must never see half of it. */
+  private publish(cons: number): void {
+    if (PLAIN_LOADS) this.#cons64[0] = BigInt(cons);
+    else Atomics.store(this.#cons64, 0, BigInt(cons));
   }
 
   /** Bytes produced and not yet consumed. */
@@ -100,35 +123,44 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Consume what is in the ring now, calling `onRecord` with a view of each
-   * record's bytes (valid only during the call: copy to keep). Never blocks.
-   * Returns the number of records delivered.
+   * Consume what is in the ring now, calling `onRecord(data, offset, length)`
+   * for each record: its bytes are `data[offset .. offset + length)`, a view
+   * of the ring itself, valid only during the call (copy what you keep). No
+   * allocation per record: the zero-copy path, like libbpf's callback.
+   * Never blocks. Returns the number of records delivered.
    */
-  drain(onRecord: (rec: Uint8Array) => void, max = Infinity): number {
+  drain(onRecord: (data: Uint8Array, offset: number, length: number) => void, max = Infinity): number {
     if (this.#closed) throw new UsageError('ring buffer reader is closed');
     let cons = RingBufReader.load64(this.#cons32);
     let prod = RingBufReader.load64(this.#prod32);
+    const data = this.#data;
+    const hdr = this.#data32;
+    const size = this.size;
     let n = 0;
+    let unpublished = 0;
     while (n < max) {
       if (cons >= prod) {
         prod = RingBufReader.load64(this.#prod32);
         if (cons >= prod) break;
       }
-      const off = cons % this.size;
-      const len = Atomics.load(this.#data32, off >> 2) >>> 0;
+      const off = cons % size;
+      const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
       if (len & BUSY) break;
-      const size = len & ~(BUSY | DISCARD);
-      cons += (size + HDR + 7) & ~7;
+      const length = len & ~(BUSY | DISCARD);
+      cons += (length + HDR + 7) & ~7;
       if (len & DISCARD) {
         this.discarded++;
       } else {
-        onRecord(this.#data.subarray(off + HDR, off + HDR + size));
+        onRecord(data, off + HDR, length);
         n++;
       }
-      // Publish after each record: the kernel may reuse the space at once.
-      Atomics.store(this.#cons32, 0, cons % 0x1_0000_0000);
-      Atomics.store(this.#cons32, 1, Math.floor(cons / 0x1_0000_0000));
+      // Give the space back to the kernel regularly, not only at the end.
+      if (++unpublished === 256) {
+        this.publish(cons);
+        unpublished = 0;
+      }
     }
+    if (unpublished) this.publish(cons);
     this.delivered += n;
     return n;
   }
@@ -136,19 +168,20 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
   /** Copies of every record in the ring now. */
   read(max = Infinity): Uint8Array[] {
     const out: Uint8Array[] = [];
-    this.drain((r) => out.push(r.slice()), max);
+    this.drain((d, o, l) => out.push(d.slice(o, o + l)), max);
     return out;
   }
 
   private step(): number {
     if (this.#closed) return 0;
-    if (this.#listener) return this.drain(this.#listener);
+    const listener = this.#listener;
+    if (listener) return this.drain((d, o, l) => listener(d.slice(o, o + l)));
     const q = this.#queue;
     if (!q) return 0;
-    return this.drain((r) => q.push(r.slice()));
+    return this.drain((d, o, l) => q.push(d.slice(o, o + l)));
   }
 
-  /** Deliver records to `onRecord` (a view, valid during the call) as they come, on the event loop. */
+  /** Deliver records (copies) to `onRecord` as they come, on the event loop. */
   start(onRecord: (rec: Uint8Array) => void): void {
     this.#listener = onRecord;
     this.#loop.start();
