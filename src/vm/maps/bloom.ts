@@ -5,7 +5,7 @@
  * number of hash functions in map_extra, jhash/jhash2 seeded with seed + i),
  * so with BPF_F_ZERO_SEED the answers equal the kernel's.
  */
-import { Errno } from '../../ebpf/engine.js';
+import { BpfErrnoError, Errno } from '../../ebpf/engine.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import { jhash, jhash2 } from './jhash.js';
 import { MapFlags, VmMap, type MapHost } from './map.js';
@@ -60,8 +60,16 @@ export class BloomFilterMap extends VmMap {
   }
 
   /** User-space membership test (BPF_MAP_LOOKUP_ELEM with the value as input). */
-  has(value: Uint8Array): boolean {
+  contains(value: Uint8Array): boolean {
+    if (value.length !== this.spec.valueSize) {
+      throw new BpfErrnoError('map lookup', Errno.EINVAL, `value of bloom filter '${this.name}' must be ${this.spec.valueSize} bytes, got ${value.length}`);
+    }
     return this.test(value) === 0;
+  }
+
+  /** As the kernel engine does: the value to test is passed as the key; it comes back when it may be in the set. */
+  override lookup(key: Uint8Array): Uint8Array | undefined {
+    return this.contains(key) ? key.slice() : undefined;
   }
 
   override pop(out: Uint8Array, remove: boolean): number {

@@ -24,8 +24,6 @@ const QUEUE_FLAGS = F.NUMA_NODE | ACCESS;
 const BLOOM_FLAGS = F.NUMA_NODE | F.ZERO_SEED | ACCESS;
 /** PCPU_MIN_UNIT_SIZE: the largest per-CPU value. */
 const PERCPU_MAX = 32768;
-/** MAX_BPF_STACK: keys are built on the stack. */
-const MAX_KEY = 512;
 
 /** The map types the VM implements. */
 export const VM_MAP_TYPES: readonly MapType[] = [
@@ -91,7 +89,6 @@ export function checkMapSpec(spec: MapSpec): [number, string] {
       if (!lru && flags & F.NO_COMMON_LRU) return bad('BPF_F_NO_COMMON_LRU is for LRU maps');
       if (lru && flags & F.NO_PREALLOC) return [Errno.ENOTSUPP, 'LRU maps are always preallocated'];
       if (n === 0 || k === 0 || v === 0) return bad('hash maps need a key size, a value size and max_entries');
-      if (k > MAX_KEY) return [Errno.E2BIG, `key size ${k} is larger than the stack (${MAX_KEY})`];
       if (percpu && round8(v) > PERCPU_MAX) return [Errno.E2BIG, 'per-CPU value too large'];
       return [0, ''];
     }

@@ -24,7 +24,7 @@ import { MapType } from '../../ebpf/types.js';
 import { SlotArena } from './arena.js';
 import { innerMapErrno } from './fd-array.js';
 import { keyString, readU32 } from './keys.js';
-import { VmMap, round8, type MapHost } from './map.js';
+import { MapFlags, VmMap, round8, type MapHost } from './map.js';
 
 export class HashMap extends VmMap {
   readonly arena: SlotArena;
@@ -41,6 +41,9 @@ export class HashMap extends VmMap {
   private readonly lruPrev: Int32Array | undefined;
   private lruHead = -1;
   private lruTail = -1;
+  /** BPF_F_NO_COMMON_LRU: each CPU has its own LRU list of max_entries / cpus elements. */
+  private readonly owner: Uint16Array | undefined;
+  private readonly perCpuCount: Int32Array | undefined;
 
   constructor(host: MapHost, spec: MapSpec, id: number) {
     super(host, spec, id);
@@ -54,6 +57,10 @@ export class HashMap extends VmMap {
     if (this.lru) {
       this.lruNext = new Int32Array(slots).fill(-1);
       this.lruPrev = new Int32Array(slots).fill(-1);
+      if (spec.flags & MapFlags.NO_COMMON_LRU) {
+        this.owner = new Uint16Array(slots);
+        this.perCpuCount = new Int32Array(host.cpus);
+      }
     }
     this.arena.onZombie = () => host.deferReclaim(this);
   }
@@ -104,9 +111,12 @@ export class HashMap extends VmMap {
       if (this.lru) this.touch(old);
       return 0;
     }
-    if (old < 0 && this.index.size >= this.spec.maxEntries) {
+    const home = this.host.env.cpu;
+    if (old < 0 && this.perCpuCount) {
+      if (this.perCpuCount[home]! >= Math.floor(this.spec.maxEntries / this.host.cpus)) this.evict(home);
+    } else if (old < 0 && this.index.size >= this.spec.maxEntries) {
       if (!this.lru) return Errno.E2BIG;
-      this.evict();
+      this.evict(-1);
     }
     const slot = this.arena.allocSlot();
     if (slot < 0) return Errno.E2BIG;
@@ -121,6 +131,10 @@ export class HashMap extends VmMap {
       this.append(slot);
     }
     if (this.lru) this.lruAppend(slot);
+    if (this.owner && this.perCpuCount) {
+      this.owner[slot] = home;
+      this.perCpuCount[home]!++;
+    }
     return 0;
   }
 
@@ -171,11 +185,14 @@ export class HashMap extends VmMap {
   private drop(slot: number): void {
     this.keys[slot] = undefined;
     if (this.lru) this.lruUnlink(slot);
+    if (this.owner && this.perCpuCount) this.perCpuCount[this.owner[slot]!]!--;
     this.arena.drop(slot);
   }
 
-  private evict(): void {
-    const victim = this.lruHead;
+  /** Evict the least recently used element (of CPU `cpu`'s list with BPF_F_NO_COMMON_LRU). */
+  private evict(cpu: number): void {
+    let victim = this.lruHead;
+    if (cpu >= 0) while (victim >= 0 && this.owner![victim] !== cpu) victim = this.lruNext![victim]!;
     if (victim < 0) return;
     const k = keyString(this.keys[victim]!);
     this.index.delete(k);

@@ -58,7 +58,8 @@ export class LpmTrieMap extends VmMap {
 
   private match(key: Uint8Array): Entry | undefined {
     const data = key.subarray(4);
-    const max = Math.min(this.prefixlen(key), this.dataBits);
+    const max = this.prefixlen(key);
+    if (max > this.dataBits) return undefined;
     for (const len of this.sortedLengths) {
       if (len > max) continue;
       const e = this.entries.get(this.prefixId(data, len));

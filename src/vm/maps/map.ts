@@ -186,8 +186,11 @@ export abstract class VmMap implements MapHandle {
 
   lookupAndDelete(key?: Uint8Array): Uint8Array | undefined {
     this.assertOpen('map lookup and delete');
+    if (this.frozen) throw new BpfErrnoError('map lookup and delete', Errno.EPERM, `map '${this.name}' is frozen`);
     if (this.spec.keySize === 0) {
-      if (this.frozen) throw new BpfErrnoError('map lookup and delete', Errno.EPERM, `map '${this.name}' is frozen`);
+      if (this.spec.type !== MapType.QUEUE && this.spec.type !== MapType.STACK) {
+        throw new BpfErrnoError('map lookup and delete', Errno.ENOTSUPP, `map '${this.name}' (${this.typeName}) does not support lookup and delete`);
+      }
       const out = new Uint8Array(this.spec.valueSize);
       const e = this.pop(out, true);
       if (e === Errno.ENOENT) return undefined;
@@ -204,9 +207,41 @@ export abstract class VmMap implements MapHandle {
     return v;
   }
 
+  // ---- batches (BPF_MAP_*_BATCH): one call for many entries ----
+
+  lookupBatch(_batchSize = 256): [Uint8Array, Uint8Array][] {
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (let k = this.nextKey(); k !== undefined; k = this.nextKey(k)) {
+      const v = this.lookup(k);
+      if (v !== undefined) out.push([k, v]);
+    }
+    return out;
+  }
+
+  lookupAndDeleteBatch(batchSize = 256): [Uint8Array, Uint8Array][] {
+    const entries = this.lookupBatch(batchSize);
+    for (const [k] of entries) {
+      const e = this.takeKey(k);
+      if (typeof e === 'number') throw new BpfErrnoError('map lookup and delete batch', e, this.why(e, 'lookup and delete batch'));
+    }
+    return entries;
+  }
+
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags = 0): number {
+    if (keys.length !== values.length) throw new BpfErrnoError('map update batch', Errno.EINVAL, `${keys.length} keys but ${values.length} values`);
+    keys.forEach((k, i) => this.update(k, values[i]!, elemFlags));
+    return keys.length;
+  }
+
+  deleteBatch(keys: readonly Uint8Array[]): number {
+    for (const k of keys) this.delete(k);
+    return keys.length;
+  }
+
   freeze(): void {
     this.assertOpen('map freeze');
-    if (this.frozen) throw new BpfErrnoError('map freeze', Errno.EBUSY, `map '${this.name}' is already frozen`);
+    // A frozen map is not writable from user space, which BPF_MAP_FREEZE checks first: EPERM, not EBUSY.
+    if (this.frozen) throw new BpfErrnoError('map freeze', Errno.EPERM, `map '${this.name}' is already frozen`);
     this.frozen = true;
   }
 
@@ -240,7 +275,7 @@ export abstract class VmMap implements MapHandle {
     if (this.closed) throw new BpfErrnoError(op, Errno.EBADF, `map '${this.name}' is closed`);
   }
 
-  private why(errno: number, op: string): string {
+  protected why(errno: number, op: string): string {
     const m = `map '${this.name}' (${this.typeName})`;
     switch (errno) {
       case Errno.ENOENT:
