@@ -12,7 +12,7 @@ import { btfFromElf } from '../../src/btf/load.js';
 import { describe, expect, it } from 'vitest';
 import { BpfkitError } from '../../src/errors.js';
 import { ElfError, ElfFile, ElfRelocationError, loadCollectionSpec, SHT, type LoadOptions } from '../../src/elf/index.js';
-import { compileFixture, HAVE_CLANG, OUT } from './support.js';
+import { compileFixture, HAVE_CLANG, OUT, runOracle } from './support.js';
 
 /** Load, and accept success or a BpfkitError; anything else fails the test. */
 function survives(bytes: Uint8Array, options: LoadOptions = {}): 'ok' | BpfkitError {
@@ -120,5 +120,20 @@ describe.skipIf(!HAVE_CLANG)('bad input', () => {
     expect((e as ElfError).message).toMatch(/section tp\/syscalls\/sys_enter_getpid, insn \d+, type \[\d+\]: program 'read_task': CO-RE relocation #\d+ .*bpfkit_no_such_field/);
     expect((e as ElfError).typeId).toBeGreaterThan(0);
     expect(() => loadCollectionSpec(obj, { kernelBtf: join(OUT, 'no-such-vmlinux') })).toThrow(/kernel BTF .* is not available/);
+  });
+
+  it.each([
+    ['UNKNOWN_FIELD', /map 'bad': unknown field 'bogus_field'/],
+    ['CONFLICTING_KEY', /map 'bad': conflicting key size 8 and 4/],
+    ['BAD_PINNING', /map 'bad': invalid pinning value 7/],
+    ['VALUES_ON_HASH', /map 'bad': 'values' needs a map-in-map or prog array, not HASH/],
+  ])('map definitions libbpf rejects are rejected too (%s)', (flag, message) => {
+    const obj = compileFixture('badmaps', { flags: [`-D${flag}`], variant: flag.toLowerCase() });
+    const o = runOracle(obj, { load: false }) as unknown as { error?: string };
+    expect(o.error, 'libbpf refuses to open it').toMatch(/^open: /);
+    const e = survives(readFileSync(obj));
+    expect(e).toBeInstanceOf(ElfError);
+    expect((e as ElfError).message).toMatch(/^section \.maps, type \[\d+\]: /);
+    expect((e as ElfError).message).toMatch(message);
   });
 });

@@ -94,8 +94,10 @@ export function runOracle(obj: string, opts: { load?: boolean; runs?: [string, U
     const args = [obj, '--pin-root', dir];
     if (opts.load === false) args.push('--no-load');
     for (const [p, d] of opts.runs ?? []) args.push('--run', p, Buffer.from(d).toString('hex'));
-    const out = execFileSync(oracle(), args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
-    return JSON.parse(out) as OracleResult;
+    // The oracle prints JSON even when libbpf fails to open the object ({"error": ...}, exit status 1).
+    const r = spawnSync(oracle(), args, { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0 && !r.stdout.startsWith('{')) throw new Error(`libbpf oracle failed (${r.status}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as OracleResult;
   } finally {
     if (mounted) spawnSync('umount', [dir]);
     rmSync(dir, { recursive: true, force: true });
