@@ -286,7 +286,7 @@ describe.skipIf(!CAN_BPF)('map semantics: VM vs kernel', () => {
       const results: string[][] = [];
       for (const engine of ['kernel', 'vm'] as const) {
         const make = (s: MapSpec) => (engine === 'kernel' ? createMap(s) : vm.createMap(s));
-        const fd = (m: MapHandle) => ('fd' in m ? (m as { fd: number }).fd : (m as { id: number }).id);
+        const fd = (m: MapHandle) => ('fd' in m ? (m as unknown as { fd: number }).fd : (m as unknown as { id: number }).id);
         const o = make(outer);
         const good = make(inner);
         const wrong = make({ ...inner, valueSize: 16 });
