@@ -123,6 +123,13 @@ export function assemble(text: string): CbpfProgram {
   return out;
 }
 
+/** At most `limit` packets of a list, spread evenly over it (deterministic). */
+export function sample<T>(list: T[], limit: number): T[] {
+  if (list.length <= limit) return list;
+  const step = list.length / limit;
+  return Array.from({ length: limit }, (_, i) => list[Math.floor(i * step)]!);
+}
+
 /** Corpus packets grouped by DLT value (the corpus index names each file's link type). */
 let corpusCache: Map<number, Uint8Array[]> | undefined;
 export function corpusPackets(): Map<number, Uint8Array[]> {
