@@ -35,6 +35,8 @@ const className = (c: number): string => DNS_CLASSES[c] ?? `(Class ${c})`;
 
 class Truncated extends Error {}
 const TRUNC = new Truncated();
+/** A record whose name or fixed part is not captured: tcpdump stops listing answers, without a mark. */
+const STOP = new Truncated();
 
 /** A domain name at `p` (following compression pointers); returns its text and where the name ends at `p`. */
 function readName(d: Uint8Array, base: number, p: number, end: number): { text: string; next: number } {
@@ -52,30 +54,55 @@ function readName(d: Uint8Array, base: number, p: number, end: number): { text: 
       p = target;
       continue;
     }
-    if ((len & 0xc0) !== 0) {
-      // EDNS0 extended label types: not decoded.
-      if (next < 0) next = p + 1;
-      return { text: text + `<ELT 0x${len.toString(16)}>`, next };
+    // Label types 0x80 (reserved) and 0x40 (EDNS0 extended) other than the bit-string label: tcpdump gives up.
+    if ((len & 0xc0) === 0x80) throw TRUNC;
+    if ((len & 0xc0) === 0x40) {
+      if (len !== 0x41 || p + 1 >= end) throw TRUNC;
+      const bits = d[p + 1]! || 256;
+      p += 2 + ((bits + 7) >> 3);
+      text += '[bitlabel].';
+      continue;
     }
     if (len === 0) {
       if (next < 0) next = p + 1;
       return { text: text === '' ? '.' : text, next };
     }
     if (p + 1 + len > end) throw TRUNC;
-    for (let i = p + 1; i <= p + len; i++) {
-      const c = d[i]!;
-      text += c > 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`;
+    // Names are short in real traffic; a crafted one is walked to its end but printed only in part.
+    if (text.length < 1024) {
+      for (let i = p + 1; i <= p + len; i++) {
+        const c = d[i]!;
+        text += c > 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\${c.toString(8).padStart(3, '0')}`;
+      }
+      text += '.';
     }
-    text += '.';
-    if (text.length > 1024) return { text, next: next < 0 ? p + 1 + len : next };
     p += 1 + len;
+  }
+}
+
+/** Where the name at `p` ends, without following compression pointers (tcpdump's ns_nskip). */
+function skipName(d: Uint8Array, p: number, end: number): number {
+  for (;;) {
+    if (p >= end) throw TRUNC;
+    const len = d[p]!;
+    if ((len & 0xc0) === 0xc0) return p + 2;
+    if (len === 0) return p + 1;
+    if ((len & 0xc0) === 0x80) throw TRUNC;
+    if ((len & 0xc0) === 0x40) {
+      if (len !== 0x41 || p + 1 >= end) throw TRUNC;
+      p += 2 + (((d[p + 1]! || 256) + 7) >> 3);
+    } else p += 1 + len;
   }
 }
 
 /** One resource record (the answer part of a response), from `p`; returns text and the next offset. */
 function readRecord(d: Uint8Array, base: number, p: number, end: number, mdns: boolean): { text: string; next: number } {
-  p = readName(d, base, p, end).next;
-  if (p + 10 > end) throw TRUNC;
+  try {
+    p = skipName(d, p, end);
+  } catch (err) {
+    throw err === TRUNC ? STOP : err;
+  }
+  if (p + 10 > end) throw STOP;
   const type = u16(d, p);
   let cls = u16(d, p + 2);
   const rdlen = u16(d, p + 8);
@@ -134,7 +161,7 @@ function readRecord(d: Uint8Array, base: number, p: number, end: number, mdns: b
 function extendedRcode(d: Uint8Array, base: number, p: number, end: number, skip: number, additional: number): number {
   try {
     for (let i = 0; i < skip + additional; i++) {
-      p = readName(d, base, p, end).next;
+      p = skipName(d, p, end);
       if (p + 10 > end) return 0;
       const type = u16(d, p);
       if (i >= skip && type === 41) return d[p + 4]!;
@@ -168,10 +195,7 @@ export function dnsSummary(d: Uint8Array, p: number, end: number, length: number
       let questionsEnd = -1;
       try {
         let q = cp;
-        for (let i = 0; i < qd; i++) {
-          q = readName(d, base, q, end).next + 4;
-          if (q > end) throw TRUNC;
-        }
+        for (let i = 0; i < qd; i++) q = skipName(d, q, end) + 4;
         questionsEnd = q;
       } catch (err) {
         if (err !== TRUNC) throw err;
@@ -179,7 +203,19 @@ export function dnsSummary(d: Uint8Array, p: number, end: number, length: number
       const ext = ar > 0 && questionsEnd >= 0 ? extendedRcode(d, base, questionsEnd, end, an + ns, ar) : 0;
       s += rcodeName((ext << 4) | (b2 & 0xf)) + flags;
       if (qd !== 1) s += ` [${qd}q]`;
-      if (questionsEnd < 0) throw TRUNC;
+      if (questionsEnd < 0) {
+        // tcpdump writes a comma for each question it could step over, then gives up.
+        let q = cp;
+        for (let i = 0; i < qd; i++) {
+          if (i > 0) s += ',';
+          try {
+            q = skipName(d, q, end) + 4;
+          } catch {
+            break;
+          }
+        }
+        throw TRUNC;
+      }
       cp = questionsEnd;
       s += ` ${an}/${ns}/${ar}`;
       for (let i = 0; i < an; i++) {
@@ -192,6 +228,7 @@ export function dnsSummary(d: Uint8Array, p: number, end: number, length: number
           s += r.text;
           cp = r.next;
         } catch (err) {
+          if (err === STOP) break;
           if (err === TRUNC) return s + ' [|domain]';
           throw err;
         }

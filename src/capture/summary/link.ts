@@ -36,9 +36,32 @@ export function etherTypeSummary(f: Frame, type: number, off: number, end: numbe
     case 0x0806:
     case 0x8035:
       return prefix + arpSummary(d, off, end, len);
+    case 0x88e5:
+      return prefix + macsecSummary(f, off, end, len);
     default:
       return prefix + `ethertype ${etherTypeName(type) ?? 'Unknown'} (0x${type.toString(16).padStart(4, '0')}), length ${len}`;
   }
+}
+
+/**
+ * MACsec (802.1AE): a SecTAG, then (when neither encrypted nor changed) the
+ * protected frame's EtherType and payload, then a 16-byte ICV. As tcpdump
+ * without -e, only the protected payload is shown.
+ */
+function macsecSummary(f: Frame, off: number, end: number, len: number): string {
+  const d = f.d;
+  if (end - off < 6) return 'MACsec [|macsec]';
+  const tci = d[off]!;
+  const shortLength = d[off + 1]! & 0x3f;
+  const tag = 6 + (tci & 0x20 ? 8 : 0);
+  if (tci & 0x80) return `MACsec, version 1 (invalid), length ${len}`;
+  if (tci & 0x0c) return `MACsec, encrypted, length ${len}`;
+  if (end - off < tag + 2) return 'MACsec [|macsec]';
+  const type = u16(d, off + tag);
+  // The protected data: the short length when given, else what precedes the 16-byte ICV.
+  const data = shortLength !== 0 ? shortLength : len - tag - 16;
+  const p = off + tag + 2;
+  return etherTypeSummary(f, type, p, Math.min(end, p + Math.max(0, data - 2)), Math.max(0, data - 2));
 }
 
 /** An 802.3 frame whose type field is a length: an LLC header follows. */
@@ -153,10 +176,11 @@ export function linkSummary(f: Frame, linkType: number, wire: number): string {
     case 14:
       return rawIpSummary(f, wire);
     default: {
+      // Not decoded here: say so, with libpcap's name when the type has one.
       const info = linkTypeInfo(linkType);
       return info === undefined
         ? `unknown link type ${linkType}, length ${wire}`
-        : `link type ${info.name} (${linkType}), length ${wire}: not decoded`;
+        : `unknown link type ${linkType} (${info.name}), length ${wire}`;
     }
   }
 }

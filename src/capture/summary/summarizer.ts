@@ -9,6 +9,7 @@
  * cannot be read is shown as `[|proto]`, and unknown link types as
  * `unknown link type N`.
  */
+import { MAXIMUM_SNAPLEN } from '../linktype.js';
 import type { Packet } from '../packet.js';
 import type { Frame, TcpState } from './frame.js';
 import { linkSummary } from './link.js';
@@ -67,9 +68,24 @@ export class Summarizer {
 
   /** The whole line (without a newline). */
   line(packet: Packet): string {
+    const invalid = invalidHeader(packet.data.length, packet.wireLength);
+    if (invalid !== undefined) return invalid;
     const text = this.describe(packet);
     return this.time === 'none' ? text : `${this.timestamp(packet.seconds, packet.nanos)} ${text}`;
   }
+}
+
+/**
+ * tcpdump's line for a record whose lengths make no sense (printed instead of
+ * the timestamp and summary): `[Invalid header: caplen==0, len==0]`.
+ */
+function invalidHeader(caplen: number, len: number): string | undefined {
+  const why: string[] = [];
+  if (caplen === 0) why.push('caplen==0');
+  if (len === 0) why.push('len==0');
+  else if (len < caplen) why.push(`len(${len}) < caplen(${caplen})`);
+  if (caplen > MAXIMUM_SNAPLEN) why.push(`caplen(${caplen}) > ${MAXIMUM_SNAPLEN}`);
+  return why.length === 0 ? undefined : `[Invalid header: ${why.join(', ')}]`;
 }
 
 /** A one-off summary line (no TCP conversation state carried between calls). */

@@ -97,7 +97,7 @@ export function tcpSummary(f: Frame, ip: IpContext, off: number, end: number, le
     s += `, options [${opts.text}]`;
   }
   s += `, length ${plen}`;
-  if (plen <= 0 || flags & TH_RST) return s;
+  if (plen <= 0) return s;
   const p = off + hlen;
   if (HTTP_PORTS.has(sport) || HTTP_PORTS.has(dport)) return s + ': ' + httpSummary(d, p, end);
   if ((sport === 53 || dport === 53 || sport === 5353 || dport === 5353) && plen > 2) {
@@ -126,7 +126,10 @@ interface Options {
 function tcpOptions(d: Uint8Array, p: number, end: number, hdrEnd: number, sackBase: number): Options {
   const parts: string[] = [];
   let hlen = hdrEnd - p;
-  const stop = (kind: 'trunc' | 'bad', partial = ''): Options => ({ text: parts.join(',') + (parts.length && partial ? ',' : '') + partial, stop: kind });
+  const stop = (kind: 'trunc' | 'bad', partial = ''): Options => ({
+    text: parts.join(',') + (parts.length && partial ? ',' : '') + partial,
+    stop: kind,
+  });
   while (hlen > 0) {
     if (p >= end) return stop('trunc');
     const opt = d[p++]!;
@@ -190,10 +193,25 @@ function tcpOptions(d: Uint8Array, p: number, end: number, hdrEnd: number, sackB
         datalen = len - 2;
         if (datalen < 2) text = 'tcp-ao invalid';
         else {
-          if ((early = check(datalen, 'tcp-ao'))) return early;
-          text = `tcp-ao keyid ${d[p]} rnextkeyid ${d[p + 1]}`;
-          if (datalen > 2) text += ` mac 0x${hexBytes(d, p + 2, datalen - 2)}`;
+          text = 'tcp-ao';
+          if ((early = check(1, text))) return early;
+          text += ` keyid ${d[p]}`;
+          if ((early = check(2, text))) return early;
+          text += ` rnextkeyid ${d[p + 1]}`;
+          if (datalen > 2) {
+            text += ' mac 0x';
+            for (let i = 2; i < datalen; i++) {
+              if ((early = check(i + 1, text))) return early;
+              text += hex2(d[p + i]!);
+            }
+          }
         }
+        break;
+      case 20:
+        datalen = len - 2;
+        if (datalen < 2) return stop('bad', 'scps');
+        if ((early = check(datalen, 'scps'))) return early;
+        text = 'scps';
         break;
       case 30:
         datalen = len - 2;
@@ -214,8 +232,12 @@ function tcpOptions(d: Uint8Array, p: number, end: number, hdrEnd: number, sackB
         break;
       default:
         datalen = len - 2;
-        if ((early = check(datalen, `unknown-${opt}`))) return early;
-        text = `unknown-${opt}` + (datalen > 0 ? ` 0x${hexBytes(d, p, datalen)}` : '');
+        text = `unknown-${opt}`;
+        if (datalen > 0) text += ' 0x';
+        for (let i = 0; i < datalen; i++) {
+          if ((early = check(i + 1, text))) return early;
+          text += hex2(d[p + i]!);
+        }
     }
     if (datalen + (zeroLen ? 1 : 2) !== len) text += `[len ${len}]`;
     parts.push(text);
