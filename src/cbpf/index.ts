@@ -11,7 +11,9 @@ export {
 } from './opcodes.js';
 export { checkProgram, validate, isValid, LIBPCAP_MAXINSNS } from './validate.js';
 export { type PacketMeta } from './meta.js';
-export { interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS } from './interpret.js';
+export {
+  interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS, backwardJumpLimit,
+} from './interpret.js';
 export {
   jit, jitSource, jitBatch, jitBatchSource, clearJitCache, type CompiledFilter, type JitOptions, type BatchFilter, type PacketBatch,
 } from './jit.js';

@@ -9,9 +9,12 @@
  * - Arithmetic wraps at 32 bits; shifts by 32 or more give 0.
  * - `len` (ld #pktlen) is the wire length; loads are bounded by the captured
  *   length (the buffer's length).
- * - `ja` may jump backwards (libpcap's protochain does); after 64 backward
- *   jumps in one run, or on a jump to itself, the filter returns 0 (libpcap
- *   1.11's guard), so no program hangs.
+ * - `ja` may jump backwards (libpcap's protochain does). libpcap 1.10 follows
+ *   backward jumps without limit, so a looping program would hang it; here a
+ *   run may take at most max(64, captured length) backward jumps, then (or on
+ *   a jump to itself) the filter returns 0. No protochain walk reaches the
+ *   limit (each IPv6/IPv4 extension header it steps over is at least 8
+ *   bytes long), so verdicts equal libpcap's while no program can hang.
  * - A jump out of the program, an unknown opcode or M[k >= 16] returns 0.
  *
  * The interpreter accepts any program, validated or not, and never throws.
@@ -24,8 +27,17 @@
 import type { CbpfProgram } from './insn.js';
 import { LOAD_EXIT_A, LOAD_FAIL, loadExtension, loadNegative, type PacketMeta } from './meta.js';
 
-/** How many backward jumps one run may take before the filter gives up and returns 0. */
+/**
+ * The least number of backward jumps a run may take before the filter gives
+ * up and returns 0; the limit is this or the captured length, whichever is
+ * larger (see backwardJumpLimit()).
+ */
 export const MAX_BACKWARD_JUMPS = 64;
+
+/** How many backward jumps a run over a packet of `caplen` bytes may take. */
+export function backwardJumpLimit(caplen: number): number {
+  return caplen > MAX_BACKWARD_JUMPS ? caplen : MAX_BACKWARD_JUMPS;
+}
 
 /** A program decoded into typed arrays, ready to run many times. */
 export interface DecodedProgram {
@@ -184,7 +196,7 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
       case 0x05: { // BPF_JMP | BPF_JA
         if (((pc + 1 + k) >>> 0) >= n) return 0;
         if (k >= 0x80000000) {
-          if (k === 0xffffffff || backward++ >= MAX_BACKWARD_JUMPS) return 0;
+          if (k === 0xffffffff || backward++ >= backwardJumpLimit(buflen)) return 0;
           pc += k | 0;
         } else {
           pc += k;

@@ -10,8 +10,8 @@
  * except `protochain`) become straight-line code in nested labelled blocks:
  * a jump to instruction t is `break Lt` out of a block that ends just before
  * t, and a jump to a `ret` is the return itself. Programs with backward
- * jumps use a `for (;;) switch (pc)` loop with libpcap's 64-backward-jump
- * guard.
+ * jumps use a `for (;;) switch (pc)` loop with the interpreter's guard on
+ * the number of backward jumps (max(64, captured length)).
  *
  * The generated code reads only the packet bytes, the wire length and the
  * PacketMeta; it cannot loop forever and has no access to anything else.
@@ -240,7 +240,7 @@ function filterBody(prog: CbpfProgram, shape: Shape): { body: string; slots: num
     }
   }
   if (!structured) {
-    body = 'let pc = 0, bj = 0;\nfor (;;) {\nswitch (pc) {\n';
+    body = `let pc = 0, bj = 0; const bjMax = n > ${MAX_BACKWARD_JUMPS} ? n : ${MAX_BACKWARD_JUMPS};\nfor (;;) {\nswitch (pc) {\n`;
     for (let i = 0; i < n; i++) {
       const insn = prog[i]!;
       let code: string;
@@ -248,7 +248,7 @@ function filterBody(prog: CbpfProgram, shape: Shape): { body: string; slots: num
         const t = (i + 1 + (insn.k | 0)) | 0;
         code = (insn.k >>> 0) === 0xffffffff || t < 0
           ? shape.ret('0')
-          : `if (bj++ >= ${MAX_BACKWARD_JUMPS}) ${shape.ret('0')} pc = ${t}; continue;`;
+          : `if (bj++ >= bjMax) ${shape.ret('0')} pc = ${t}; continue;`;
       } else {
         code = emit(insn, i, gotoLoop, shape);
       }

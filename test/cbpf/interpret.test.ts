@@ -123,7 +123,7 @@ describe('jumps', () => {
     expect(cmp(BPF_JGT, 0, 0)).toBe(2);
   });
 
-  it('backward jumps run at most 64 times, then the filter returns 0', () => {
+  it('backward jumps run at most max(64, caplen) times, then the filter returns 0', () => {
     // A counts the loop iterations: A += 1; if A < n goto top; ret A
     const loop = (n: number): CbpfInsn[] => [
       stmt(BPF_ALU | BPF_ADD | BPF_K, 1),
@@ -135,6 +135,9 @@ describe('jumps', () => {
     expect(both(loop(10))).toBe(10);
     expect(both(loop(65))).toBe(65);
     expect(both(loop(66))).toBe(0);
+    const big = new Uint8Array(200);
+    expect(both(loop(201), big)).toBe(201);
+    expect(both(loop(202), big)).toBe(0);
     expect(interpret([stmt(BPF_JMP | BPF_JA, -1), RETA], pkt)).toBe(0);
   });
 
