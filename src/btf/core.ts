@@ -515,7 +515,7 @@ export class CoreResolver {
       return this.resolveInner(relo);
     } catch (err) {
       if (err instanceof CoreRelocationError) {
-        throw new CoreRelocationError(`${label}: ${err.message}`, {
+        throw new CoreRelocationError(`${label}: ${err.reason}`, {
           section: '.BTF.ext core_relo',
           typeId: err.typeId ?? relo.typeId,
         });

@@ -19,6 +19,8 @@ export class BtfError extends BpfkitError {
   readonly section: string | undefined;
   readonly offset: number | undefined;
   readonly typeId: number | undefined;
+  /** The message without the where-prefix. */
+  readonly reason: string;
 
   constructor(message: string, where: BtfErrorWhere = {}, code = 'EBTF') {
     const parts: string[] = [];
@@ -29,6 +31,7 @@ export class BtfError extends BpfkitError {
     this.section = where.section;
     this.offset = where.offset;
     this.typeId = where.typeId;
+    this.reason = message;
   }
 }
 

@@ -24,6 +24,8 @@ const enum State {
 }
 
 const MAX_DEPTH = 4096;
+/** Gaps wider than this (bits) are filled with one char array. */
+const HUGE_GAP_BITS = 1 << 20;
 /** Typedefs the compiler provides itself. */
 const BUILTIN_TYPEDEFS = new Set(['__builtin_va_list']);
 
@@ -308,6 +310,11 @@ export class CPrinter {
    */
   private padding(out: string[], ind: string, cur: number, next: number, nextAlign: number, inBitfield: boolean): void {
     if (cur >= next) return;
+    if (next - cur > HUGE_GAP_BITS && cur % 8 === 0 && next % 8 === 0) {
+      // a gap of megabytes: one array instead of millions of `long: 64;` lines
+      out.push(`${ind}char __pad_${cur / 8}[${(next - cur) / 8}];`);
+      return;
+    }
     const pads: [string, number][] = [
       ['long', this.btf.pointerSize * 8],
       ['int', 32],

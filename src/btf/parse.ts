@@ -124,13 +124,17 @@ function extraBytes(kindNo: number, vlen: number): number {
 /**
  * Parse raw BTF bytes. One pass checks every type (bounds, kinds, name
  * offsets, references, per-kind rules) and records where it starts; type
- * objects are then decoded on first use, so opening vmlinux (~130k types)
- * costs little more than that scan, however many types are used.
+ * objects are then decoded on first use (from a private copy of the bytes),
+ * so opening vmlinux (~130k types) costs little more than that scan, however
+ * many types are used.
  */
-export function parseBtf(bytes: Uint8Array, options: ParseOptions = {}): Btf {
+export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
   const section = options.section ?? '.BTF';
   const base = options.base;
-  const h = parseBtfHeader(bytes, section);
+  const h = parseBtfHeader(input, section);
+  // Types are decoded lazily from these bytes: keep a private copy, so the
+  // caller may reuse or change its buffer (a Buffer may even share a pool).
+  const bytes = new Uint8Array(input);
   const le = h.littleEndian;
   if (base && base.littleEndian !== le) {
     throw new BtfError('split BTF and its base have different byte orders', { section, offset: 0 });
