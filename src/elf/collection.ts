@@ -23,6 +23,7 @@ import type { Instruction } from '../ebpf/insn.js';
 import { LDDW, PseudoCall, PseudoLd } from '../ebpf/opcodes.js';
 import type { CollectionSpec, FuncInfoSpec, LineInfoSpec, MapSpec, ProgramSpec, Reference } from '../ebpf/spec.js';
 import { MapType } from '../ebpf/types.js';
+import { btfForKernel } from './btf-for-kernel.js';
 import { applyCoreToObject, type CoreOptions } from './core-apply.js';
 import { ElfError, ElfExternError, ElfRelocationError, ElfSectionError } from './errors.js';
 import { collectExterns, kconfigData, parseKallsyms, readKallsyms, type Extern, type KconfigExtern, type KconfigSource } from './externs.js';
@@ -219,7 +220,7 @@ class Builder {
     if (obj.kernelVersion !== undefined) out.kernelVersion = obj.kernelVersion;
     if (obj.btf) {
       out.objectBtf = obj.btf;
-      out.btf = encodeBtf(obj.btf);
+      out.btf = encodeBtf(btfForKernel(obj.btf));
     }
     return out;
   }
@@ -318,8 +319,10 @@ class Builder {
     ins.off = 0;
     if (!target) {
       if (!e.weak) throw new ElfExternError('kfunc not found in the kernel BTF', where);
-      ins.imm = 0; // weak and absent: the program must not reach this call
-    } else ins.imm = target.id;
+      ins.imm = 0; // weak and absent (as libbpf leaves it): the program must not reach this call; nothing to resolve
+      return;
+    }
+    ins.imm = target.id;
     refs.push({ kind: 'kfunc', index: at, name });
   }
 

@@ -8,6 +8,8 @@ import type { Instruction } from '../../src/ebpf/insn.js';
 import { PseudoLd } from '../../src/ebpf/opcodes.js';
 import type { ProgramSpec } from '../../src/ebpf/spec.js';
 import type { ElfCollectionSpec } from '../../src/elf/index.js';
+import { formatRaw } from '../../src/btf/format-raw.js';
+import { parseBtf } from '../../src/btf/parse.js';
 import { matchesMapName, oracleInsns, type OracleResult } from './support.js';
 
 /** Compare our program with libbpf's final instructions; map fds become names. */
@@ -88,4 +90,13 @@ export function expectSamePrograms(spec: ElfCollectionSpec, o: OracleResult, opt
       expectSameInsns(s, oracleInsns(p), o);
     }
   }
+}
+
+/** Our collection BTF, type by type, is the one libbpf prepared for the kernel (strings may be laid out differently). */
+export function expectSameBtf(spec: ElfCollectionSpec, o: OracleResult): void {
+  expect(spec.btf, 'the collection has BTF').toBeDefined();
+  const ours = formatRaw(parseBtf(spec.btf!)).split('\n');
+  const theirs = formatRaw(parseBtf(Buffer.from(o.btf, 'hex'))).split('\n');
+  expect(ours.length).toBe(theirs.length);
+  ours.forEach((line, i) => expect(line).toBe(theirs[i]));
 }

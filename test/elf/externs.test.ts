@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { wideImm } from '../../src/ebpf/insn.js';
 import { ElfExternError, loadCollectionSpec, parseKallsyms } from '../../src/elf/index.js';
-import { expectSameMaps, expectSamePrograms } from './compare.js';
+import { expectSameBtf, expectSameMaps, expectSamePrograms } from './compare.js';
 import { compileFixture, HAVE_BPFTOOL, HAVE_CLANG, IS_ROOT, runOracle } from './support.js';
 
 describe.skipIf(!HAVE_CLANG)('externs', () => {
@@ -21,6 +21,7 @@ describe.skipIf(!HAVE_CLANG)('externs', () => {
     expect(o.loaded).toBe(true);
     const spec = loadCollectionSpec(obj);
     expectSameMaps(spec, o);
+    expectSameBtf(spec, o);
     expectSamePrograms(spec, o);
     expect(spec.variables.CONFIG_BPFKIT_NO_SUCH_OPTION!.get()).toBe(0); // weak and absent: zero
     expect(spec.variables.CONFIG_BPF_SYSCALL!.get()).toBe(true);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Instruction } from '../../src/ebpf/insn.js';
 import { loadCollectionSpec } from '../../src/elf/index.js';
-import { expectSameMaps, expectSamePrograms } from './compare.js';
+import { expectSameBtf, expectSameMaps, expectSamePrograms } from './compare.js';
 import { execFileSync } from 'node:child_process';
 import { compileFixture, HAVE_BPFTOOL, HAVE_CLANG, HAVE_CLANG19, IS_ROOT, runOracle } from './support.js';
 
@@ -22,6 +22,7 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     const spec = loadCollectionSpec(obj);
     expect(spec.warnings).toEqual([]);
     expectSameMaps(spec, o);
+    expectSameBtf(spec, o);
     expectSamePrograms(spec, o, { exactLineInfo: true }); // no dead code: the kernel keeps every line_info record
     expect(spec.maps.outer!.contents!.map((c) => c.value)).toEqual([{ map: 'inner_a' }, { map: 'inner_b' }]);
     expect(spec.maps.jump!.contents!.map((c) => c.value)).toEqual([{ program: 'tail_target' }]);
@@ -34,6 +35,7 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     expect(o.loaded, 'the kernel loads the fixture').toBe(true);
     const spec = loadCollectionSpec(obj);
     expectSameMaps(spec, o);
+    expectSameBtf(spec, o);
     expectSamePrograms(spec, o);
     // Exactly one relocation cannot be satisfied (the missing field read), and it is poisoned like libbpf.
     expect(spec.warnings.length).toBe(1);
@@ -65,9 +67,11 @@ describe.skipIf(!ready)('libbpf + kernel oracle', () => {
     expect(o.runs[0]).toMatchObject({ rc: 0, retval: 7 });
     const spec = loadCollectionSpec(obj);
     expectSameMaps(spec, o);
+    expectSameBtf(spec, o);
     expectSamePrograms(spec, o);
-    const kfunc = spec.programs.weak_externs!.references.find((r) => r.kind === 'kfunc')!;
-    expect(spec.programs.weak_externs!.instructions[kfunc.index]).toMatchObject({ code: 0x85, src: 2, imm: 0 });
+    // The absent kfunc stays `call` with src BPF_PSEUDO_KFUNC_CALL and imm 0, with nothing left to resolve.
+    expect(spec.programs.weak_externs!.instructions.filter((i) => i.code === 0x85 && i.src === 2)).toEqual([{ code: 0x85, dst: 0, src: 2, off: 0, imm: 0 }]);
+    expect(spec.programs.weak_externs!.references.filter((r) => r.kind === 'kfunc')).toEqual([]);
   });
 });
 
@@ -78,6 +82,7 @@ describe.skipIf(!HAVE_CLANG19 || !IS_ROOT)('libbpf + kernel oracle, objects from
     expect(o.loaded, 'the kernel loads the fixture').toBe(true);
     const spec = loadCollectionSpec(obj);
     expectSameMaps(spec, o);
+    expectSameBtf(spec, o);
     expectSamePrograms(spec, o);
   });
 });

@@ -80,6 +80,8 @@ export interface OracleResult {
   maps: OracleMap[];
   progs: OracleProg[];
   runs: { prog: string; rc: number; retval: number; data_out: string }[];
+  /** libbpf's BTF of the object (hex), externs sanitized. */
+  btf: string;
 }
 
 /** Run the libbpf oracle on an object, with a private bpffs for pinned maps. */

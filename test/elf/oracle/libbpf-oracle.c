@@ -6,6 +6,7 @@
 //
 // usage: libbpf-oracle OBJ --pin-root DIR [--no-load] [--run PROG HEXDATA]...
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -118,7 +119,15 @@ int main(int argc, char **argv)
 		printf("}");
 		first = 0;
 	}
-	printf("],\"runs\":[");
+	printf("],\"btf\":");
+	{
+		/* The object's BTF as libbpf prepared it (externs sanitized; before any kernel-feature sanitizing). */
+		struct btf *btf = bpf_object__btf(obj);
+		__u32 sz = 0;
+		const void *raw = btf ? btf__raw_data(btf, &sz) : NULL;
+		hex(raw, raw ? sz : 0);
+	}
+	printf(",\"runs\":[");
 	for (int i = 0; i < nruns; i++) {
 		static unsigned char in[65536], out[65536 + 512];
 		int n = unhex(runs[i][1], in, sizeof(in));
