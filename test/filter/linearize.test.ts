@@ -1,0 +1,59 @@
+/**
+ * CFG ⇄ program: layout, `ja` for jumps, the long-branch fix-up, graphs
+ * from any program, and Graphviz output.
+ */
+import { describe, expect, it } from 'vitest';
+import { interpret, isValid } from '../../src/cbpf/index.js';
+import { BPF_ABS, BPF_B, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD } from '../../src/cbpf/insn.js';
+import type { Block, Cfg } from '../../src/filter/cfg.js';
+import { compile, compileDetailed, fromProgram, linearize, toDot } from '../../src/filter/index.js';
+import { GraphBuilder } from '../../src/filter/pred.js';
+import { corpusPackets } from './support/cases.js';
+
+describe('linearize', () => {
+  it('routes branches farther than 255 instructions through ja', () => {
+    const gb = new GraphBuilder();
+    const accept = gb.ret(96);
+    const reject = gb.ret(0);
+    // A chain of 300 byte tests (each a block of 2 instructions) whose true edges all reach `accept`.
+    let next: Block = reject;
+    for (let i = 299; i >= 0; i--) next = gb.branch([{ code: BPF_LD | BPF_B | BPF_ABS, k: i }], BPF_JMP | BPF_JEQ | BPF_K, 0x55, accept, next);
+    const cfg: Cfg = { entry: next };
+    const prog = linearize(cfg);
+    expect(isValid(prog, 'kernel')).toBe(true);
+    expect(prog.some((i) => i.code === (BPF_JMP | 0x00))).toBe(true);
+    expect(prog.every((i) => i.jt <= 255 && i.jf <= 255)).toBe(true);
+    for (const hit of [0, 150, 299]) {
+      const pkt = new Uint8Array(300);
+      pkt[hit] = 0x55;
+      expect(interpret(prog, pkt)).toBe(96);
+    }
+    expect(interpret(prog, new Uint8Array(300))).toBe(0);
+    expect(interpret(prog, new Uint8Array(200))).toBe(0);
+  });
+
+  it('compiles big expressions into valid programs (long jumps fixed up)', () => {
+    const expr = Array.from({ length: 60 }, (_, i) => `host 10.0.${i}.1`).join(' or ');
+    const prog = compile(expr, { optimize: false });
+    expect(prog.length).toBeGreaterThan(256);
+    expect(isValid(prog, 'kernel')).toBe(true);
+  });
+
+  it('round-trips programs through fromProgram', () => {
+    const packets = (corpusPackets().get(1) ?? []).slice(0, 300);
+    for (const e of ['tcp port 80', 'vlan and ip', 'ip protochain 17', 'geneve and ip', 'not (host 1.2.3.4 or udp)']) {
+      const prog = compile(e, { optimize: false });
+      const again = linearize(fromProgram(prog));
+      for (const p of packets) expect(interpret(again, p), e).toBe(interpret(prog, p));
+    }
+  });
+
+  it('draws the graph before and after optimisation', () => {
+    const c = compileDetailed('tcp port 80');
+    const dot = toDot(c.cfg, 'unoptimized');
+    expect(dot).toMatch(/^digraph unoptimized \{/);
+    expect(dot).toContain('ldh [12]');
+    expect(dot).toContain('[label="F", style=dashed]');
+    expect(dot.trim().endsWith('}')).toBe(true);
+  });
+});
