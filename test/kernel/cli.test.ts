@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { REPO, TMP } from '../support/paths.js';
 import { HAVE_CLANG, compileBpf } from './support/fixtures.js';
-import { CAN_BPF, SKIP_REASON, mountBpffs } from './support/kernel.js';
+import { CAN_BPF, SKIP_REASON, mountBpffs, nothingLeft } from './support/kernel.js';
 
 const MAIN = join(REPO, 'src/cli/main.ts');
 
@@ -172,5 +172,12 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG)('bpfkit prog and map, as root, against 
     expect(r.stderr).toMatch(/^verifier log:\n0: R1=ctx\(\) R10=fp0\n/m);
     expect(r.stderr).toMatch(/^processed 2 insns/m);
     expect(r.stderr).toMatch(/^failing instruction: 1: \(61\) r0 = \*\(u32 \*\)\(r1 \+4096\)\n$/m);
+  });
+});
+
+describe.skipIf(!CAN_BPF)('afterwards', () => {
+  // The last describe of the file: every test above and its cleanup hooks have run.
+  it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
+    expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
 });

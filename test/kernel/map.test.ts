@@ -16,7 +16,7 @@ import { fdKind, isOnBpffs, openPinned, unpin } from '../../src/kernel/pin.js';
 import { mapTypeSupported, minimalMapSpec } from '../../src/kernel/probes.js';
 import { possibleCpus } from '../../src/kernel/cpus.js';
 import { encodeBtf, intKeyStructValueBtf } from './support/btf.js';
-import { CAN_BPF, SKIP_REASON, countFds, mountBpffs, readU32, readU64, u32, u64 } from './support/kernel.js';
+import { CAN_BPF, SKIP_REASON, countFds, mountBpffs, readU32, readU64, u32, u64, nothingLeft } from './support/kernel.js';
 
 const d = describe.skipIf(!CAN_BPF);
 if (!CAN_BPF) describe('kernel maps', () => it.skip(SKIP_REASON, () => {}));
@@ -475,5 +475,12 @@ d('no fd leaks on error paths', () => {
       /map create \(map "named" \(HASH\)\): EINVAL/,
     );
     expect(nameOf(MapType, MapType.HASH)).toBe('HASH');
+  });
+});
+
+describe.skipIf(!CAN_BPF)('afterwards', () => {
+  // The last describe of the file: every test above and its cleanup hooks have run.
+  it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
+    expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
 });

@@ -19,7 +19,7 @@ import { KernelProgram, loadProgram } from '../../src/kernel/program.js';
 import { RingBufReader } from '../../src/kernel/ringbuf.js';
 import { HAVE_CLANG, compileBpf } from './support/fixtures.js';
 import { Prog, R0, R1, R2, R6, R10, add64, call, exit, jeq, ldxw, mov64, mov64r, stw, xadd32 } from './support/insns.js';
-import { CAN_BPF, SKIP_REASON, countFds, mountBpffs, readU32, readU64, u32 } from './support/kernel.js';
+import { CAN_BPF, SKIP_REASON, countFds, mountBpffs, readU32, readU64, u32, nothingLeft } from './support/kernel.js';
 
 const d = describe.skipIf(!CAN_BPF);
 if (!CAN_BPF) describe('kernel programs', () => it.skip(SKIP_REASON, () => {}));
@@ -340,5 +340,12 @@ dc('a collection from a clang-compiled object', () => {
     } finally {
       fs.cleanup();
     }
+  });
+});
+
+describe.skipIf(!CAN_BPF)('afterwards', () => {
+  // The last describe of the file: every test above and its cleanup hooks have run.
+  it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
+    expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
 });

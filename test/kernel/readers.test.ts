@@ -10,12 +10,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MapType } from '../../src/ebpf/types.js';
 import { onlineCpus } from '../../src/kernel/cpus.js';
+import { KernelError } from '../../src/kernel/errors.js';
 import { openFds } from '../../src/kernel/fd.js';
 import { createMap, type KernelMap } from '../../src/kernel/map.js';
 import { PerfBufReader, type PerfBufRecord } from '../../src/kernel/perfbuf.js';
 import { loadProgram, type KernelProgram } from '../../src/kernel/program.js';
 import { RingBufReader } from '../../src/kernel/ringbuf.js';
-import { CAN_BPF, SKIP_REASON, countFds } from './support/kernel.js';
+import { CAN_BPF, SKIP_REASON, countFds, nothingLeft } from './support/kernel.js';
 import { perfOutputProgram, producerArgs, ringbufOutputProgram, ringbufReserveProgram } from './support/producers.js';
 
 const d = describe.skipIf(!CAN_BPF);
@@ -121,6 +122,18 @@ d('ring buffer reader', () => {
     });
   }
 
+  it('a reader on a map that is not a ring buffer is refused before anything is opened', () => {
+    const fds = countFds();
+    const h = createMap({ name: 'not_rb', type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 });
+    try {
+      expect(() => new RingBufReader(h)).toThrow(/is not a ring buffer/);
+      expect(() => new PerfBufReader(h)).toThrow(/is not a perf event array/);
+    } finally {
+      h.close();
+    }
+    expect(countFds()).toBe(fds);
+  });
+
   it('closing releases the epoll and eventfd fds and the mappings', async () => {
     const fds = countFds();
     const engine = openFds().length;
@@ -221,6 +234,25 @@ d('perf buffer reader', () => {
     });
   }
 
+  it('a failure half way through opening the rings releases the rings already open', () => {
+    const fds = countFds();
+    // The map has room for the online CPUs only: asking for one more fails after the others are open.
+    const tooMany = [...cpus, Math.max(...cpus) + 1];
+    expect(() => new PerfBufReader(pm, { pages: 2, cpus: tooMany })).toThrow(/too few for CPU/);
+    expect(() => new PerfBufReader(pm, { pages: 3 })).toThrow(/power of two/);
+    // A CPU that does not exist: perf_event_open fails after the rings of the real CPUs are open.
+    const wide = createMap({ name: 'test_perf_wide', type: MapType.PERF_EVENT_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1001, flags: 0 });
+    try {
+      expect(() => new PerfBufReader(wide, { pages: 2, cpus: [...cpus, 1000] })).toThrow(KernelError);
+      expect(() => new PerfBufReader(wide, { pages: 2, cpus: [...cpus, 1000] })).toThrow(/perf_event_open \(perf buffer test_perf_wide cpu 1000, pid -1, cpu 1000\)/);
+      for (const cpu of cpus) expect(() => wide.delete(new Uint8Array([cpu, 0, 0, 0]))).toThrow(expect.objectContaining({ errnoName: 'ENOENT' }));
+    } finally {
+      wide.close();
+    }
+    expect(countFds()).toBe(fds);
+    for (const cpu of cpus) expect(() => pm.delete(new Uint8Array([cpu, 0, 0, 0]))).toThrow(expect.objectContaining({ errnoName: 'ENOENT' }));
+  });
+
   it('closing releases every perf event fd, mapping and map entry', () => {
     const fds = countFds();
     const r = new PerfBufReader(pm, { pages: 2 });
@@ -229,5 +261,12 @@ d('perf buffer reader', () => {
     expect(countFds()).toBe(fds);
     // The map's entries were removed too: deleting again finds nothing.
     for (const cpu of cpus) expect(() => pm.delete(new Uint8Array([cpu, 0, 0, 0]))).toThrow(expect.objectContaining({ errnoName: 'ENOENT' }));
+  });
+});
+
+describe.skipIf(!CAN_BPF)('afterwards', () => {
+  // The last describe of the file: every test above and its cleanup hooks have run.
+  it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
+    expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
 });

@@ -19,7 +19,7 @@ import { loadCollection } from '../../src/kernel/collection.js';
 import { createMap } from '../../src/kernel/map.js';
 import { Vm } from '../../src/vm/index.js';
 import { HAVE_CLANG, compileBpf } from './support/fixtures.js';
-import { CAN_BPF, SKIP_REASON, u32 } from './support/kernel.js';
+import { CAN_BPF, SKIP_REASON, u32, nothingLeft } from './support/kernel.js';
 
 const d = describe.skipIf(!CAN_BPF);
 if (!CAN_BPF) describe('kernel vs VM', () => it.skip(SKIP_REASON, () => {}));
@@ -240,5 +240,12 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG)('programs: a clang object in the kernel
       kc.close();
       vc.close();
     }
+  });
+});
+
+describe.skipIf(!CAN_BPF)('afterwards', () => {
+  // The last describe of the file: every test above and its cleanup hooks have run.
+  it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
+    expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
 });

@@ -3,9 +3,10 @@
  * a private bpffs mount, counting this process's fds.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openFds } from '../../../src/kernel/fd.js';
 import { IS_ROOT } from '../../support/paths.js';
 
 /** Kernel tests need root on Linux; CI runs as root. */
@@ -17,10 +18,13 @@ export function countFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
+const mounts = new Set<string>();
+
 /** A bpf filesystem mounted in a fresh temp dir; `cleanup()` unmounts and removes it. */
 export function mountBpffs(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bpffs-'));
   execFileSync('mount', ['-t', 'bpf', 'bpf', dir]);
+  mounts.add(dir);
   return {
     dir,
     cleanup() {
@@ -28,8 +32,39 @@ export function mountBpffs(): { dir: string; cleanup: () => void } {
         execFileSync('umount', [dir]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
+        mounts.delete(dir);
       }
     },
+  };
+}
+
+/** The BPF-related fds this process holds (maps, programs, links, BTF, perf events), by what /proc says they are. */
+export function bpfFds(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (/^anon_inode:(bpf-map|bpf-prog|bpf_link|btf|\[perf_event\]|bpf_iter)/.test(target)) out.push(`${fd} ${target}`);
+  }
+  return out;
+}
+
+/**
+ * After a test file: nothing the engine made is left. Kernel objects live
+ * while an fd, a pin or an attachment holds them; so no engine fd, no BPF or
+ * perf fd in the process, and every private bpffs (with whatever was pinned
+ * in it) unmounted and removed means nothing of ours remains in the kernel.
+ */
+export function nothingLeft(): { engineFds: string[]; processFds: string[]; mounts: string[] } {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  return {
+    engineFds: openFds().map((f) => f.label),
+    processFds: bpfFds(),
+    mounts: [...mounts].filter((d) => existsSync(d) || mountinfo.includes(` ${d} `)),
   };
 }
 
