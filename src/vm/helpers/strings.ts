@@ -2,7 +2,8 @@
  * String helpers: bpf_strtol, bpf_strtoul (the kernel's rules: leading
  * white space, one '-', base 0/8/10/16 with 0x/0 prefixes, at most 63
  * characters looked at, -ERANGE on overflow, -EINVAL without digits; the
- * result is the number of characters consumed) and bpf_strncmp.
+ * result is the number of characters consumed, and on an error the output
+ * is zeroed, as Linux does since 6.12) and bpf_strncmp.
  */
 import { Errno } from '../../ebpf/engine.js';
 import { HelperId } from '../../ebpf/helper-ids.js';
@@ -64,33 +65,33 @@ function writeResult(c: HelperCall, v: bigint): void {
 }
 
 export function defineStringHelpers(r: HelperRegistry): void {
+  /** The result, or an errno after which the output is zeroed. */
+  const finish = (c: HelperCall, r: [number, bigint] | number): number => {
+    if (typeof r === 'number') {
+      writeResult(c, 0n);
+      return r;
+    }
+    writeResult(c, r[1]);
+    return r[0];
+  };
+
   r.define(HelperId.strtol, (c) => {
-    const len = c.u32(2);
-    const buf = c.bytes(1, len);
+    const buf = c.bytes(1, c.u32(2));
     c.out(4, 8);
     const p = parseUnsigned(buf, c.u64(3));
-    if (typeof p === 'number') return p;
+    if (typeof p === 'number') return finish(c, p);
     const [n, v, neg] = p;
-    if (neg) {
-      if (v > 1n << 63n) return -Errno.ERANGE;
-      writeResult(c, -v);
-    } else {
-      if (v >= 1n << 63n) return -Errno.ERANGE;
-      writeResult(c, v);
-    }
-    return n;
+    if (neg) return finish(c, v > 1n << 63n ? -Errno.ERANGE : [n, -v]);
+    return finish(c, v >= 1n << 63n ? -Errno.ERANGE : [n, v]);
   });
 
   r.define(HelperId.strtoul, (c) => {
-    const len = c.u32(2);
-    const buf = c.bytes(1, len);
+    const buf = c.bytes(1, c.u32(2));
     c.out(4, 8);
     const p = parseUnsigned(buf, c.u64(3));
-    if (typeof p === 'number') return p;
+    if (typeof p === 'number') return finish(c, p);
     const [n, v, neg] = p;
-    if (neg) return -Errno.EINVAL;
-    writeResult(c, v);
-    return n;
+    return finish(c, neg ? -Errno.EINVAL : [n, v]);
   });
 
   // bpf_strncmp(s1, s1_sz, s2): strncmp(s1, s2, s1_sz), giving -1, 0 or 1.
