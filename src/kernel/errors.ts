@@ -149,8 +149,8 @@ export class KernelError extends BpfErrnoError {
     readonly hint: string | undefined,
   ) {
     const what = subject ? `${op} (${subject})` : op;
-    const desc = DESCRIPTIONS[errno] ?? `errno ${errno}`;
-    super(what, errno, `${errnoName(errno)}: ${hint ?? desc}`);
+    const desc = hint ?? DESCRIPTIONS[errno];
+    super(what, errno, desc ? `${errnoName(errno)}: ${desc}` : errnoName(errno));
   }
 }
 

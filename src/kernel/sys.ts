@@ -42,6 +42,15 @@ interface Libc {
   bind: Fn;
   getpid: Fn;
   gettid: Fn;
+  recv: Fn;
+  recvfrom: Fn;
+  sendto: Fn;
+  poll: KoffiAsyncFn;
+  fcntl: Fn;
+  setns: Fn;
+  mount: Fn;
+  umount2: Fn;
+  ifNameToIndex: Fn;
 }
 
 type KoffiAsyncFn = Fn & { async: (...args: any[]) => void };
@@ -90,6 +99,15 @@ function load(): Libc {
     bind: lib.func('int bind(int fd, long addr, uint32_t len)'),
     getpid: lib.func('int getpid()'),
     gettid: lib.func('int gettid()'),
+    recv: lib.func('long recv(int fd, long buf, size_t len, int flags)'),
+    recvfrom: lib.func('long recvfrom(int fd, long buf, size_t len, int flags, long addr, long addrlen)'),
+    sendto: lib.func('long sendto(int fd, long buf, size_t len, int flags, long addr, uint32_t addrlen)'),
+    poll: lib.func('int poll(long fds, unsigned long nfds, int timeout)') as KoffiAsyncFn,
+    fcntl: lib.func('int fcntl(int fd, int cmd, long arg)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
+    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, long data)'),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *name)'),
   };
   return libc;
 }
@@ -285,4 +303,72 @@ export function getpid(): number {
 
 export function gettid(): number {
   return load().gettid() as number;
+}
+
+/** recv(fd, buf, len, flags): bytes received, or -errno (-EAGAIN on an empty non-blocking socket). */
+export function recv(fd: number, buf: NativeBuffer, length = buf.size, flags = 0): number {
+  return ret(load().recv(fd, buf.addr, length, flags));
+}
+
+/** recvfrom with the sender's address into `addr` (its socklen_t in `addrLen`). */
+export function recvfrom(fd: number, buf: NativeBuffer, addr: NativeBuffer, addrLen: NativeBuffer, length = buf.size, flags = 0): number {
+  return ret(load().recvfrom(fd, buf.addr, length, flags, addr.addr, addrLen.addr));
+}
+
+/** sendto(fd, buf, len, flags, addr): bytes sent, or -errno. */
+export function sendto(fd: number, buf: NativeBuffer, length: number, flags: number, addr?: NativeBuffer): number {
+  return ret(load().sendto(fd, buf.addr, length, flags, addr?.addr ?? 0, addr?.size ?? 0));
+}
+
+export const POLLIN = 1;
+/** sizeof(struct pollfd): int fd, short events, short revents. */
+export const POLLFD_SIZE = 8;
+
+/** poll(fds, n, timeout) over an array of struct pollfd in `fds`: ready count, or -errno. */
+export function poll(fds: NativeBuffer, count: number, timeoutMs: number): number {
+  return ret(load().poll(fds.addr, count, timeoutMs));
+}
+
+/** poll on one of libuv's pool threads, calling back on the event loop (see Epoll.waitAsync for the trade-offs). */
+export function pollAsync(fds: NativeBuffer, count: number, timeoutMs: number, done: (result: number) => void): void {
+  load().poll.async(fds.addr, count, timeoutMs, (err: unknown, r: number) => done(err ? -1 : r));
+}
+
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const O_NONBLOCK = 0o4000;
+
+/** Make an fd non-blocking. */
+export function setNonBlocking(fd: number): number {
+  const l = load();
+  const flags = Number(l.fcntl(fd, F_GETFL, 0));
+  if (flags < 0) return -koffi.errno();
+  return ret(l.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+}
+
+export const CLONE_NEWNET = 0x40000000;
+
+/**
+ * setns(fd, nstype): move the calling thread into a namespace. Node runs
+ * JavaScript on its main thread, so this moves the whole event loop: prefer a
+ * child process for work inside another namespace.
+ */
+export function setns(fd: number, nstype: number): number {
+  return ret(load().setns(fd, nstype));
+}
+
+/** mount(source, target, fstype, flags, NULL). */
+export function mount(source: string, target: string, fstype: string, flags = 0): number {
+  return ret(load().mount(source, target, fstype, flags, 0));
+}
+
+export const MNT_DETACH = 2;
+
+export function umount2(target: string, flags = 0): number {
+  return ret(load().umount2(target, flags));
+}
+
+/** The index of a network interface by name, or 0 when there is none. */
+export function ifNameToIndex(name: string): number {
+  return Number(load().ifNameToIndex(name));
 }
