@@ -157,9 +157,11 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   });
   const info = reader.info;
   const lt = linktypes.linkTypeInfo(override ?? info.linkType);
-  process.stderr.write(
-    `reading from file ${opts.read}, link-type ${lt ? `${lt.name} (${lt.description})` : (override ?? info.linkType)}, snapshot length ${reader.interfaces[0]!.effectiveSnaplen}\n`,
-  );
+  const header = (): void => {
+    process.stderr.write(
+      `reading from file ${opts.read}, link-type ${lt ? `${lt.name} (${lt.description})` : (override ?? info.linkType)}, snapshot length ${reader.interfaces[0]!.effectiveSnaplen}\n`,
+    );
+  };
 
   // Expression filters, compiled per (link type, snaplen, byte order) as interfaces appear.
   const compiled = new Map<string, Filter>();
@@ -183,6 +185,19 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     return f;
   };
 
+  // Like tcpdump, compile for the capture's first interfaces before saying anything: a bad expression stops here.
+  if (filterApi !== undefined) {
+    try {
+      for (const iface of reader.interfaces) {
+        filterFor({ data: new Uint8Array(0), wireLength: 0, seconds: 0, nanos: 0, linkType: iface.linkType, interfaceId: iface.id, iface });
+      }
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+  }
+  header();
+
   let writer: CaptureWriter | undefined;
   try {
     if (opts.write !== undefined) writer = openWriter(await import('../capture/writer.js'), reader, opts.write, override);
@@ -197,7 +212,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     ? new (await import('../capture/summary/summarizer.js')).Summarizer({ nano: opts.nano ?? false, ...(override !== undefined ? { linkType: override } : {}) })
     : undefined;
   const showProgress = opts.progress && process.stderr.isTTY === true && !(print && process.stdout.isTTY === true);
-  const progress = showProgress && reader.size !== undefined ? startProgress(reader.size, progressState) : undefined;
+  const progress = showProgress && reader.size !== undefined ? await startProgress(reader.size, progressState) : undefined;
 
   let matched = 0;
   let filter: Filter | undefined = fixedFilter;
@@ -280,26 +295,33 @@ function openWriter(
   return w;
 }
 
-/** A progress bar on standard error, shown once the read has taken more than a second. */
-function startProgress(total: number, state: { bytes: number }): { stop(): void } {
+/**
+ * A progress bar on standard error (cli-progress), shown once the read has
+ * taken more than a second (BPFKIT_PROGRESS_DELAY_MS changes that; 0 shows it
+ * at once, which the tests use).
+ */
+async function startProgress(total: number, state: { bytes: number }): Promise<{ stop(): void }> {
+  const env = Number(process.env.BPFKIT_PROGRESS_DELAY_MS);
+  const delay = Number.isFinite(env) && env >= 0 ? env : 1000;
   const started = Date.now();
   let bar: { update(n: number): void; stop(): void } | undefined;
   let loading = false;
   let stopped = false;
   const mb = (n: number): number => Math.round(n / 1e5) / 10;
+  const show = async (): Promise<void> => {
+    loading = true;
+    const m = await import('cli-progress');
+    if (stopped) return;
+    const b = new m.SingleBar(
+      { format: 'reading [{bar}] {percentage}% | {value}/{total} MB', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+      m.Presets.shades_classic,
+    );
+    b.start(mb(total), mb(state.bytes));
+    bar = b;
+  };
+  if (delay === 0) await show();
   const timer = setInterval(() => {
-    if (bar === undefined && !loading && Date.now() - started > 1000) {
-      loading = true;
-      void import('cli-progress').then((m) => {
-        if (stopped) return;
-        const b = new m.SingleBar(
-          { format: 'reading [{bar}] {percentage}% | {value}/{total} MB', stream: process.stderr, hideCursor: true, clearOnComplete: true },
-          m.Presets.shades_classic,
-        );
-        b.start(mb(total), mb(state.bytes));
-        bar = b;
-      });
-    }
+    if (bar === undefined && !loading && Date.now() - started > delay) void show();
     bar?.update(mb(state.bytes));
   }, 200);
   timer.unref();
