@@ -79,9 +79,16 @@ function numbers(hex: boolean) {
     rel: (n: number): string => (n >= 0 ? `+${num(n)}` : num(n)),
     /** `r1 + 8`, `r10 - 8`: the address operand of loads, stores and atomics. */
     base: (reg: number, off: number): string => `r${reg} ${off < 0 ? '-' : '+'} ${num(Math.abs(off))}`,
+    /** `(r1 + 8)`. */
+    addr: (reg: number, off: number): string => `(r${reg} ${off < 0 ? '-' : '+'} ${num(Math.abs(off))})`,
   };
 }
 const DECIMAL = numbers(false);
+
+/** The label of slot `t`, or `fallback`. */
+export function labelOr(label: ((slot: number) => string | undefined) | undefined, t: number, fallback: string): string {
+  return (label && label(t)) ?? fallback;
+}
 const HEX = numbers(true);
 
 /** A raw slot, for slots that are not valid instructions: `.insn 0x07, 0x0, 0x0, 1, 1`. */
@@ -93,11 +100,16 @@ export function formatRaw(ins: Instruction): string {
 export function formatLlvm(insns: readonly Instruction[], i: number, opts: FormatOptions = {}): string {
   const ins = insns[i]!;
   if (checkInstruction(ins, insns[i + 1])) return opts.objdump ? '<unknown>' : formatRaw(ins);
+  return formatValidLlvm(insns, i, opts);
+}
+
+/** formatLlvm for a slot already known to pass checkInstruction. */
+export function formatValidLlvm(insns: readonly Instruction[], i: number, opts: FormatOptions): string {
+  const ins = insns[i]!;
   const { code, dst, src, off, imm } = ins;
   const exact = opts.objdump === true;
-  const { num, rel, base } = opts.hex ? HEX : DECIMAL;
-  const addr = (reg: number, o: number): string => `(${base(reg, o)})`;
-  const target = (t: number, fallback: string): string => opts.label?.(t) ?? fallback;
+  const { num, rel, base, addr } = opts.hex ? HEX : DECIMAL;
+  const label = opts.label;
   switch (opClass(code)) {
     case Class.ALU:
     case Class.ALU64: {
@@ -175,12 +187,12 @@ export function formatLlvm(insns: readonly Instruction[], i: number, opts: Forma
         return `call ${num(imm)}`;
       }
       if (op === JmpOp.JA) {
-        if (cls === Class.JMP32) return `gotol ${exact ? rel(imm) : target(i + 1 + imm, rel(imm))}`;
-        return `goto ${exact ? rel(off) : target(i + 1 + off, rel(off))}`;
+        if (cls === Class.JMP32) return `gotol ${exact ? rel(imm) : labelOr(label, i + 1 + imm, rel(imm))}`;
+        return `goto ${exact ? rel(off) : labelOr(label, i + 1 + off, rel(off))}`;
       }
       const p = cls === Class.JMP32 ? 'w' : 'r';
       const rhs = opSource(code) === Source.X ? `${p}${src}` : num(imm);
-      return `if ${p}${dst} ${CONDS[op]} ${rhs} goto ${exact ? rel(off) : target(i + 1 + off, rel(off))}`;
+      return `if ${p}${dst} ${CONDS[op]} ${rhs} goto ${exact ? rel(off) : labelOr(label, i + 1 + off, rel(off))}`;
     }
   }
 }

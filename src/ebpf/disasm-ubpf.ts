@@ -5,7 +5,7 @@
  * +2`. Everything it prints, our assembler reads back to the same slots.
  */
 import { checkInstruction } from './check.js';
-import { formatRaw, signed } from './disasm-llvm.js';
+import { formatRaw, labelOr, signed } from './disasm-llvm.js';
 import type { Instruction } from './insn.js';
 import { AluOp, Atomic, Class, JmpOp, LDDW, Mode, PseudoCall, PseudoLd, Size, Source, opAlu, opClass, opMode, opSize, opSource } from './opcodes.js';
 
@@ -69,10 +69,15 @@ export interface UbpfFormatOptions {
 
 /** The uBPF text of slot `i` (an LDDW reads slot i + 1 too). */
 export function formatUbpf(insns: readonly Instruction[], i: number, opts: UbpfFormatOptions = {}): string {
+  if (checkInstruction(insns[i]!, insns[i + 1])) return formatRaw(insns[i]!);
+  return formatValidUbpf(insns, i, opts);
+}
+
+/** formatUbpf for a slot already known to pass checkInstruction. */
+export function formatValidUbpf(insns: readonly Instruction[], i: number, opts: UbpfFormatOptions): string {
   const ins = insns[i]!;
-  if (checkInstruction(ins, insns[i + 1])) return formatRaw(ins);
   const { code, dst, src, off, imm } = ins;
-  const target = (t: number, rel: number): string => opts.label?.(t) ?? signed(rel);
+  const label = opts.label;
   switch (opClass(code)) {
     case Class.ALU:
     case Class.ALU64: {
@@ -94,7 +99,7 @@ export function formatUbpf(insns: readonly Instruction[], i: number, opts: UbpfF
         const lo = ins.imm >>> 0;
         const hi = insns[i + 1]!.imm >>> 0;
         if (src === PseudoLd.NONE) return `lddw %r${dst}, ${formatImm64((BigInt(hi) << 32n) | BigInt(lo))}`;
-        if (src === PseudoLd.FUNC) return `lddw %r${dst}, func(${target(i + 1 + imm, imm)})`;
+        if (src === PseudoLd.FUNC) return `lddw %r${dst}, func(${labelOr(label, i + 1 + imm, signed(imm))})`;
         return `lddw %r${dst}, ${PSEUDO_NAMES[src]}(${lo}${hi !== 0 ? `, ${hi}` : ''})`;
       }
       const sz = SUFFIX[opSize(code)];
@@ -119,14 +124,14 @@ export function formatUbpf(insns: readonly Instruction[], i: number, opts: UbpfF
       if (op === JmpOp.EXIT) return 'exit';
       if (op === JmpOp.CALL) {
         if (opSource(code) === Source.X) return `call %r${dst}`;
-        if (src === PseudoCall.CALL) return `call local ${target(i + 1 + imm, imm)}`;
+        if (src === PseudoCall.CALL) return `call local ${labelOr(label, i + 1 + imm, signed(imm))}`;
         if (src === PseudoCall.KFUNC) return off ? `call kfunc(${imm}, ${off})` : `call runtime ${imm}`;
         return `call ${imm}`;
       }
-      if (op === JmpOp.JA) return cls === Class.JMP32 ? `ja32 ${target(i + 1 + imm, imm)}` : `ja ${target(i + 1 + off, off)}`;
+      if (op === JmpOp.JA) return cls === Class.JMP32 ? `ja32 ${labelOr(label, i + 1 + imm, signed(imm))}` : `ja ${labelOr(label, i + 1 + off, signed(off))}`;
       const w = cls === Class.JMP32 ? '32' : '';
       const rhs = opSource(code) === Source.X ? `%r${src}` : formatImm(imm);
-      return `${JUMPS[op]}${w} %r${dst}, ${rhs}, ${target(i + 1 + off, off)}`;
+      return `${JUMPS[op]}${w} %r${dst}, ${rhs}, ${labelOr(label, i + 1 + off, signed(off))}`;
     }
   }
 }

@@ -6,8 +6,8 @@
  * listing instead (slot index, bytes, text with relative offsets).
  */
 import { checkInstruction } from './check.js';
-import { formatLlvm, formatRaw } from './disasm-llvm.js';
-import { formatUbpf } from './disasm-ubpf.js';
+import { formatLlvm, formatRaw, formatValidLlvm } from './disasm-llvm.js';
+import { formatUbpf, formatValidUbpf } from './disasm-ubpf.js';
 import { helperName } from './helper-ids.js';
 import { type Instruction, encode } from './insn.js';
 import { Class, JmpOp, LDDW, PseudoCall, Source } from './opcodes.js';
@@ -90,6 +90,7 @@ export function disassemble(insns: readonly Instruction[], opts: DisasmOptions =
   const label = (slot: number): string | undefined => labels.get(slot);
   const bytes = objdump ? encode(insns, !opts.bigEndian) : undefined;
   const refs = new Map<number, Reference>((opts.references ?? []).map((r) => [r.index, r]));
+  const llvmOpts = { objdump, alu32: opts.alu32 === true, hex: opts.hex === true, label };
   const out: string[] = [];
   for (let i = 0; i < insns.length; i++) {
     const ins = insns[i]!;
@@ -101,10 +102,13 @@ export function disassemble(insns: readonly Instruction[], opts: DisasmOptions =
     const problem = checkInstruction(ins, insns[i + 1]);
     const ref = !objdump && !problem ? refs.get(i) : undefined;
     let text = ref ? referenceText(ref, ins, syntax) : undefined;
-    text ??=
-      syntax === 'ubpf'
-        ? formatUbpf(insns, i, { label })
-        : formatLlvm(insns, i, { objdump, alu32: opts.alu32 === true, hex: opts.hex === true, label });
+    text ??= problem
+      ? objdump
+        ? '<unknown>'
+        : formatRaw(ins)
+      : syntax === 'ubpf'
+        ? formatValidUbpf(insns, i, { label })
+        : formatValidLlvm(insns, i, llvmOpts);
     const wide = !problem && ins.code === LDDW;
     if (objdump) {
       const n = wide ? 16 : 8;

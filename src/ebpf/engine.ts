@@ -66,6 +66,8 @@ export class BpfErrnoError extends BpfkitError {
 /** A live map in an engine. */
 export interface MapHandle {
   readonly spec: Readonly<MapSpec>;
+  /** Bytes of a value as user space reads and writes it: valueSize, or for per-CPU maps one 8-byte aligned slot per possible CPU. */
+  readonly valueSlotSize?: number;
   /** The value for key, or undefined (ENOENT). Per-CPU maps return one slot per CPU, each rounded up to 8 bytes. */
   lookup(key: Uint8Array): Uint8Array | undefined;
   /** Insert or replace; throws BpfErrnoError (EEXIST, ENOENT, E2BIG, ...) as the kernel would. */
