@@ -1,0 +1,76 @@
+/**
+ * Reading captures: wall time of `bpfkit read --count EXPR -r FILE` (the
+ * built command, a fresh process each run, as a user runs it) against
+ * `tcpdump -r FILE -w /dev/null EXPR` on the 250k-packet bench capture
+ * (bench/capture-fixture.ts), for the four benchmark expressions, and with
+ * the program given as a file (-F, from tcpdump -ddd) so the filter
+ * compiler's start-up cost shows separately. Runs alternate between the two
+ * tools; the median of N runs is reported, with the ratio (target ≤ 1.5).
+ *
+ * `npm run bench -- read` (N from BENCH_RUNS, default 7).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_OUT, ensureBenchCapture } from './capture-fixture.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const EXE = resolve(here, '../dist/cli/main.js');
+export const EXPRESSIONS = ['tcp port 80', 'host 192.168.1.1 and (tcp port 80 or udp port 53)', 'ip[2:2] > 576', 'vlan and ip'];
+
+function time(cmd: string, args: string[]): { ms: number; out: string; status: number | null } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ms, out: r.stdout, status: r.status };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export async function run(): Promise<void> {
+  const file = await ensureBenchCapture();
+  const runs = Number(process.env.BENCH_RUNS ?? 7);
+  mkdirSync(BENCH_OUT, { recursive: true });
+  console.log(`capture: ${file} (250,000 packets); ${runs} runs each, alternating; median wall time`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, ${execFileSync('tcpdump', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`);
+  const rows: string[] = [];
+  for (const expr of EXPRESSIONS) {
+    const ddd = resolve(BENCH_OUT, `read-${EXPRESSIONS.indexOf(expr)}.ddd`);
+    writeFileSync(ddd, execFileSync('tcpdump', ['-ddd', '-y', 'EN10MB', expr], { encoding: 'utf8' }));
+    const ours: number[] = [];
+    const oursF: number[] = [];
+    const theirs: number[] = [];
+    let count = '';
+    for (let i = 0; i < runs; i++) {
+      const a = time(process.execPath, [EXE, 'read', '--count', '-r', file, expr]);
+      if (a.status !== 0) throw new Error(`bpfkit read failed for '${expr}'`);
+      count = a.out.trim();
+      ours.push(a.ms);
+      theirs.push(time('tcpdump', ['-r', file, '-w', '/dev/null', expr]).ms);
+      const b = time(process.execPath, [EXE, 'read', '--count', '-r', file, '-F', ddd]);
+      if (b.out.trim() !== count) throw new Error(`-F and expression disagree for '${expr}': ${b.out} vs ${count}`);
+      oursF.push(b.ms);
+    }
+    const want = /^(\d+)/.exec(execFileSync('tcpdump', ['-r', file, '--count', expr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
+    if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
+    const [o, f, t] = [median(ours), median(oursF), median(theirs)];
+    rows.push(
+      `| \`${expr}\` | ${want} | ${o.toFixed(0)} | ${f.toFixed(0)} | ${t.toFixed(0)} | ${(o / t).toFixed(2)} | ${(f / t).toFixed(2)} |`,
+    );
+  }
+  console.log('| expression | matches | bpfkit read --count (ms) | bpfkit read --count -F (ms) | tcpdump -w /dev/null (ms) | ratio | ratio -F |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) console.log(r);
+  // Start-up alone, for reference: reading an empty capture.
+  const empty = resolve(BENCH_OUT, 'empty.pcap');
+  writeFileSync(empty, Buffer.from('d4c3b2a1020004000000000000000000000004000100000000', 'hex').subarray(0, 24));
+  const s1 = median(Array.from({ length: runs }, () => time(process.execPath, [EXE, 'read', '--count', '-r', empty, 'tcp port 80']).ms));
+  const s2 = median(Array.from({ length: runs }, () => time('tcpdump', ['-r', empty, '-w', '/dev/null', 'tcp port 80']).ms));
+  const s3 = median(Array.from({ length: runs }, () => time(process.execPath, ['-e', '0']).ms));
+  console.log(`start-up on an empty capture: bpfkit ${s1.toFixed(0)} ms (node -e 0: ${s3.toFixed(0)} ms), tcpdump ${s2.toFixed(0)} ms`);
+}
