@@ -4,3 +4,6 @@
  * bpfkit/elf, bpfkit/btf, bpfkit/vm, bpfkit/kernel).
  */
 export { BpfkitError, UsageError } from './errors.js';
+export { Vm, type VmOptions } from './vm/index.js';
+export { TypedMap, typedMap, codec, encode, decode, CodecError, type Codec } from './ebpf/map-codec.js';
+export { CaptureReader, readCaptureSync, Summarizer, PcapFormatError, type Packet } from './capture/index.js';

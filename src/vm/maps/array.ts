@@ -20,7 +20,7 @@ export class ArrayMap extends VmMap {
     this.arena = new SlotArena(host, spec.name, spec.maxEntries, spec.valueSize, this.percpu ? host.cpus : 1, this.programWritable, true);
   }
 
-  override get userValueSize(): number {
+  override get valueSlotSize(): number {
     return this.percpu ? round8(this.spec.valueSize) * this.host.cpus : this.spec.valueSize;
   }
 

@@ -70,7 +70,7 @@ export class HashMap extends VmMap {
     return true;
   }
 
-  override get userValueSize(): number {
+  override get valueSlotSize(): number {
     return this.percpu ? round8(this.spec.valueSize) * this.host.cpus : this.spec.valueSize;
   }
 

@@ -86,7 +86,7 @@ export abstract class VmMap implements MapHandle {
   }
 
   /** Bytes of a value as user space sees it (per-CPU maps: one 8-byte aligned slot per CPU). */
-  get userValueSize(): number {
+  get valueSlotSize(): number {
     return this.spec.valueSize;
   }
 
@@ -158,8 +158,8 @@ export abstract class VmMap implements MapHandle {
     this.assertOpen('map update');
     if (this.frozen) throw new BpfErrnoError('map update', Errno.EPERM, `map '${this.name}' is frozen`);
     this.checkKey(key, 'map update');
-    if (value.length !== this.userValueSize) {
-      throw new BpfErrnoError('map update', Errno.EINVAL, `value of map '${this.name}' must be ${this.userValueSize} bytes, got ${value.length}`);
+    if (value.length !== this.valueSlotSize) {
+      throw new BpfErrnoError('map update', Errno.EINVAL, `value of map '${this.name}' must be ${this.valueSlotSize} bytes, got ${value.length}`);
     }
     const e = this.checkFlags(flags) || this.put(key, value, flags, -1);
     if (e) throw new BpfErrnoError('map update', e, this.why(e, 'update'));
