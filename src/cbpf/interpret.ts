@@ -18,8 +18,9 @@
  * - A jump out of the program, an unknown opcode or M[k >= 16] returns 0.
  *
  * The interpreter accepts any program, validated or not, and never throws.
- * With a PacketMeta (see meta.ts), ancillary and negative-offset loads follow
- * the Linux kernel instead.
+ * With a PacketMeta (see meta.ts) the program runs as a Linux socket filter
+ * instead: ancillary and negative-offset loads follow the kernel, and so does
+ * a shift by X >= 32 (the kernel shifts by X & 31).
  *
  * The switch uses literal opcodes (with their names in comments) so that its
  * cases stay compile-time constants whatever a bundler does to imports.
@@ -253,11 +254,11 @@ function exec(d: DecodedProgram, mem: Uint32Array, packet: Uint8Array, wireLengt
       case 0xac: // BPF_ALU | BPF_XOR | BPF_X
         A = (A ^ X) >>> 0;
         break;
-      case 0x6c: // BPF_ALU | BPF_LSH | BPF_X
-        A = X < 32 ? (A << X) >>> 0 : 0;
+      case 0x6c: // BPF_ALU | BPF_LSH | BPF_X (JS masks the count to 5 bits, as the kernel does)
+        A = X < 32 || meta !== undefined ? (A << X) >>> 0 : 0;
         break;
       case 0x7c: // BPF_ALU | BPF_RSH | BPF_X
-        A = X < 32 ? A >>> X : 0;
+        A = X < 32 || meta !== undefined ? A >>> X : 0;
         break;
       case 0x04: // BPF_ALU | BPF_ADD | BPF_K
         A = (A + k) >>> 0;

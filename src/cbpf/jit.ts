@@ -399,10 +399,10 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
       case BPF_OR: return `A = A | ${src};`;
       case BPF_XOR: return `A = A ^ ${src};`;
       case BPF_LSH:
-        if (isX) return 'A = (X >>> 0) < 32 ? A << X : 0;';
+        if (isX) return shape.meta ? 'A = (X >>> 0) < 32 || meta !== undefined ? A << X : 0;' : 'A = (X >>> 0) < 32 ? A << X : 0;';
         return k < 32 ? `A = A << ${k};` : 'A = 0;';
       case BPF_RSH:
-        if (isX) return 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;';
+        if (isX) return shape.meta ? 'A = (X >>> 0) < 32 || meta !== undefined ? (A >>> X) | 0 : 0;' : 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;';
         return k < 32 ? `A = (A >>> ${k}) | 0;` : 'A = 0;';
     }
   }

@@ -38,7 +38,10 @@
  * or when the bytes are outside the captured data, the filter returns 0.
  * (The kernel may also read headroom before skb->data; a buffer has none.)
  * An indirect load's offset X + k wraps at 32 bits as in the kernel, where
- * libpcap treats an overflowing sum as out of bounds.
+ * libpcap treats an overflowing sum as out of bounds. One ALU difference goes
+ * with it: a shift by X >= 32 shifts by X & 31 in the kernel (classic
+ * programs run as eBPF ALU32, whose shift counts are masked), where libpcap
+ * gives 0.
  */
 import { SKF_AD, SKF_LL_OFF, SKF_NET_OFF } from './insn.js';
 

@@ -202,6 +202,14 @@ describe('Linux ancillary data (with a PacketMeta)', () => {
     expect(both([stmt(BPF_LDX | BPF_MSH | BPF_B, SKF_NET_OFF), stmt(BPF_MISC | BPF_TXA), RETA], pkt, 16, meta)).toBe((0x44 & 0xf) * 4);
   });
 
+  it('a shift by X >= 32 shifts by X & 31, as the kernel does', () => {
+    const sh = (op: number): CbpfInsn[] => [stmt(BPF_LD | BPF_IMM, 0x80000001), stmt(BPF_LDX | BPF_IMM, 33), stmt(BPF_ALU | op | BPF_X), RETA];
+    expect(both(sh(BPF_LSH), pkt, 16, {})).toBe(2);
+    expect(both(sh(BPF_RSH), pkt, 16, {})).toBe(0x40000000);
+    expect(both(sh(BPF_LSH))).toBe(0);
+    expect(both(sh(BPF_RSH))).toBe(0);
+  });
+
   it('NLATTR and NLATTR_NEST search netlink attributes like nla_find()', () => {
     // nlmsghdr-less buffer: [len=8 type=1 "abcd"] [len=12 type=0x8002 (nested) [len=8 type=5 "wxyz"]] [len=5 type=3 "q" pad]
     const nl = Uint8Array.from([

@@ -11,6 +11,7 @@
  *   libpcapImage(insns)               bpf_image() lines (tcpdump -d)
  *   libpcapValidate(programs)         bpf_validate()
  *   kernelAcceptsFilter(programs)     whether the running kernel's SO_ATTACH_FILTER takes it
+ *   kernelSocketFilter(frames, progs) (root) the kernel's verdicts for frames sent on lo
  *   tcpdumpCompile(expr, linkType)    `tcpdump -ddd -y LINKTYPE EXPR` (tcpdumpCompileMany for a batch)
  *
  * Programs travel as plain {code, jt, jf, k} arrays (src/cbpf/insn.ts).
@@ -84,6 +85,45 @@ export function kernelAcceptsFilter(programs: readonly CbpfProgram[]): { accepte
   if (programs.length === 0) return [];
   const out = run(['kernel-accepts'], programs.map((p) => toBytecode(p) + '\n').join(''));
   return out.split('\n').slice(0, programs.length).map((l) => (l === '1' ? { accepted: true } : { accepted: false, errno: l.slice(2) }));
+}
+
+export interface KernelFrame {
+  /** The Ethernet frame sent on lo. */
+  data: Uint8Array;
+  /** sll_protocol for the send (the outgoing copy's skb->protocol), host order. */
+  protocol: number;
+}
+
+export interface KernelObservation {
+  /** Bytes received on the outgoing copy (pkt_type OUTGOING): min(verdict, length), 0 = dropped. */
+  out: number;
+  /** Bytes received on the incoming copy (after lo's receive path). */
+  in: number;
+  /** pkt_type of the incoming copy (0 host, 1 broadcast, 2 multicast, 3 other host). */
+  inPktType: number;
+}
+
+/**
+ * Run classic programs in the running kernel as socket filters: in a private
+ * network namespace (root needed), each program is attached to an AF_PACKET
+ * socket on lo and each frame is sent on lo; the socket sees an outgoing and
+ * an incoming copy, each trimmed to the filter's verdict. Returns `skip` with
+ * the reason when the namespace or sockets cannot be made.
+ */
+export function kernelSocketFilter(frames: readonly KernelFrame[], programs: readonly CbpfProgram[]): { skip?: string; results: KernelObservation[][] } {
+  const input = `F ${frames.length}\n` +
+    frames.map((f) => `${f.protocol} ${Buffer.from(f.data).toString('hex')}\n`).join('') +
+    programs.map((p) => toBytecode(p) + '\n').join('');
+  const out = run(['kernel-filter'], input);
+  if (out.startsWith('SKIP ')) return { skip: out.slice(5).trim(), results: [] };
+  const results = out.split('\n').slice(0, programs.length).map((line) => {
+    if (!line.startsWith('V')) throw new Error(`kernel-filter: ${line}`);
+    return line.slice(1).trim().split(' ').filter(Boolean).map((t) => {
+      const [o, i, pt] = t.split('/').map(Number) as [number, number, number];
+      return { out: o, in: i, inPktType: pt };
+    });
+  });
+  return { results };
 }
 
 export interface CompileOptions {

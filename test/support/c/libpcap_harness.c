@@ -24,6 +24,13 @@
  *                         out: per file "F index npackets linktype" (or "O index <open error>"),
  *                         "W index <read error>" when reading stopped early, then per
  *                         request "V req v1 v2 ..." or "X req <compile error>"
+ *   kernel-filter         (root) in a private network namespace, attach each program
+ *                         to an AF_PACKET socket on lo and send each frame on lo.
+ *                         in: "F n", then n lines "ethertype hexframe", then programs
+ *                         out: per program "V" then per frame " out/in/pkttype": the
+ *                         length received on the outgoing and the incoming copy (0 =
+ *                         dropped by the filter) and the incoming copy's pkt_type;
+ *                         or a first line "SKIP reason" when it cannot run
  *   time FILE REPEAT      in: program (bytecode)    out: "T packets seconds accepted"
  *                         (pcap_offline_filter over the file's packets held in memory)
  *
@@ -42,6 +49,12 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 
 static char *read_line(FILE *in) {
 	static char *buf = NULL;
@@ -373,6 +386,137 @@ static int cmd_time(int argc, char **argv) {
 	return 0;
 }
 
+static int hexval(char c) {
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Receive one packet (waiting up to ms); returns its length (MSG_TRUNC: after the filter's trim) or -1. */
+static int recv_one(int fd, int ms, int *pkttype) {
+	struct pollfd pf = { fd, POLLIN, 0 };
+	if (poll(&pf, 1, ms) <= 0) return -1;
+	char buf[4096];
+	struct sockaddr_ll from;
+	socklen_t fl = sizeof(from);
+	int n = (int)recvfrom(fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+	if (n < 0) return -1;
+	*pkttype = from.sll_pkttype;
+	return n;
+}
+
+static int cmd_kernel_filter(void) {
+	/* One CPU, so that SKF_AD_CPU is known (0) on both copies. */
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	if (unshare(CLONE_NEWNET)) {
+		printf("SKIP cannot create a network namespace: %s\n", strerror(errno));
+		return 0;
+	}
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr))) {
+		printf("SKIP cannot bring lo up: %s\n", strerror(errno));
+		return 0;
+	}
+	close(s);
+	/* No IPv6 stack in this namespace: it would answer our test frames (ICMPv6 errors), and
+	 * those answers would reach the sockets too. (IPv4 drops them silently: the addresses are
+	 * not local and forwarding is off.) */
+	const char *sysctls[] = { "/proc/sys/net/ipv6/conf/all/disable_ipv6", "/proc/sys/net/ipv6/conf/lo/disable_ipv6" };
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(sysctls[i], "w");
+		if (f) {
+			fputs("1\n", f);
+			fclose(f);
+		}
+	}
+	int lo = (int)if_nametoindex("lo");
+	struct sockaddr_ll ll;
+	memset(&ll, 0, sizeof(ll));
+	ll.sll_family = AF_PACKET;
+	ll.sll_protocol = htons(ETH_P_ALL);
+	ll.sll_ifindex = lo;
+	int rx = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	int all = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	int tx = socket(AF_PACKET, SOCK_RAW, 0);
+	if (rx < 0 || all < 0 || tx < 0 || bind(rx, (struct sockaddr *)&ll, sizeof(ll)) || bind(all, (struct sockaddr *)&ll, sizeof(ll))) {
+		printf("SKIP packet sockets: %s\n", strerror(errno));
+		return 0;
+	}
+	char *line = read_line(stdin);
+	int nframes = line && line[0] == 'F' ? atoi(line + 2) : 0;
+	unsigned char **frames = calloc(nframes ? nframes : 1, sizeof(*frames));
+	int *lens = calloc(nframes ? nframes : 1, sizeof(int));
+	int *protos = calloc(nframes ? nframes : 1, sizeof(int));
+	for (int f = 0; f < nframes; f++) {
+		line = read_line(stdin);
+		if (!line) return 2;
+		char *hex = strchr(line, ' ');
+		protos[f] = atoi(line);
+		hex = hex ? hex + 1 : line;
+		size_t h = strlen(hex);
+		frames[f] = malloc(h / 2 + 1);
+		lens[f] = (int)(h / 2);
+		for (size_t j = 0; j < h / 2; j++) frames[f][j] = (unsigned char)(hexval(hex[2 * j]) * 16 + hexval(hex[2 * j + 1]));
+	}
+	while ((line = read_line(stdin)) != NULL) {
+		struct bpf_program prog;
+		if (parse_bytecode(line, &prog)) {
+			printf("?\n");
+			continue;
+		}
+		struct sock_fprog fp = { (unsigned short)prog.bf_len, (struct sock_filter *)prog.bf_insns };
+		if (setsockopt(rx, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp))) {
+			printf("E %s\n", strerror(errno));
+			free(prog.bf_insns);
+			continue;
+		}
+		printf("V");
+		for (int f = 0; f < nframes; f++) {
+			int pt;
+			while (recv_one(rx, 0, &pt) >= 0) {}
+			while (recv_one(all, 0, &pt) >= 0) {}
+			struct sockaddr_ll to;
+			memset(&to, 0, sizeof(to));
+			to.sll_family = AF_PACKET;
+			to.sll_ifindex = lo;
+			to.sll_halen = 6;
+			to.sll_protocol = htons((unsigned short)protos[f]);
+			if (sendto(tx, frames[f], lens[f], 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
+				printf(" send-error");
+				continue;
+			}
+			/* The unfiltered socket sees both copies; rx (registered first) has seen them by then. */
+			int in_pt = -1;
+			for (int c = 0; c < 2; c++) {
+				if (recv_one(all, 1000, &pt) >= 0 && pt != PACKET_OUTGOING) in_pt = pt;
+			}
+			/* The first copy of each direction is ours; drain anything else. */
+			int out_len = -1, in_len = -1, n;
+			while ((n = recv_one(rx, 0, &pt)) >= 0) {
+				if (pt == PACKET_OUTGOING) {
+					if (out_len < 0) out_len = n;
+				} else if (in_len < 0) {
+					in_len = n;
+				}
+			}
+			if (out_len < 0) out_len = 0;
+			if (in_len < 0) in_len = 0;
+			printf(" %d/%d/%d", out_len, in_len, in_pt);
+		}
+		printf("\n");
+		fflush(stdout);
+		free(prog.bf_insns);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	if (argc < 2) {
@@ -388,6 +532,7 @@ int main(int argc, char **argv) {
 	if (!strcmp(cmd, "packets")) return cmd_packets(argc - 2, argv + 2);
 	if (!strcmp(cmd, "filter")) return cmd_filter(argc - 2, argv + 2);
 	if (!strcmp(cmd, "time")) return cmd_time(argc - 2, argv + 2);
+	if (!strcmp(cmd, "kernel-filter")) return cmd_kernel_filter();
 	fprintf(stderr, "unknown subcommand %s\n", cmd);
 	return 2;
 }
