@@ -19,7 +19,7 @@ import { HelperId } from '../ebpf/helper-ids.js';
 import { insn } from '../ebpf/insn.js';
 import type { MapSpec, ProgramSpec } from '../ebpf/spec.js';
 import { AttachType, BpfCmd, LinkType, MapType, ProgType, nameOf } from '../ebpf/types.js';
-import { LinkCreateAttr, LinkCreateKprobeMultiAttr, LinkCreateUprobeMultiAttr, RawTracepointAttr } from './attr.js';
+import { LinkCreateAttr, LinkCreateKprobeMultiAttr, LinkCreateUprobeMultiAttr, MapCreateAttr, RawTracepointAttr } from './attr.js';
 import { bpfRaw } from './bpf.js';
 import { loadBtf } from './btf-load.js';
 import { KernelError, VerifierError } from './errors.js';
@@ -134,6 +134,15 @@ export function minimalMapSpec(type: MapType): { spec: MapSpec; needsBtf?: boole
 /** Can this kernel create maps of this type? */
 export function mapTypeSupported(type: MapType): ProbeResult {
   return cached(`map:${type}`, () => {
+    if (type === MapType.STRUCT_OPS) {
+      // As libbpf probes it: a kernel with struct_ops maps says ENOTSUPP for a value type (id 1) that is not one.
+      const r = bpfRaw(BpfCmd.MAP_CREATE, MapCreateAttr, { map_type: type, key_size: 4, value_size: 4, max_entries: 1, btf_vmlinux_value_type_id: 1 });
+      if (r >= 0) {
+        sys.close(r);
+        return { supported: true };
+      }
+      return -r === Errno.ENOTSUPP ? { supported: true } : { supported: false, detail: `map create: errno ${-r}` };
+    }
     const m = minimalMapSpec(type);
     let spec = m.spec;
     let btf: ReturnType<typeof loadBtf> | undefined;
@@ -188,9 +197,38 @@ function tryLoad(spec: ProgramSpec): { prog?: KernelProgram; error?: KernelError
 
 const RET0 = [insn(0xb7, 0, 0, 0, 0), insn(0x95)];
 
-/** Does this kernel know this program type? */
+/**
+ * Types that load only against a BTF target: probed as libbpf probes them,
+ * with a target that cannot be right (BTF id 1), so a kernel that can load
+ * them complains about the target (the errno given here).
+ */
+const TARGETED: Partial<Record<number, { attachType?: AttachType; attachProgFd?: boolean; expect: number }>> = {
+  [ProgType.TRACING]: { attachType: AttachType.TRACE_FENTRY, expect: Errno.EINVAL },
+  [ProgType.EXT]: { attachProgFd: true, expect: Errno.EINVAL },
+  [ProgType.LSM]: { attachType: AttachType.LSM_MAC, expect: Errno.EINVAL },
+  [ProgType.STRUCT_OPS]: { expect: Errno.ENOTSUPP },
+};
+
+/** Can this kernel load programs of this type? */
 export function progTypeSupported(type: ProgType): ProbeResult {
   return cached(`prog:${type}`, () => {
+    const targeted = TARGETED[type];
+    if (targeted) {
+      let prog: KernelProgram | undefined;
+      try {
+        prog = loadProgram(
+          { name: 'probe', type, license: 'GPL', instructions: RET0, references: [], attachType: targeted.attachType },
+          { attachBtfId: type === ProgType.STRUCT_OPS ? 0 : 1, attachProgFd: targeted.attachProgFd ? 1 : undefined },
+        );
+        prog.close();
+        return { supported: true };
+      } catch (err) {
+        if (!(err instanceof KernelError)) throw err;
+        return err.errno === targeted.expect
+          ? { supported: true, detail: err.message }
+          : { supported: false, detail: err.message };
+      }
+    }
     const { prog, error } = tryLoad({ name: 'probe', type, license: 'GPL', instructions: RET0, references: [], ...progTypeNeeds(type) });
     if (prog) {
       prog.close();

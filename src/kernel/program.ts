@@ -412,7 +412,9 @@ export function loadProgram(spec: ProgramSpec, options: LoadProgramOptions = {})
       throw kernelError('prog load', errno, `program "${spec.name}" (${nameOf(ProgType, spec.type) ?? spec.type})`);
     }
     const verdict = parseVerifierLog(attempt.log);
-    throw new VerifierError(errno, spec.name, attempt.log, verdict.insnIndex, verdict.reason, verdict.insnText);
+    // A log with no reason in it (only the summary): say what the errno means instead.
+    const reason = verdict.reason || kernelError('prog load', errno).message.replace(/^prog load: /, '');
+    throw new VerifierError(errno, spec.name, attempt.log, verdict.insnIndex, reason, verdict.insnText);
   } finally {
     for (const b of held) b.free();
   }

@@ -12,7 +12,7 @@ export interface VerifierVerdict {
   insnIndex: number | undefined;
   /** That instruction as the verifier printed it (`3: (85) call bpf_map_lookup_elem#1`). */
   insnText: string | undefined;
-  /** The reason it gave (one or more lines). */
+  /** The reason it gave (one or more lines; empty when the log has none). */
   reason: string;
 }
 
@@ -26,7 +26,7 @@ export function parseVerifierLog(log: string): VerifierVerdict {
   const meaningful = (l: string) => l.length > 0 && !SUMMARY.test(l);
   if (last < 0) {
     const reasons = lines.filter(meaningful);
-    return { insnIndex: undefined, insnText: undefined, reason: reasons.pop() ?? 'no reason given' };
+    return { insnIndex: undefined, insnText: undefined, reason: reasons.pop() ?? '' };
   }
   const m = INSN.exec(lines[last]!)!;
   const after = lines.slice(last + 1).filter(meaningful);
@@ -35,6 +35,6 @@ export function parseVerifierLog(log: string): VerifierVerdict {
   return {
     insnIndex: Number(m[1]),
     insnText: lines[last],
-    reason: reason || lines.filter(meaningful).pop() || 'no reason given',
+    reason: reason || lines.filter(meaningful).pop() || '',
   };
 }
