@@ -95,6 +95,30 @@ d('loading and running', () => {
     expect(() => loadProgram(counterProgram('nope'))).toThrow(/refers to map "nope" at instruction 3, which was not given/);
   });
 
+  it('test-runs with a context: __sk_buff fields in, changed fields out', () => {
+    // tc program: r0 = skb->mark; skb->priority = 7
+    const p = loadProgram({
+      name: 'ctx_rw',
+      type: ProgType.SCHED_CLS,
+      license: 'GPL',
+      instructions: [ldxw(R0, R1, 8), stw(R1, 32, 7), exit()],
+      references: [],
+    });
+    try {
+      const ctx = new Uint8Array(192); // sizeof(struct __sk_buff)
+      new DataView(ctx.buffer).setUint32(8, 0x1234, true); // mark
+      const r = p.testRun({ data: ipv4Packet(6), ctx });
+      expect(r.retval).toBe(0x1234);
+      expect(new DataView(r.ctxOut!.buffer, r.ctxOut!.byteOffset).getUint32(32, true)).toBe(7);
+      // A context field the kernel does not let user space set is refused, with the hint.
+      const bad = new Uint8Array(192);
+      bad[0] = 1; // len
+      expect(() => p.testRun({ data: ipv4Packet(6), ctx: bad })).toThrow(/prog test run \(program "ctx_rw" \(SCHED_CLS\)\): EINVAL: data or ctx/);
+    } finally {
+      p.close();
+    }
+  });
+
   it('xlated instructions come back from the kernel', () => {
     const p = loadProgram(lenProgram());
     try {
