@@ -53,12 +53,11 @@ const NUMBER = /0[xX][0-9A-Fa-f]+|0[bB][01]+|[0-9]+/y;
 
 /** Where a comment starts in the line (`#`, `;` or `//`), or the line length. */
 export function commentStart(line: string): number {
-  let best = line.length;
-  for (const m of ['#', ';', '//']) {
-    const i = line.indexOf(m);
-    if (i >= 0 && i < best) best = i;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 35 || c === 59 || (c === 47 && line.charCodeAt(i + 1) === 47)) return i;
   }
-  return best;
+  return line.length;
 }
 
 export interface LineContext {

@@ -71,16 +71,19 @@ export function assembleText(text: string, opts: AsmOptions = {}): Assembled {
 
   const rawLines = text.split('\n');
   for (let li = 0; li < rawLines.length; li++) {
-    const src = rawLines[li]!.replace(/\r$/, '');
+    let src = rawLines[li]!;
+    if (src.endsWith('\r')) src = src.slice(0, -1);
     const ctx: LineContext = { line: first + li, text: src, ...(opts.file ? { file: opts.file } : {}) };
-    if (OBJDUMP_NOISE.test(src)) continue;
-    const sym = OBJDUMP_SYMBOL.exec(src);
+    // llvm-objdump listing lines: only worth a look when the line has a colon.
+    const colon = src.includes(':');
+    if (colon && OBJDUMP_NOISE.test(src)) continue;
+    const sym = colon ? OBJDUMP_SYMBOL.exec(src) : null;
     if (sym) {
       defineLabel(sym[1]!, src.indexOf('<') + 2, ctx);
       continue;
     }
     let start = 0;
-    const pre = /^\s*[0-9a-fA-F]+:/.test(src) ? OBJDUMP_PREFIX.exec(src) : null;
+    const pre = colon && /^\s*[0-9a-fA-F]+:/.test(src) ? OBJDUMP_PREFIX.exec(src) : null;
     if (pre) {
       start = pre[0].length;
       // objdump could not decode the slot: take its bytes (little-endian) as they are.
