@@ -138,22 +138,26 @@ export class RingBufReader implements AsyncIterable<Uint8Array> {
     const size = this.size;
     let n = 0;
     let unpublished = 0;
+    // The offset in the data area, kept beside the 64-bit position: no float modulo per record.
+    let off = cons % size;
     while (n < max) {
       if (cons >= prod) {
         prod = RingBufReader.load64(this.#prod32);
         if (cons >= prod) break;
       }
-      const off = cons % size;
       const len = (PLAIN_LOADS ? hdr[off >> 2]! : Atomics.load(hdr, off >> 2)) >>> 0;
       if (len & BUSY) break;
       const length = len & ~(BUSY | DISCARD);
-      cons += (length + HDR + 7) & ~7;
+      const step = (length + HDR + 7) & ~7;
       if (len & DISCARD) {
         this.discarded++;
       } else {
         onRecord(data, off + HDR, length);
         n++;
       }
+      cons += step;
+      off += step;
+      if (off >= size) off -= size;
       // Give the space back to the kernel regularly, not only at the end.
       if (++unpublished === 256) {
         this.publish(cons);
