@@ -41,6 +41,9 @@ export function register(program: Command): void {
       if (!['auto', 'hex', 'bin'].includes(opts.input)) throw new UsageError(`--input must be auto, hex or bin, not '${opts.input}'`);
       if (opts.objdump && opts.syntax !== 'llvm') throw new UsageError('--objdump prints the llvm syntax only');
       const raw = readInput(file);
+      if (raw[0] === 0x7f && raw[1] === 0x45 && raw[2] === 0x4c && raw[3] === 0x46) {
+        throw new UsageError(`${file ?? 'the input'} is an ELF object: bpfkit objdump disassembles its programs`);
+      }
       const bytes = opts.input === 'bin' || (opts.input === 'auto' && !looksLikeHex(raw)) ? raw : ebpf.parseHex(new TextDecoder().decode(raw));
       const insns = ebpf.decode(bytes, !opts.bigEndian);
       if (opts.check) ebpf.validate(insns);

@@ -126,6 +126,7 @@ describe('bpfkit disasm', () => {
     await expect(cli(['disasm', p, '--check'])).rejects.toThrow(/instruction 0: reserved field off/);
     await expect(cli(['disasm', file('odd.hex', 'b7000000')])).rejects.toThrow(/not a multiple of 8/);
     await expect(cli(['disasm', file('junk.hex', 'b7 0z')])).rejects.toThrow();
+    await expect(cli(['disasm', file('obj.o', '\x7fELF\x02\x01\x01')])).rejects.toThrow(/is an ELF object: bpfkit objdump/);
   });
 });
 
