@@ -169,15 +169,16 @@ export class PerfBufReader implements AsyncIterable<PerfBufRecord> {
       if (tail >= head) continue;
       const size = ring.size;
       const dv = ring.view;
+      const wrap = (at: number) => (at >= size ? at - size : at);
+      let off = tail % size;
       while (tail < head) {
         // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
-        const off = tail % size;
         const type = dv.getUint32(off, true);
         const recSize = dv.getUint16(off + 6, true);
         if (recSize < 8) break; // corrupt: stop reading this ring rather than loop
         if (type === PerfRecord.SAMPLE) {
-          const rawSize = dv.getUint32((off + 8) % size, true);
-          const dataAt = (off + 12) % size;
+          const rawSize = dv.getUint32(wrap(off + 8), true);
+          const dataAt = wrap(off + 12);
           if (dataAt + rawSize <= size) {
             onSample(ring.cpu, ring.data, dataAt, rawSize);
           } else {
@@ -189,13 +190,14 @@ export class PerfBufReader implements AsyncIterable<PerfBufRecord> {
           }
           n++;
         } else if (type === PerfRecord.LOST) {
-          const lo = dv.getUint32((off + 16) % size, true);
-          const hi = dv.getUint32((off + 20) % size, true);
+          const lo = dv.getUint32(wrap(off + 16), true);
+          const hi = dv.getUint32(wrap(off + 20), true);
           const lost = hi * 0x1_0000_0000 + lo;
           this.lost += lost;
           onLost?.(ring.cpu, lost);
         }
         tail += recSize;
+        off = wrap(off + recSize);
       }
       // data_tail as one 64-bit store: the kernel must never see half of it.
       Atomics.store(ring.tail64, 0, BigInt(tail));
