@@ -49,6 +49,8 @@ export interface Compiled {
   program: CbpfProgram;
 }
 
+let defaultResolver: Resolver | undefined;
+
 function parseNetmask(m: string | number | undefined): number | undefined {
   if (m === undefined) return undefined;
   if (typeof m === 'number') return m >>> 0 === 0xffffffff ? undefined : m >>> 0;
@@ -70,7 +72,7 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
     netmask: parseNetmask(options.netmask),
     linuxExt: options.linuxExt ?? false,
     offline: options.offline ?? false,
-    resolver: options.resolver ?? fileResolver(),
+    resolver: options.resolver ?? (defaultResolver ??= fileResolver()),
     expression,
     fold: options.optimize ?? true,
   });

@@ -125,6 +125,17 @@ interface Rule {
   kind: (text: string) => TokKind | 'SKIP' | 'KEYWORD_OR_ID' | 'CONST' | 'BOGUS_EID' | 'ESCAPED' | 'NUMBER' | 'BAD';
 }
 
+const RUN = /[-_.A-Za-z0-9:$]+/y;
+const MAC_RULE: Rule = {
+  re: new RegExp(`(?:${B}:${B}:${B}:${B}:${B}:${B}|${B}-${B}-${B}-${B}-${B}-${B}|${B}\\.${B}\\.${B}\\.${B}\\.${B}\\.${B}|${B2}\\.${B2}\\.${B2}|${B2}${B2}${B2})`, 'y'),
+  kind: () => 'EID',
+};
+const NUM_RULE: Rule = { re: new RegExp(N, 'y'), kind: () => 'NUMBER' };
+const HID_RULE: Rule = { re: new RegExp(`(?:${V4}|${N}\\.${N}\\.${N}|${N}\\.${N})`, 'y'), kind: () => 'HID' };
+const V6_RULE: Rule = { re: new RegExp(v6Pattern(), 'y'), kind: () => 'HID6' };
+const BOGUS_RULE: Rule = { re: new RegExp(`${B}:+(?:${B}:+)+`, 'y'), kind: () => 'BOGUS_EID' };
+const ID_RULE: Rule = { re: /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y, kind: () => 'KEYWORD_OR_ID' };
+
 const rules: Rule[] = [
   { re: /[ \r\n\t]/y, kind: () => 'SKIP' },
   { re: /[+\-*/%:[\]!<>()&|^=]/y, kind: (t) => (t === '!' ? 'NOT' : (t as TokKind)) },
@@ -137,15 +148,12 @@ const rules: Rule[] = [
   { re: /&&/y, kind: () => 'AND' },
   { re: /\|\|/y, kind: () => 'OR' },
   { re: new RegExp(`\\$${B}`, 'y'), kind: () => 'AID' },
-  {
-    re: new RegExp(`(?:${B}:${B}:${B}:${B}:${B}:${B}|${B}-${B}-${B}-${B}-${B}-${B}|${B}\\.${B}\\.${B}\\.${B}\\.${B}\\.${B}|${B2}\\.${B2}\\.${B2}|${B2}${B2}${B2})`, 'y'),
-    kind: () => 'EID',
-  },
-  { re: new RegExp(N, 'y'), kind: () => 'NUMBER' },
-  { re: new RegExp(`(?:${V4}|${N}\\.${N}\\.${N}|${N}\\.${N})`, 'y'), kind: () => 'HID' },
-  { re: new RegExp(v6Pattern(), 'y'), kind: () => 'HID6' },
-  { re: new RegExp(`${B}:+(?:${B}:+)+`, 'y'), kind: () => 'BOGUS_EID' },
-  { re: /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y, kind: () => 'KEYWORD_OR_ID' },
+  MAC_RULE,
+  NUM_RULE,
+  HID_RULE,
+  V6_RULE,
+  BOGUS_RULE,
+  ID_RULE,
   { re: /\\[^ !()\n\t]+/y, kind: () => 'ESCAPED' },
   { re: /[^]/y, kind: () => 'BAD' },
 ];
@@ -185,15 +193,36 @@ export function tokenize(expression: string): Token[] {
   const out: Token[] = [];
   let pos = 0;
   while (pos < expression.length) {
+    const c = expression.charCodeAt(pos);
+    if (c === 32 || c === 9 || c === 10 || c === 13) {
+      pos++;
+      continue;
+    }
+    // Only the rules that can match here are tried (the IPv6 and MAC patterns are costly).
+    const isHex = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+    const isAlnum = isHex || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    let candidates: Rule[];
+    if (isAlnum) {
+      RUN.lastIndex = pos;
+      const run = RUN.exec(expression)![0];
+      const colon = run.includes(':');
+      candidates = isHex
+        ? [
+          ...(colon || run.includes('-') || run.includes('.') || run.length >= 12 ? [MAC_RULE] : []),
+          NUM_RULE, HID_RULE, ...(colon ? [V6_RULE, BOGUS_RULE] : []), ID_RULE,
+        ]
+        : [ID_RULE];
+    } else {
+      candidates = rules;
+    }
     let best: { text: string; rule: Rule } | undefined;
-    for (const rule of rules) {
+    for (const rule of candidates) {
       const text = matchAt(rule.re, expression, pos);
       if (text !== undefined && text.length > 0 && (!best || text.length > best.text.length)) {
         best = { text, rule };
       }
     }
-    // The keyword/constant table competes with the generic name rule at equal length,
-    // and wins (in flex the literal rules come first).
+    if (!best) best = { text: expression[pos]!, rule: rules[rules.length - 1]! };
     const { text, rule } = best!;
     let kind = rule.kind(text);
     if (kind === 'KEYWORD_OR_ID') {

@@ -59,7 +59,9 @@ const BINOP: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
 
 const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 
-class Backtrack extends Error {}
+/** Thrown to undo a parse attempt: a plain value, not an Error (no stack to capture). */
+const BACKTRACK = { backtrack: true } as const;
+const isBacktrack = (e: unknown): boolean => e === BACKTRACK;
 
 interface Parsed {
   node: Node;
@@ -89,7 +91,7 @@ class Parser {
 
   private fail(): never {
     if (this.i > this.furthest) this.furthest = this.i;
-    throw new Backtrack();
+    throw BACKTRACK;
   }
 
   private expect(kind: TokKind): Token {
@@ -102,7 +104,7 @@ class Parser {
     try {
       return fn();
     } catch (e) {
-      if (!(e instanceof Backtrack)) throw e;
+      if (!isBacktrack(e)) throw e;
       this.i = save;
       return undefined;
     }
@@ -531,7 +533,7 @@ export function parseFilter(expression: string): FilterAst {
   try {
     return { expression, expr: p.parseProgram() };
   } catch (e) {
-    if (e instanceof Backtrack) throw p.syntaxError();
+    if (isBacktrack(e)) throw p.syntaxError();
     throw e;
   }
 }
