@@ -50,6 +50,8 @@ export interface CheckOptions {
    * runs such shifts (lsh64-imm-high.data, ...).
    */
   shiftRange?: boolean;
+  /** When given, helper calls (CALL with src = 0) must name a helper this accepts, as uBPF checks its registry at load. */
+  knownHelper?: (id: number) => boolean;
 }
 
 /**
@@ -211,7 +213,8 @@ function checkJmp(ins: Instruction, opts: CheckOptions): string | undefined {
     // A kfunc call's offset is the index of its module's BTF in fd_array (0: vmlinux).
     const e = ins.src === PseudoCall.KFUNC ? zero(ins, 'dst') : zero(ins, 'dst', 'off');
     if (e) return e;
-    if (ins.src === PseudoCall.HELPER || ins.src === PseudoCall.CALL) return undefined;
+    if (ins.src === PseudoCall.HELPER) return opts.knownHelper && !opts.knownHelper(ins.imm) ? `unknown helper ${ins.imm}` : undefined;
+    if (ins.src === PseudoCall.CALL) return undefined;
     if (ins.src === PseudoCall.KFUNC) return opts.kfuncCalls === false ? 'kfunc calls are not enabled' : undefined;
     return `unknown call kind (src ${ins.src})`;
   }

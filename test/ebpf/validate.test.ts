@@ -63,6 +63,7 @@ describe('validate', () => {
     expect(problems('r0 = *(u8 *)skb[12]\nexit', { legacyPacket: false })).toEqual(['instruction 0: legacy packet loads (LD_ABS/LD_IND) are not enabled']);
     expect(problems('ld_pseudo r1, 1, 3\nexit', { pseudoLddw: false })).toEqual(['instruction 0: lddw with a pseudo source is not enabled']);
     expect(problems('call kfunc(5)\nexit', { kfuncCalls: false })).toEqual(['instruction 0: kfunc calls are not enabled']);
+    expect(problems('call 1\ncall 99\nexit', { knownHelper: (id) => id === 1 })).toEqual(['instruction 1: unknown helper 99']);
     expect(problems('r0 <<= 64\nw0 >>= 32\nr0 s>>= 63\nexit')).toEqual([]);
     expect(problems('r0 <<= 64\nw0 >>= 32\nr0 s>>= 63\nexit', { shiftRange: true })).toEqual([
       'instruction 0: shift by 64, outside 0..63',
