@@ -161,6 +161,7 @@ export async function formatObject(file: string, elf: ElfFile, spec: ElfCollecti
       const format = (insns: readonly Instruction[], i: number) => {
         const ins = insns[i]!;
         const text = formatLlvm(insns, i, { label: (slot) => labels.get(slot) });
+        if (ins.code === 0x85 && ins.src === 0 && ins.imm === 0xbad2310) return `${text}  # poisoned: a CO-RE relocation the target BTF cannot satisfy`;
         const helper = ins.code === 0x85 && ins.src === 0 ? helperName(ins.imm) : undefined;
         return helper ? `${text}  # bpf_${helper}` : text;
       };

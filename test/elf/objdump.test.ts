@@ -49,6 +49,14 @@ describe.skipIf(!HAVE_CLANG)('bpfkit objdump', () => {
     expect(out).toMatch(/ld_pseudo\tr1, 1, 0 {2}# map events/);
   });
 
+  it('marks poisoned CO-RE instructions and prints warnings', async () => {
+    const { code, out } = await run(['objdump', compileFixture('core'), '--no-sections', '--btf', 'none']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^warning: program 'read_task': CO-RE relocation #\d+ .*bpfkit_no_such_field/m);
+    expect(out.match(/# poisoned: a CO-RE relocation/g)?.length).toBe(1);
+    expect(out).toMatch(/read_task {2}section tp\/syscalls\/sys_enter_getpid {2}type tracepoint {2}target syscalls\/sys_enter_getpid/);
+  });
+
   it('--btf raw prints the object BTF like bpftool', async () => {
     const obj = compileFixture('legacy');
     const { out } = await run(['objdump', obj, '--btf', 'raw', '--no-disassemble', '--no-sections']);

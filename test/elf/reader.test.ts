@@ -5,7 +5,7 @@
  * sections of little- and big-endian BPF objects.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ElfFile, resolveSymbol, SHT, usdtProbes } from '../../src/elf/index.js';
@@ -114,4 +114,21 @@ describe.skipIf(!HAVE_READELF || !HAVE_GCC)('ELF reader vs readelf: host executa
 describe.skipIf(!HAVE_READELF || !HAVE_CLANG)('ELF reader vs readelf: BPF objects', () => {
   it('little-endian', () => expectSectionsLikeReadelf(compileFixture('net')));
   it('big-endian', () => expectSectionsLikeReadelf(compileFixture('net', { variant: 'eb', target: 'bpfeb' })));
+});
+
+const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
+describe.skipIf(!HAVE_READELF || !existsSync(LIBC))('ELF reader vs nm: a shared library (uprobe targets)', () => {
+  it('resolves .dynsym functions of libc to the addresses nm -D gives, and file offsets through the PT_LOAD segments', () => {
+    const elf = ElfFile.parse(readFileSync(LIBC));
+    const nm = execFileSync('nm', ['-D', '--defined-only', LIBC], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    for (const name of ['malloc', 'getpid', 'free', 'write']) {
+      const m = new RegExp(`^([0-9a-f]+) [TtWi] ${name}@@`, 'm').exec(nm);
+      expect(m, `nm -D has ${name}`).not.toBeNull();
+      const r = resolveSymbol(elf, name);
+      expect(r.symbol.value, name).toBe(BigInt('0x' + m![1]));
+      const load = elf.programHeaders.find((p) => p.type === 1 && r.symbol.value >= p.vaddr && r.symbol.value < p.vaddr + BigInt(p.filesz))!;
+      expect(r.fileOffset, name).toBe(load.offset + Number(r.symbol.value - load.vaddr));
+    }
+    expect(resolveSymbol(elf, 'malloc', 4).fileOffset).toBe(resolveSymbol(elf, 'malloc').fileOffset + 4);
+  });
 });
