@@ -53,6 +53,8 @@ export interface Machine {
   callHelper(id: number, frame: Frame): void;
   /** Set by bpf_tail_call: the program to continue in. */
   tail: Executable | undefined;
+  /** The maps this run may touch (regions owned by others fault). */
+  readonly grants: ReadonlySet<object>;
   /** LD_ABS / LD_IND: the value at packet offset, or -1 when out of bounds (the program then returns 0). */
   loadPacket(offset: number, size: number, frame: Frame): number;
 }
@@ -83,7 +85,7 @@ function miss(m: Machine, prog: Executable, pc: number, lo: number, hi: number, 
   }
   const full = BigInt.asUintN(64, u64(lo, hi) + BigInt(off));
   const address = full < 0x1_0000_0000n ? Number(full) : -1;
-  if (address >= 0 && table.bounds(address, size, write)) {
+  if (address >= 0 && table.bounds(address, size, write, m.grants)) {
     prog.cacheLo[pc] = table.lo;
     prog.cacheHi[pc] = table.hi;
     return address;

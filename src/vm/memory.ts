@@ -6,8 +6,8 @@
  *
  * Layout: the first 64 KiB are never allocated (null and small integers fault;
  * map handles are addresses in that window, see MAP_HANDLE_BASE). Above it a
- * simple first-fit allocator hands out 16-byte aligned blocks, growing the
- * memory as needed. Addresses stay below 2^31 so that they are small integers
+ * simple first-fit allocator hands out 16-byte aligned blocks, each followed
+ * by an unmapped guard gap, growing the memory as needed. Addresses stay below 2^31 so that they are small integers
  * for the JavaScript engine.
  */
 import { RegionTable } from './regions.js';
@@ -24,6 +24,11 @@ export const MAX_MAP_HANDLES = (NULL_GUARD - MAP_HANDLE_BASE) / MAP_HANDLE_STRID
 export const MAX_MEMORY = 0x8000_0000 - PAGE;
 
 const ALIGN = 16;
+/**
+ * Unmapped bytes after every block, so that a program running past the end of
+ * one object (a packet, a map's values) faults instead of reaching the next.
+ */
+export const GUARD_GAP = 4096;
 
 /** The part of WebAssembly.Memory the VM uses (typed here: the project's TypeScript lib has no WebAssembly types). */
 export interface WasmMemory {
@@ -76,9 +81,9 @@ export class VmMemory {
     }
   }
 
-  /** Allocate `size` zeroed bytes, 16-byte aligned. Throws VmUsageError (ENOMEM-like) when the memory is full. */
+  /** Allocate `size` zeroed bytes, 16-byte aligned, followed by a guard gap. Throws VmUsageError (ENOMEM-like) when the memory is full. */
   alloc(size: number): number {
-    const want = Math.max(ALIGN, Math.ceil(size / ALIGN) * ALIGN);
+    const want = Math.max(ALIGN, Math.ceil(size / ALIGN) * ALIGN) + GUARD_GAP;
     for (let i = 0; i < this.free.length; i++) {
       const [start, len] = this.free[i]!;
       if (len >= want) {

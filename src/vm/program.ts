@@ -13,6 +13,7 @@ import { VmUsageError } from './errors.js';
 import { ProgramAbort, type Executable } from './interpreter.js';
 import type { ProgKind } from './kinds.js';
 import { Run, type Redirect } from './run.js';
+import type { VmMap } from './maps/map.js';
 import type { Vm } from './vm.js';
 
 export interface VmRunOptions extends TestRunOptions {
@@ -38,6 +39,8 @@ export class VmProgram implements ProgramHandle, Executable {
   /** The program's id, which is also its fd in prog arrays. */
   readonly id: number;
   readonly spec: Readonly<ProgramSpec>;
+  /** The maps the program names (LDDW of a map or a map value): the ones it may touch. */
+  readonly maps: ReadonlySet<VmMap>;
   readonly code: Int32Array;
   readonly cacheLo: Int32Array;
   readonly cacheHi: Int32Array;
@@ -50,8 +53,10 @@ export class VmProgram implements ProgramHandle, Executable {
     id: number,
     kind: ProgKind,
     code: Int32Array,
+    maps: ReadonlySet<VmMap>,
   ) {
     this.spec = spec;
+    this.maps = maps;
     this.name = spec.name;
     this.type = spec.type;
     this.kind = kind;

@@ -40,6 +40,13 @@ export interface Region {
   readonly name: string;
   readonly writable: boolean;
   readonly slots?: SlotLayout;
+  /**
+   * The object the region belongs to (a map), when a program may touch it
+   * only if it was granted that object (it names the map, or got it from a
+   * map of maps). Regions without an owner belong to the run (stack,
+   * context, packet, memory, ring buffer records).
+   */
+  readonly owner?: object;
 }
 
 /** Something at an address that is not memory (map handles, function addresses), for messages. */
@@ -103,11 +110,12 @@ export class RegionTable {
   }
 
   /**
-   * May `size` bytes at `address` be read (or written)? On success sets
-   * `lo`/`hi` to the bounds of the memory the access fell in, which the caller
-   * may cache until `epoch` changes. On failure sets `why` and `whyRegion`.
+   * May `size` bytes at `address` be read (or written) by a run holding
+   * `grants`? On success sets `lo`/`hi` to the bounds of the memory the
+   * access fell in, which the caller may cache until `epoch` changes. On
+   * failure sets `why` and `whyRegion`.
    */
-  bounds(address: number, size: number, write: boolean): boolean {
+  bounds(address: number, size: number, write: boolean, grants?: ReadonlySet<object>): boolean {
     const r = Number.isSafeInteger(address) && address >= 0 ? this.find(address) : undefined;
     if (!r) {
       this.whyRegion = undefined;
@@ -138,15 +146,19 @@ export class RegionTable {
       this.why = `${r.name} is read-only`;
       return false;
     }
+    if (r.owner && grants && !grants.has(r.owner)) {
+      this.why = `${r.name} is not a map this program uses`;
+      return false;
+    }
     this.lo = lo;
     this.hi = hi;
     return true;
   }
 
   /** Check an access made by a helper (not cached); returns undefined or the reason. */
-  check(address: number, size: number, write: boolean): string | undefined {
+  check(address: number, size: number, write: boolean, grants?: ReadonlySet<object>): string | undefined {
     if (size === 0) return undefined;
-    return this.bounds(address, size, write) ? undefined : this.why;
+    return this.bounds(address, size, write, grants) ? undefined : this.why;
   }
 
   private describeOutside(address: number): string {

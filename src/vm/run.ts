@@ -31,6 +31,10 @@ export class Run implements Machine {
   tailCalls = 0;
   redirect: Redirect | undefined = undefined;
   readonly stackTop: number;
+  /** The maps the run may touch: those its programs name, and inner maps it looked up. */
+  readonly grants: Set<object>;
+  /** True once the run was granted maps beyond its entry program's (bounds cached meanwhile must not outlive it). */
+  widened = false;
   private readonly calls: HelperCall[] = [];
   private nesting = 0;
 
@@ -45,6 +49,14 @@ export class Run implements Machine {
   ) {
     this.mem = vm.mem;
     this.stackTop = vm.stackTop;
+    this.grants = new Set(program.maps);
+  }
+
+  /** Let the run touch a map (an inner map it looked up, the maps of a program it tail-called). */
+  grant(map: object): void {
+    if (this.grants.has(map)) return;
+    this.grants.add(map);
+    this.widened = true;
   }
 
   /** Run the program from its first instruction with r1, r2; returns r0 as [lo, hi]. */
@@ -97,6 +109,7 @@ export class Run implements Machine {
     if (!target) return false;
     this.tailCalls++;
     this.tail = target;
+    for (const m of target.maps) this.grant(m);
     return true;
   }
 

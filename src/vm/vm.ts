@@ -148,19 +148,20 @@ export class Vm implements MapHost {
     if (!kind) throw new VmLoadError(spec.name, undefined, `program type ${nameOf(ProgType, spec.type) ?? spec.type} is not supported by the VM`);
     if (this.validate) validate(spec.instructions, { callx: this.callx });
     const id = this.programs.length;
+    const used = new Set<VmMap>();
     const refs = new Map<number, Reference>();
     for (const r of spec.references ?? []) refs.set(r.index, r);
     const code = decodeProgram(spec.name, spec.instructions, {
       hasHelper: (hid) => this.helpers.allows(hid, kind),
       callx: this.callx,
-      lddw: (src, imm, nextImm, pc) => this.resolveLddw(spec, maps, refs.get(pc), src, imm, nextImm, pc, id),
+      lddw: (src, imm, nextImm, pc) => this.resolveLddw(spec, maps, refs.get(pc), src, imm, nextImm, pc, id, used),
     });
     for (const r of refs.values()) {
       const ins: Instruction | undefined = spec.instructions[r.index];
       if (!ins || (r.kind !== 'kfunc' && ins.code !== 0x18)) throw new VmLoadError(spec.name, r.index, `reference to ${r.kind} '${'map' in r ? r.map : r.name}' is not at an LDDW`);
       if (r.kind === 'kfunc') throw new VmLoadError(spec.name, r.index, `kfunc '${r.name}' is not available in the VM`);
     }
-    const prog = new VmProgram(this, spec, id, kind, code);
+    const prog = new VmProgram(this, spec, id, kind, code, used);
     this.programs.push(prog);
     return prog;
   }
@@ -174,6 +175,7 @@ export class Vm implements MapHost {
     nextImm: number,
     pc: number,
     progId: number,
+    used: Set<VmMap>,
   ): [number, number] {
     const fail = (msg: string): never => {
       throw new VmLoadError(spec.name, pc, msg);
@@ -184,6 +186,7 @@ export class Vm implements MapHost {
     if (ref?.kind === 'map') {
       map = byName(ref.map);
       if (src !== PseudoLd.MAP_FD && src !== PseudoLd.MAP_IDX) fail(`reference to map '${ref.map}' at an LDDW of kind ${src}`);
+      used.add(map);
       return [map.handle, 0];
     }
     if (ref?.kind === 'mapValue') {
@@ -192,7 +195,9 @@ export class Vm implements MapHost {
     } else if (ref?.kind === 'ksym' || ref?.kind === 'kfunc') {
       return fail(`kernel symbol '${ref.name}' is not available in the VM`);
     } else if (src === PseudoLd.MAP_FD) {
-      return [(this.mapById(imm) ?? fail(`no map with fd ${imm}`)).handle, 0];
+      map = this.mapById(imm) ?? fail(`no map with fd ${imm}`);
+      used.add(map);
+      return [map.handle, 0];
     } else if (src === PseudoLd.MAP_VALUE) {
       map = this.mapById(imm) ?? fail(`no map with fd ${imm}`);
     } else if (src === PseudoLd.FUNC) {
@@ -204,6 +209,7 @@ export class Vm implements MapHost {
     }
     if (!(map instanceof ArrayMap) || map.spec.maxEntries < 1) return fail(`map '${map!.name}' has no direct value address (only arrays do)`);
     if (offset < 0 || offset >= map.spec.valueSize) fail(`offset ${offset} is outside the value of map '${map.name}' (${map.spec.valueSize} bytes)`);
+    used.add(map);
     return [map.elementAddress(0, 0) + offset, 0];
   }
 
@@ -258,8 +264,10 @@ export class Vm implements MapHost {
   }
 
   /** @internal A run ended: free what was deleted during it, discard ring buffer records left reserved. */
-  leave(_run: Run): void {
+  leave(run: Run): void {
     this.running = false;
+    // Bounds cached under grants the next run may not have.
+    if (run.widened) this.mem.regions.epoch++;
     for (const m of this.reclaim) m.reclaim();
     this.reclaim.clear();
     for (const m of this.ringbufs) if (!m.isClosed) m.discardAll();

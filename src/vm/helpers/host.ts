@@ -18,7 +18,7 @@ function probeRead(c: HelperCall): number {
   const dst = c.out(1, size);
   const src = c.u64(3);
   if (size === 0) return 0;
-  if (src > 0xffffffffn || c.run.mem.regions.check(Number(src), size, false)) {
+  if (src > 0xffffffffn || c.check(Number(src), size)) {
     dst.fill(0);
     return -Errno.EFAULT;
   }
@@ -32,7 +32,6 @@ function probeReadStr(c: HelperCall): number {
   const dst = c.out(1, size);
   if (size === 0) return 0;
   const src = c.u64(3);
-  const table = c.run.mem.regions;
   const u8 = c.run.mem.u8;
   if (src > 0xffffffffn) {
     dst.fill(0);
@@ -40,7 +39,7 @@ function probeReadStr(c: HelperCall): number {
   }
   const a = Number(src);
   for (let i = 0; i < size - 1; i++) {
-    if (table.check(a + i, 1, false)) {
+    if (c.check(a + i, 1)) {
       dst.fill(0);
       return -Errno.EFAULT;
     }

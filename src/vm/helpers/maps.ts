@@ -6,6 +6,7 @@
  */
 import { Errno } from '../../ebpf/engine.js';
 import { HelperId } from '../../ebpf/helper-ids.js';
+import { MapType } from '../../ebpf/types.js';
 import { BloomFilterMap } from '../maps/bloom.js';
 import { HashMap } from '../maps/hash.js';
 import { ArrayMap } from '../maps/array.js';
@@ -15,7 +16,10 @@ import type { HelperRegistry } from './registry.js';
 export function defineMapHelpers(r: HelperRegistry): void {
   r.define(HelperId.map_lookup_elem, (c) => {
     const m = c.map(1);
-    return m.progLookup(c.bytes(2, m.spec.keySize));
+    const r = m.progLookup(c.bytes(2, m.spec.keySize));
+    // A map of maps gives the inner map: the run may use it from now on.
+    if (r !== 0 && (m.spec.type === MapType.ARRAY_OF_MAPS || m.spec.type === MapType.HASH_OF_MAPS)) c.run.grant(c.vm.mapByHandle(r)!);
+    return r;
   });
 
   r.define(HelperId.map_update_elem, (c) => {

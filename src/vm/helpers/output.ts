@@ -23,7 +23,7 @@ function source(c: HelperCall, arg: (i: number) => bigint): PrintfSource {
       if (address > 0xffffffffn) return undefined;
       const a = Number(address);
       let s = '';
-      for (let i = a; !mem.regions.check(i, 1, false); i++) {
+      for (let i = a; !c.check(i, 1); i++) {
         const b = mem.u8[i]!;
         if (b === 0) return s;
         s += String.fromCharCode(b);
@@ -31,7 +31,7 @@ function source(c: HelperCall, arg: (i: number) => bigint): PrintfSource {
       return s.length ? s : undefined;
     },
     bytes: (address, length) => {
-      if (address > 0xffffffffn || mem.regions.check(Number(address), length, false)) return undefined;
+      if (address > 0xffffffffn || c.check(Number(address), length)) return undefined;
       return mem.u8.slice(Number(address), Number(address) + length);
     },
   };

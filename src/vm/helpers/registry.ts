@@ -119,7 +119,7 @@ export class HelperCall {
     const hi = this.frame.H[i]!;
     const lo = this.frame.L[i]! >>> 0;
     const table = this.run.mem.regions;
-    if (hi === 0 && table.bounds(lo, size, write)) return lo;
+    if (hi === 0 && table.bounds(lo, size, write, this.run.grants)) return lo;
     const why = hi === 0 ? table.why : 'outside the VM memory';
     throw new VmMemoryError(
       this.site,
@@ -143,11 +143,17 @@ export class HelperCall {
     return this.run.mem.u8.subarray(a, a + size);
   }
 
-  /** Register i as a map handle. */
+  /** Register i as a map handle (of a map the run was granted). */
   map(i: number): VmMap {
     const m = this.frame.H[i] === 0 ? this.vm.mapByHandle(this.frame.L[i]! >>> 0) : undefined;
     if (!m) this.fail(`argument r${i} (0x${this.u64(i).toString(16)}) is not a map`);
+    if (!this.run.grants.has(m)) this.fail(`argument r${i} is map '${m.name}', which the program does not use`);
     return m;
+  }
+
+  /** Whether `size` bytes at `address` may be read (or written) by this run; undefined or the reason. */
+  check(address: number, size: number, write = false): string | undefined {
+    return this.run.mem.regions.check(address, size, write, this.run.grants);
   }
 
   /** Read a NUL-terminated string of at most `max` bytes at pointer argument i (the bytes must be readable). */

@@ -101,7 +101,7 @@ export function defineStringHelpers(r: HelperRegistry): void {
     const mem = c.run.mem;
     const s2 = c.hi(3) === 0 ? c.u32(3) : -1;
     for (let i = 0; i < n; i++) {
-      if (s2 < 0 || mem.regions.check(s2 + i, 1, false)) c.fail('r3 is not a readable string');
+      if (s2 < 0 || c.check(s2 + i, 1)) c.fail('r3 is not a readable string');
       const a = s1[i]!;
       const b = mem.u8[s2 + i]!;
       if (a !== b) return a < b ? -1 : 1;

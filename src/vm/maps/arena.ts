@@ -29,6 +29,8 @@ export class SlotArena {
 
   constructor(
     private readonly host: MapHost,
+    /** The map the slots belong to: only runs granted it may touch them. */
+    owner: object,
     name: string,
     count: number,
     valueSize: number,
@@ -57,6 +59,7 @@ export class SlotArena {
             name: copies > 1 ? `map '${name}' (cpu ${c})` : `map '${name}'`,
             writable,
             slots: layout,
+            owner,
           }),
         );
       }

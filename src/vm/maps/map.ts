@@ -11,7 +11,7 @@
  * Subclasses implement the operations once, returning an errno (0 = success),
  * and both faces wrap them.
  */
-import { BpfErrnoError, Errno, UpdateFlags, type MapHandle } from '../../ebpf/engine.js';
+import { BpfErrnoError, Errno, errnoName, UpdateFlags, type MapHandle } from '../../ebpf/engine.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import { MapType, nameOf } from '../../ebpf/types.js';
 import type { HostEnv } from '../env.js';
@@ -275,19 +275,22 @@ export abstract class VmMap implements MapHandle {
     if (this.closed) throw new BpfErrnoError(op, Errno.EBADF, `map '${this.name}' is closed`);
   }
 
-  protected why(errno: number, op: string): string {
+  protected why(errno: number, _op: string): string {
     const m = `map '${this.name}' (${this.typeName})`;
+    const name = errnoName(errno);
     switch (errno) {
       case Errno.ENOENT:
-        return `${op}: no such key in ${m}`;
+        return `${name}: no such key in ${m}`;
       case Errno.EEXIST:
-        return `${op}: key already exists in ${m} (BPF_NOEXIST)`;
+        return `${name}: the key is already in ${m} (BPF_NOEXIST)`;
       case Errno.E2BIG:
-        return `${op}: ${m} is full or the key is out of range (max_entries ${this.spec.maxEntries})`;
+        return `${name}: ${m} is full or the key is out of range (max_entries ${this.spec.maxEntries})`;
+      case Errno.ENOSPC:
+        return `${name}: ${m} is full (max_entries ${this.spec.maxEntries})`;
       case Errno.EINVAL:
-        return `${op}: invalid argument for ${m}`;
+        return `${name}: invalid argument for ${m}`;
       default:
-        return `${op} on ${m}`;
+        return `${name}: not possible on ${m}`;
     }
   }
 }
