@@ -49,7 +49,7 @@ export interface Assembled {
   lines: number[];
 }
 
-const OBJDUMP_PREFIX = /^\s*[0-9a-fA-F]+:\s+(?:(?:[0-9a-f]{2} ){7}[0-9a-f]{2}(?: (?:[0-9a-f]{2} ){7}[0-9a-f]{2})?\s*)?/;
+const OBJDUMP_PREFIX = /^\s*[0-9]+:\s+(?:(?:[0-9a-f]{2} ){7}[0-9a-f]{2}(?: (?:[0-9a-f]{2} ){7}[0-9a-f]{2})?\s*)?/;
 const OBJDUMP_SYMBOL = /^\s*[0-9a-fA-F]{8,16} <([^>]+)>:\s*$/;
 const OBJDUMP_NOISE = /^(\S+:\s+file format\s|Disassembly of section\s)/;
 
@@ -83,11 +83,11 @@ export function assembleText(text: string, opts: AsmOptions = {}): Assembled {
       continue;
     }
     let start = 0;
-    const pre = colon && /^\s*[0-9a-fA-F]+:/.test(src) ? OBJDUMP_PREFIX.exec(src) : null;
+    const pre = colon && /^\s*[0-9]+:/.test(src) ? OBJDUMP_PREFIX.exec(src) : null;
     if (pre) {
       start = pre[0].length;
       // objdump could not decode the slot: take its bytes (little-endian) as they are.
-      const bytes = /^\s*[0-9a-fA-F]+:\s+((?:[0-9a-f]{2} ?){8,16})/.exec(src)?.[1]?.trim();
+      const bytes = /^\s*[0-9]+:\s+((?:[0-9a-f]{2} ?){8,16})/.exec(src)?.[1]?.trim();
       if (bytes && src.slice(start).trim() === '<unknown>') {
         const b = Uint8Array.from(bytes.split(' '), (x) => parseInt(x, 16));
         push({ slots: decode(b.subarray(0, b.length - (b.length % 8))) }, ctx);
@@ -120,6 +120,7 @@ export function assembleText(text: string, opts: AsmOptions = {}): Assembled {
   return { instructions, references, labels, lines };
 
   function defineLabel(name: string, col: number, ctx: LineContext): void {
+    if (/^%?[rw]\d+$/.test(name)) throw new AsmError(`'${name}' is a register, not a label name`, ctx.line, col, ctx.text, opts.file);
     const prev = labelTokens.get(name);
     if (prev) throw new AsmError(`label '${name}' is already defined on line ${prev.line}`, ctx.line, col, ctx.text, opts.file);
     labels.set(name, instructions.length);

@@ -214,3 +214,11 @@ describe('builder', () => {
     expect(assembleInstructions(far).instructions[0]!.imm).toBe(40000);
   });
 });
+
+describe('assembler labels', () => {
+  it('refuses duplicate labels and register names as labels, with the place', () => {
+    expect(() => assemble('a:\nexit\na: exit')).toThrow(/^3:1: label 'a' is already defined on line 1$/);
+    expect(() => assemble('r1: exit')).toThrow(/^1:1: 'r1' is a register, not a label name$/);
+    expect(() => assemble('goto +1\n  L1: exit\nL1:', { file: 'x.s' })).toThrow(/^x\.s:3:1: label 'L1' is already defined on line 2$/);
+  });
+});

@@ -144,6 +144,8 @@ const corpus = [
   'lock fetch add32 [%r10-8], %r1',
   'jeq %r1, 0x10, L1',
   'L1: exit',
+  'a: r0 = 1',
+  'ja a',
   'call local L1',
   'r0 = *(u32 *)(r1 + 4)',
   'if w1 s< -5 goto +3',
