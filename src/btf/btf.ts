@@ -10,6 +10,22 @@ import { StringTable } from './strings.js';
 import type { BtfType, CompositeType, Kind, Member, RefType, VoidType } from './types.js';
 import { isModifier } from './types.js';
 
+/** Length of `name` without a `___flavor` suffix (the last X___Y, X and Y not '_'). */
+export function essentialLength(name: string): number {
+  for (let i = name.length - 5; i >= 0; i--) {
+    if (
+      name.charCodeAt(i) !== 95 &&
+      name.charCodeAt(i + 1) === 95 &&
+      name.charCodeAt(i + 2) === 95 &&
+      name.charCodeAt(i + 3) === 95 &&
+      name.charCodeAt(i + 4) !== 95
+    ) {
+      return i + 1;
+    }
+  }
+  return name.length;
+}
+
 /** How many typedef/qualifier/array hops a resolution may take (libbpf uses 32). */
 export const MAX_RESOLVE_DEPTH = 32;
 
@@ -41,6 +57,7 @@ export class Btf {
   private readonly src: BtfSource | undefined;
   private allDecoded: boolean;
   private nameIndex: Map<string, number[]> | undefined;
+  private essentialIdx: Map<string, number[]> | undefined;
   private ptrSize: number | undefined;
   /** alignOf results by id (0 = not computed yet). */
   private alignCache: Uint8Array | undefined;
@@ -74,6 +91,15 @@ export class Btf {
     const b = new Btf(types, undefined, options);
     b.validate('types');
     return b;
+  }
+
+  /**
+   * The parsed bytes this Btf decodes its types from, if it was parsed (not
+   * built from objects). Types of a parsed Btf are read-only: build new type
+   * objects and a new Btf (Btf.fromTypes) to change anything.
+   */
+  get source(): BtfSource | undefined {
+    return this.src;
   }
 
   /** One past the highest type id (base included), so ids are 0 .. length-1. */
@@ -159,6 +185,29 @@ export class Btf {
       if (kind === undefined || this.kindOf(id) === kind) out.push(this.type(id));
     }
     return out;
+  }
+
+  /**
+   * Own type ids by essential name (the name without a CO-RE `___flavor`
+   * suffix), ascending: CO-RE's candidate lists. Built once per Btf.
+   */
+  essentialNameIndex(): ReadonlyMap<string, readonly number[]> {
+    if (this.essentialIdx) return this.essentialIdx;
+    this.byName('');
+    const idx = new Map<string, number[]>();
+    const merged = new Set<number[]>();
+    for (const [name, ids] of this.nameIndex!) {
+      const e = name.includes('___') ? name.slice(0, essentialLength(name)) : name;
+      const l = idx.get(e);
+      if (!l) idx.set(e, e === name ? ids : [...ids]);
+      else {
+        for (const id of ids) l.push(id);
+        merged.add(l);
+      }
+    }
+    for (const l of merged) l.sort((a, b) => a - b);
+    this.essentialIdx = idx;
+    return idx;
   }
 
   /** The first type with this name (and kind), or undefined. */

@@ -4,7 +4,7 @@
  * TYPE_EXISTS / TYPE_SIZE / TYPE_ID_TARGET) and the stricter type match (for
  * TYPE_MATCHES). Each function is our own rendering of the documented rules.
  */
-import type { Btf } from './btf.js';
+import { essentialLength, type Btf } from './btf.js';
 import { CoreRelocationError } from './errors.js';
 import type { BtfType } from './types.js';
 import { isEnum } from './types.js';
@@ -16,20 +16,7 @@ export const CORE_MAX_DEPTH = 32;
  * Length of a name without its flavor: everything up to the last `X___Y`
  * (X and Y not underscores) is essential. `task_struct___old` → 11.
  */
-export function essentialNameLength(name: string): number {
-  for (let i = name.length - 5; i >= 0; i--) {
-    if (
-      name.charCodeAt(i) !== 95 &&
-      name.charCodeAt(i + 1) === 95 &&
-      name.charCodeAt(i + 2) === 95 &&
-      name.charCodeAt(i + 3) === 95 &&
-      name.charCodeAt(i + 4) !== 95
-    ) {
-      return i + 1;
-    }
-  }
-  return name.length;
-}
+export const essentialNameLength = essentialLength;
 
 /** The name without its flavor suffix. */
 export function essentialName(name: string): string {

@@ -459,30 +459,12 @@ interface Candidate {
  */
 export class CoreResolver {
   private readonly cands = new Map<number, Candidate[]>();
-  private readonly essentialIndex = new Map<Btf, Map<string, number[]>>();
 
   constructor(
     readonly local: Btf,
     readonly target: Btf,
     private readonly options: CoreResolverOptions = {},
   ) {}
-
-  private index(btf: Btf): Map<string, number[]> {
-    let idx = this.essentialIndex.get(btf);
-    if (!idx) {
-      idx = new Map();
-      for (let id = btf.firstId; id < btf.length; id++) {
-        const name = btf.nameOf(id);
-        if (name === '') continue;
-        const e = name.slice(0, essentialNameLength(name));
-        const l = idx.get(e);
-        if (l) l.push(id);
-        else idx.set(e, [id]);
-      }
-      this.essentialIndex.set(btf, idx);
-    }
-    return idx;
-  }
 
   /** Step 2: target types that could correspond to local type `id`. */
   candidates(localId: number): Candidate[] {
@@ -494,7 +476,7 @@ export class CoreResolver {
     }
     const ess = lt.name.slice(0, essentialNameLength(lt.name));
     const search = (btf: Btf): Candidate[] =>
-      (this.index(btf).get(ess) ?? []).filter((id) => kindsCompatible(btf.type(id), lt)).map((id) => ({ btf, id }));
+      (btf.essentialNameIndex().get(ess) ?? []).filter((id) => kindsCompatible(btf.type(id), lt)).map((id) => ({ btf, id }));
     let out = search(this.target);
     if (out.length === 0) {
       for (const m of this.options.modules ?? []) {

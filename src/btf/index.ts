@@ -33,7 +33,7 @@ export {
 export { elfSections, isElf, type ElfSection } from './elf-sections.js';
 export { btfFromElf, loadBtf, loadKernelBtf, loadKernelModuleBtf, KERNEL_BTF_PATH, type LoadedBtf } from './load.js';
 export { encodeBtf, type EncodeOptions } from './encode.js';
-export { formatRaw, formatRawType } from './format-raw.js';
+export { formatRaw, formatRawBytes, formatRawType } from './format-raw.js';
 export {
   CoreResolver,
   patchInstruction,

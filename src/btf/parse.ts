@@ -291,11 +291,13 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
 /** Decodes the types of one parsed blob on demand (the scan has validated them). */
 export class BtfSource {
   constructor(
-    private readonly v: DataView,
-    private readonly le: boolean,
-    private readonly offsets: Uint32Array,
-    private readonly strings: StringTable,
-    private readonly firstId: number,
+    /** The (private copy of the) parsed bytes. */
+    readonly v: DataView,
+    readonly le: boolean,
+    /** Byte offset of each own type, by position. */
+    readonly offsets: Uint32Array,
+    readonly strings: StringTable,
+    readonly firstId: number,
     readonly section: string,
   ) {}
 
@@ -319,8 +321,7 @@ export class BtfSource {
     const strings = this.strings;
     const id = this.firstId + i;
     let p = this.offsets[i]!;
-    const str = (off: number) => strings.get(off) ?? '';
-    const nm = str(v.getUint32(p, le));
+    const nm = strings.get(v.getUint32(p, le)) ?? '';
     const info = v.getUint32(p + 4, le);
     const sizeOrType = v.getUint32(p + 8, le);
     p += 12;
@@ -347,7 +348,7 @@ export class BtfSource {
         for (let k = 0; k < vlen; k++, p += 12) {
           const off = v.getUint32(p + 8, le);
           members[k] = {
-            name: str(v.getUint32(p, le)),
+            name: (strings.get(v.getUint32(p, le)) ?? ''),
             type: v.getUint32(p + 4, le),
             bitOffset: kflag ? off & 0xffffff : off,
             bitfieldSize: kflag ? off >>> 24 : 0,
@@ -358,7 +359,7 @@ export class BtfSource {
       case 'enum': {
         const values: EnumValue[] = new Array(vlen);
         for (let k = 0; k < vlen; k++, p += 8) {
-          values[k] = { name: str(v.getUint32(p, le)), value: kflag ? v.getInt32(p + 4, le) : v.getUint32(p + 4, le) };
+          values[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), value: kflag ? v.getInt32(p + 4, le) : v.getUint32(p + 4, le) };
         }
         return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
@@ -367,7 +368,7 @@ export class BtfSource {
         for (let k = 0; k < vlen; k++, p += 12) {
           let value = (BigInt(v.getUint32(p + 8, le)) << 32n) | BigInt(v.getUint32(p + 4, le));
           if (kflag) value = BigInt.asIntN(64, value);
-          values[k] = { name: str(v.getUint32(p, le)), value };
+          values[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), value };
         }
         return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
@@ -377,7 +378,7 @@ export class BtfSource {
         return { id, kind, name: nm, type: sizeOrType, linkage: vlen };
       case 'func_proto': {
         const params: Param[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 8) params[k] = { name: str(v.getUint32(p, le)), type: v.getUint32(p + 4, le) };
+        for (let k = 0; k < vlen; k++, p += 8) params[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), type: v.getUint32(p + 4, le) };
         return { id, kind, name: nm, type: sizeOrType, params };
       }
       case 'var':

@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .action(async (file: string, opts: { format: string; base?: string }) => {
       const { readFileSync } = await import('node:fs');
       const { UsageError } = await import('../errors.js');
-      const { loadBtf, formatRaw, formatC } = await import('../btf/index.js');
+      const { loadBtf, formatRawBytes, formatC } = await import('../btf/index.js');
       if (opts.format !== 'raw' && opts.format !== 'c') {
         throw new UsageError(`--format must be raw or c, not '${opts.format}'`);
       }
@@ -34,11 +34,11 @@ export function register(program: Command): void {
         // a module's BTF is split on vmlinux's
         const vmlinux = loadBtf(read('/sys/kernel/btf/vmlinux'), '/sys/kernel/btf/vmlinux').btf;
         const { btf: mod } = loadBtf(bytes, file, vmlinux);
-        process.stdout.write(opts.format === 'c' ? formatC(mod) : formatRaw(mod));
+        process.stdout.write(opts.format === 'c' ? formatC(mod) : formatRawBytes(mod));
         return;
       }
       const { btf: b } = loadBtf(bytes, file, base);
       bytes = new Uint8Array(0);
-      process.stdout.write(opts.format === 'c' ? formatC(b) : formatRaw(b));
+      process.stdout.write(opts.format === 'c' ? formatC(b) : formatRawBytes(b));
     });
 }

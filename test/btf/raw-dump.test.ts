@@ -42,6 +42,10 @@ describe('raw dump agrees with bpftool line for line', () => {
     const got = formatRaw(btf);
     expect(firstDiff(want, got)).toBeUndefined();
     expect(got.length).toBe(want.length);
+    // the same text from type objects (the path for BTF built in memory)
+    const built = new Btf(btf.ownTypes() as BtfType[]);
+    expect(built.source).toBeUndefined();
+    expect(firstDiff(want, formatRaw(built))).toBeUndefined();
   });
 
   for (const name of fixtures) {
