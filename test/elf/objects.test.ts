@@ -107,6 +107,15 @@ describe.skipIf(!HAVE_CLANG)('objects', () => {
         const ours = new Set(p.references.filter((r) => r.kind === 'map' || r.kind === 'mapValue').map((r) => (r as { map: string }).map));
         expect(mapNames.length, `${name} uses ${[...ours].join(',')}`).toBe(ours.size);
       }
+      if (fixture === 'core') {
+        // The libbpf-loaded copy, as the kernel translated it: every CO-RE field offset and size
+        // bpfkit computed (the `rX = imm` before each bpf_probe_read_kernel) is in the xlated code too.
+        const xlated = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(dir, 'progs', 'read_task')], { encoding: 'utf8' });
+        const theirs = new Set([...xlated.matchAll(/\(b7\) r\d+ = (-?\d+)$/gm)].map((m) => Number(m[1])));
+        const ours = spec.programs.read_task!.instructions.filter((i) => i.code === 0xb7).map((i) => i.imm);
+        expect(ours.length).toBeGreaterThan(10);
+        for (const imm of ours) expect(theirs.has(imm), `r = ${imm} in bpftool's xlated dump`).toBe(true);
+      }
       for (const [name, m] of Object.entries(spec.maps)) {
         if (name.startsWith('.')) continue; // internal maps are pinned under libbpf's own names
         const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(dir, 'maps', name)], { encoding: 'utf8' }));
