@@ -103,7 +103,7 @@ function genPortId(g: Gen, q: Qual, id: IdValue): Pred {
       real = r.proto;
     } else g.error(`'port' qualifier applied to ${qualifiedFor(id)}`);
     checkMax(g, port, 65535, 'port number');
-    return or(genPort(g, port, real, q.dir), genPort6(g, port, real, q.dir));
+    return or(genPort6(g, port, real, q.dir), genPort(g, port, real, q.dir));
   }
   // portrange
   let p1: number, p2: number;
@@ -122,7 +122,7 @@ function genPortId(g: Gen, q: Qual, id: IdValue): Pred {
   } else g.error(`'portrange' qualifier applied to ${qualifiedFor(id)}`);
   checkMax(g, p1, 65535, 'port number');
   checkMax(g, p2, 65535, 'port number');
-  return or(genPortrange(g, p1, p2, real, q.dir), genPortrange6(g, p1, p2, real, q.dir));
+  return or(genPortrange6(g, p1, p2, real, q.dir), genPortrange(g, p1, p2, real, q.dir));
 }
 
 function lookupProtoName(g: Gen, name: string, proto: ProtoQual, what: string): number {

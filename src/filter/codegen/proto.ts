@@ -35,34 +35,37 @@ function dirPorts(g: Gen, dir: DirQual, atom: (off: number) => Pred, what: strin
   }
 }
 
-function portop(g: Gen, port: number, proto: number, dir: DirQual): Pred {
-  const b0 = and(g.cmp('linkpl', 9, BPF_B, proto), ipfrag(g));
-  return and(b0, dirPorts(g, dir, (off) => g.cmp('tran_ipv4', off, BPF_H, port), 'port'));
+/** "IP protocol is one of `protos`" at the given offset of the network header. */
+function protoIn(g: Gen, off: number, protos: number[]): Pred {
+  let p: Pred | undefined;
+  for (const v of protos) {
+    const t = g.cmp('linkpl', off, BPF_B, v);
+    p = p ? or(p, t) : t;
+  }
+  return p!;
 }
 
-function portop6(g: Gen, port: number, proto: number, dir: DirQual): Pred {
-  const b0 = g.cmp('linkpl', 6, BPF_B, proto);
-  return and(b0, dirPorts(g, dir, (off) => g.cmp('tran_ipv6', off, BPF_H, port), 'port'));
+const ANY = [IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP];
+const protosOf = (proto: PortProto): number[] => (proto === 'any' ? ANY : [proto]);
+
+/** IPv4, one of the protocols, first fragment, then the port test (once for all protocols). */
+function ports4(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
+  const b0 = genLinktype(g, ETHERTYPE.IP);
+  const b1 = and(protoIn(g, 9, protosOf(proto)), ipfrag(g));
+  return and(b0, and(b1, dirPorts(g, dir, atom, what)));
+}
+
+function ports6(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
+  const b0 = genLinktype(g, ETHERTYPE.IPV6);
+  return and(b0, and(protoIn(g, 6, protosOf(proto)), dirPorts(g, dir, atom, what)));
 }
 
 export function genPort(g: Gen, port: number, proto: PortProto, dir: DirQual): Pred {
-  const b0 = genLinktype(g, ETHERTYPE.IP);
-  let b1: Pred;
-  if (proto === 'any') {
-    b1 = or(portop(g, port, IPPROTO.TCP, dir), portop(g, port, IPPROTO.UDP, dir));
-    b1 = or(portop(g, port, IPPROTO.SCTP, dir), b1);
-  } else b1 = portop(g, port, proto, dir);
-  return and(b0, b1);
+  return ports4(g, proto, dir, (off) => g.cmp('tran_ipv4', off, BPF_H, port), 'port');
 }
 
 export function genPort6(g: Gen, port: number, proto: PortProto, dir: DirQual): Pred {
-  const b0 = genLinktype(g, ETHERTYPE.IPV6);
-  let b1: Pred;
-  if (proto === 'any') {
-    b1 = or(portop6(g, port, IPPROTO.TCP, dir), portop6(g, port, IPPROTO.UDP, dir));
-    b1 = or(portop6(g, port, IPPROTO.SCTP, dir), b1);
-  } else b1 = portop6(g, port, proto, dir);
-  return and(b0, b1);
+  return ports6(g, proto, dir, (off) => g.cmp('tran_ipv6', off, BPF_H, port), 'port');
 }
 
 function rangeAtom(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', off: number, v1: number, v2: number): Pred {
@@ -73,34 +76,12 @@ function rangeAtom(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', off: number, v1: numb
   return and(g.cmpGe(rel, off, BPF_H, lo), g.cmpLe(rel, off, BPF_H, hi));
 }
 
-function rangeop(g: Gen, p1: number, p2: number, proto: number, dir: DirQual): Pred {
-  const b0 = and(g.cmp('linkpl', 9, BPF_B, proto), ipfrag(g));
-  return and(b0, dirPorts(g, dir, (off) => rangeAtom(g, 'tran_ipv4', off, p1, p2), 'portrange'));
-}
-
-function rangeop6(g: Gen, p1: number, p2: number, proto: number, dir: DirQual): Pred {
-  const b0 = g.cmp('linkpl', 6, BPF_B, proto);
-  return and(b0, dirPorts(g, dir, (off) => rangeAtom(g, 'tran_ipv6', off, p1, p2), 'portrange'));
-}
-
 export function genPortrange(g: Gen, p1: number, p2: number, proto: PortProto, dir: DirQual): Pred {
-  const b0 = genLinktype(g, ETHERTYPE.IP);
-  let b1: Pred;
-  if (proto === 'any') {
-    b1 = or(rangeop(g, p1, p2, IPPROTO.TCP, dir), rangeop(g, p1, p2, IPPROTO.UDP, dir));
-    b1 = or(rangeop(g, p1, p2, IPPROTO.SCTP, dir), b1);
-  } else b1 = rangeop(g, p1, p2, proto, dir);
-  return and(b0, b1);
+  return ports4(g, proto, dir, (off) => rangeAtom(g, 'tran_ipv4', off, p1, p2), 'portrange');
 }
 
 export function genPortrange6(g: Gen, p1: number, p2: number, proto: PortProto, dir: DirQual): Pred {
-  const b0 = genLinktype(g, ETHERTYPE.IPV6);
-  let b1: Pred;
-  if (proto === 'any') {
-    b1 = or(rangeop6(g, p1, p2, IPPROTO.TCP, dir), rangeop6(g, p1, p2, IPPROTO.UDP, dir));
-    b1 = or(rangeop6(g, p1, p2, IPPROTO.SCTP, dir), b1);
-  } else b1 = rangeop6(g, p1, p2, proto, dir);
-  return and(b0, b1);
+  return ports6(g, proto, dir, (off) => rangeAtom(g, 'tran_ipv6', off, p1, p2), 'portrange');
 }
 
 /** `<proto> proto v` */
