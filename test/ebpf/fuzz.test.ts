@@ -123,6 +123,48 @@ describe('random bytes', () => {
   });
 });
 
+describe('labels', () => {
+  // Names that are also mnemonics, keywords or hex digits must still work as labels.
+  const names = ['a', 'bad', 'cafe', 'exit', 'goto', 'if', 'call', 'local', 'helper', 'runtime', 'lock', 'fetch', 'mov', 'ldxw', 'll', 'L1', '_x', '.Ltmp3', 'x.y$z', 'LBB0_2'];
+  it('resolve to the right offsets in both syntaxes, whatever their names', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 3 })), { minLength: 1, maxLength: 25 }),
+        fc.array(fc.nat(), { minLength: 6, maxLength: 6 }),
+        (labels, body, where) => {
+          const n = body.length;
+          const at = new Map(labels.map((l, k) => [l, where[k]! % (n + 1)]));
+          for (const syntax of ['llvm', 'ubpf'] as const) {
+            const lines: string[] = [];
+            const expected: { code: number; src: number; off: number; imm: number }[] = [];
+            body.forEach(([pick, kind], i) => {
+              for (const [l, p] of at) if (p === i) lines.push(`${l}:`);
+              const label = labels[pick % labels.length]!;
+              const delta = at.get(label)! - (i + 1);
+              const llvm = [`goto ${label}`, `if r1 == 0 goto ${label}`, `call ${label}`, `gotol ${label}`][kind]!;
+              const ubpf = [`ja ${label}`, `jeq %r1, 0, ${label}`, `call local ${label}`, `ja32 ${label}`][kind]!;
+              lines.push(syntax === 'llvm' ? llvm : ubpf);
+              expected.push(
+                [
+                  { code: 0x05, src: 0, off: delta, imm: 0 },
+                  { code: 0x15, src: 0, off: delta, imm: 0 },
+                  { code: 0x85, src: 1, off: 0, imm: delta },
+                  { code: 0x06, src: 0, off: 0, imm: delta },
+                ][kind]!,
+              );
+            });
+            for (const [l, p] of at) if (p === n) lines.push(`${l}:`);
+            const got = assemble(lines.join('\n'), { syntax }).map(({ code, src, off, imm }) => ({ code, src, off, imm }));
+            expect(got, lines.join('\n')).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 /** Only AsmError may come out of the assembler. */
 function assembleOrAsmError(text: string): void {
   try {
