@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CollectionHandle } from '../ebpf/engine.js';
-import type { CollectionSpec, MapSpec } from '../ebpf/spec.js';
+import type { CollectionSpec, MapSpec, VariableSpec } from '../ebpf/spec.js';
 import { UsageError } from '../errors.js';
 import { KernelError } from './errors.js';
 import { loadBtf, type KernelBtf } from './btf-load.js';
@@ -44,9 +44,38 @@ export class KernelCollection implements CollectionHandle {
     readonly maps: Record<string, KernelMap>,
     owned: KernelMap[],
     btf?: KernelBtf,
+    /** Where each global variable lives (from the spec): its data map, offset and size. */
+    readonly variables: Readonly<Record<string, VariableSpec>> = {},
   ) {
     this.#owned = owned;
     this.#btf = btf;
+  }
+
+  private variable(name: string): { map: KernelMap; v: VariableSpec } {
+    const v = this.variables[name];
+    if (!v) throw new UsageError(`the collection has no global variable "${name}"`);
+    const map = this.maps[v.map];
+    if (!map) throw new UsageError(`global variable "${name}" lives in map "${v.map}", which the collection does not have`);
+    return { map, v };
+  }
+
+  /** The current bytes of a global variable, as the programs see them (read from its data map). */
+  readVariable(name: string): Uint8Array {
+    const { map, v } = this.variable(name);
+    const value = map.lookup(new Uint8Array(map.spec.keySize));
+    if (!value) throw new UsageError(`the data map of global variable "${name}" has no value`);
+    return value.slice(v.offset, v.offset + v.size);
+  }
+
+  /** Set a global variable while the programs run (refused with EPERM for frozen .rodata). */
+  writeVariable(name: string, bytes: Uint8Array): void {
+    const { map, v } = this.variable(name);
+    if (bytes.length !== v.size) throw new UsageError(`global variable "${name}" is ${v.size} bytes, got ${bytes.length}`);
+    const key = new Uint8Array(map.spec.keySize);
+    const value = map.lookup(key);
+    if (!value) throw new UsageError(`the data map of global variable "${name}" has no value`);
+    value.set(bytes, v.offset);
+    map.update(key, value);
   }
 
   close(): void {
@@ -140,7 +169,9 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
         maps[name]!.updateFd(e.key, p.fd);
       }
     }
-    return new KernelCollection(programs, maps, owned, ownBtf);
+    const variables: Record<string, VariableSpec> = {};
+    for (const [name, v] of Object.entries(spec.variables ?? {})) variables[name] = { name: v.name, map: v.map, offset: v.offset, size: v.size };
+    return new KernelCollection(programs, maps, owned, ownBtf, variables);
   } catch (err) {
     for (const p of Object.values(programs)) p.close();
     for (const m of owned) m.close();

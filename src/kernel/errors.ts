@@ -225,5 +225,6 @@ export function kernelError(op: string, errno: number, subject?: string, hint?: 
   if ((errno === Errno.EPERM || errno === Errno.EACCES) && !hasBpfCapabilities()) {
     return new PermissionError(op, errno, subject);
   }
+  if (errno === Errno.ENOSYS && !hint) hint = 'this kernel has no bpf() system call (CONFIG_BPF_SYSCALL is off)';
   return new KernelError(op, errno, subject, hint ?? HINTS[op]?.[errno]);
 }

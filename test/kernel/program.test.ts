@@ -248,9 +248,14 @@ dc('a collection from a clang-compiled object', () => {
       expect(xdp.testRun({ data: new Uint8Array(20) }).retval).toBe(1); // XDP_DROP: too short
       // stats[0] accumulates len * multiplier (.data = 3) over the two full packets.
       expect(readU64(c.maps.stats!.lookup(u32(0))!)).toBe(BigInt((64 + 64) * 3));
-      c.maps['.data']!.update(u32(0), u32(5));
+      expect(c.readVariable('multiplier')).toEqual(u32(3));
+      c.writeVariable('multiplier', u32(5));
+      expect(readU32(c.maps['.data']!.lookup(u32(0))!)).toBe(5);
       xdp.testRun({ data: ipv4Packet(6) });
       expect(readU64(c.maps.stats!.lookup(u32(0))!)).toBe(BigInt((64 + 64) * 3 + 64 * 5));
+      expect(readU64(c.readVariable('packets_seen'))).toBe(3n);
+      expect(() => c.writeVariable('tx_proto', u32(1))).toThrow(/EPERM: the map is frozen/);
+      expect(() => c.readVariable('nope')).toThrow(/no global variable "nope"/);
     } finally {
       c.close();
     }
