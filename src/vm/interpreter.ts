@@ -164,6 +164,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
     prog.cacheEpoch = table.epoch;
   }
   let dv = mem.dv;
+  let u8 = mem.u8;
   let steps = m.steps;
   const budget = m.budget;
   const baseDepth = m.depth;
@@ -684,6 +685,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
         m.callHelper(id, frame);
         steps = m.steps;
         dv = mem.dv;
+        u8 = mem.u8;
         const next = m.tail;
         if (next !== undefined) {
           m.tail = undefined;
@@ -780,7 +782,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       case 0x71: {
         let a = L[s]! + code[i + 1]!;
         if (H[s] !== 0 || a < cLo[p]! || a + 1 > cHi[p]!) a = miss(m, prog, p, L[s]!, H[s]!, code[i + 1]!, 1, false);
-        L[d] = dv.getUint8(a);
+        L[d] = u8[a]!;
         H[d] = 0;
         break;
       }
@@ -832,7 +834,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       case 0x72: {
         let a = L[d]! + code[i + 1]!;
         if (H[d] !== 0 || a < cLo[p]! || a + 1 > cHi[p]!) a = miss(m, prog, p, L[d]!, H[d]!, code[i + 1]!, 1, true);
-        dv.setInt8(a, code[i + 2]!);
+        u8[a] = code[i + 2]!;
         break;
       }
       case 0x7a: {
@@ -858,7 +860,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       case 0x73: {
         let a = L[d]! + code[i + 1]!;
         if (H[d] !== 0 || a < cLo[p]! || a + 1 > cHi[p]!) a = miss(m, prog, p, L[d]!, H[d]!, code[i + 1]!, 1, true);
-        dv.setInt8(a, L[s]!);
+        u8[a] = L[s]!;
         break;
       }
       case 0x7b: {
