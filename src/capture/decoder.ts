@@ -5,6 +5,7 @@
  * way libpcap does: an empty or cut header is an error, a cut last record is
  * a warning.
  */
+import type { PacketBatch } from './batch.js';
 import type { CaptureWarning } from './errors.js';
 import { PcapFormatError } from './errors.js';
 import type { CaptureInterface } from './interface.js';
@@ -130,6 +131,10 @@ export class CaptureDecoder implements RecordDecoder {
       return r;
     }
     throw new PcapFormatError('unknown file format', fileOffset, this.path);
+  }
+
+  scan(buf: Uint8Array, view: DataView, pos: number, end: number, batch: PacketBatch): number {
+    return this.inner === undefined ? pos : this.inner.scan(buf, view, pos, end, batch);
   }
 
   /**

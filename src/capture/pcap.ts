@@ -16,6 +16,8 @@ import type { CaptureInterface } from './interface.js';
 import { MICROSECONDS, NANOSECONDS } from './interface.js';
 import { adjustSnaplen, maxSnaplenForLinkType } from './linktype.js';
 import type { Packet } from './packet.js';
+import type { PacketBatch } from './batch.js';
+import { BATCH_CAPACITY } from './batch.js';
 import type { RecordDecoder, WarningSink } from './record.js';
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
@@ -207,6 +209,30 @@ export class PcapDecoder implements RecordDecoder {
       iface: this.iface,
     };
     return total;
+  }
+
+  scan(_buf: Uint8Array, view: DataView, pos: number, end: number, batch: PacketBatch): number {
+    // Old versions (swapped lengths) and Kuznetzov's headers take the record-by-record path.
+    if (this.lengths !== LengthOrder.Normal || this.recordHeaderSize !== 16) return pos;
+    if (batch.count === 0) batch.iface = this.iface;
+    else if (batch.iface !== this.iface) return pos;
+    const le = this.le;
+    const snap = this.snapshot;
+    const { records, offsets, caplens, wireLengths } = batch;
+    let n = batch.count;
+    while (n < BATCH_CAPACITY && end - pos >= 16) {
+      const caplen = view.getUint32(pos + 8, le);
+      // Cut to the snaplen, damaged or incomplete: decode() handles it.
+      if (caplen > snap || end - pos - 16 < caplen) break;
+      records[n] = pos;
+      offsets[n] = pos + 16;
+      caplens[n] = caplen;
+      wireLengths[n] = view.getUint32(pos + 12, le);
+      n++;
+      pos += 16 + caplen;
+    }
+    batch.count = n;
+    return pos;
   }
 }
 

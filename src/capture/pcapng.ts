@@ -19,6 +19,8 @@ import type { CaptureInterface, TimestampResolution } from './interface.js';
 import { MICROSECONDS } from './interface.js';
 import { adjustSnaplen, maxSnaplenForLinkType } from './linktype.js';
 import type { Packet } from './packet.js';
+import type { PacketBatch } from './batch.js';
+import { BATCH_CAPACITY } from './batch.js';
 import type { RecordDecoder } from './record.js';
 import { TimestampConverter } from './timestamp.js';
 
@@ -146,6 +148,33 @@ export class PcapngDecoder implements RecordDecoder {
         break;
     }
     return total;
+  }
+
+  scan(_buf: Uint8Array, view: DataView, pos: number, end: number, batch: PacketBatch): number {
+    const le = this.le;
+    const { records, offsets, caplens, wireLengths } = batch;
+    let n = batch.count;
+    while (n < BATCH_CAPACITY && end - pos >= 32) {
+      // Only whole, sound EPBs of one interface; anything else goes through decode().
+      if (view.getUint32(pos, le) !== BT_EPB) break;
+      const total = view.getUint32(pos + 4, le);
+      if (total < 32 || total % 4 !== 0 || total > end - pos || total > this.maxBlock) break;
+      if (view.getUint32(pos + total - 4, le) !== total) break;
+      const live = this.current[view.getUint32(pos + 8, le)];
+      if (live === undefined) break;
+      if (n === 0) batch.iface = live.iface;
+      else if (batch.iface !== live.iface) break;
+      const caplen = view.getUint32(pos + 20, le);
+      if (caplen > live.iface.effectiveSnaplen || caplen > total - 32) break;
+      records[n] = pos;
+      offsets[n] = pos + 28;
+      caplens[n] = caplen;
+      wireLengths[n] = view.getUint32(pos + 24, le);
+      n++;
+      pos += total;
+    }
+    batch.count = n;
+    return pos;
   }
 
   private emit(

@@ -20,6 +20,7 @@
  */
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { PacketBatch } from './batch.js';
 import type { CaptureInfo } from './decoder.js';
 import { CaptureDecoder } from './decoder.js';
 import type { CaptureWarning } from './errors.js';
@@ -143,6 +144,27 @@ function openSource(source: Exclude<CaptureSource, Uint8Array>, options: ReadOpt
   return new StreamSource(source as AsyncIterable<Uint8Array>);
 }
 
+/** Hand one decoded packet over as a batch of one (its record starts at `record` in `buf`). */
+function single(
+  batch: PacketBatch,
+  p: Packet,
+  buf: Uint8Array,
+  base: number,
+  decoder: PacketBatch['decoder'],
+  onBatch: (b: PacketBatch) => boolean | void,
+  record = 0,
+  view?: DataView,
+): boolean | void {
+  batch.reset(buf, view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength), base, decoder!);
+  batch.iface = p.iface;
+  batch.records[0] = record;
+  batch.offsets[0] = p.data.byteOffset - buf.byteOffset;
+  batch.caplens[0] = p.data.length;
+  batch.wireLengths[0] = p.wireLength;
+  batch.count = 1;
+  return onBatch(batch);
+}
+
 /**
  * Pulls chunks from a source and runs a decoder over them, carrying records
  * cut by chunk boundaries into a buffer of their own.
@@ -179,9 +201,9 @@ class ChunkPump {
    * onPacket for each packet. Returns false when onPacket asked to stop or the
    * input is done. With `untilReady`, stops as soon as the decoder is ready.
    */
-  async step(onPacket: (p: Packet) => boolean | void, untilReady = false): Promise<boolean> {
+  async step(onPacket: (p: Packet) => boolean | void, untilReady = false, carryOnly = false): Promise<boolean> {
     if (this.done) return false;
-    if (this.pos >= this.chunk.length) {
+    if (!carryOnly && this.pos >= this.chunk.length) {
       const next = this.source.next();
       const chunk = next instanceof Promise ? await next : next;
       if (!this.take(chunk)) return false;
@@ -216,6 +238,7 @@ class ChunkPump {
         break;
       }
     }
+    if (carryOnly) return true;
     const buf = this.chunk;
     const view = this.view;
     const end = buf.length;
@@ -242,6 +265,70 @@ class ChunkPump {
       const p = inner.packet;
       if (p !== null && onPacket(p) === false) {
         this.pos = pos;
+        this.done = true;
+        return false;
+      }
+    }
+    this.pos = pos;
+    return true;
+  }
+
+  /**
+   * Like step(), in batches: runs of ordinary packet records are listed in
+   * `batch` (no Packet objects); other records are decoded one by one and
+   * handed over as batches of one.
+   */
+  async stepBatch(batch: PacketBatch, onBatch: (b: PacketBatch) => boolean | void): Promise<boolean> {
+    if (this.done) return false;
+    if (this.pos >= this.chunk.length) {
+      const next = this.source.next();
+      const chunk = next instanceof Promise ? await next : next;
+      if (!this.take(chunk)) return false;
+    }
+    const dec = this.decoder;
+    if (this.carry !== null) {
+      let stop = false;
+      const offset = this.carryOffset;
+      const ok = await this.step(
+        (p) => {
+          // The record was completed in a buffer of its own, which starts at its first byte.
+          const own = new Uint8Array(p.data.buffer, 0, p.data.buffer.byteLength);
+          stop = single(batch, p, own, offset, dec.inner, onBatch) === false;
+          return !stop;
+        },
+        false,
+        true,
+      );
+      if (!ok || stop) return false;
+      if (this.carry !== null) return true; // still incomplete
+    }
+    const buf = this.chunk;
+    const view = this.view;
+    const end = buf.length;
+    const base = this.base;
+    let pos = this.pos;
+    while (pos < end) {
+      const inner = dec.inner;
+      if (inner !== undefined) {
+        batch.reset(buf, view, base, inner);
+        const next = inner.scan(buf, view, pos, end, batch);
+        if (batch.count > 0) {
+          pos = next;
+          this.pos = pos;
+          if (onBatch(batch) === false) {
+            this.done = true;
+            return false;
+          }
+          continue;
+        }
+      }
+      const r = dec.decode(buf, view, pos, end, base + pos);
+      if (r < 0) return this.cut(pos, -r);
+      const start = pos;
+      pos += r;
+      this.pos = pos;
+      const p = dec.packet;
+      if (p !== null && single(batch, p, buf, base, dec.inner!, onBatch, start, view) === false) {
         this.done = true;
         return false;
       }
@@ -364,6 +451,26 @@ export class CaptureReader implements AsyncIterable<Packet> {
         if (this.onProgress !== undefined) {
           this.onProgress(this.pump.bytes);
           // File reads are synchronous: let timers (a progress bar) run now and then.
+          if (++chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+    } finally {
+      await this.pump.close();
+    }
+  }
+
+  /**
+   * Like forEach(), in batches of packets listed by position (see PacketBatch):
+   * the shape bpfkit/cbpf's jitBatch() filters in one call. A batch is valid
+   * during the call only; `batch.packet(i)` gives a full Packet.
+   */
+  async forEachBatch(fn: (batch: PacketBatch) => boolean | void): Promise<void> {
+    const batch = new PacketBatch();
+    try {
+      let chunks = 0;
+      while (await this.pump.stepBatch(batch, fn)) {
+        if (this.onProgress !== undefined) {
+          this.onProgress(this.pump.bytes);
           if (++chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       }

@@ -7,6 +7,7 @@
  * Decoders never copy packet bytes: a packet's data is a subarray view of the
  * buffer it was decoded from.
  */
+import type { PacketBatch } from './batch.js';
 import type { CaptureWarning } from './errors.js';
 import type { CaptureInterface } from './interface.js';
 import type { Packet } from './packet.js';
@@ -25,6 +26,14 @@ export interface RecordDecoder {
    */
   decode(buf: Uint8Array, view: DataView, pos: number, end: number, fileOffset: number): number;
   packet: Packet | null;
+  /**
+   * Batch mode: list in `batch` the packets of the complete, ordinary records
+   * from `pos` on (all of one interface), stopping at the first record it does
+   * not handle this way (cut short, damaged, cut to the snaplen, not a packet,
+   * another interface) or when the batch is full. Returns where it stopped;
+   * decode() then deals with the record there.
+   */
+  scan(buf: Uint8Array, view: DataView, pos: number, end: number, batch: PacketBatch): number;
   /** Interfaces seen so far, in order of appearance (across sections for pcapng). */
   readonly interfaces: readonly CaptureInterface[];
 }

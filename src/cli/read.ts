@@ -20,6 +20,8 @@ import { CaptureWriteError } from '../capture/errors.js';
 import type { CaptureReader } from '../capture/reader.js';
 import type { CaptureWriter } from '../capture/writer.js';
 import type { Packet } from '../capture/packet.js';
+import type { PacketBatch } from '../capture/batch.js';
+import type { CaptureInterface } from '../capture/interface.js';
 import type { CbpfProgram } from '../cbpf/insn.js';
 
 interface ReadCliOptions {
@@ -34,7 +36,8 @@ interface ReadCliOptions {
   progress: boolean;
 }
 
-type Filter = (packet: Uint8Array, wireLength?: number) => number;
+/** bpfkit/cbpf's batch filter: verdicts for every packet of a batch, in one call. */
+type Filter = (batch: PacketBatch, verdicts?: Uint32Array) => number;
 
 export function register(program: Command): void {
   program
@@ -107,8 +110,9 @@ function warn(message: string): void {
 
 async function readCommand(expression: string, opts: ReadCliOptions): Promise<number> {
   // Import only what this run needs (the layers' index files pull in everything): start-up time counts here.
-  const [{ CaptureReader }, linktypes, { jit }] = await Promise.all([
+  const [{ CaptureReader }, { BATCH_CAPACITY }, linktypes, { jitBatch }] = await Promise.all([
     import('../capture/reader.js'),
+    import('../capture/batch.js'),
     import('../capture/linktype.js'),
     import('../cbpf/jit.js'),
   ]);
@@ -139,7 +143,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     }
     const { parseProgram } = await import('../cbpf/parse.js');
     const prog: CbpfProgram = parseProgram(text);
-    fixedFilter = jit(prog);
+    fixedFilter = jitBatch(prog);
   }
 
   // Compiling expressions needs bpfkit/filter; load it before reading so filters compile synchronously.
@@ -165,9 +169,8 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
 
   // Expression filters, compiled per (link type, snaplen, byte order) as interfaces appear.
   const compiled = new Map<string, Filter>();
-  const filterFor = (p: Packet): Filter => {
-    const iface = p.iface;
-    const linkType = override ?? p.linkType;
+  const filterFor = (iface: CaptureInterface | undefined): Filter => {
+    const linkType = override ?? iface?.linkType ?? info.linkType;
     const snaplen = iface?.effectiveSnaplen ?? linktypes.MAXIMUM_SNAPLEN;
     const byteOrder = (iface !== undefined ? reader.sections[iface.section]?.byteOrder : undefined) ?? info.byteOrder;
     const key = `${linkType}/${snaplen}/${byteOrder}`;
@@ -179,7 +182,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
         // libpcap compiles a savefile's filter for the file's byte order (NULL/LOOP address families).
         offline: byteOrder === 'le' ? 'unswapped' : 'swapped',
       });
-      f = jit(prog);
+      f = jitBatch(prog);
       compiled.set(key, f);
     }
     return f;
@@ -188,9 +191,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   // Like tcpdump, compile for the capture's first interfaces before saying anything: a bad expression stops here.
   if (filterApi !== undefined) {
     try {
-      for (const iface of reader.interfaces) {
-        filterFor({ data: new Uint8Array(0), wireLength: 0, seconds: 0, nanos: 0, linkType: iface.linkType, interfaceId: iface.id, iface });
-      }
+      for (const iface of reader.interfaces) filterFor(iface);
     } catch (err) {
       await reader.close();
       throw err;
@@ -214,15 +215,14 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   const showProgress = opts.progress && process.stderr.isTTY === true && !(print && process.stdout.isTTY === true);
   const progress = showProgress && reader.size !== undefined ? await startProgress(reader.size, progressState) : undefined;
 
+  // Packets go through the filter a batch (a chunk of the file) at a time; only the packets it
+  // keeps become Packet objects, to be printed or written.
   let matched = 0;
   let filter: Filter | undefined = fixedFilter;
-  let filterIface: unknown = null;
-  const onPacket = (p: Packet): boolean => {
-    if (filterApi !== undefined && p.iface !== filterIface) {
-      filter = filterFor(p);
-      filterIface = p.iface;
-    }
-    if (filter !== undefined && filter(p.data, p.wireLength) === 0) return true;
+  let filterIface: CaptureInterface | undefined | null = null;
+  const verdicts = new Uint32Array(BATCH_CAPACITY);
+  const countOnly = opts.count === true && writer === undefined;
+  const keep = (p: Packet): boolean => {
     matched++;
     if (writer !== undefined) writer.write(override === undefined ? p : { ...p, linkType: override });
     else if (summarizer !== undefined) {
@@ -231,9 +231,28 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     }
     return matched < max;
   };
+  const onBatch = (b: PacketBatch): boolean => {
+    if (filterApi !== undefined && b.iface !== filterIface) {
+      filter = filterFor(b.iface);
+      filterIface = b.iface;
+    }
+    const n = b.count;
+    if (countOnly && max === Infinity) {
+      matched += filter !== undefined ? filter(b) : n;
+      return true;
+    }
+    if (filter !== undefined) filter(b, verdicts);
+    for (let i = 0; i < n; i++) {
+      if (filter !== undefined && verdicts[i] === 0) continue;
+      if (countOnly) {
+        if (++matched >= max) return false;
+      } else if (!keep(b.packet(i))) return false;
+    }
+    return true;
+  };
 
   try {
-    await reader.forEach(onPacket);
+    await reader.forEachBatch(onBatch);
   } catch (err) {
     // Whatever was read before the damage is printed and written; the -w file stays valid.
     out.flush();

@@ -127,6 +127,32 @@ describe('tcpdump-tests corpus', () => {
     }
   });
 
+  it('lists the same packets in batches (forEachBatch), in any chunking', async () => {
+    const problems: string[] = [];
+    for (const e of entries) {
+      const bytes = readFileSync(e.path);
+      const whole = readCaptureSync(bytes).packets;
+      for (const chunk of [97, 65536]) {
+        const gen = async function* (): AsyncGenerator<Uint8Array> {
+          for (let i = 0; i < bytes.length; i += chunk) yield bytes.subarray(i, i + chunk);
+        };
+        const got: Packet[] = [];
+        await (await CaptureReader.open(gen())).forEachBatch((b) => {
+          for (let i = 0; i < b.count; i++) {
+            const p = b.packet(i);
+            const listed = b.buffer.subarray(b.offsets[i], b.offsets[i]! + b.caplens[i]!);
+            if (Buffer.compare(listed, p.data) !== 0 || b.wireLengths[i] !== p.wireLength || b.iface !== p.iface) {
+              problems.push(`${e.file}: entry ${i} does not match its packet`);
+            }
+            got.push({ ...p, data: p.data.slice() });
+          }
+        });
+        if (!samePackets(whole, got)) problems.push(`${e.file} (${chunk})`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('a caller may stop early and the source is released', async () => {
     const e = entries.find((x) => x.packets > 100)!;
     const r = await CaptureReader.open(e.path);
