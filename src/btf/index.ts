@@ -53,3 +53,4 @@ export {
 export { essentialName, essentialNameLength, fieldsCompatible, typesCompatible, typesMatch } from './core-match.js';
 export { CPrinter, formatC, typeToC, declarationToC, definitionToC, isPacked, type CDumpOptions } from './format-c.js';
 export { LineTable, lineTables, formatLineInfo, formatSourceLocation } from './lineinfo.js';
+export { sanitizeBtf, needsSanitizing, type BtfFeatures } from './sanitize.js';
