@@ -73,3 +73,25 @@ export function releaseAll(): void {
     }
   }
 }
+
+let signalsInstalled = false;
+
+/**
+ * Also release everything on SIGINT, SIGTERM and SIGHUP (Node does not run
+ * 'exit' handlers when a signal kills it). After releasing, the signal's
+ * default action happens as if bpfkit were not there — unless the program
+ * has its own handler for that signal, which then decides. Opt-in: call it
+ * from a command-line tool, not from a library.
+ */
+export function releaseOnSignals(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  for (const sig of signals) {
+    const handler = () => {
+      releaseAll();
+      process.removeListener(sig, handler);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}

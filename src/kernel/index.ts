@@ -23,7 +23,7 @@ export {
 } from './errors.js';
 export { parseVerifierLog } from './verifier-log.js';
 export type { VerifierVerdict } from './verifier-log.js';
-export { Fd, openFds, releaseAll } from './fd.js';
+export { Fd, openFds, releaseAll, releaseOnSignals } from './fd.js';
 export { possibleCpus, onlineCpus, parseCpuList } from './cpus.js';
 export {
   objPin,

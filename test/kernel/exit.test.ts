@@ -50,6 +50,32 @@ describe.skipIf(!CAN_BPF)('release at exit', () => {
     }
   });
 
+  it('on SIGTERM (with releaseOnSignals) the release hooks run and the process still dies of the signal', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpfkit-exit-'));
+    try {
+      const marker = join(dir, 'marker');
+      const child = `
+        import { Fd, releaseOnSignals } from './src/kernel/index.ts';
+        import { openSync, writeFileSync } from 'node:fs';
+        releaseOnSignals();
+        const f = new Fd(openSync('/dev/null', 'r'), 'stands for a tracefs probe');
+        f.onRelease = () => writeFileSync(process.env.MARKER, 'released');
+        setTimeout(() => process.kill(process.pid, 'SIGTERM'), 10);
+        setTimeout(() => {}, 10000);
+      `;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { ...process.env, MARKER: marker },
+        timeout: 60_000,
+      });
+      expect(r.signal).toBe('SIGTERM');
+      expect(existsSync(marker)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('nothing the tests made is left: no engine fd, no BPF or perf fd, no bpffs mount', () => {
     expect(nothingLeft()).toEqual({ engineFds: [], processFds: [], mounts: [] });
   });
