@@ -17,6 +17,7 @@ import { openFds } from '../../src/kernel/fd.js';
 import { createMap } from '../../src/kernel/map.js';
 import { KernelProgram, loadProgram } from '../../src/kernel/program.js';
 import { RingBufReader } from '../../src/kernel/ringbuf.js';
+import { kernelSymbolId } from '../../src/kernel/vmlinux-btf.js';
 import { HAVE_CLANG, compileBpf } from './support/fixtures.js';
 import { Prog, R0, R1, R2, R6, R10, add64, call, exit, jeq, ldxw, mov64, mov64r, stw, xadd32 } from './support/insns.js';
 import { CAN_BPF, SKIP_REASON, countFds, mountBpffs, readU32, readU64, u32, nothingLeft } from './support/kernel.js';
@@ -323,6 +324,22 @@ dc('a collection from a clang-compiled object', () => {
     } finally {
       c.close();
     }
+  });
+
+  it('a kfunc call is resolved to the BTF id bpftool shows for it, and the kernel runs it', () => {
+    const spec = loadCollectionSpec(compileBpf('kernel_kfunc'));
+    const ref = spec.programs.kfunc_call!.references.find((r) => r.kind === 'kfunc');
+    expect(ref).toMatchObject({ kind: 'kfunc', name: 'bpf_cast_to_kern_ctx' });
+    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { maxBuffer: 1 << 28 }).toString();
+    const id = Number(/^\[(\d+)\] FUNC 'bpf_cast_to_kern_ctx'/m.exec(dump)![1]);
+    expect(kernelSymbolId('bpf_cast_to_kern_ctx', 'kfunc')).toBe(id);
+    const c = loadCollection(spec);
+    try {
+      expect(c.programs.kfunc_call!.testRun({ data: ipv4Packet(6) }).retval).toBe(7);
+    } finally {
+      c.close();
+    }
+    expect(() => kernelSymbolId('bpfkit_no_such_function', 'kfunc')).toThrow(/the kernel's BTF has no function named bpfkit_no_such_function/);
   });
 
   it('pinning by name: a second load reuses the pinned map; an incompatible pin is refused and nothing is left', () => {
