@@ -78,7 +78,9 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
         ...out.s, ...g.loadxIpHdrLen(), xferA, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
         st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
       ];
-      let b = and(genProtoAbbrev(g, proto), ipfrag(g));
+      // The header is found through the IPv4 header length: IPv4, this protocol, first fragment.
+      const num = { sctp: 132, tcp: 6, udp: 17, icmp: 1, igmp: 2, igrp: 9, pim: 103, vrrp: 112, carp: 112 }[proto];
+      let b = and(g.cmp('linkpl', 9, BPF_B, num), ipfrag(g));
       if (inst.b) b = and(inst.b, b);
       out.b = and(genProtoAbbrev(g, 'ip'), b);
       break;

@@ -7,7 +7,7 @@
 import { BPF_B, BPF_H, BPF_W } from '../../cbpf/insn.js';
 import type { DirQual, ProtoQual } from '../ast.js';
 import { DLT } from '../linktypes.js';
-import { and, not, or, type Pred } from '../pred.js';
+import { TRUE, and, not, or, type Pred } from '../pred.js';
 import { ETHERTYPE, IEEE80211 } from './constants.js';
 import type { Gen } from './context.js';
 import { genLinktype, prevlinkhdrCheck } from './linktype.js';
@@ -20,14 +20,13 @@ function bothDirs(dir: Dir, one: (d: 'src' | 'dst') => Pred): Pred | undefined {
   return undefined;
 }
 
+/** The protocol test once, then the address in the source and/or destination field. */
 export function hostop(g: Gen, addr: number, mask: number, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
-  const both = bothDirs(dir, (d) => hostop(g, addr, mask, d, ll, srcOff, dstOff));
-  if (both) return both;
-  if (dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
-  const offset = dir === 'src' ? srcOff : dstOff;
+  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
   const b0 = genLinktype(g, ll);
   // A zero mask matches every address: no load (as libpcap's `net 0/0`).
-  return mask === 0 ? b0 : and(b0, g.mcmp('linkpl', offset, BPF_W, addr, mask));
+  if (mask === 0) return b0;
+  return and(b0, hostAddr(g, addr, mask, dir, srcOff, dstOff));
 }
 
 /** Just the address comparison of hostop (no link-layer protocol test). */
@@ -38,16 +37,18 @@ export function hostAddr(g: Gen, addr: number, mask: number, dir: Dir, srcOff: n
 }
 
 export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
-  const both = bothDirs(dir, (d) => hostop6(g, addr, mask, d, ll, srcOff, dstOff));
-  if (both) return both;
-  if (dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
-  const offset = dir === 'src' ? srcOff : dstOff;
+  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
   const w = (b: Uint8Array, i: number): number => ((b[i * 4]! << 24) | (b[i * 4 + 1]! << 16) | (b[i * 4 + 2]! << 8) | b[i * 4 + 3]!) >>> 0;
-  let b1: Pred = { k: 'const', v: true };
-  for (let i = 3; i >= 0; i--) {
-    if (w(mask, i) !== 0) b1 = and(g.mcmp('linkpl', offset + i * 4, BPF_W, w(addr, i), w(mask, i)), b1);
-  }
-  return and(genLinktype(g, ll), b1);
+  const one = (offset: number): Pred => {
+    let b1: Pred = TRUE;
+    for (let i = 3; i >= 0; i--) {
+      if (w(mask, i) !== 0) b1 = and(g.mcmp('linkpl', offset + i * 4, BPF_W, w(addr, i), w(mask, i)), b1);
+    }
+    return b1;
+  };
+  const b0 = genLinktype(g, ll);
+  const addrs = bothDirs(dir, (d) => one(d === 'src' ? srcOff : dstOff)) ?? one(dir === 'src' ? srcOff : dstOff);
+  return and(b0, addrs);
 }
 
 /** IPv4 host/net for a protocol qualifier (default: ip, arp and rarp). */
