@@ -7,3 +7,4 @@ export { BpfkitError, UsageError } from './errors.js';
 export { Vm, type VmOptions } from './vm/index.js';
 export { TypedMap, typedMap, codec, encode, decode, CodecError, type Codec } from './ebpf/map-codec.js';
 export { CaptureReader, readCaptureSync, Summarizer, PcapFormatError, type Packet } from './capture/index.js';
+export { compile, FilterSyntaxError, FilterSemanticError, type CompileOptions } from './filter/index.js';
