@@ -1,24 +1,24 @@
 /**
  * The benchmark capture: `ensureBenchCapture()` returns the path of a pcap
  * file of 250,000 Ethernet packets in bench/out/ (git-ignored), generating it
- * the first time (about 110 MB, a few seconds). Both the classic-BPF bench
- * and the capture-reading bench use it.
+ * the first time (116 MiB, a few seconds). Both the classic-BPF bench and the
+ * capture-reading bench use it.
  *
  * The packets are synthesised, deterministically (a seeded PRNG), as a mix
  * that resembles a busy LAN segment seen from a gateway rather than loopback
  * traffic, so that the benchmark filters each keep a meaningful share:
  *
- * - ~9% of frames carry 802.1Q tags (1 in 5 of them QinQ, 0x88a8 then
- *   0x8100), with IPv4 inside: `vlan and ip` matches them;
- * - IPv4 ~72%, IPv6 ~16%, ARP ~3%, other EtherTypes (LLDP, 802.3/LLC) ~2%;
- * - over IP: TCP ~64%, UDP ~31% (mostly DNS, port 53), ICMP/ICMPv6 ~5%;
- * - TCP ports: 80 (~25% of TCP flows), 443, 22, 8080, 3306, ephemeral;
- *   `tcp port 80` keeps ~10% of all packets;
- * - hosts in 192.168.1.0/24 (with 192.168.1.1, the gateway, on ~35% of IPv4
- *   packets), 10.0.0.0/16 and public addresses: `host 192.168.1.1 and
- *   (tcp port 80 or udp port 53)` keeps ~9%;
+ * - some IPv4 frames carry 802.1Q tags (1 in 5 of those QinQ, 0x88a8 then
+ *   0x8100): `vlan and ip` keeps 16,497 packets (6.6%);
+ * - IPv4, IPv6 (~18% of flows), ARP, LLDP and 802.3/LLC (STP) frames;
+ * - over IP: TCP ~66% of flows, UDP ~30% (80% of it DNS, port 53), ICMP and
+ *   ICMPv6 the rest; TCP ports 80, 443, 22, 8080, 3306, 5432, 25:
+ *   `tcp port 80` keeps 41,052 packets (16.4%);
+ * - hosts in 192.168.1.0/24 with 192.168.1.1 as the gateway on ~40% of IPv4
+ *   flows, 10.0.0.0/16 and public addresses: `host 192.168.1.1 and (tcp port
+ *   80 or udp port 53)` keeps 31,742 (12.7%);
  * - sizes: pure ACKs (54-66 bytes), small requests, full 1514-byte segments
- *   (~20%) and medium ones, so `ip[2:2] > 576` keeps ~25%.
+ *   and medium ones: `ip[2:2] > 576` keeps 51,993 (20.8%).
  *
  * IPv4 header checksums and TCP/UDP checksums are computed; timestamps step
  * by 1-40 µs from 2024-01-01. Run `npx tsx bench/capture-fixture.ts` to
