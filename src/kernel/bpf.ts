@@ -11,7 +11,6 @@ import { BpfCmd } from '../ebpf/types.js';
 import {
   GetIdAttr,
   InfoAttr,
-  LinkCreateAttr,
   LinkDetachAttr,
   LinkUpdateAttr,
   ObjAttr,
@@ -289,4 +288,3 @@ export function progBindMap(progFd: number, mapFd: number): void {
   bpfCall(BpfCmd.PROG_BIND_MAP, ProgBindMapAttr, { prog_fd: progFd, map_fd: mapFd }, 'prog bind map');
 }
 
-export { LinkCreateAttr };

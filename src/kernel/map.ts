@@ -13,11 +13,12 @@ import type { MapHandle } from '../ebpf/engine.js';
 import type { MapSpec } from '../ebpf/spec.js';
 import { BpfCmd, MapType, nameOf } from '../ebpf/types.js';
 import { UsageError } from '../errors.js';
-import { MapBatchAttr, MapCreateAttr, MapElemAttr, MapInfo } from './attr.js';
+import { MapCreateAttr, MapElemAttr, MapInfo } from './attr.js';
 import { bpfRaw, fdById, objGet, objInfo, objPin } from './bpf.js';
 import { possibleCpus } from './cpus.js';
 import { KernelError, PinMismatchError, kernelError } from './errors.js';
 import { Fd } from './fd.js';
+import { batchDelete, batchReadAll, batchUpdate, type BatchTarget } from './map-batch.js';
 import * as sys from './sys.js';
 
 /** BPF_F_* map flags (`enum` in include/uapi/linux/bpf.h). */
@@ -384,118 +385,30 @@ export class KernelMap implements MapHandle {
   }
 
   // -------------------------------------------------------------------------
-  // Batches
+  // Batches (map-batch.ts)
 
-  private batch(
-    cmd: number,
-    op: string,
-    keys: sys.NativeBuffer,
-    values: sys.NativeBuffer | undefined,
-    count: number,
-    tokens?: { inAddr: number; outAddr: number },
-    elemFlags = 0,
-  ): { result: number; count: number } {
-    const attr = new sys.NativeBuffer(MapBatchAttr.size);
-    try {
-      MapBatchAttr.write(attr.view, {
-        in_batch: tokens?.inAddr ?? 0,
-        out_batch: tokens?.outAddr ?? 0,
-        keys: keys.addr,
-        values: values?.addr ?? 0,
-        count,
-        map_fd: this.fd,
-        elem_flags: elemFlags,
-      });
-      const r = sys.bpf(cmd, attr.addr, MapBatchAttr.size);
-      const done = attr.view.getUint32(MapBatchAttr.off('count'), true);
-      if (r < 0 && r !== -2) throw this.fail(op, r);
-      return { result: r, count: done };
-    } finally {
-      attr.free();
-    }
-  }
-
-  private batchAll(cmd: number, op: string, batchSize: number): [Uint8Array, Uint8Array][] {
-    const ks = this.spec.keySize;
-    const vs = this.valueSlotSize;
-    const n = Math.max(1, batchSize);
-    const keys = new sys.NativeBuffer(ks * n);
-    const values = new sys.NativeBuffer(vs * n);
-    const tokenSize = Math.max(ks, 8);
-    const tokenA = new sys.NativeBuffer(tokenSize);
-    const tokenB = new sys.NativeBuffer(tokenSize);
-    const out: [Uint8Array, Uint8Array][] = [];
-    try {
-      let inTok: sys.NativeBuffer | undefined;
-      let outTok = tokenA;
-      for (;;) {
-        const { result, count } = this.batch(cmd, op, keys, values, n, { inAddr: inTok?.addr ?? 0, outAddr: outTok.addr });
-        for (let i = 0; i < count; i++) {
-          out.push([keys.bytes.slice(i * ks, (i + 1) * ks), values.bytes.slice(i * vs, (i + 1) * vs)]);
-        }
-        if (result === -2) break;
-        inTok = outTok;
-        outTok = outTok === tokenA ? tokenB : tokenA;
-      }
-      return out;
-    } finally {
-      keys.free();
-      values.free();
-      tokenA.free();
-      tokenB.free();
-    }
+  private get batchTarget(): BatchTarget {
+    return { fd: this.fd, keySize: this.spec.keySize, valueSlotSize: this.valueSlotSize, subject: this.subject, fail: (op, r) => this.fail(op, r) };
   }
 
   /** Every entry, read `batchSize` at a time with BPF_MAP_LOOKUP_BATCH. */
   lookupBatch(batchSize = 256): [Uint8Array, Uint8Array][] {
-    return this.batchAll(BpfCmd.MAP_LOOKUP_BATCH, 'map lookup batch', batchSize);
+    return batchReadAll(this.batchTarget, BpfCmd.MAP_LOOKUP_BATCH, 'map lookup batch', batchSize);
   }
 
   /** Every entry, read and deleted `batchSize` at a time (BPF_MAP_LOOKUP_AND_DELETE_BATCH). */
   lookupAndDeleteBatch(batchSize = 256): [Uint8Array, Uint8Array][] {
-    return this.batchAll(BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH, 'map lookup and delete batch', batchSize);
-  }
-
-  private packed(list: readonly Uint8Array[], size: number, what: string): sys.NativeBuffer {
-    const buf = new sys.NativeBuffer(size * list.length);
-    list.forEach((b, i) => {
-      if (b.length !== size) {
-        buf.free();
-        throw new UsageError(`${this.subject}: ${what} ${i} must be ${size} bytes, got ${b.length}`);
-      }
-      buf.bytes.set(b, i * size);
-    });
-    return buf;
+    return batchReadAll(this.batchTarget, BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH, 'map lookup and delete batch', batchSize);
   }
 
   /** Insert or replace many entries in one call (BPF_MAP_UPDATE_BATCH); returns how many were written. */
   updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags = 0): number {
-    if (keys.length !== values.length) throw new UsageError(`${this.subject}: ${keys.length} keys but ${values.length} values`);
-    if (keys.length === 0) return 0;
-    const k = this.packed(keys, this.spec.keySize, 'key');
-    let v: sys.NativeBuffer | undefined;
-    try {
-      v = this.packed(values, this.valueSlotSize, 'value');
-      const { result, count } = this.batch(BpfCmd.MAP_UPDATE_BATCH, 'map update batch', k, v, keys.length, undefined, elemFlags);
-      if (result < 0) throw this.fail('map update batch', result);
-      return count;
-    } finally {
-      k.free();
-      v?.free();
-    }
+    return batchUpdate(this.batchTarget, keys, values, elemFlags);
   }
 
   /** Delete many keys in one call (BPF_MAP_DELETE_BATCH); returns how many were deleted. */
   deleteBatch(keys: readonly Uint8Array[]): number {
-    if (keys.length === 0) return 0;
-    const k = this.packed(keys, this.spec.keySize, 'key');
-    try {
-      const { result, count } = this.batch(BpfCmd.MAP_DELETE_BATCH, 'map delete batch', k, undefined, keys.length);
-      if (result < 0) throw this.fail('map delete batch', result);
-      return count;
-    } finally {
-      k.free();
-    }
+    return batchDelete(this.batchTarget, keys);
   }
 
   // -------------------------------------------------------------------------
