@@ -3,7 +3,8 @@
  * way BPF_PROG_TEST_RUN builds them, and what a run gives back (data_out,
  * ctx_out). Bad input is refused with the errno the kernel gives.
  */
-import { BpfErrnoError, Errno, type TestRunOptions } from '../ebpf/engine.js';
+import { errnoError } from './errors.js';
+import { Errno, type TestRunOptions } from '../ebpf/engine.js';
 import type { ProgKind } from './kinds.js';
 import type { VmMemory } from './memory.js';
 import {
@@ -77,7 +78,7 @@ export interface PreparedInput {
 }
 
 function einval(message: string): never {
-  throw new BpfErrnoError('prog test run', Errno.EINVAL, message);
+  throw errnoError('prog test run', Errno.EINVAL, message);
 }
 
 /** Fields of __sk_buff a test run's ctx_in may set; everything else must be zero. */
@@ -101,7 +102,7 @@ for (const [off, size] of [
 function ctxBytes(ctx: Uint8Array | undefined, size: number): Uint8Array | undefined {
   if (!ctx) return undefined;
   if (ctx.length > size && ctx.subarray(size).some((b) => b !== 0)) {
-    throw new BpfErrnoError('prog test run', Errno.E2BIG, `context is larger than ${size} bytes`);
+    throw errnoError('prog test run', Errno.E2BIG, `context is larger than ${size} bytes`);
   }
   const out = new Uint8Array(size);
   out.set(ctx.subarray(0, size));
@@ -182,7 +183,7 @@ function prepareSkb(mem: VmMemory, kind: ProgKind, options: TestRunOptions): Pre
   if (ctxIn) {
     for (let i = 0; i < SkBuff.SIZE; i++) if (ctxIn[i] !== 0 && !SKB_CTX_IN.has(i)) einval(`__sk_buff byte ${i} of the context may not be set`);
     const ifindex = dvIn!.getUint32(SkBuff.ifindex, true);
-    if (ifindex > LOOPBACK_IFINDEX) throw new BpfErrnoError('prog test run', Errno.ENODEV, `no interface ${ifindex} (the VM has only loopback)`);
+    if (ifindex > LOOPBACK_IFINDEX) throw errnoError('prog test run', Errno.ENODEV, `no interface ${ifindex} (the VM has only loopback)`);
   }
   const l2 = kind === 'tc';
   const a = new Allocations(mem);
@@ -277,7 +278,7 @@ function prepareXdp(mem: VmMemory, options: TestRunOptions): PreparedInput {
     if (dv.getUint32(XdpMd.egress_ifindex, true) !== 0) einval('xdp_md egress_ifindex must be 0');
     const ifindex = dv.getUint32(XdpMd.ingress_ifindex, true);
     if (ifindex === 0 && dv.getUint32(XdpMd.rx_queue_index, true) !== 0) einval('rx_queue_index needs an ingress_ifindex');
-    if (ifindex > LOOPBACK_IFINDEX) throw new BpfErrnoError('prog test run', Errno.ENODEV, `no interface ${ifindex} (the VM has only loopback)`);
+    if (ifindex > LOOPBACK_IFINDEX) throw errnoError('prog test run', Errno.ENODEV, `no interface ${ifindex} (the VM has only loopback)`);
     if (ifindex !== 0) einval(`interface ${ifindex} has no XDP receive queue`);
   }
   const size = input.length - metaLen;

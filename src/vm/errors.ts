@@ -4,6 +4,7 @@
  * memory faults the address, the size and the region involved.
  */
 import { BpfkitError } from '../errors.js';
+import { BpfErrnoError, errnoName } from '../ebpf/engine.js';
 
 /** Where in a program something happened. */
 export interface InsnSite {
@@ -95,4 +96,9 @@ export class VmUsageError extends BpfkitError {
   constructor(message: string) {
     super('EVM_USAGE', message);
   }
+}
+
+/** A refusal the kernel would give with `errno`; the message starts with the errno's name, as the kernel engine's do. */
+export function errnoError(op: string, errno: number, message: string): BpfErrnoError {
+  return new BpfErrnoError(op, errno, `${errnoName(errno)}: ${message}`);
 }

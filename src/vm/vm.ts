@@ -4,7 +4,7 @@
  * environment. `loadCollection(spec)` makes a CollectionSpec live, as the
  * kernel engine does; `createMap` and `loadProgram` do it piece by piece.
  */
-import { BpfErrnoError, Errno, type CollectionHandle } from '../ebpf/engine.js';
+import { Errno, type CollectionHandle } from '../ebpf/engine.js';
 import type { Instruction } from '../ebpf/insn.js';
 import { MAX_CALL_DEPTH, PseudoLd, STACK_SIZE } from '../ebpf/opcodes.js';
 import type { CollectionSpec, MapSpec, ProgramSpec, Reference } from '../ebpf/spec.js';
@@ -12,7 +12,7 @@ import { ProgType, nameOf } from '../ebpf/types.js';
 import { validate } from '../ebpf/validate.js';
 import { decodeProgram } from './decode.js';
 import { makeEnv, type EnvOptions, type HostEnv } from './env.js';
-import { VmLoadError, VmUsageError } from './errors.js';
+import { errnoError, VmLoadError, VmUsageError } from './errors.js';
 import { builtinHelpers } from './helpers/builtin.js';
 import type { HelperRegistry } from './helpers/registry.js';
 import { kindOf } from './kinds.js';
@@ -94,7 +94,7 @@ export class Vm implements MapHost {
   /** Create a map; throws BpfErrnoError as BPF_MAP_CREATE would. */
   createMap(spec: MapSpec): VmMap {
     const id = this.maps.length;
-    if (id >= MAX_MAP_HANDLES) throw new BpfErrnoError('map create', Errno.ENOSPC, `the VM holds at most ${MAX_MAP_HANDLES - 1} maps`);
+    if (id >= MAX_MAP_HANDLES) throw errnoError('map create', Errno.ENOSPC, `the VM holds at most ${MAX_MAP_HANDLES - 1} maps`);
     const map = createVmMap(this, spec, id);
     this.maps.push(map);
     if (map instanceof RingBufMap) this.ringbufs.push(map);
@@ -241,7 +241,7 @@ export class Vm implements MapHost {
             value = u32Key(p.id);
           } else {
             const m = maps[entry.value.map];
-            if (!m) throw new BpfErrnoError('map update', Errno.EBADF, `map '${name}' refers to map '${entry.value.map}', not in the collection`);
+            if (!m) throw errnoError('map update', Errno.EBADF, `map '${name}' refers to map '${entry.value.map}', not in the collection`);
             value = u32Key(m.id);
           }
           map.update(entry.key, value);

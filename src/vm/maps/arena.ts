@@ -3,9 +3,9 @@
  * (per-CPU maps) or a single block. Each block is one region of the region
  * table whose slot layout lets only the value bytes of live slots be touched.
  */
-import { BpfErrnoError, Errno } from '../../ebpf/engine.js';
+import { Errno } from '../../ebpf/engine.js';
 import type { Region } from '../regions.js';
-import { VmUsageError } from '../errors.js';
+import { errnoError, VmUsageError } from '../errors.js';
 import type { MapHost } from './map.js';
 import { round8 } from './map.js';
 
@@ -65,7 +65,7 @@ export class SlotArena {
       }
     } catch (e) {
       this.free();
-      if (e instanceof VmUsageError) throw new BpfErrnoError('map create', Errno.ENOMEM, `map '${name}': ${e.message}`);
+      if (e instanceof VmUsageError) throw errnoError('map create', Errno.ENOMEM, `map '${name}': ${e.message}`);
       throw e;
     }
   }

@@ -5,7 +5,8 @@
  * number of hash functions in map_extra, jhash/jhash2 seeded with seed + i),
  * so with BPF_F_ZERO_SEED the answers equal the kernel's.
  */
-import { BpfErrnoError, Errno } from '../../ebpf/engine.js';
+import { errnoError } from '../errors.js';
+import { Errno } from '../../ebpf/engine.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import { jhash, jhash2 } from './jhash.js';
 import { MapFlags, VmMap, type MapHost } from './map.js';
@@ -62,7 +63,7 @@ export class BloomFilterMap extends VmMap {
   /** User-space membership test (BPF_MAP_LOOKUP_ELEM with the value as input). */
   contains(value: Uint8Array): boolean {
     if (value.length !== this.spec.valueSize) {
-      throw new BpfErrnoError('map lookup', Errno.EINVAL, `value of bloom filter '${this.name}' must be ${this.spec.valueSize} bytes, got ${value.length}`);
+      throw errnoError('map lookup', Errno.EINVAL, `value of bloom filter '${this.name}' must be ${this.spec.valueSize} bytes, got ${value.length}`);
     }
     return this.test(value) === 0;
   }

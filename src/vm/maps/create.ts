@@ -2,7 +2,8 @@
  * Map creation: checks a MapSpec the way BPF_MAP_CREATE does (same errno for
  * the same mistake) and makes the VM map of its type.
  */
-import { BpfErrnoError, Errno } from '../../ebpf/engine.js';
+import { errnoError } from '../errors.js';
+import { Errno } from '../../ebpf/engine.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import { MapType, nameOf } from '../../ebpf/types.js';
 import { ArrayMap } from './array.js';
@@ -116,7 +117,7 @@ export function checkMapSpec(spec: MapSpec): [number, string] {
 /** Create the VM map for a spec, or throw BpfErrnoError as BPF_MAP_CREATE would. */
 export function createVmMap(host: MapHost, spec: MapSpec, id: number): VmMap {
   const [errno, why] = checkMapSpec(spec);
-  if (errno) throw new BpfErrnoError('map create', errno, `map '${spec.name}': ${why}`);
+  if (errno) throw errnoError('map create', errno, `map '${spec.name}': ${why}`);
   switch (spec.type) {
     case MapType.ARRAY:
     case MapType.PERCPU_ARRAY:

@@ -11,7 +11,8 @@
  * Subclasses implement the operations once, returning an errno (0 = success),
  * and both faces wrap them.
  */
-import { BpfErrnoError, Errno, errnoName, UpdateFlags, type MapHandle } from '../../ebpf/engine.js';
+import { Errno, UpdateFlags, type MapHandle } from '../../ebpf/engine.js';
+import { errnoError } from '../errors.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import { MapType, nameOf } from '../../ebpf/types.js';
 import type { HostEnv } from '../env.js';
@@ -149,28 +150,28 @@ export abstract class VmMap implements MapHandle {
     const v = this.userGet(key);
     if (typeof v === 'number') {
       if (v === Errno.ENOENT) return undefined;
-      throw new BpfErrnoError('map lookup', v, this.why(v, 'lookup'));
+      throw errnoError('map lookup', v, this.why(v, 'lookup'));
     }
     return v;
   }
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     this.assertOpen('map update');
-    if (this.frozen) throw new BpfErrnoError('map update', Errno.EPERM, `map '${this.name}' is frozen`);
+    if (this.frozen) throw errnoError('map update', Errno.EPERM, `map '${this.name}' is frozen`);
     this.checkKey(key, 'map update');
     if (value.length !== this.valueSlotSize) {
-      throw new BpfErrnoError('map update', Errno.EINVAL, `value of map '${this.name}' must be ${this.valueSlotSize} bytes, got ${value.length}`);
+      throw errnoError('map update', Errno.EINVAL, `value of map '${this.name}' must be ${this.valueSlotSize} bytes, got ${value.length}`);
     }
     const e = this.checkFlags(flags) || this.put(key, value, flags, -1);
-    if (e) throw new BpfErrnoError('map update', e, this.why(e, 'update'));
+    if (e) throw errnoError('map update', e, this.why(e, 'update'));
   }
 
   delete(key: Uint8Array): void {
     this.assertOpen('map delete');
-    if (this.frozen) throw new BpfErrnoError('map delete', Errno.EPERM, `map '${this.name}' is frozen`);
+    if (this.frozen) throw errnoError('map delete', Errno.EPERM, `map '${this.name}' is frozen`);
     this.checkKey(key, 'map delete');
     const e = this.remove(key);
-    if (e) throw new BpfErrnoError('map delete', e, this.why(e, 'delete'));
+    if (e) throw errnoError('map delete', e, this.why(e, 'delete'));
   }
 
   nextKey(key?: Uint8Array): Uint8Array | undefined {
@@ -179,30 +180,30 @@ export abstract class VmMap implements MapHandle {
     const k = this.next(key);
     if (typeof k === 'number') {
       if (k === Errno.ENOENT) return undefined;
-      throw new BpfErrnoError('map get next key', k, this.why(k, 'get next key'));
+      throw errnoError('map get next key', k, this.why(k, 'get next key'));
     }
     return k;
   }
 
   lookupAndDelete(key?: Uint8Array): Uint8Array | undefined {
     this.assertOpen('map lookup and delete');
-    if (this.frozen) throw new BpfErrnoError('map lookup and delete', Errno.EPERM, `map '${this.name}' is frozen`);
+    if (this.frozen) throw errnoError('map lookup and delete', Errno.EPERM, `map '${this.name}' is frozen`);
     if (this.spec.keySize === 0) {
       if (this.spec.type !== MapType.QUEUE && this.spec.type !== MapType.STACK) {
-        throw new BpfErrnoError('map lookup and delete', Errno.ENOTSUPP, `map '${this.name}' (${this.typeName}) does not support lookup and delete`);
+        throw errnoError('map lookup and delete', Errno.ENOTSUPP, `map '${this.name}' (${this.typeName}) does not support lookup and delete`);
       }
       const out = new Uint8Array(this.spec.valueSize);
       const e = this.pop(out, true);
       if (e === Errno.ENOENT) return undefined;
-      if (e) throw new BpfErrnoError('map lookup and delete', e, this.why(e, 'pop'));
+      if (e) throw errnoError('map lookup and delete', e, this.why(e, 'pop'));
       return out;
     }
-    if (key === undefined) throw new BpfErrnoError('map lookup and delete', Errno.EINVAL, `map '${this.name}' needs a key`);
+    if (key === undefined) throw errnoError('map lookup and delete', Errno.EINVAL, `map '${this.name}' needs a key`);
     this.checkKey(key, 'map lookup and delete');
     const v = this.takeKey(key);
     if (typeof v === 'number') {
       if (v === Errno.ENOENT) return undefined;
-      throw new BpfErrnoError('map lookup and delete', v, this.why(v, 'lookup and delete'));
+      throw errnoError('map lookup and delete', v, this.why(v, 'lookup and delete'));
     }
     return v;
   }
@@ -222,13 +223,13 @@ export abstract class VmMap implements MapHandle {
     const entries = this.lookupBatch(batchSize);
     for (const [k] of entries) {
       const e = this.takeKey(k);
-      if (typeof e === 'number') throw new BpfErrnoError('map lookup and delete batch', e, this.why(e, 'lookup and delete batch'));
+      if (typeof e === 'number') throw errnoError('map lookup and delete batch', e, this.why(e, 'lookup and delete batch'));
     }
     return entries;
   }
 
   updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags = 0): number {
-    if (keys.length !== values.length) throw new BpfErrnoError('map update batch', Errno.EINVAL, `${keys.length} keys but ${values.length} values`);
+    if (keys.length !== values.length) throw errnoError('map update batch', Errno.EINVAL, `${keys.length} keys but ${values.length} values`);
     keys.forEach((k, i) => this.update(k, values[i]!, elemFlags));
     return keys.length;
   }
@@ -241,7 +242,7 @@ export abstract class VmMap implements MapHandle {
   freeze(): void {
     this.assertOpen('map freeze');
     // A frozen map is not writable from user space, which BPF_MAP_FREEZE checks first: EPERM, not EBUSY.
-    if (this.frozen) throw new BpfErrnoError('map freeze', Errno.EPERM, `map '${this.name}' is already frozen`);
+    if (this.frozen) throw errnoError('map freeze', Errno.EPERM, `map '${this.name}' is already frozen`);
     this.frozen = true;
   }
 
@@ -267,30 +268,29 @@ export abstract class VmMap implements MapHandle {
 
   private checkKey(key: Uint8Array, op: string): void {
     if (key.length !== this.spec.keySize) {
-      throw new BpfErrnoError(op, Errno.EINVAL, `key of map '${this.name}' must be ${this.spec.keySize} bytes, got ${key.length}`);
+      throw errnoError(op, Errno.EINVAL, `key of map '${this.name}' must be ${this.spec.keySize} bytes, got ${key.length}`);
     }
   }
 
   private assertOpen(op: string): void {
-    if (this.closed) throw new BpfErrnoError(op, Errno.EBADF, `map '${this.name}' is closed`);
+    if (this.closed) throw errnoError(op, Errno.EBADF, `map '${this.name}' is closed`);
   }
 
   protected why(errno: number, _op: string): string {
     const m = `map '${this.name}' (${this.typeName})`;
-    const name = errnoName(errno);
     switch (errno) {
       case Errno.ENOENT:
-        return `${name}: no such key in ${m}`;
+        return `no such key in ${m}`;
       case Errno.EEXIST:
-        return `${name}: the key is already in ${m} (BPF_NOEXIST)`;
+        return `the key is already in ${m} (BPF_NOEXIST)`;
       case Errno.E2BIG:
-        return `${name}: ${m} is full or the key is out of range (max_entries ${this.spec.maxEntries})`;
+        return `${m} is full or the key is out of range (max_entries ${this.spec.maxEntries})`;
       case Errno.ENOSPC:
-        return `${name}: ${m} is full (max_entries ${this.spec.maxEntries})`;
+        return `${m} is full (max_entries ${this.spec.maxEntries})`;
       case Errno.EINVAL:
-        return `${name}: invalid argument for ${m}`;
+        return `invalid argument for ${m}`;
       default:
-        return `${name}: not possible on ${m}`;
+        return `not possible on ${m}`;
     }
   }
 }

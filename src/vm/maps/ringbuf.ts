@@ -9,7 +9,8 @@
  * a spill area of the same size, so a record that wraps stays contiguous for
  * the program; committing copies the spilled part to the ring's start.
  */
-import { BpfErrnoError, Errno } from '../../ebpf/engine.js';
+import { errnoError } from '../errors.js';
+import { Errno } from '../../ebpf/engine.js';
 import type { MapSpec } from '../../ebpf/spec.js';
 import type { Region } from '../regions.js';
 import { VmMap, type MapHost } from './map.js';
@@ -37,7 +38,7 @@ export class RingBufMap extends VmMap {
     try {
       this.base = host.mem.alloc(2 * spec.maxEntries);
     } catch (e) {
-      throw new BpfErrnoError('map create', Errno.ENOMEM, `ring buffer '${spec.name}': ${(e as Error).message}`);
+      throw errnoError('map create', Errno.ENOMEM, `ring buffer '${spec.name}': ${(e as Error).message}`);
     }
   }
 
