@@ -8,3 +8,4 @@ export { Vm, type VmOptions } from './vm/index.js';
 export { TypedMap, typedMap, codec, encode, decode, CodecError, type Codec } from './ebpf/map-codec.js';
 export { CaptureReader, readCaptureSync, Summarizer, PcapFormatError, type Packet } from './capture/index.js';
 export { compile, FilterSyntaxError, FilterSemanticError, type CompileOptions } from './filter/index.js';
+export { createMap, loadProgram, loadCollection, KernelMap, KernelProgram, KernelCollection, RingBufReader, PerfBufReader, KernelError, VerifierError, PermissionError } from './kernel/index.js';

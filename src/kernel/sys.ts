@@ -18,8 +18,16 @@
  * call, and the fixed one costs ~20% less per call through koffi (measured in
  * bench/kernel.bench.ts), which matters for map lookups.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type * as Koffi from 'koffi';
 import { KernelUnavailableError } from './errors.js';
+
+/**
+ * koffi is loaded on first use, not at import: importing bpfkit (or this
+ * layer) never loads a native module, so it works wherever JavaScript runs
+ * and only the kernel engine's calls need Linux.
+ */
+let koffi: typeof Koffi;
 
 type Fn = (...args: any[]) => any;
 
@@ -74,11 +82,12 @@ function load(): Libc {
   }
   nr = SYSCALLS[process.arch];
   if (!nr) throw new KernelUnavailableError(`the kernel engine does not know the system call numbers of ${process.arch}`);
-  let lib: ReturnType<typeof koffi.load>;
+  let lib: ReturnType<typeof Koffi.load>;
   try {
+    koffi ??= createRequire(import.meta.url)('koffi') as typeof Koffi;
     lib = koffi.load('libc.so.6');
   } catch (err) {
-    throw new KernelUnavailableError(`cannot load the C library (libc.so.6): ${(err as Error).message}`);
+    throw new KernelUnavailableError(`cannot load koffi and the C library (libc.so.6): ${(err as Error).message}`);
   }
   libc = {
     syscall: lib.func('long syscall(long nr, long a1, long a2, long a3)'),
