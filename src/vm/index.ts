@@ -20,6 +20,7 @@ export { BloomFilterMap } from './maps/bloom.js';
 export { RingBufMap, RingbufQuery } from './maps/ringbuf.js';
 export { PerfEventArrayMap, type PerfSample } from './maps/perf.js';
 export { FdArray } from './maps/fd-array.js';
+export { StackTraceMap, StackIdFlags } from './maps/stack-trace.js';
 export { checkMapSpec, VM_MAP_TYPES } from './maps/create.js';
 export {
   VmLoadError,

@@ -348,6 +348,49 @@ describe('helpers', () => {
   });
 });
 
+describe('stacks from the host', () => {
+  it('bpf_get_stack copies the host stack; bpf_get_stackid files it in a stack trace map', () => {
+    const kernelStack = [0xffffffff81000010n, 0xffffffff81000020n, 0xffffffff81000030n];
+    const userStack = [0x401000n, 0x402000n];
+    const { p, maps } = load(
+      `r6 = r1
+       r1 = r6
+       r2 = r10
+       r2 += -32
+       r3 = 32
+       r4 = 0x100
+       call 67
+       r7 = r0
+       r1 = r6
+       r2 = map_fd(st) ll
+       r3 = 0
+       call 27
+       r1 = r6
+       r2 = map_fd(st) ll
+       r3 = 0x100
+       call 27
+       r1 = r6
+       r2 = map_fd(st) ll
+       r3 = 0
+       call 27
+       r0 = *(u64 *)(r10 - 32)
+       r7 <<= 32
+       r0 |= r7
+       exit`,
+      { type: ProgType.KPROBE, env: { kernelStack, userStack }, maps: { st: ms(MapType.STACK_TRACE, 4, 32, 16) } },
+    );
+    // 16 bytes of user stack copied; its first address.
+    expect(p.run({ ctx: new Uint8Array(8) }).r0).toBe((16n << 32n) | 0x401000n);
+    const st = maps.st!;
+    const stacks: string[] = [];
+    for (let k = st.nextKey(); k; k = st.nextKey(k)) stacks.push(Buffer.from(st.lookup(k)!).toString('hex'));
+    // The kernel stack filed once (the same stack gives the same id), the user stack once.
+    expect(stacks.sort()).toEqual(
+      ['0010400000000000002040000000000000000000000000000000000000000000', '10000081ffffffff20000081ffffffff30000081ffffffff0000000000000000'].sort(),
+    );
+  });
+});
+
 describe('program kinds and their inputs', () => {
   it('refuse bad test-run input with the kernel errno', () => {
     const skb = load('r0 = 1\nexit', { type: ProgType.SOCKET_FILTER }).p;
@@ -398,6 +441,6 @@ describe('maps from user space', () => {
     expect(() => h.update(Uint8Array.of(1, 0, 0, 0), new Uint8Array(8))).toThrow(/E2BIG/);
     h.close();
     expect(() => h.lookup(new Uint8Array(4))).toThrow(/EBADF|closed/);
-    expect(() => vm.createMap(ms(MapType.STACK_TRACE, 4, 8, 1))).toThrow(/not supported by the VM/);
+    expect(() => vm.createMap(ms(MapType.CGROUP_STORAGE, 4, 8, 1))).toThrow(/not supported by the VM/);
   });
 });

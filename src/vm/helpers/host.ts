@@ -6,6 +6,7 @@
  */
 import { Errno } from '../../ebpf/engine.js';
 import { HelperId } from '../../ebpf/helper-ids.js';
+import { StackIdFlags, StackTraceMap } from '../maps/stack-trace.js';
 import type { HelperCall, HelperRegistry } from './registry.js';
 
 /** Flags of bpf_get_stack / bpf_get_stackid. */
@@ -92,6 +93,18 @@ export function defineHostHelpers(r: HelperRegistry): void {
     out.fill(0);
     putU64s(out, stack.slice(0, n));
     return n * 8;
+  });
+
+  // bpf_get_stackid(ctx, map, flags): file the host's stack in a stack trace map, give its id.
+  r.define(HelperId.get_stackid, (c) => {
+    const m = c.map(2);
+    if (!(m instanceof StackTraceMap)) return c.fail(`map '${m.name}' is not a stack trace map`);
+    const flags = c.u64(3);
+    const known = BigInt(StackIdFlags.SKIP_MASK | StackIdFlags.USER_STACK | StackIdFlags.FAST_STACK_CMP | StackIdFlags.REUSE_STACKID);
+    if (flags & ~known) return -Errno.EINVAL;
+    const f = Number(flags);
+    const stack = (f & StackIdFlags.USER_STACK ? c.vm.env.userStack : c.vm.env.kernelStack).slice(f & StackIdFlags.SKIP_MASK);
+    return m.stackId(stack, f);
   });
 
   r.define(HelperId.probe_read, probeRead);

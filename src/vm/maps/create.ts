@@ -15,6 +15,7 @@ import { MapFlags, round8, type MapHost, type VmMap } from './map.js';
 import { PerfEventArrayMap } from './perf.js';
 import { QueueStackMap } from './queue.js';
 import { RingBufMap } from './ringbuf.js';
+import { StackTraceMap } from './stack-trace.js';
 
 const F = MapFlags;
 const ACCESS = F.RDONLY | F.WRONLY | F.RDONLY_PROG | F.WRONLY_PROG;
@@ -43,6 +44,7 @@ export const VM_MAP_TYPES: readonly MapType[] = [
   MapType.STACK,
   MapType.RINGBUF,
   MapType.BLOOM_FILTER,
+  MapType.STACK_TRACE,
 ];
 
 function accessOk(flags: number): boolean {
@@ -106,6 +108,10 @@ export function checkMapSpec(spec: MapSpec): [number, string] {
       if (k !== 0 || v === 0 || n === 0 || flags & ~BLOOM_FLAGS) return bad('bloom filters need key size 0, a value size and max_entries');
       if ((spec.mapExtra ?? 0n) & ~0xfn) return bad('map_extra of a bloom filter is the number of hash functions (0..15)');
       return [0, ''];
+    case MapType.STACK_TRACE:
+      if (flags & F.STACK_BUILD_ID) return bad('build-id stacks are not supported by the VM');
+      if (k !== 4 || v < 8 || v % 8 !== 0 || n === 0 || flags & ~(F.NUMA_NODE | ACCESS)) return bad('stack trace maps need key size 4, a value size that is a multiple of 8, and max_entries');
+      return [0, ''];
     case MapType.RINGBUF:
       if (k !== 0 || v !== 0 || flags & ~F.NUMA_NODE) return bad('ring buffers need key and value size 0');
       if (n === 0 || n & (n - 1) || n % 4096 !== 0) return bad('ring buffer size must be a power of 2 and a multiple of the page size');
@@ -138,6 +144,8 @@ export function createVmMap(host: MapHost, spec: MapSpec, id: number): VmMap {
       return new BloomFilterMap(host, spec, id);
     case MapType.RINGBUF:
       return new RingBufMap(host, spec, id);
+    case MapType.STACK_TRACE:
+      return new StackTraceMap(host, spec, id);
     default:
       return new HashMap(host, spec, id);
   }
