@@ -31,14 +31,14 @@ describe('bpfkit run', () => {
     const asm = file('add.s', 'r0 = r2\nr0 += 40\nexit\n');
     const text = bpfkit('run', asm, '--mem', '01 02');
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^retval   42 \(0x2a\)$/m);
-    expect(text.stdout).toMatch(/^steps    3$/m);
-    expect(text.stdout).toMatch(/data out \(2 bytes\)\n  0000  01 02/);
+    expect(text.stdout).toMatch(/^retval {3}42 \(0x2a\)$/m);
+    expect(text.stdout).toMatch(/^steps {4}3$/m);
+    expect(text.stdout).toMatch(/data out \(2 bytes\)\n {2}0000 {2}01 02/);
     const bin = file('add.bin', encode(assembleText('r0 = 7\nexit').instructions));
-    expect(bpfkit('run', bin).stdout).toMatch(/^retval   7 /m);
+    expect(bpfkit('run', bin).stdout).toMatch(/^retval {3}7 /m);
     const data = bpfkit('run', join(BPF_CONFORMANCE, 'tests/ldxh.data'));
     expect(data.code).toBe(0);
-    expect(data.stdout).toMatch(/^r0       0x0000000000002211$/m);
+    expect(data.stdout).toMatch(/^r0 {7}0x0000000000002211$/m);
   });
 
   it('runs packet programs on --data with JSON output', () => {
@@ -61,7 +61,7 @@ describe('bpfkit run', () => {
     const pkt = Buffer.alloc(96).toString('hex');
     const r = bpfkit('run', obj, '--program', 'callbacks', '--mem', pkt, '--maps');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^retval   2 /m);
+    expect(r.stdout).toMatch(/^retval {3}2 /m);
     expect(r.stdout).toMatch(/^map table: 5 entries$/m);
   });
 
