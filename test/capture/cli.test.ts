@@ -142,6 +142,17 @@ describe('bpfkit read', () => {
     expect(back.packets.length).toBe(lines(all.out).length);
   });
 
+  it('-y takes the packets to be of another link type, for filtering, printing and writing', () => {
+    const file = corpusFile('LINKTYPE_IPV4.pcap'); // LINKTYPE_IPV4 (228): raw IPv4
+    const asRaw = bpfkit(['read', '-r', file, '-y', 'RAW', 'udp port 53']);
+    expect(asRaw.code, asRaw.err).toBe(0);
+    expect(asRaw.err).toMatch(/link-type RAW \(Raw IP\)/);
+    expect(lines(asRaw.out)).toEqual(lines(bpfkit(['read', '-r', file, 'udp port 53']).out));
+    const o = resolve(OUT, 'as-raw.pcap');
+    expect(bpfkit(['read', '-r', file, '-y', '101', '-w', o]).code).toBe(0);
+    expect(readCaptureSync(readFileSync(o)).info.linkType).toBe(101);
+  });
+
   it('shows a progress bar when standard error is a terminal', () => {
     const r = spawnSync('script', ['-qefc', `${process.execPath} ${EXE} read -r ${LOOPBACK} --count`, '/dev/null'], {
       env: { ...env, BPFKIT_PROGRESS_DELAY_MS: '0' },

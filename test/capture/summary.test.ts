@@ -148,6 +148,24 @@ describe('summary details', () => {
     expect(line(eth(0x1234, [1, 2]))).toBe('ethertype Unknown (0x1234), length 2');
   });
 
+  it('decodes Linux SLL2, LOOP, NULL in either byte order, and raw IP by version', () => {
+    const ip = [0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x04, 0xd2, 0x00, 0x35, 0, 8, 0, 0];
+    const udp = 'IP 10.0.0.1.1234 > 10.0.0.2.53: domain [length 0 < 12] (invalid)';
+    // SLL2: protocol, reserved, ifindex, hatype, pkttype, halen, address.
+    const sll2 = Uint8Array.from([0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, ...ip]);
+    expect(line(sll2, 276)).toBe(udp);
+    const sll = Uint8Array.from([0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00, ...ip]);
+    expect(line(sll, 113)).toBe(udp);
+    expect(line(Uint8Array.from([0, 0, 0, 2, ...ip]), 108)).toBe(udp); // LOOP: network byte order
+    expect(line(Uint8Array.from([2, 0, 0, 0, ...ip]), 0)).toBe(udp); // NULL from a little-endian host
+    expect(line(Uint8Array.from([0, 0, 0, 2, ...ip]), 0)).toBe(udp); // NULL from a big-endian host
+    expect(line(Uint8Array.from([0, 0, 0, 99, ...ip]), 0)).toBe('AF Unknown (99), length 32');
+    expect(line(Uint8Array.from(ip), 101)).toBe(udp);
+    expect(line(Uint8Array.from(ip), 228)).toBe(udp);
+    const ip6 = [0x60, 0, 0, 0, 0, 8, 58, 64, ...Array(15).fill(0), 1, 0xfe, 0x80, ...Array(13).fill(0), 2, 128, 0, 0, 0, 0, 7, 0, 9];
+    expect(line(Uint8Array.from(ip6), 229)).toBe('IP6 ::1 > fe80::2: ICMP6, echo request, id 7, seq 9, length 8');
+  });
+
   it('shows 802.1Q and QinQ tags, then the payload', () => {
     const arp = [0, 1, 8, 0, 6, 4, 0, 1, 1, 2, 3, 4, 5, 6, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2];
     const tagged = eth(0x88a8, [0x20, 0x64, 0x81, 0x00, 0x10, 0xc8, 0x08, 0x06, ...arp]);
