@@ -225,9 +225,10 @@ const L26 = enc(' fwd_kind=struct');
 export function formatRawBytes(btf: Btf): Uint8Array {
   const src = btf.source;
   if (!src) return new TextEncoder().encode(formatRaw(btf));
-  const { v, le, offsets, strings, firstId } = src;
+  const { words, offsets, strings, firstId } = src;
   const w = new ByteWriter();
-  const u32 = (o: number) => v.getUint32(o, le);
+  const u32 = (o: number) => words[o]!;
+  const s32 = (o: number) => words[o]! | 0;
   const q = (off: number) => {
     w.lit(QUOTE);
     w.name(strings, off);
@@ -236,9 +237,9 @@ export function formatRawBytes(btf: Btf): Uint8Array {
   for (let i = 0; i < offsets.length; i++) {
     let p = offsets[i]!;
     const nameOff = u32(p);
-    const info = u32(p + 4);
-    const st = u32(p + 8);
-    p += 12;
+    const info = u32(p + 1);
+    const st = u32(p + 2);
+    p += 3;
     const vlen = info & 0xffff;
     const kindNo = (info >>> 24) & 0x1f;
     const kflag = info >>> 31 === 1;
@@ -274,9 +275,9 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.lit(L7);
         w.uint(u32(p));
         w.lit(L8);
-        w.uint(u32(p + 4));
+        w.uint(u32(p + 1));
         w.lit(L9);
-        w.uint(u32(p + 8));
+        w.uint(u32(p + 2));
         break;
       case 4:
       case 5:
@@ -284,12 +285,12 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.uint(st);
         w.lit(L10);
         w.uint(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
-          const off = u32(p + 8);
+        for (let k = 0; k < vlen; k++, p += 3) {
+          const off = u32(p + 2);
           w.lit(L11);
           q(u32(p));
           w.lit(L7);
-          w.uint(u32(p + 4));
+          w.uint(u32(p + 1));
           w.lit(L4);
           w.uint(kflag ? off & 0xffffff : off);
           if (kflag && off >>> 24) {
@@ -303,12 +304,12 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.uint(st);
         w.lit(L10);
         w.uint(vlen);
-        for (let k = 0; k < vlen; k++, p += 8) {
+        for (let k = 0; k < vlen; k++, p += 2) {
           w.lit(L11);
           q(u32(p));
           w.lit(L13);
-          if (kflag) w.int(v.getInt32(p + 4, le));
-          else w.uint(u32(p + 4));
+          if (kflag) w.int(s32(p + 1));
+          else w.uint(u32(p + 1));
         }
         break;
       case 19:
@@ -316,8 +317,8 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.uint(st);
         w.lit(L10);
         w.uint(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
-          const val = (BigInt(u32(p + 8)) << 32n) | BigInt(u32(p + 4));
+        for (let k = 0; k < vlen; k++, p += 3) {
+          const val = (BigInt(u32(p + 2)) << 32n) | BigInt(u32(p + 1));
           w.lit(L11);
           q(u32(p));
           w.lit(L13);
@@ -338,11 +339,11 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.uint(st);
         w.lit(L10);
         w.uint(vlen);
-        for (let k = 0; k < vlen; k++, p += 8) {
+        for (let k = 0; k < vlen; k++, p += 2) {
           w.lit(L11);
           q(u32(p));
           w.lit(L7);
-          w.uint(u32(p + 4));
+          w.uint(u32(p + 1));
         }
         break;
       case 14:
@@ -356,14 +357,14 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.uint(st);
         w.lit(L10);
         w.uint(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
+        for (let k = 0; k < vlen; k++, p += 3) {
           const ref = u32(p);
           w.lit(L17);
           w.uint(ref);
           w.lit(L18);
-          w.uint(u32(p + 4));
+          w.uint(u32(p + 1));
           w.lit(L3);
-          w.uint(u32(p + 8));
+          w.uint(u32(p + 2));
           if (ref < btf.length) {
             w.lit(L19);
             w.text(kindLabel(btf.kindOf(ref)));
@@ -382,7 +383,7 @@ export function formatRawBytes(btf: Btf): Uint8Array {
         w.lit(L7);
         w.uint(st);
         w.lit(L21);
-        w.int(v.getInt32(p, le));
+        w.int(s32(p));
         break;
       default:
         break;

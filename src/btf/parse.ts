@@ -132,16 +132,15 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
   const section = options.section ?? '.BTF';
   const base = options.base;
   const h = parseBtfHeader(input, section);
-  // Types are decoded lazily from these bytes: keep a private copy, so the
-  // caller may reuse or change its buffer (a Buffer may even share a pool).
-  const bytes = new Uint8Array(input);
   const le = h.littleEndian;
   if (base && base.littleEndian !== le) {
     throw new BtfError('split BTF and its base have different byte orders', { section, offset: 0 });
   }
 
   const strStart = h.hdrLen + h.strOff;
-  const strBytes = bytes.subarray(strStart, strStart + h.strLen);
+  // Names are read lazily from these bytes: keep a private copy, so the
+  // caller may reuse or change its buffer (a Buffer may even share a pool).
+  const strBytes = input.slice(strStart, strStart + h.strLen);
   if (!base) {
     if (h.strLen === 0 || strBytes[0] !== 0) {
       throw new BtfError('string section must start with an empty string', { section, offset: strStart });
@@ -150,41 +149,46 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
   if (h.strLen > 0 && strBytes[h.strLen - 1] !== 0) {
     throw new BtfError('string section is not NUL-terminated', { section, offset: strStart + h.strLen - 1 });
   }
-  const strings = new StringTable(strBytes, base?.strings);
+  const strings = new StringTable(new Uint8Array(strBytes), base?.strings);
   const strEnd = strings.end;
 
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const firstId = base ? base.length : 1;
   const start = h.hdrLen + h.typeOff;
-  const end = start + h.typeLen;
-  const offsets = new Uint32Array(Math.floor(h.typeLen / 12) + 1);
+  if (h.typeLen % 4 !== 0) {
+    throw new BtfError(`type section length ${h.typeLen} is not a multiple of 4`, { section, offset: 12 });
+  }
+  // Every field of the type section is a 32-bit word: read them once, in
+  // the host's order, into a private array.
+  const w = typeWords(input, start, h.typeLen / 4, le);
+  const nw = w.length;
+  const firstId = base ? base.length : 1;
+  const offsets = new Uint32Array(Math.floor(nw / 3) + 1);
   let n = 0;
   let maxRef = 0;
-  let p = start;
-  const fail = (msg: string, id: number, at: number): never => {
-    throw new BtfError(msg, { section, typeId: id, offset: at });
+  let p = 0;
+  const fail = (msg: string, id: number, word: number): never => {
+    throw new BtfError(msg, { section, typeId: id, offset: start + word * 4 });
   };
 
-  while (p < end) {
+  while (p < nw) {
     const id = firstId + n;
     const at = p;
-    if (p + 12 > end) fail('truncated type header', id, at);
-    const nameOff = v.getUint32(p, le);
-    const info = v.getUint32(p + 4, le);
-    const sizeOrType = v.getUint32(p + 8, le);
-    p += 12;
+    if (p + 3 > nw) fail('truncated type header', id, at);
+    const nameOff = w[p]!;
+    const info = w[p + 1]!;
+    const sizeOrType = w[p + 2]!;
+    p += 3;
     const vlen = info & 0xffff;
     const kindNo = (info >>> 24) & 0x1f;
     if (kindNo === 0 || kindNo > 19) fail(`unknown kind ${kindNo}`, id, at);
-    const extra = extraBytes(kindNo, vlen);
-    if (p + extra > end) {
-      fail(`truncated ${KIND_BY_NUMBER[kindNo]!.toUpperCase()} data (needs ${extra} bytes, ${end - p} remain)`, id, p);
+    const extra = extraBytes(kindNo, vlen) >> 2;
+    if (p + extra > nw) {
+      fail(`truncated ${KIND_BY_NUMBER[kindNo]!.toUpperCase()} data (needs ${extra * 4} bytes, ${(nw - p) * 4} remain)`, id, p);
     }
     if (nameOff >= strEnd) fail(`name offset ${nameOff} is outside the string section (${strEnd} bytes)`, id, at);
     switch (kindNo) {
       case 1: {
         // INT
-        const x = v.getUint32(p, le);
+        const x = w[p]!;
         const bits = x & 0xff;
         const off = (x >>> 16) & 0xff;
         if (sizeOrType !== 1 && sizeOrType !== 2 && sizeOrType !== 4 && sizeOrType !== 8 && sizeOrType !== 16) {
@@ -204,8 +208,8 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
         break;
       case 3: {
         // ARRAY
-        const elem = v.getUint32(p, le);
-        const idx = v.getUint32(p + 4, le);
+        const elem = w[p]!;
+        const idx = w[p + 1]!;
         if (elem === id) fail('ARRAY of itself', id, at);
         if (elem > maxRef) maxRef = elem;
         if (idx > maxRef) maxRef = idx;
@@ -213,17 +217,17 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
       }
       case 4: // STRUCT
       case 5: // UNION
-        for (let i = 0, q = p; i < vlen; i++, q += 12) {
-          if (v.getUint32(q, le) >= strEnd) fail(`member ${i} name offset is outside the string section`, id, q);
-          const r = v.getUint32(q + 4, le);
+        for (let i = 0, q = p; i < vlen; i++, q += 3) {
+          if (w[q]! >= strEnd) fail(`member ${i} name offset is outside the string section`, id, q);
+          const r = w[q + 1]!;
           if (r > maxRef) maxRef = r;
         }
         break;
       case 6: // ENUM
       case 19: // ENUM64
         if (sizeOrType === 0 || sizeOrType > 8) fail(`${KIND_BY_NUMBER[kindNo]!.toUpperCase()} size ${sizeOrType} is invalid`, id, at);
-        for (let i = 0, q = p, step = kindNo === 6 ? 8 : 12; i < vlen; i++, q += step) {
-          if (v.getUint32(q, le) >= strEnd) fail(`enumerator ${i} name offset is outside the string section`, id, q);
+        for (let i = 0, q = p, step = kindNo === 6 ? 2 : 3; i < vlen; i++, q += step) {
+          if (w[q]! >= strEnd) fail(`enumerator ${i} name offset is outside the string section`, id, q);
         }
         break;
       case 12: // FUNC
@@ -232,24 +236,24 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
         break;
       case 13: // FUNC_PROTO
         if (sizeOrType > maxRef) maxRef = sizeOrType;
-        for (let i = 0, q = p; i < vlen; i++, q += 8) {
-          if (v.getUint32(q, le) >= strEnd) fail(`parameter ${i} name offset is outside the string section`, id, q);
-          const r = v.getUint32(q + 4, le);
+        for (let i = 0, q = p; i < vlen; i++, q += 2) {
+          if (w[q]! >= strEnd) fail(`parameter ${i} name offset is outside the string section`, id, q);
+          const r = w[q + 1]!;
           if (r > maxRef) maxRef = r;
         }
         break;
       case 14: // VAR
-        if (v.getUint32(p, le) > 2) fail(`VAR linkage ${v.getUint32(p, le)} is invalid`, id, at);
+        if (w[p]! > 2) fail(`VAR linkage ${w[p]} is invalid`, id, at);
         if (sizeOrType > maxRef) maxRef = sizeOrType;
         break;
       case 15: // DATASEC
-        for (let i = 0, q = p; i < vlen; i++, q += 12) {
-          const r = v.getUint32(q, le);
+        for (let i = 0, q = p; i < vlen; i++, q += 3) {
+          const r = w[q]!;
           if (r > maxRef) maxRef = r;
         }
         break;
       case 17: // DECL_TAG
-        if (v.getInt32(p, le) < -1) fail(`DECL_TAG component_idx ${v.getInt32(p, le)} is invalid`, id, at);
+        if ((w[p]! | 0) < -1) fail(`DECL_TAG component_idx ${w[p]! | 0} is invalid`, id, at);
         if (sizeOrType > maxRef) maxRef = sizeOrType;
         break;
       default:
@@ -259,7 +263,7 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
     p += extra;
   }
 
-  const src = new BtfSource(v, le, offsets.subarray(0, n), strings, firstId, section);
+  const src = new BtfSource(w, offsets.subarray(0, n), strings, firstId, section, start);
   const btf = new Btf(src, strings, { littleEndian: le, base });
   const total = firstId + n;
   if (maxRef >= total) {
@@ -272,7 +276,7 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
   }
   // kinds that must point at particular kinds
   for (let i = 0; i < n; i++) {
-    const kindNo = (v.getUint32(offsets[i]! + 4, le) >>> 24) & 0x1f;
+    const kindNo = (w[offsets[i]! + 1]! >>> 24) & 0x1f;
     if (kindNo !== 12 && kindNo !== 15) continue;
     const t = btf.type(firstId + i);
     if (t.kind === 'func') {
@@ -288,17 +292,31 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
   return btf;
 }
 
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The type section as 32-bit words in host order (a private copy). */
+function typeWords(bytes: Uint8Array, start: number, count: number, le: boolean): Uint32Array {
+  if (le === HOST_LE && (bytes.byteOffset + start) % 4 === 0) {
+    return new Uint32Array(bytes.buffer, bytes.byteOffset + start, count).slice();
+  }
+  const out = new Uint32Array(count);
+  const v = new DataView(bytes.buffer, bytes.byteOffset + start, count * 4);
+  for (let i = 0; i < count; i++) out[i] = v.getUint32(i * 4, le);
+  return out;
+}
+
 /** Decodes the types of one parsed blob on demand (the scan has validated them). */
 export class BtfSource {
   constructor(
-    /** The (private copy of the) parsed bytes. */
-    readonly v: DataView,
-    readonly le: boolean,
-    /** Byte offset of each own type, by position. */
+    /** The type section as 32-bit words, host order (private). */
+    readonly words: Uint32Array,
+    /** Word index of each own type, by position. */
     readonly offsets: Uint32Array,
     readonly strings: StringTable,
     readonly firstId: number,
     readonly section: string,
+    /** Byte offset of the type section in the parsed blob (for messages). */
+    readonly typeStart: number,
   ) {}
 
   get count(): number {
@@ -307,30 +325,29 @@ export class BtfSource {
 
   /** Kind of the type at position i without decoding it. */
   kindOf(i: number): Kind {
-    return KIND_BY_NUMBER[(this.v.getUint32(this.offsets[i]! + 4, this.le) >>> 24) & 0x1f]!;
+    return KIND_BY_NUMBER[(this.words[this.offsets[i]! + 1]! >>> 24) & 0x1f]!;
   }
 
   /** Name of the type at position i without decoding it. */
   nameOf(i: number): string {
-    return this.strings.get(this.v.getUint32(this.offsets[i]!, this.le)) ?? '';
+    return this.strings.get(this.words[this.offsets[i]!]!) ?? '';
   }
 
   decode(i: number): BtfType {
-    const v = this.v;
-    const le = this.le;
+    const w = this.words;
     const strings = this.strings;
     const id = this.firstId + i;
     let p = this.offsets[i]!;
-    const nm = strings.get(v.getUint32(p, le)) ?? '';
-    const info = v.getUint32(p + 4, le);
-    const sizeOrType = v.getUint32(p + 8, le);
-    p += 12;
+    const nm = strings.get(w[p]!) ?? '';
+    const info = w[p + 1]!;
+    const sizeOrType = w[p + 2]!;
+    p += 3;
     const vlen = info & 0xffff;
     const kflag = info >>> 31 === 1;
     const kind = KIND_BY_NUMBER[(info >>> 24) & 0x1f]!;
     switch (kind) {
       case 'int': {
-        const x = v.getUint32(p, le);
+        const x = w[p]!;
         return { id, kind, name: nm, size: sizeOrType, encoding: (x >>> 24) & 0x0f, bitOffset: (x >>> 16) & 0xff, bits: x & 0xff };
       }
       case 'ptr':
@@ -341,15 +358,15 @@ export class BtfSource {
       case 'type_tag':
         return { id, kind, name: nm, type: sizeOrType };
       case 'array':
-        return { id, kind, name: nm, type: v.getUint32(p, le), indexType: v.getUint32(p + 4, le), nelems: v.getUint32(p + 8, le) };
+        return { id, kind, name: nm, type: w[p]!, indexType: w[p + 1]!, nelems: w[p + 2]! };
       case 'struct':
       case 'union': {
         const members: Member[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
-          const off = v.getUint32(p + 8, le);
+        for (let k = 0; k < vlen; k++, p += 3) {
+          const off = w[p + 2]!;
           members[k] = {
-            name: (strings.get(v.getUint32(p, le)) ?? ''),
-            type: v.getUint32(p + 4, le),
+            name: strings.get(w[p]!) ?? '',
+            type: w[p + 1]!,
             bitOffset: kflag ? off & 0xffffff : off,
             bitfieldSize: kflag ? off >>> 24 : 0,
           };
@@ -358,17 +375,17 @@ export class BtfSource {
       }
       case 'enum': {
         const values: EnumValue[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 8) {
-          values[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), value: kflag ? v.getInt32(p + 4, le) : v.getUint32(p + 4, le) };
+        for (let k = 0; k < vlen; k++, p += 2) {
+          values[k] = { name: strings.get(w[p]!) ?? '', value: kflag ? w[p + 1]! | 0 : w[p + 1]! };
         }
         return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
       case 'enum64': {
         const values: Enum64Value[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
-          let value = (BigInt(v.getUint32(p + 8, le)) << 32n) | BigInt(v.getUint32(p + 4, le));
+        for (let k = 0; k < vlen; k++, p += 3) {
+          let value = (BigInt(w[p + 2]!) << 32n) | BigInt(w[p + 1]!);
           if (kflag) value = BigInt.asIntN(64, value);
-          values[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), value };
+          values[k] = { name: strings.get(w[p]!) ?? '', value };
         }
         return { id, kind, name: nm, size: sizeOrType, signed: kflag, values };
       }
@@ -378,24 +395,22 @@ export class BtfSource {
         return { id, kind, name: nm, type: sizeOrType, linkage: vlen };
       case 'func_proto': {
         const params: Param[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 8) params[k] = { name: (strings.get(v.getUint32(p, le)) ?? ''), type: v.getUint32(p + 4, le) };
+        for (let k = 0; k < vlen; k++, p += 2) params[k] = { name: strings.get(w[p]!) ?? '', type: w[p + 1]! };
         return { id, kind, name: nm, type: sizeOrType, params };
       }
       case 'var':
-        return { id, kind, name: nm, type: sizeOrType, linkage: v.getUint32(p, le) };
+        return { id, kind, name: nm, type: sizeOrType, linkage: w[p]! };
       case 'datasec': {
         const vars: VarSecInfo[] = new Array(vlen);
-        for (let k = 0; k < vlen; k++, p += 12) {
-          vars[k] = { type: v.getUint32(p, le), offset: v.getUint32(p + 4, le), size: v.getUint32(p + 8, le) };
-        }
+        for (let k = 0; k < vlen; k++, p += 3) vars[k] = { type: w[p]!, offset: w[p + 1]!, size: w[p + 2]! };
         return { id, kind, name: nm, size: sizeOrType, vars };
       }
       case 'float':
         return { id, kind, name: nm, size: sizeOrType };
       case 'decl_tag':
-        return { id, kind, name: nm, type: sizeOrType, componentIdx: v.getInt32(p, le) };
+        return { id, kind, name: nm, type: sizeOrType, componentIdx: w[p]! | 0 };
       default:
-        throw new BtfError(`unknown kind`, { section: this.section, typeId: id, offset: this.offsets[i] });
+        throw new BtfError(`unknown kind`, { section: this.section, typeId: id, offset: this.typeStart + this.offsets[i]! * 4 });
     }
   }
 }

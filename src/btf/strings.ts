@@ -13,21 +13,19 @@ export class StringTable {
   private readonly ascii: string | undefined;
   private readonly cache = new Map<number, string>();
   private static readonly utf8 = new TextDecoder('utf-8');
+  private static readonly utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
   constructor(bytes: Uint8Array, base?: StringTable) {
     this.bytes = bytes;
     this.base = base;
     this.start = base ? base.start + base.bytes.length : 0;
-    let ascii = true;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i]! > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      // latin1 == ASCII for these bytes, and is a 1:1 byte → char mapping.
-      this.ascii = new TextDecoder('latin1').decode(bytes);
+    // Pure ASCII decodes to exactly one character per byte (any multi-byte
+    // UTF-8 sequence gives fewer); then a byte offset is a string index.
+    try {
+      const s = StringTable.utf8Strict.decode(bytes);
+      if (s.length === bytes.length) this.ascii = s;
+    } catch {
+      // not UTF-8: names are decoded one by one, with replacement characters
     }
   }
 

@@ -201,3 +201,19 @@ describe('lookups', () => {
     expect(btf.field(skb.id, 'len')!.bitOffset).toBe(btf.member(skb.id, 'len')!.bitOffset);
   });
 });
+
+describe('names', () => {
+  it('non-ASCII (UTF-8) names survive parse, lookups, encode and both raw printers', () => {
+    const btf = Btf.fromTypes([
+      { id: 1, kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      { id: 2, kind: 'typedef', name: 'café_t', type: 1 },
+      { id: 3, kind: 'struct', name: 'naïve', size: 4, kindFlag: false, members: [{ name: 'ünï', type: 2, bitOffset: 0, bitfieldSize: 0 }] },
+    ]);
+    const parsed = parseBtf(encodeBtf(btf));
+    expect(parsed.source).toBeDefined();
+    expect(parsed.get('naïve', 'struct').members[0]!.name).toBe('ünï');
+    expect(parsed.resolve(parsed.get('café_t', 'typedef').id).name).toBe('int');
+    expect(formatRaw(parsed)).toBe(formatRaw(btf));
+    expect(formatRaw(parsed)).toContain("[3] STRUCT 'naïve' size=4 vlen=1\n\t'ünï' type_id=2 bits_offset=0\n");
+  });
+});
