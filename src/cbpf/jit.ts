@@ -124,6 +124,11 @@ type RawBatch = (
   buf: Uint8Array, off: ArrayLike<number>, cap: ArrayLike<number>, wl: ArrayLike<number> | undefined, count: number, out: Uint32Array | undefined,
 ) => number;
 
+/** A Uint32Array seen as an Int32Array (same memory); other arrays as they are. */
+function asInt32(a: ArrayLike<number>): ArrayLike<number> {
+  return a instanceof Uint32Array ? new Int32Array(a.buffer, a.byteOffset, a.length) : a;
+}
+
 /**
  * Compile a program for filtering many packets held in one buffer in a
  * single call: the loop over the packets is part of the generated code, so
@@ -137,7 +142,9 @@ export function jitBatch(prog: CbpfProgram, options: JitOptions = {}): BatchFilt
   const hit = useCache ? batchCache.get(key) : undefined;
   if (hit) return hit;
   validate(prog, mode);
-  const raw = (new Function('H', jitBatchSource(prog)) as (h: typeof helpers) => RawBatch)(helpers);
+  // Two loops: one that stores every verdict, one that only counts.
+  const withVerdicts = (new Function('H', jitBatchSource(prog, true)) as (h: typeof helpers) => RawBatch)(helpers);
+  const countOnly = (new Function('H', jitBatchSource(prog, false)) as (h: typeof helpers) => RawBatch)(helpers);
   const fn: BatchFilter = (batch, verdicts) => {
     const { buffer, offsets, caplens, wireLengths } = batch;
     const count = batch.count ?? offsets.length;
@@ -146,14 +153,29 @@ export function jitBatch(prog: CbpfProgram, options: JitOptions = {}): BatchFilt
       throw new UsageError(`packet batch: count ${count} does not fit the offsets, lengths or verdicts arrays`);
     }
     const size = buffer.length;
-    for (let i = 0; i < count; i++) {
-      const o = offsets[i]!;
-      const c = caplens[i]!;
-      if (!(o >= 0 && c >= 0 && o + c <= size && Number.isInteger(o) && Number.isInteger(c))) {
-        throw new UsageError(`packet batch: packet ${i} (offset ${o}, length ${c}) is not inside the ${size}-byte buffer`);
+    // The generated loop checks that each packet lies in the buffer; plain
+    // arrays must also hold whole numbers.
+    if (!ArrayBuffer.isView(offsets) || !ArrayBuffer.isView(caplens)) {
+      for (let i = 0; i < count; i++) {
+        if (!Number.isInteger(offsets[i]) || !Number.isInteger(caplens[i])) {
+          throw new UsageError(`packet batch: packet ${i} (offset ${offsets[i]}, length ${caplens[i]}) is not inside the ${size}-byte buffer`);
+        }
       }
     }
-    return raw(buffer, offsets, caplens, wireLengths, count, verdicts);
+    // Offsets and lengths below 2^31 read as int32 are the same numbers, and
+    // int32 elements keep the generated arithmetic in small integers.
+    const small = size < 0x80000000;
+    const off = small ? asInt32(offsets) : offsets;
+    const cap = small ? asInt32(caplens) : caplens;
+    const wl = wireLengths === undefined ? undefined : asInt32(wireLengths);
+    const kept = verdicts === undefined
+      ? countOnly(buffer, off, cap, wl, count, undefined)
+      : withVerdicts(buffer, off, cap, wl, count, verdicts);
+    if (kept < 0) {
+      const i = -kept - 1;
+      throw new UsageError(`packet batch: packet ${i} (offset ${offsets[i]}, length ${caplens[i]}) is not inside the ${size}-byte buffer`);
+    }
+    return kept;
   };
   if (useCache) {
     batchCache.set(key, fn);
@@ -168,26 +190,34 @@ const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
 interface Shape {
   /** The expression for the byte at offset `off` (an expression string). */
   byte(off: string): string;
+  /** A big-endian 16-bit (size 2) or 32-bit (size 4, as int32) load, if the shape has a faster way than bytes. */
+  wide?(off: string, size: 2 | 4): string;
   /** A statement that ends the filter with verdict `v` (a u32 expression). */
   ret(v: string): string;
-  /** Whether a PacketMeta may be present (per-packet form) or never (batch form). */
+  /** Whether the code runs with a PacketMeta (Linux semantics) or without (libpcap's). */
   meta: boolean;
 }
 
+/** One packet, libpcap semantics (no PacketMeta). */
 const SINGLE: Shape = {
   byte: (off) => `p[${off}]`,
   ret: (v) => `return ${v};`,
-  meta: true,
+  meta: false,
 };
+
+/** One packet with a PacketMeta: Linux socket-filter semantics. */
+const SINGLE_LINUX: Shape = { ...SINGLE, meta: true };
 
 const BATCH: Shape = {
   byte: (off) => `buf[b + ${off}]`,
+  wide: (off, size) => (size === 2 ? `dv.getUint16(b + ${off})` : `dv.getInt32(b + ${off})`),
   ret: (v) => `{ v = ${v}; break PKT; }`,
   meta: false,
 };
 
 function loadExpr(shape: Shape, off: string, size: number, plus: (d: number) => string): string {
   if (size === 1) return shape.byte(off);
+  if (shape.wide) return shape.wide(off, size as 2 | 4);
   if (size === 2) return `(${shape.byte(off)} << 8) | ${shape.byte(plus(1))}`;
   return `(${shape.byte(off)} << 24) | (${shape.byte(plus(1))} << 16) | (${shape.byte(plus(2))} << 8) | ${shape.byte(plus(3))}`;
 }
@@ -270,19 +300,45 @@ const PRELUDE = [
   'const loadExtension = H.loadExtension, loadNegative = H.loadNegative, loadIndirect = H.loadIndirect;',
 ].join('\n');
 
-/**
- * The body of the factory function for a program (assumed valid in libpcap's
- * sense): `new Function('H', source)(helpers)` returns the filter.
- */
-export function jitSource(prog: CbpfProgram): string {
-  const { body, slots, usesLen } = filterBody(prog, SINGLE);
+/** Whether a PacketMeta can change what the program does (else one function serves both). */
+function metaMatters(prog: CbpfProgram): boolean {
+  return prog.some((i) => {
+    const mode = i.code & 0xe0;
+    const cls = i.code & 0x07;
+    if (cls === BPF_LD && mode === BPF_IND) return true; // X + k wraps in the kernel
+    if ((cls === BPF_LD && mode === BPF_ABS) || i.code === (BPF_LDX | BPF_MSH | BPF_B)) return (i.k >>> 0) >= 0x80000000;
+    return i.code === (BPF_ALU | BPF_LSH | BPF_X) || i.code === (BPF_ALU | BPF_RSH | BPF_X);
+  });
+}
+
+function singleFunction(prog: CbpfProgram, shape: Shape, name: string): string {
+  const { body, slots, usesLen } = filterBody(prog, shape);
   return [
-    PRELUDE,
-    'return function cbpfFilter(p, w, meta) {',
+    `function ${name}(p, w, meta) {`,
     usesLen ? 'const wl = w === undefined ? p.length : w;' : '',
     declarations(slots),
     'const n = p.length;',
     body,
+    '}',
+  ].join('\n');
+}
+
+/**
+ * The body of the factory function for a program (assumed valid in libpcap's
+ * sense): `new Function('H', source)(helpers)` returns the filter. Without a
+ * PacketMeta it runs code with libpcap's semantics; with one, a second
+ * function with the kernel's (only when the program has loads or shifts
+ * whose meaning differs), so the common path carries no metadata checks.
+ */
+export function jitSource(prog: CbpfProgram): string {
+  const plain = singleFunction(prog, SINGLE, 'cbpfFilter');
+  if (!metaMatters(prog)) return [PRELUDE, `return ${plain};`].join('\n');
+  return [
+    PRELUDE,
+    plain,
+    singleFunction(prog, SINGLE_LINUX, 'cbpfLinuxFilter'),
+    'return function cbpfDispatch(p, w, meta) {',
+    '  return meta === undefined ? cbpfFilter(p, w) : cbpfLinuxFilter(p, w, meta);',
     '};',
   ].join('\n');
 }
@@ -291,22 +347,25 @@ export function jitSource(prog: CbpfProgram): string {
  * The factory body of the batch form: a function that filters `count`
  * packets stored in one buffer (see jitBatch()).
  */
-export function jitBatchSource(prog: CbpfProgram): string {
+export function jitBatchSource(prog: CbpfProgram, withVerdicts = true): string {
   const { body, slots, usesLen } = filterBody(prog, BATCH);
   return [
     PRELUDE,
+    // Returns the number of packets kept, or -(i + 1) when packet i lies outside the buffer.
     'return function cbpfBatch(buf, off, cap, wlen, count, out) {',
+    'const size = buf.length, dv = new DataView(buf.buffer, buf.byteOffset, size);',
     'let accepted = 0;',
     'for (let i = 0; i < count; i++) {',
     'const b = off[i], n = cap[i];',
+    'if (!(b >= 0 && n >= 0 && b + n <= size)) return -(i + 1);',
     usesLen ? 'const wl = wlen === undefined ? n : wlen[i];' : '',
     declarations(slots),
     'let v = 0;',
     'PKT: {',
     body,
     '}',
-    'if (out !== undefined) out[i] = v;',
-    'if (v !== 0) accepted++;',
+    withVerdicts ? 'out[i] = v;' : '',
+    'accepted += v !== 0 ? 1 : 0;',
     '}',
     'return accepted;',
     '};',
@@ -327,7 +386,7 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
       const size = SIZE[code & 0x18]!;
       if (k >= 0x80000000) {
         if (!shape.meta) return ret('0');
-        return `if (meta === undefined) return 0; r = loadExtension(p, meta, ${k}, ${size}, A >>> 0, X >>> 0); ` +
+        return `r = loadExtension(p, meta, ${k}, ${size}, A >>> 0, X >>> 0); ` +
           `if (r < 0) return r === ${LOAD_EXIT_A} ? A >>> 0 : 0; A = r | 0;`;
       }
       return `if (n < ${k + size}) ${ret('0')} A = ${loadExpr(shape, String(k), size, (d) => String(k + d))};`;
@@ -337,14 +396,14 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
     case BPF_LD | BPF_B | BPF_IND: {
       const size = SIZE[code & 0x18]!;
       const slow = shape.meta
-        ? `{ if (meta === undefined) return 0; r = loadIndirect(p, meta, X >>> 0, ${k}, ${size}); if (r < 0) return 0; A = r | 0; }`
+        ? `{ r = loadIndirect(p, meta, X >>> 0, ${k}, ${size}); if (r < 0) return 0; A = r | 0; }`
         : ret('0');
       return `o = (X >>> 0) + ${k}; if (o > n - ${size}) ${slow} else A = ${loadExpr(shape, 'o', size, (d) => `o + ${d}`)};`;
     }
     case BPF_LDX | BPF_MSH | BPF_B:
       if (k >= 0x80000000) {
         if (!shape.meta) return ret('0');
-        return `if (meta === undefined) return 0; r = loadNegative(p, meta, ${ks}, 1); if (r < 0) return 0; X = (r & 15) << 2;`;
+        return `r = loadNegative(p, meta, ${ks}, 1); if (r < 0) return 0; X = (r & 15) << 2;`;
       }
       return `if (n <= ${k}) ${ret('0')} X = (${shape.byte(String(k))} & 15) << 2;`;
     case BPF_LD | BPF_W | BPF_LEN: return 'A = wl | 0;';
@@ -399,10 +458,11 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
       case BPF_OR: return `A = A | ${src};`;
       case BPF_XOR: return `A = A ^ ${src};`;
       case BPF_LSH:
-        if (isX) return shape.meta ? 'A = (X >>> 0) < 32 || meta !== undefined ? A << X : 0;' : 'A = (X >>> 0) < 32 ? A << X : 0;';
+        // The kernel shifts by X & 31, as JS does; libpcap gives 0 from 32 on.
+        if (isX) return shape.meta ? 'A = A << X;' : 'A = (X >>> 0) < 32 ? A << X : 0;';
         return k < 32 ? `A = A << ${k};` : 'A = 0;';
       case BPF_RSH:
-        if (isX) return shape.meta ? 'A = (X >>> 0) < 32 || meta !== undefined ? (A >>> X) | 0 : 0;' : 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;';
+        if (isX) return shape.meta ? 'A = (A >>> X) | 0;' : 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;';
         return k < 32 ? `A = (A >>> ${k}) | 0;` : 'A = 0;';
     }
   }
