@@ -6,8 +6,9 @@
  * decide later: after `and`/`or` a *term* (`tcp port 80`) or a bare *id*
  * (`host a or b`: `b` inherits `host`), `(` opening an expression, an id list
  * or an arithmetic operand. `and` and `or` have equal precedence and are
- * left-associative. In arithmetic, `^` has no declared precedence in libpcap,
- * so yacc always shifts on it; we do the same (`a + b ^ c` is `a + (b ^ c)`).
+ * left-associative. In arithmetic, `^` and `%` have no declared precedence in
+ * libpcap's grammar, so yacc always shifts on them; we do the same
+ * (`a + b ^ c` is `a + (b ^ c)`, `-a % 2` is `-(a % 2)`).
  */
 import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
@@ -54,8 +55,10 @@ const BINOP: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
   '-': { op: '-', prec: 4 },
   '*': { op: '*', prec: 5 },
   '/': { op: '/', prec: 5 },
-  '%': { op: '%', prec: 5 },
 };
+
+/** Operators without a declared precedence in libpcap's grammar: yacc always shifts on them. */
+const SHIFTING: Partial<Record<TokKind, ArithOp>> = { '^': '^', '%': '%' };
 
 const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 
@@ -472,9 +475,10 @@ class Parser {
     let lhs = this.parseUnary();
     for (;;) {
       const t = this.peek();
-      if (t.kind === '^') {
+      const sh = SHIFTING[t.kind];
+      if (sh) {
         this.next();
-        lhs = { type: 'binop', op: '^', left: lhs, right: this.parseArith(0) };
+        lhs = { type: 'binop', op: sh, left: lhs, right: this.parseArith(0) };
         continue;
       }
       const b = BINOP[t.kind];
@@ -489,9 +493,9 @@ class Parser {
     if (t.kind === '-') {
       this.next();
       let x = this.parseUnary();
-      while (this.peek().kind === '^') {
+      for (let sh = SHIFTING[this.peek().kind]; sh; sh = SHIFTING[this.peek().kind]) {
         this.next();
-        x = { type: 'binop', op: '^', left: x, right: this.parseArith(0) };
+        x = { type: 'binop', op: sh, left: x, right: this.parseArith(0) };
       }
       return { type: 'neg', arg: x };
     }

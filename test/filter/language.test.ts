@@ -60,6 +60,8 @@ describe('parser', () => {
     expect(p('tcp[tcpflags] & (tcp-syn|tcp-fin) != 0')).toBe('(tcp[13] & (2 | 1)) != 0');
     expect(p('ip[0] + 1 ^ 2 = 0')).toBe('(ip[0] + (1 ^ 2)) = 0');
     expect(p('-ip[0] << 2 = 4')).toBe('(-(ip[0]) << 2) = 4');
+    expect(p('- ip[0] % 2 = 1')).toBe('-((ip[0] % 2)) = 1');
+    expect(p('ip[0] * 3 % 2 = 1')).toBe('(ip[0] * (3 % 2)) = 1');
   });
 
   it('parses every address form and primitive family', () => {

@@ -6,7 +6,7 @@
  * fragments carrying TCP).
  */
 import {
-  BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH,
   BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
 } from '../../cbpf/insn.js';
 import type { Arith, ArithOp, ProtoQual, RelOp } from '../ast.js';
@@ -23,6 +23,12 @@ interface Value {
   b: Pred | undefined;
   /** The constant, when the value is a plain number (for the division/shift checks). */
   constant?: number;
+  /**
+   * With folding on: statements that leave the value in A without scratch
+   * slots (a load at a constant index, then ALU operations with constants).
+   * They load the same bytes as `s`, so the verdict on short packets is the same.
+   */
+  simple?: Stmt[];
 }
 
 const ALU_OP: Record<ArithOp, number> = {
@@ -98,6 +104,29 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
   return out;
 }
 
+/** A load at a constant index without scratch slots, or undefined for `radio` and unknown protocols. */
+function simpleLoad(g: Gen, proto: ProtoQual, c: number, size: number): Stmt[] | undefined {
+  const sizeCode = size === 1 ? BPF_B : size === 2 ? BPF_H : BPF_W;
+  const at = (off: { isVariable: boolean; constant: number; reg: number }, k: number): Stmt[] => {
+    const vp = g.varpart(off);
+    return vp ? [...vp, st(BPF_LD | BPF_IND | sizeCode, k)] : [st(BPF_LD | BPF_ABS | sizeCode, k)];
+  };
+  switch (proto) {
+    case 'link':
+    case 'default':
+      return at(g.offLinkhdr, g.offLinkhdr.constant + c);
+    case 'ip': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'sca': case 'lat': case 'moprc':
+    case 'mopdl': case 'ip6':
+      return at(g.offLinkpl, g.offLinkpl.constant + g.offNl + c);
+    case 'icmp6':
+      return at(g.offLinkpl, g.offLinkpl.constant + g.offNl + 40 + c);
+    case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
+      return [...g.loadxIpHdrLen(), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + c)];
+    default:
+      return undefined;
+  }
+}
+
 function evalArith(g: Gen, a: Arith): Value {
   switch (a.type) {
     case 'num':
@@ -110,13 +139,19 @@ function evalArith(g: Gen, a: Arith): Value {
       const v = evalArith(g, a.arg);
       v.s.push(st(BPF_LD | BPF_MEM, v.reg), st(BPF_ALU | BPF_NEG), st(BPF_ST, v.reg));
       delete v.constant;
+      if (v.simple) v.simple = [...v.simple, st(BPF_ALU | BPF_NEG)];
       return v;
     }
     case 'load': {
       const saved = g.pos;
       g.pos = a.pos;
       const idx = evalArith(g, a.index);
+      const c = idx.constant;
       const v = load(g, a.proto, idx, a.size);
+      if (g.opts.fold && c !== undefined) {
+        const simple = simpleLoad(g, a.proto, c, a.size);
+        if (simple) v.simple = simple;
+      }
       g.pos = saved;
       return v;
     }
@@ -138,7 +173,9 @@ function evalArith(g: Gen, a: Arith): Value {
       g.freeReg(a1.reg);
       const reg = g.allocReg();
       s.push(st(BPF_ST, reg));
-      return { s, reg, b: andOpt(a0.b, a1.b) };
+      const out: Value = { s, reg, b: andOpt(a0.b, a1.b) };
+      if (a0.simple && a1.constant !== undefined) out.simple = [...a0.simple, st(BPF_ALU | BPF_K | code, a1.constant)];
+      return out;
     }
   }
 }
@@ -175,6 +212,22 @@ export function genRelation(g: Gen, op: RelOp, left: Arith, right: Arith): Pred 
   const a0 = evalArith(g, left);
   const a1 = evalArith(g, right);
   const { jtype, reverse } = relJump(op);
+  if (a0.simple && a1.constant !== undefined) {
+    // `value op constant` straight from the loaded value; `x & m != 0` as one jset.
+    g.freeReg(a0.reg);
+    g.freeReg(a1.reg);
+    const last = a0.simple[a0.simple.length - 1]!;
+    let b: Pred;
+    if ((op === '!=' || op === '=') && a1.constant === 0 && last.code === (BPF_ALU | BPF_AND | BPF_K)) {
+      b = test(a0.simple.slice(0, -1), BPF_JMP | 0x40 | BPF_K, last.k);
+      if (op === '=') b = not(b);
+    } else {
+      b = test([...a0.simple], BPF_JMP | jtype | BPF_K, a1.constant);
+      if (reverse) b = not(b);
+    }
+    const checks0 = andOpt(a0.b, a1.b);
+    return checks0 ? and(checks0, b) : b;
+  }
   const s = [...a0.s, ...a1.s, st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg)];
   let b: Pred = test(s, BPF_JMP | jtype | BPF_X, 0);
   if (reverse) b = not(b);
