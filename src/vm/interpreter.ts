@@ -18,6 +18,9 @@ import { mul64, sar64, sdiv32, sdiv64, shl64, shr64, swap, udiv64, u64 } from '.
 import { VmBudgetError, VmCallError, VmMemoryError, type InsnSite } from './errors.js';
 import type { VmMemory } from './memory.js';
 
+/** Largest number of instructions counted between two syncs of the step counter. */
+const STEP_CHUNK = 0x3fff_ffff;
+
 /** A decoded program the interpreter can run. */
 export interface Executable {
   readonly name: string;
@@ -165,8 +168,11 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
   }
   let dv = mem.dv;
   let u8 = mem.u8;
-  let steps = m.steps;
+  // Instructions are counted in `n` since the last sync with m.steps, against a
+  // `limit` kept below 2^30 so that the check in the hot loop stays a small-integer compare.
   const budget = m.budget;
+  let n = 0;
+  let limit = Math.min(budget - m.steps, STEP_CHUNK);
   const baseDepth = m.depth;
   // Saved state of callers: return pc, r6..r9 (lo, hi), r10 per frame.
   const saved = new Int32Array(MAX_CALL_DEPTH * 10);
@@ -175,9 +181,11 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
   const frame: Frame = { L, H, prog, pc: 0 };
 
   for (;;) {
-    if (++steps > budget) {
-      m.steps = steps;
-      throw new VmBudgetError(site(prog, pc), budget);
+    if (++n > limit) {
+      m.steps += n - 1;
+      n = 1;
+      if (m.steps >= budget) throw new VmBudgetError(site(prog, pc), budget);
+      limit = Math.min(budget - m.steps, STEP_CHUNK);
     }
     const p = pc++;
     const i = p << 2;
@@ -678,12 +686,13 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       case 0x85:
       case 0x8d: {
         const id = (w & 0xffff) === 0x85 ? code[i + 2]! : L[d]!;
-        m.steps = steps;
+        m.steps += n;
+        n = 0;
         frame.prog = prog;
         frame.pc = p;
         m.depth = baseDepth + depth;
         m.callHelper(id, frame);
-        steps = m.steps;
+        limit = Math.min(budget - m.steps, STEP_CHUNK);
         dv = mem.dv;
         u8 = mem.u8;
         const next = m.tail;
@@ -704,7 +713,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       }
       case 0x185: {
         if (baseDepth + depth + 1 >= MAX_CALL_DEPTH) {
-          m.steps = steps;
+          m.steps += n;
           throw new VmCallError(site(prog, p), `call depth exceeds ${MAX_CALL_DEPTH} frames`);
         }
         const f = depth * 10;
@@ -726,7 +735,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       }
       case 0x95: {
         if (depth === 0) {
-          m.steps = steps;
+          m.steps += n;
           return;
         }
         depth--;
@@ -891,7 +900,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
         frame.pc = p;
         const v = m.loadPacket(offset, size, frame);
         if (v < 0) {
-          m.steps = steps;
+          m.steps += n;
           throw new ProgramAbort(`packet load of ${size} bytes at offset ${offset} is out of bounds`);
         }
         L[0] = v;
@@ -900,7 +909,7 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
       }
 
       default:
-        m.steps = steps;
+        m.steps += n;
         throw new VmCallError(site(prog, p), `unknown opcode 0x${(w & 0xff).toString(16)}`);
     }
   }
