@@ -9,3 +9,4 @@ export { TypedMap, typedMap, codec, encode, decode, CodecError, type Codec } fro
 export { CaptureReader, readCaptureSync, Summarizer, PcapFormatError, type Packet } from './capture/index.js';
 export { compile, FilterSyntaxError, FilterSemanticError, type CompileOptions } from './filter/index.js';
 export { createMap, loadProgram, loadCollection, KernelMap, KernelProgram, KernelCollection, RingBufReader, PerfBufReader, KernelError, VerifierError, PermissionError } from './kernel/index.js';
+export { Btf, BtfError, CoreResolver, parseBtf, btfFromElf, loadKernelBtf, formatC, formatRaw, type BtfType } from './btf/index.js';
