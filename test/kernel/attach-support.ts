@@ -156,53 +156,78 @@ export function progExists(id: number): boolean {
 // ---------------------------------------------------------------------------
 // Network namespaces
 
-/** A private network namespace (ip netns add) with a veth pair a (10.199.X.1) — b (10.199.X.2), both up. */
+/**
+ * Two private network namespaces (ip netns add) joined by a veth pair:
+ * veth-a (10.199.S.1) in `<name>-a`, veth-b (10.199.S.2) in `<name>-b`, both
+ * up, so traffic from one to the other crosses the pair.
+ */
 export class Netns {
-  readonly name: string;
+  readonly base: string;
   readonly subnet: number;
 
   constructor(tag: string) {
-    this.subnet = 1 + (process.pid % 200);
-    this.name = `bpfkit-${tag}-${process.pid}`;
-    execFileSync('ip', ['netns', 'add', this.name]);
+    this.subnet = 1 + (process.pid % 250);
+    this.base = `bpfkit-${tag}-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', this.a]);
     try {
-      this.ip('link', 'add', 'veth-a', 'type', 'veth', 'peer', 'name', 'veth-b');
-      this.ip('addr', 'add', `10.199.${this.subnet}.1/24`, 'dev', 'veth-a');
-      this.ip('addr', 'add', `10.199.${this.subnet}.2/24`, 'dev', 'veth-b');
-      this.ip('link', 'set', 'veth-a', 'up');
-      this.ip('link', 'set', 'veth-b', 'up');
-      this.ip('link', 'set', 'lo', 'up');
+      execFileSync('ip', ['netns', 'add', this.b]);
+      this.ip('a', 'link', 'add', 'veth-a', 'type', 'veth', 'peer', 'name', 'veth-b', 'netns', this.b);
+      this.ip('a', 'addr', 'add', `${this.addr('a')}/24`, 'dev', 'veth-a');
+      this.ip('b', 'addr', 'add', `${this.addr('b')}/24`, 'dev', 'veth-b');
+      for (const end of ['a', 'b'] as const) {
+        this.ip(end, 'link', 'set', `veth-${end}`, 'up');
+        this.ip(end, 'link', 'set', 'lo', 'up');
+      }
     } catch (err) {
       this.remove();
       throw err;
     }
   }
 
-  get path(): string {
-    return `/run/netns/${this.name}`;
+  get a(): string {
+    return `${this.base}-a`;
+  }
+
+  get b(): string {
+    return `${this.base}-b`;
   }
 
   addr(end: 'a' | 'b'): string {
     return `10.199.${this.subnet}.${end === 'a' ? 1 : 2}`;
   }
 
-  ip(...args: string[]): string {
-    return execFileSync('ip', ['-n', this.name, ...args], { encoding: 'utf8' });
+  ip(end: 'a' | 'b', ...args: string[]): string {
+    return execFileSync('ip', ['-n', end === 'a' ? this.a : this.b, ...args], { encoding: 'utf8' });
   }
 
-  /** Run a command inside the namespace. */
-  exec(cmd: string, args: string[], options: { input?: string; timeout?: number } = {}): { status: number; stdout: string; stderr: string } {
-    const r = spawnSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8', timeout: options.timeout ?? 60_000, input: options.input });
+  /** Run a command inside one of the namespaces. */
+  exec(end: 'a' | 'b', cmd: string, args: string[], options: { input?: string; timeout?: number } = {}): { status: number; stdout: string; stderr: string } {
+    const r = spawnSync('ip', ['netns', 'exec', end === 'a' ? this.a : this.b, cmd, ...args], {
+      encoding: 'utf8',
+      timeout: options.timeout ?? 60_000,
+      input: options.input,
+    });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
-  remove(): void {
-    spawnSync('ip', ['netns', 'del', this.name]);
+  /** `count` pings from a to b (10 ms apart); how many replies came back. */
+  ping(count: number): number {
+    const r = this.exec('a', 'ping', ['-c', String(count), '-i', '0.01', '-W', '1', '-q', this.addr('b')]);
+    const m = /(\d+) received/.exec(r.stdout);
+    if (!m) throw new Error(`ping: ${r.stdout}${r.stderr}`);
+    return Number(m[1]);
   }
 
-  /** Is it gone (no /run/netns entry, not listed by ip netns)? */
+  remove(): void {
+    spawnSync('ip', ['netns', 'del', this.a]);
+    spawnSync('ip', ['netns', 'del', this.b]);
+  }
+
+  /** Does a namespace of this name exist (ip netns list)? */
   static exists(name: string): boolean {
-    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').some((l) => l.split(' ')[0] === name);
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .some((l) => l.split(' ')[0] === name);
   }
 }
 
