@@ -313,11 +313,6 @@ function smallGroup(target: Cond, prefix: readonly Decision[], fixed: Fixed): { 
   return { bits: bitsOf(vars), vars };
 }
 
-function subset(a: Set<number>, b: Set<number>): boolean {
-  for (const v of a) if (!b.has(v)) return false;
-  return true;
-}
-
 type Fn = (env: Env) => number;
 const compiled = new WeakMap<Expr, Fn>();
 
