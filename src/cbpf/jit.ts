@@ -256,7 +256,8 @@ function filterBody(prog: CbpfProgram, shape: Shape): { body: string; slots: num
   let body = '';
   if (structured) {
     const parts: string[] = [];
-    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured, shape));
+    const known = knownLengths(prog);
+    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured, shape, known[i]!));
     if (labels.size > MAX_LABELS) {
       structured = false;
     } else {
@@ -372,7 +373,38 @@ export function jitBatchSource(prog: CbpfProgram, withVerdicts = true): string {
   ].join('\n');
 }
 
-function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string, shape: Shape): string {
+/**
+ * For a forward-only program: the captured length every path to each
+ * instruction has already checked (an absolute load at k of size s that did
+ * not end the filter proves caplen >= k + s). A load needing no more than that
+ * skips its own check.
+ */
+function knownLengths(prog: CbpfProgram): number[] {
+  const n = prog.length;
+  const known = new Array<number>(n).fill(Infinity);
+  known[0] = 0;
+  for (let i = 0; i < n; i++) {
+    const insn = prog[i]!;
+    const k = insn.k >>> 0;
+    let after = known[i]!;
+    if (after === Infinity) after = 0; // unreachable: no knowledge needed
+    const cls = insn.code & 0x07;
+    if (cls === BPF_LD && (insn.code & 0xe0) === BPF_ABS && k < 0x80000000) after = Math.max(after, k + SIZE[insn.code & 0x18]!);
+    else if (insn.code === (BPF_LDX | BPF_MSH | BPF_B) && k < 0x80000000) after = Math.max(after, k + 1);
+    const flow = (t: number): void => {
+      if (t < n) known[t] = Math.min(known[t]!, after);
+    };
+    if (cls === BPF_RET) continue;
+    if (insn.code === (BPF_JMP | BPF_JA)) flow(i + 1 + k);
+    else if (cls === BPF_JMP) {
+      flow(i + 1 + insn.jt);
+      flow(i + 1 + insn.jf);
+    } else flow(i + 1);
+  }
+  return known.map((v) => (v === Infinity ? 0 : v));
+}
+
+function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string, shape: Shape, known = 0): string {
   const { code } = insn;
   const k = insn.k >>> 0;
   const ks = k | 0; // the same bits as a signed literal
@@ -389,7 +421,8 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
         return `r = loadExtension(p, meta, ${k}, ${size}, A >>> 0, X >>> 0); ` +
           `if (r < 0) return r === ${LOAD_EXIT_A} ? A >>> 0 : 0; A = r | 0;`;
       }
-      return `if (n < ${k + size}) ${ret('0')} A = ${loadExpr(shape, String(k), size, (d) => String(k + d))};`;
+      const check = k + size <= known ? '' : `if (n < ${k + size}) ${ret('0')} `;
+      return `${check}A = ${loadExpr(shape, String(k), size, (d) => String(k + d))};`;
     }
     case BPF_LD | BPF_W | BPF_IND:
     case BPF_LD | BPF_H | BPF_IND:
@@ -400,12 +433,14 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
         : ret('0');
       return `o = (X >>> 0) + ${k}; if (o > n - ${size}) ${slow} else A = ${loadExpr(shape, 'o', size, (d) => `o + ${d}`)};`;
     }
-    case BPF_LDX | BPF_MSH | BPF_B:
+    case BPF_LDX | BPF_MSH | BPF_B: {
       if (k >= 0x80000000) {
         if (!shape.meta) return ret('0');
         return `r = loadNegative(p, meta, ${ks}, 1); if (r < 0) return 0; X = (r & 15) << 2;`;
       }
-      return `if (n <= ${k}) ${ret('0')} X = (${shape.byte(String(k))} & 15) << 2;`;
+      const check = k + 1 <= known ? '' : `if (n <= ${k}) ${ret('0')} `;
+      return `${check}X = (${shape.byte(String(k))} & 15) << 2;`;
+    }
     case BPF_LD | BPF_W | BPF_LEN: return 'A = wl | 0;';
     case BPF_LDX | BPF_W | BPF_LEN: return 'X = wl | 0;';
     case BPF_LD | BPF_IMM: return `A = ${ks};`;
