@@ -36,13 +36,18 @@ export function inNetns<T>(ns: string | undefined, fn: () => T): T {
   try {
     const r = sys.setns(target, sys.CLONE_NEWNET);
     if (r < 0) throw kernelError('setns', -r, `network namespace ${ns}`);
+    let result: { value: T } | undefined;
+    let error: unknown;
     try {
-      return fn();
-    } finally {
-      const back = sys.setns(self, sys.CLONE_NEWNET);
-      // Staying in the wrong namespace would silently misdirect everything after: stop.
-      if (back < 0) throw new Error(`bpfkit: cannot return to the original network namespace (errno ${-back})`);
+      result = { value: fn() };
+    } catch (err) {
+      error = err;
     }
+    const back = sys.setns(self, sys.CLONE_NEWNET);
+    // Staying in the wrong namespace would silently misdirect everything after: stop.
+    if (back < 0) throw new Error(`bpfkit: cannot return to the original network namespace (errno ${-back})`);
+    if (!result) throw error;
+    return result.value;
   } finally {
     closeSync(self);
     closeSync(target);
