@@ -7,6 +7,7 @@
 //   usdt     fires USDT probe bpfkit_test:plain(i, -i, i*3) (no semaphore)
 //   guarded  fires bpfkit_test:guarded(i) only while its semaphore is set
 //   spin     burns CPU for N milliseconds (perf event sampling)
+//   open     opens and closes /dev/null (LSM file_open)
 // and prints one number: the sum of the calls' results, how many guarded
 // probes fired, or (spin) the CPU time it used in microseconds.
 #include <stdio.h>
@@ -62,6 +63,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(argv[1], "guarded")) {
 		for (i = 0; i < n; i++)
 			sum += guarded_probe(i);
+	} else if (!strcmp(argv[1], "open")) {
+		for (i = 0; i < n; i++) {
+			FILE *f = fopen("/dev/null", "r");
+			sum += f != NULL;
+			if (f)
+				fclose(f);
+		}
 	} else if (!strcmp(argv[1], "spin")) {
 		double end = now_ms() + n;
 		volatile unsigned long x = 0;
