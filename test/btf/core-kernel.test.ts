@@ -63,6 +63,9 @@ describe.skipIf(!IS_ROOT)('CO-RE against a custom target BTF (libbpf btf_custom_
     // the signed-narrowing load was poisoned and the widening one resized
     expect(ours.some((o) => o.poisoned.length === 1 && o.localSpec?.includes('holder.narrowed'))).toBe(true);
     expect(ours.some((o) => o.patched.includes('mem_sz 1 -> 4'))).toBe(true);
+    // candidates pruned to the flavor that matched first, as libbpf does: prune.y is then not found
+    const pruneY = ours.find((o) => o.localSpec?.startsWith('<field_exists>') && o.localSpec.includes('struct prune.y'));
+    expect(pruneY?.patched).toEqual(['imm 1 -> 0']);
   });
 });
 
