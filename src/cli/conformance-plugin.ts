@@ -11,16 +11,15 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 
-/** Bytes from hex text with any white space between the digit pairs. */
-export function parseHexBytes(text: string, what: string): Uint8Array {
-  const digits = text.replace(/\s+/g, '');
-  if (digits.length % 2 !== 0 || /[^0-9a-fA-F]/.test(digits)) {
-    const bad = digits.match(/[^0-9a-fA-F]/)?.[0];
-    throw new UsageError(`${what} must be hex bytes${bad ? ` (found '${bad}')` : ' (odd number of digits)'}`);
+/** Bytes from hex text (src/ebpf's reader), the error saying which input was wrong. */
+export async function hexInput(text: string, what: string): Promise<Uint8Array> {
+  const { parseHex, HexFormatError } = await import('../ebpf/bytecode-text.js');
+  try {
+    return parseHex(text);
+  } catch (e) {
+    if (e instanceof HexFormatError) throw new UsageError(`${what}: ${e.message}`);
+    throw e;
   }
-  const out = new Uint8Array(digits.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
 
 async function readStdin(): Promise<string> {
@@ -41,9 +40,9 @@ export function register(program: Command): void {
         throw new UsageError('--elf is not supported yet: ELF programs for the conformance plugin come with the ELF issue; give the program as hex bytecode');
       }
       const [{ decode }, { Vm }] = await Promise.all([import('../ebpf/insn.js'), import('../vm/index.js')]);
-      const code = parseHexBytes(await readStdin(), 'the program on stdin');
+      const code = await hexInput(await readStdin(), 'the program on stdin');
       if (code.length === 0) throw new UsageError('no program on stdin');
-      const mem = memory === undefined ? new Uint8Array(0) : parseHexBytes(memory, 'the memory argument');
+      const mem = memory === undefined ? new Uint8Array(0) : await hexInput(memory, 'the memory argument');
       const vm = new Vm({ callx: true });
       // bpf_conformance's convention: helper 5 returns its first argument.
       vm.helpers.define(5, (c) => c.u64(1), { name: 'conformance_helper' });

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { parseHexBytes } from './conformance-plugin.js';
+import { hexInput } from './conformance-plugin.js';
 
 interface RunOptions {
   type?: string;
@@ -79,7 +79,7 @@ export function register(program: Command): void {
         throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       let input: Uint8Array | undefined;
-      if (opts.mem !== undefined) input = parseHexBytes(opts.mem, '--mem');
+      if (opts.mem !== undefined) input = await hexInput(opts.mem, '--mem');
       if (opts.data !== undefined) {
         try {
           input = readFileSync(opts.data);
@@ -132,7 +132,7 @@ export function register(program: Command): void {
       const live = vm.loadCollection(collection);
       const result = live.programs[entry]!.run({
         ...(input ? { data: input } : {}),
-        ...(opts.ctx !== undefined ? { ctx: parseHexBytes(opts.ctx, '--ctx') } : {}),
+        ...(opts.ctx !== undefined ? { ctx: await hexInput(opts.ctx, '--ctx') } : {}),
         repeat: positive(opts.repeat, '--repeat'),
       });
       const maps: Record<string, Array<[string, string]>> = {};

@@ -72,7 +72,7 @@ describe('bpfkit run', () => {
       [['run', file('oob.s', 'r0 = *(u64 *)(r1 + 0)\nexit\n'), '--mem', '0102'], /^bpfkit: prog: instruction 0 \(r0 = \*\(u64 \*\)\(r1 \+ 0\)\): read of 8 bytes at 0x[0-9a-f]+: runs past the end of memory/],
       [['run', file('loop.s', 'l: goto l\nexit\n'), '--budget', '1000'], /^bpfkit: prog: instruction 0 .*instruction budget of 1000 exhausted/],
       [['run', file('ok.s', 'r0 = 0\nexit\n'), '--type', 'nope'], /^bpfkit: unknown program type 'nope'/],
-      [['run', file('ok2.s', 'r0 = 0\nexit\n'), '--mem', 'zz'], /^bpfkit: --mem must be hex bytes/],
+      [['run', file('ok2.s', 'r0 = 0\nexit\n'), '--mem', 'zz'], /^bpfkit: --mem: unexpected character 'z' at offset 0 in hex input/],
       [['run', file('ok3.s', 'r0 = 0\nexit\n'), '--type', 'xdp', '--mem', '00'], /^bpfkit: prog test run: EINVAL: XDP data must be/],
       [['run', file('ok4.s', 'r0 = 0\nexit\n'), '--repeat', '0'], /^bpfkit: --repeat must be a positive integer/],
     ];
