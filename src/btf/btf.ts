@@ -56,8 +56,11 @@ export class Btf {
   private readonly own: (BtfType | undefined)[];
   private readonly src: BtfSource | undefined;
   private allDecoded: boolean;
+  /** First own id of each name, and all ids of names that repeat. */
+  private nameFirst: Map<string, number> | undefined;
   private nameIndex: Map<string, number[]> | undefined;
-  private essentialIdx: Map<string, number[]> | undefined;
+  private essFirst: Map<string, number> | undefined;
+  private essMulti: Map<string, number[]> | undefined;
   private ptrSize: number | undefined;
   /** alignOf results by id (0 = not computed yet). */
   private alignCache: Uint8Array | undefined;
@@ -169,45 +172,64 @@ export class Btf {
   /** All types with this name (base first), optionally of one kind. */
   byName(name: string, kind?: Kind): BtfType[] {
     if (!this.nameIndex) {
-      const idx = new Map<string, number[]>();
+      // one id per name is the rule; arrays only where names repeat
+      const first = new Map<string, number>();
+      const dups = new Map<string, number[]>();
       for (let i = 0; i < this.own.length; i++) {
         const id = this.firstId + i;
         const n = this.nameOf(id);
         if (n === '') continue;
-        const l = idx.get(n);
-        if (l) l.push(id);
-        else idx.set(n, [id]);
+        const f = first.get(n);
+        if (f === undefined) first.set(n, id);
+        else {
+          const l = dups.get(n);
+          if (l) l.push(id);
+          else dups.set(n, [f, id]);
+        }
       }
-      this.nameIndex = idx;
+      this.nameFirst = first;
+      this.nameIndex = dups;
     }
     const out = this.base ? this.base.byName(name, kind) : [];
-    for (const id of this.nameIndex.get(name) ?? []) {
+    const one = this.nameFirst!.get(name);
+    if (one === undefined) return out;
+    for (const id of this.nameIndex.get(name) ?? [one]) {
       if (kind === undefined || this.kindOf(id) === kind) out.push(this.type(id));
     }
     return out;
   }
 
   /**
-   * Own type ids by essential name (the name without a CO-RE `___flavor`
-   * suffix), ascending: CO-RE's candidate lists. Built once per Btf.
+   * Own type ids whose essential name (the name without a CO-RE `___flavor`
+   * suffix) is `essential`, ascending: CO-RE's candidates. The index behind
+   * it is built once per Btf.
    */
-  essentialNameIndex(): ReadonlyMap<string, readonly number[]> {
-    if (this.essentialIdx) return this.essentialIdx;
-    this.byName('');
-    const idx = new Map<string, number[]>();
-    const merged = new Set<number[]>();
-    for (const [name, ids] of this.nameIndex!) {
-      const e = name.includes('___') ? name.slice(0, essentialLength(name)) : name;
-      const l = idx.get(e);
-      if (!l) idx.set(e, e === name ? ids : [...ids]);
-      else {
-        for (const id of ids) l.push(id);
-        merged.add(l);
+  idsWithEssentialName(essential: string): readonly number[] {
+    if (!this.essFirst) {
+      this.byName('');
+      const first = new Map<string, number>();
+      const multi = new Map<string, number[]>();
+      for (const [name, id] of this.nameFirst!) {
+        const ids = this.nameIndex!.get(name);
+        const e = name.includes('___') ? name.slice(0, essentialLength(name)) : name;
+        const f = first.get(e);
+        if (f === undefined) {
+          first.set(e, id);
+          if (ids) multi.set(e, [...ids]);
+        } else {
+          let l = multi.get(e);
+          if (!l) multi.set(e, (l = [f]));
+          for (const x of ids ?? [id]) l.push(x);
+        }
       }
+      for (const l of multi.values()) l.sort((x, y) => x - y);
+      this.essFirst = first;
+      this.essMulti = multi;
     }
-    for (const l of merged) l.sort((a, b) => a - b);
-    this.essentialIdx = idx;
-    return idx;
+    const m = this.essMulti!.get(essential);
+    if (m) return m;
+    const f = this.essFirst.get(essential);
+    return f === undefined ? [] : [f];
   }
 
   /** The first type with this name (and kind), or undefined. */
@@ -246,9 +268,11 @@ export class Btf {
   get pointerSize(): number {
     if (this.ptrSize === undefined) {
       this.ptrSize = 8;
-      for (const n of ['long int', 'long unsigned int', 'unsigned long', 'long']) {
-        const t = this.find(n, 'int');
-        if (t && t.kind === 'int' && (t.size === 4 || t.size === 8)) {
+      const longs = ['long int', 'long unsigned int', 'unsigned long', 'long'];
+      for (let id = 1; id < this.length; id++) {
+        if (this.kindOf(id) !== 'int' || !longs.includes(this.nameOf(id))) continue;
+        const t = this.type(id);
+        if (t.kind === 'int' && (t.size === 4 || t.size === 8)) {
           this.ptrSize = t.size;
           break;
         }

@@ -476,7 +476,7 @@ export class CoreResolver {
     }
     const ess = lt.name.slice(0, essentialNameLength(lt.name));
     const search = (btf: Btf): Candidate[] =>
-      (btf.essentialNameIndex().get(ess) ?? []).filter((id) => kindsCompatible(btf.type(id), lt)).map((id) => ({ btf, id }));
+      btf.idsWithEssentialName(ess).filter((id) => kindsCompatible(btf.type(id), lt)).map((id) => ({ btf, id }));
     let out = search(this.target);
     if (out.length === 0) {
       for (const m of this.options.modules ?? []) {

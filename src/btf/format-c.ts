@@ -271,17 +271,17 @@ export class CPrinter {
   /** `struct {...}` / `union {...}` body (no name), members at lvl+1. */
   private compositeBody(t: CompositeType, lvl: number, depth: number): string {
     const head = t.name === '' ? t.kind : `${t.kind} ${this.tag(t)}`;
-    const lines = this.memberLines(t, lvl + 1, depth);
-    const packed = isPacked(this.btf, t) ? ' __attribute__((packed))' : '';
+    const isP = t.kind === 'struct' && isPacked(this.btf, t);
+    const lines = this.memberLines(t, lvl + 1, depth, isP);
+    const packed = isP ? ' __attribute__((packed))' : '';
     if (lines.length === 0) return t.size > 0 ? `${head} {\n${'\t'.repeat(lvl)}}${packed}` : `${head} {}${packed}`;
     return `${head} {\n${lines.join('\n')}\n${'\t'.repeat(lvl)}}${packed}`;
   }
 
-  private memberLines(t: CompositeType, lvl: number, depth: number): string[] {
+  private memberLines(t: CompositeType, lvl: number, depth: number, packed: boolean): string[] {
     const ind = '\t'.repeat(lvl);
     const out: string[] = [];
     const isStruct = t.kind === 'struct';
-    const packed = isStruct && isPacked(this.btf, t);
     let off = 0;
     let prevBitfield = false;
     for (const m of t.members) {
