@@ -257,7 +257,8 @@ function filterBody(prog: CbpfProgram, shape: Shape): { body: string; slots: num
   if (structured) {
     const parts: string[] = [];
     const known = knownLengths(prog);
-    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured, shape, known[i]!));
+    const fused = fusedCompares(prog);
+    for (let i = 0; i < n; i++) parts.push(emit(prog[i]!, i, gotoStructured, shape, known[i]!, fused));
     if (labels.size > MAX_LABELS) {
       structured = false;
     } else {
@@ -404,7 +405,79 @@ function knownLengths(prog: CbpfProgram): number[] {
   return known.map((v) => (v === Infinity ? 0 : v));
 }
 
-function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string, shape: Shape, known = 0): string {
+/**
+ * Whether A may be read, at each instruction, before it is written (a
+ * backward pass; forward-only programs). An ancillary load reads A too (the
+ * kernel's ALU_XOR_X, NLATTR, and the no-device exit return or use it).
+ */
+function liveA(prog: CbpfProgram): boolean[] {
+  const n = prog.length;
+  const live = new Array<boolean>(n + 1).fill(false);
+  const at = (t: number): boolean => (t < n ? live[t]! : false);
+  for (let i = n - 1; i >= 0; i--) {
+    const { code } = prog[i]!;
+    const k = prog[i]!.k >>> 0;
+    const cls = code & 0x07;
+    const mode = code & 0xe0;
+    if (cls === BPF_RET) live[i] = code === (BPF_RET | BPF_A);
+    else if (code === (BPF_JMP | BPF_JA)) live[i] = at(i + 1 + k);
+    else if (cls === BPF_JMP || cls === BPF_ALU || code === BPF_ST || code === (BPF_MISC | BPF_TAX)) live[i] = true;
+    else if (cls === BPF_LD) live[i] = mode === BPF_ABS && k >= 0x80000000;
+    else if (code === (BPF_MISC | BPF_TXA)) live[i] = false;
+    else live[i] = at(i + 1); // LDX, STX, MSH: A passes through
+  }
+  return live;
+}
+
+/** A load whose only use is the `jeq #k` right after it: compare its bytes instead. */
+interface FusedLoad {
+  k: number;
+  size: 2 | 4;
+}
+
+/**
+ * `ldh/ld [k]; jeq #K` where the jeq is reached only from the load and A is
+ * dead on both branches: the pair becomes a comparison of the packet bytes
+ * with K's bytes (no shifts, and a mismatch in the first byte decides).
+ * Returns the fused loads by index.
+ */
+function fusedCompares(prog: CbpfProgram): Map<number, FusedLoad> {
+  const fused = new Map<number, FusedLoad>();
+  const n = prog.length;
+  if (prog.some((i) => i.code === (BPF_JMP | BPF_JA) && (i.k >>> 0) >= 0x80000000)) return fused;
+  const targets = new Set<number>();
+  prog.forEach((insn, i) => {
+    if (insn.code === (BPF_JMP | BPF_JA)) targets.add(i + 1 + (insn.k >>> 0));
+    else if ((insn.code & 0x07) === BPF_JMP) {
+      targets.add(i + 1 + insn.jt);
+      targets.add(i + 1 + insn.jf);
+    }
+  });
+  const live = liveA(prog);
+  for (let i = 0; i + 1 < n; i++) {
+    const load = prog[i]!;
+    const jeq = prog[i + 1]!;
+    if (load.code !== (BPF_LD | BPF_W | BPF_ABS) && load.code !== (BPF_LD | BPF_H | BPF_ABS)) continue;
+    if ((load.k >>> 0) >= 0x80000000 || jeq.code !== (BPF_JMP | BPF_JEQ | BPF_K) || targets.has(i + 1)) continue;
+    const t = i + 2 + jeq.jt;
+    const f = i + 2 + jeq.jf;
+    if ((t < n && live[t]) || (f < n && live[f])) continue;
+    fused.set(i, { k: load.k >>> 0, size: load.code === (BPF_LD | BPF_W | BPF_ABS) ? 4 : 2 });
+  }
+  return fused;
+}
+
+/** The condition "the bytes at k equal K" for a fused load. */
+function bytesEqual(shape: Shape, f: FusedLoad, K: number): string {
+  if (f.size === 2 && K > 0xffff) return 'false';
+  const bytes = f.size === 4 ? [K >>> 24, (K >>> 16) & 0xff, (K >>> 8) & 0xff, K & 0xff] : [K >>> 8, K & 0xff];
+  return bytes.map((b, d) => `${shape.byte(String(f.k + d))} === ${b}`).join(' && ');
+}
+
+function emit(
+  insn: CbpfInsn, i: number, go: (from: number, t: number) => string, shape: Shape, known = 0,
+  fused?: ReadonlyMap<number, FusedLoad>,
+): string {
   const { code } = insn;
   const k = insn.k >>> 0;
   const ks = k | 0; // the same bits as a signed literal
@@ -422,6 +495,7 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
           `if (r < 0) return r === ${LOAD_EXIT_A} ? A >>> 0 : 0; A = r | 0;`;
       }
       const check = k + size <= known ? '' : `if (n < ${k + size}) ${ret('0')} `;
+      if (fused?.has(i)) return check; // compared byte by byte by the jeq that follows
       return `${check}A = ${loadExpr(shape, String(k), size, (d) => String(k + d))};`;
     }
     case BPF_LD | BPF_W | BPF_IND:
@@ -460,7 +534,11 @@ function emit(insn: CbpfInsn, i: number, go: (from: number, t: number) => string
   if (cls === BPF_JMP) {
     let cond: string;
     switch (op) {
-      case BPF_JEQ: cond = isX ? 'A === X' : `A === ${ks}`; break;
+      case BPF_JEQ: {
+        const f = fused?.get(i - 1);
+        cond = isX ? 'A === X' : f ? bytesEqual(shape, f, k) : `A === ${ks}`;
+        break;
+      }
       case BPF_JGT: cond = isX ? '(A >>> 0) > (X >>> 0)' : k === 0 ? 'A !== 0' : `(A >>> 0) > ${k}`; break;
       case BPF_JGE: cond = isX ? '(A >>> 0) >= (X >>> 0)' : k === 0 ? 'true' : `(A >>> 0) >= ${k}`; break;
       case BPF_JSET: cond = isX ? '(A & X) !== 0' : `(A & ${ks}) !== 0`; break;
