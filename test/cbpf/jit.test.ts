@@ -40,6 +40,36 @@ describe('JIT = interpreter', () => {
     expect(verdicts).toBeGreaterThan(30_000);
   });
 
+  it('loads compared right away (fused into byte comparisons) keep their meaning', () => {
+    // ld/ldh [k]; jeq #K, then random code that may or may not read A.
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0x20, 0x28),
+        fc.integer({ min: 0, max: 20 }),
+        fc.oneof(fc.constant(0x0800), fc.constant(0x86dd), fc.nat(), fc.constant(0xc0a80101)),
+        programArb({ maxLength: 12 }),
+        fc.array(packetArb(), { minLength: 8, maxLength: 16 }),
+        (code, k, K, rest, packets) => {
+          const body = rest.slice(0, -1);
+          const prog: CbpfInsn[] = [
+            { code, jt: 0, jf: 0, k },
+            { code: 0x15, jt: body.length > 0 ? body.length % 3 : 0, jf: 0, k: K >>> 0 },
+            ...body,
+            rest[rest.length - 1]!,
+          ];
+          if (!isValid(prog, 'libpcap')) return true;
+          const f = jit(prog, { cache: false });
+          return packets.every((p) => f(p, p.length) === interpret(prog, p, p.length));
+        },
+      ),
+      { numRuns: 1500, seed: 11 },
+    );
+    const src = jitSource([stmt(0x28, 12), jump(0x15, 0x800, 0, 1), stmt(BPF_RET | BPF_K, 1), stmt(BPF_RET | BPF_K, 0)]);
+    expect(src).toContain('p[12] === 8 && p[13] === 0');
+    const live = jitSource([stmt(0x28, 12), jump(0x15, 0x800, 0, 1), stmt(BPF_RET | BPF_A), stmt(BPF_RET | BPF_K, 0)]);
+    expect(live).not.toContain('p[12] === 8');
+  });
+
   it('the batch form gives the same verdicts over packets stored in one buffer', () => {
     let verdicts = 0;
     fc.assert(
