@@ -121,12 +121,21 @@ class FileSource implements ChunkSource {
 class StreamSource implements ChunkSource {
   readonly size = undefined;
   private readonly it: AsyncIterator<Uint8Array>;
-  constructor(source: AsyncIterable<Uint8Array>) {
+  constructor(private readonly source: AsyncIterable<Uint8Array>) {
     this.it = source[Symbol.asyncIterator]();
   }
+  private closing = false;
+
   async next(): Promise<Uint8Array | null> {
     for (;;) {
-      const { value, done } = await this.it.next();
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await this.it.next();
+      } catch (err) {
+        if (this.closing) return null; // closed while waiting: that is the end
+        throw err;
+      }
+      const { value, done } = step;
       if (done) return null;
       const chunk: Uint8Array = value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer);
       if (chunk.length === 0) continue;
@@ -135,6 +144,10 @@ class StreamSource implements ChunkSource {
     }
   }
   async close(): Promise<void> {
+    // A stream waiting for data (a pipe) must stop waiting: destroying it ends the pending read.
+    this.closing = true;
+    const stream = this.source as { destroy?: () => void; destroyed?: boolean };
+    if (typeof stream.destroy === 'function' && stream.destroyed !== true) stream.destroy();
     await this.it.return?.();
   }
 }
@@ -355,6 +368,7 @@ class ChunkPump {
 
   /** Start on a new chunk; false (after finishing the decoder) at the end of input. */
   private take(chunk: Uint8Array | null): boolean {
+    if (this.done) return false; // closed by the caller meanwhile
     if (chunk === null) {
       this.eof = true;
       return this.end();

@@ -231,7 +231,17 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     }
     return matched < max;
   };
+  // Ctrl-C stops the read between chunks; what was read is printed, counted and written as usual.
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    // A read waiting on a pipe must stop waiting too.
+    void reader.close();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const onBatch = (b: PacketBatch): boolean => {
+    if (interrupted) return false;
     if (filterApi !== undefined && b.iface !== filterIface) {
       filter = filterFor(b.iface);
       filterIface = b.iface;
@@ -254,6 +264,8 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   try {
     await reader.forEachBatch(onBatch);
   } catch (err) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     // Whatever was read before the damage is printed and written; the -w file stays valid.
     out.flush();
     progress?.stop();
@@ -264,6 +276,8 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     }
     throw translateWriteError(err, opts.write);
   }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   progress?.stop();
   out.flush();
   if (writer !== undefined) {
@@ -277,7 +291,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     out.write(`${matched} packet${matched === 1 ? '' : 's'}\n`);
     out.flush();
   }
-  return 0;
+  return interrupted ? 130 : 0;
 }
 
 function translateWriteError(err: unknown, path: string | undefined): unknown {

@@ -5,7 +5,7 @@
  * program files, standard input, unknown link types, and bad input (missing
  * files, libpcap's invalid savefiles, damage in the middle, a cut last record).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -213,6 +213,33 @@ describe('bpfkit read: bad input', () => {
       expect(got.error).toBeUndefined();
       expect(got.packets.length).toBe(40);
     }
+  });
+
+  it('Ctrl-C while waiting on a pipe: stops, keeps what was written, exit status 130', async () => {
+    const o = resolve(OUT, 'interrupted.pcap');
+    const bytes = readFileSync(LOOPBACK);
+    const child = spawn(process.execPath, [EXE, 'read', '-r', '-', '-w', o], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdin.write(bytes.subarray(0, 5000));
+    // Once it has said what it reads, it is waiting for more input.
+    await new Promise<void>((ok) => {
+      const poll = setInterval(() => {
+        if (err.includes('reading from file')) {
+          clearInterval(poll);
+          ok();
+        }
+      }, 20);
+    });
+    await new Promise((ok) => setTimeout(ok, 300));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((ok) => child.on('exit', (c) => ok(c)));
+    expect(code).toBe(130);
+    const whole = readCaptureSync(bytes.subarray(0, 5000)).packets.length;
+    expect(libpcapPacketsOf([o])[0]!.packets.length).toBe(whole);
+    expect(err).not.toMatch(/internal error|warning/);
   });
 
   it('a cut last record: a warning, the packets before it, and success', () => {
