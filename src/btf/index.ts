@@ -1,18 +1,32 @@
 /**
- * bpfkit/btf: BTF and BTF.ext — parse, look up, size, encode, print (raw like
- * bpftool, or C), CO-RE relocations, line info.
+ * bpfkit/btf: BTF and BTF.ext — parse, look up, size, encode, sanitise, print
+ * (raw like bpftool, or C), CO-RE relocations, line info. See README.md.
  *
- * Entry points:
- *   parseBtf(bytes, {base?})        raw .BTF bytes (either byte order) → Btf
- *   parseBtfExt(bytes, btf)         .BTF.ext bytes → {funcInfo, lineInfo, coreRelos} per ELF section
- *   loadBtf(bytes) / btfFromElf()   raw BTF or an ELF object's .BTF/.BTF.ext
- *   loadKernelBtf()                 /sys/kernel/btf/vmlinux, cached
+ * Reading
+ *   parseBtf(bytes, {base?})        raw BTF (either byte order; split on a base) → Btf
+ *   parseBtfExt(bytes, btf)         .BTF.ext → {funcInfo, lineInfo, coreRelos} per ELF section
+ *   loadBtf(bytes) / btfFromElf()   raw BTF, or an ELF object's .BTF (+ .BTF.ext)
+ *   loadKernelBtf()                 /sys/kernel/btf/vmlinux, parsed once; loadKernelModuleBtf(name)
+ * The type graph
  *   Btf                             type(id), byName(name, kind?), find(), get(name, kind),
- *                                   resolve(id) (through typedefs/qualifiers), skipModifiers(id),
- *                                   sizeOf(id), alignOf(id), member(), field(), types(), length
+ *                                   resolve(id), skipModifiers(id), sizeOf(id), alignOf(id),
+ *                                   member(id, name), field(id, name), types(), kindOf/nameOf,
+ *                                   length, firstId, base
  *   BtfType                         plain objects discriminated by `kind` ('int', 'struct', ...)
+ * Writing
+ *   encodeBtf(btf)                  → bytes the kernel and bpftool accept
+ *   sanitizeBtf(btf, features)      libbpf's rewrites for kernels lacking kinds
+ * Printing
+ *   formatRaw / formatRawBytes      `bpftool btf dump file` text
+ *   formatC, CPrinter               a compilable header (vmlinux.h)
+ *   typeToC / declarationToC / definitionToC   one type as C
+ * CO-RE
+ *   new CoreResolver(local, target) .resolve(relo) → CoreResult {origValue, newValue, poison, ...}
+ *   patchInstruction(insns, i, res) libbpf's instruction patching (or poisoning)
+ * Source lines
+ *   lineTables(ext), LineTable.at(insn), formatLineInfo, formatSourceLocation
  *
- * Errors: BtfError (code EBTF...) with section / typeId / offset.
+ * Errors: BtfError (code EBTF...) with section / typeId / offset; CoreRelocationError (EBTF_CORE).
  */
 export { Btf, MAX_RESOLVE_DEPTH, type BtfOptions, type TypeOfKind } from './btf.js';
 export { BtfError, CoreRelocationError, type BtfErrorWhere } from './errors.js';
