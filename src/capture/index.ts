@@ -12,6 +12,7 @@ export type { CaptureInfo, CaptureFormat } from './decoder.js';
 export { CaptureDecoder } from './decoder.js';
 export type { CaptureSource, ReadOptions, SyncReadOptions, ParsedCapture } from './reader.js';
 export { CaptureReader, readCaptureSync, readAllPackets } from './reader.js';
+export { PacketBatch, BATCH_CAPACITY } from './batch.js';
 export type { PcapHeader, PcapWriteOptions } from './pcap.js';
 export { PCAP_MAGIC_US, PCAP_MAGIC_NS, encodePcapHeader } from './pcap.js';
 export type { PcapngSection } from './pcapng.js';
