@@ -1,0 +1,292 @@
+/**
+ * The optimiser's analyses over a Cfg:
+ *
+ * - graph: blocks reachable from the entry in reverse postorder,
+ *   predecessors, and the blocks that lie on a loop (protochain's header
+ *   walk) — those are analysed soundly but never rewritten.
+ * - forward: for each block, the value in every register and scratch slot
+ *   on entry (the same value number when all predecessors agree, an opaque
+ *   value otherwise), the facts and the safety that hold there (see
+ *   optimize-facts.ts), the effects of its statements, its test, and the
+ *   state on exit. At a loop header nothing is known about registers.
+ * - liveness: which registers and slots a block's code may read before
+ *   writing them (bits 0..15 the slots, 16 A, 17 X).
+ */
+import { BPF_A, BPF_JMP, BPF_RET, BPF_X, bpfClass, bpfMode, bpfRval, bpfSrc } from '../cbpf/insn.js';
+import type { Block, Cfg, Stmt } from './cfg.js';
+import { Facts, Safety, addFact, mayFail, record, type Cond } from './optimize-facts.js';
+import { LOC_A, LOC_X, NLOC, step, type Effect, type State, type ValueTable } from './optimize-values.js';
+
+export const BIT_A = 1 << LOC_A;
+export const BIT_X = 1 << LOC_X;
+export const ALL_LOCS = (1 << NLOC) - 1;
+
+export function successors(b: Block): Block[] {
+  const t = b.term;
+  if (t.kind === 'branch') return t.jt === t.jf ? [t.jt] : [t.jt, t.jf];
+  if (t.kind === 'jump') return [t.target];
+  return [];
+}
+
+export interface Graph {
+  /** Reachable blocks in reverse postorder (a topological order when acyclic). */
+  order: Block[];
+  index: Map<Block, number>;
+  preds: Map<Block, Block[]>;
+  /** Blocks on a cycle. */
+  inLoop: Set<Block>;
+  /** Targets of back edges. */
+  headers: Set<Block>;
+}
+
+export function buildGraph(cfg: Cfg): Graph {
+  const post: Block[] = [];
+  const state = new Map<Block, number>(); // 1 on stack, 2 done
+  const headers = new Set<Block>();
+  const stack: { b: Block; s: Block[]; i: number }[] = [{ b: cfg.entry, s: successors(cfg.entry), i: 0 }];
+  state.set(cfg.entry, 1);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.i < top.s.length) {
+      const n = top.s[top.i++]!;
+      const st = state.get(n);
+      if (st === undefined) {
+        state.set(n, 1);
+        stack.push({ b: n, s: successors(n), i: 0 });
+      } else if (st === 1) headers.add(n);
+    } else {
+      state.set(top.b, 2);
+      post.push(top.b);
+      stack.pop();
+    }
+  }
+  const order = post.reverse();
+  const index = new Map<Block, number>();
+  order.forEach((b, i) => index.set(b, i));
+  const preds = new Map<Block, Block[]>();
+  for (const b of order) preds.set(b, []);
+  for (const b of order) for (const s of successors(b)) preds.get(s)!.push(b);
+  const inLoop = new Set<Block>();
+  if (headers.size) {
+    // A block is on a loop when it reaches a header that reaches it back (both within the graph).
+    for (const h of headers) {
+      // Blocks that reach h backwards from its back-edge sources without passing h: the natural loop.
+      const body = new Set<Block>([h]);
+      const work: Block[] = preds.get(h)!.filter((p) => index.get(p)! >= index.get(h)!);
+      while (work.length) {
+        const x = work.pop()!;
+        if (body.has(x)) continue;
+        body.add(x);
+        for (const p of preds.get(x)!) work.push(p);
+      }
+      for (const x of body) inLoop.add(x);
+    }
+  }
+  return { order, index, preds, inLoop, headers };
+}
+
+/** Locations a statement reads and writes (bit masks). */
+export function stmtUseDef(s: Stmt): { use: number; def: number } {
+  const code = s.code;
+  const k = s.k >>> 0;
+  switch (bpfClass(code)) {
+    case 0x00: { // LD
+      const mode = bpfMode(code);
+      if (mode === 0x60) return { use: k < 16 ? 1 << k : 0, def: BIT_A };
+      if (mode === 0x40) return { use: BIT_X, def: BIT_A };
+      // Linux extensions that read A and X, and ifindex/hatype which may return A.
+      if (mode === 0x20 && k >= 0xfffff000) return { use: BIT_A | BIT_X, def: BIT_A };
+      return { use: 0, def: BIT_A };
+    }
+    case 0x01: { // LDX
+      const mode = bpfMode(code);
+      if (mode === 0x60) return { use: k < 16 ? 1 << k : 0, def: BIT_X };
+      return { use: 0, def: BIT_X };
+    }
+    case 0x02:
+      return { use: BIT_A, def: k < 16 ? 1 << k : 0 };
+    case 0x03:
+      return { use: BIT_X, def: k < 16 ? 1 << k : 0 };
+    case 0x04:
+      return { use: BIT_A | (bpfSrc(code) === BPF_X ? BIT_X : 0), def: BIT_A };
+    case 0x07:
+      return (code & 0xf8) === 0x80 ? { use: BIT_X, def: BIT_A } : { use: BIT_A, def: BIT_X };
+    default:
+      return { use: ALL_LOCS, def: 0 };
+  }
+}
+
+/** Locations the terminator reads. */
+export function termUse(b: Block): number {
+  const t = b.term;
+  if (t.kind === 'ret') return bpfClass(t.code) === BPF_RET && bpfRval(t.code) === BPF_A ? BIT_A : 0;
+  if (t.kind === 'branch') return BIT_A | (bpfSrc(t.code) === BPF_X ? BIT_X : 0);
+  return 0;
+}
+
+/** Live-in sets of every block, to a fixpoint (loops included). */
+export function liveness(g: Graph): Map<Block, number> {
+  const liveIn = new Map<Block, number>();
+  const local = new Map<Block, { use: number; def: number }>();
+  for (const b of g.order) {
+    let use = 0, def = 0;
+    for (const s of b.stmts) {
+      const ud = stmtUseDef(s);
+      use |= ud.use & ~def;
+      def |= ud.def;
+    }
+    use |= termUse(b) & ~def;
+    local.set(b, { use, def });
+    liveIn.set(b, use);
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = g.order.length - 1; i >= 0; i--) {
+      const b = g.order[i]!;
+      let out = 0;
+      for (const s of successors(b)) out |= liveIn.get(s)!;
+      const l = local.get(b)!;
+      const inn = l.use | (out & ~l.def);
+      if (inn !== liveIn.get(b)) {
+        liveIn.set(b, inn);
+        changed = true;
+      }
+    }
+  }
+  return liveIn;
+}
+
+export function liveOut(b: Block, liveIn: Map<Block, number>): number {
+  let out = 0;
+  for (const s of successors(b)) out |= liveIn.get(s) ?? ALL_LOCS;
+  return out;
+}
+
+/** What the forward analysis knows about one block. */
+export interface BlockInfo {
+  inState: State;
+  outState: State;
+  inFacts: Facts;
+  inSafety: Safety;
+  /** Safety after the statements (before the test). */
+  outSafety: Safety;
+  /** Effects of the statements in order, each with whether it may still fail where it happens. */
+  effects: { e: Effect; mayFail: boolean }[];
+  /** The test (for a branch), on the values at its end. */
+  cond?: Cond;
+  /** False when some statement is not modelled: leave the block as it is. */
+  ok: boolean;
+}
+
+export interface Analysis {
+  g: Graph;
+  t: ValueTable;
+  info: Map<Block, BlockInfo>;
+}
+
+/** The facts on the edge b → succ (the branch's outcome added). */
+export function edgeFacts(a: Analysis, b: Block, succ: Block): Facts {
+  const bi = a.info.get(b)!;
+  const f = bi.inFacts.clone();
+  const t = b.term;
+  if (t.kind === 'branch' && t.jt !== t.jf && bi.cond && bi.ok) addFact(a.t, f, bi.cond, succ === t.jt);
+  return f;
+}
+
+/** Run the statements of a block from a state; effects are annotated with whether they may still fail. */
+export function runBlock(
+  t: ValueTable,
+  stmts: readonly Stmt[],
+  state: State,
+  safety: Safety,
+  facts: Facts | undefined,
+): { state: State; safety: Safety; effects: { e: Effect; mayFail: boolean }[]; ok: boolean } {
+  const s = state.slice();
+  const sf = safety.clone();
+  const effects: { e: Effect; mayFail: boolean }[] = [];
+  const buf: Effect[] = [];
+  let ok = true;
+  for (const st of stmts) {
+    buf.length = 0;
+    if (!step(t, s, st, buf)) {
+      ok = false;
+      break;
+    }
+    for (const e of buf) {
+      effects.push({ e, mayFail: mayFail(t, sf, e, facts) });
+      record(t, sf, e);
+    }
+  }
+  return { state: s, safety: sf, effects, ok };
+}
+
+/** The test a branch terminator makes, on a state. */
+export function condOf(t: ValueTable, b: Block, s: State): Cond | undefined {
+  const term = b.term;
+  if (term.kind !== 'branch') return undefined;
+  const op = term.code & 0xf0;
+  return { op, a: s[LOC_A]!, b: bpfSrc(term.code) === BPF_X ? s[LOC_X]! : t.konst(term.k) };
+}
+
+export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): Analysis {
+  const info = new Map<Block, BlockInfo>();
+  const a: Analysis = { g, t, info };
+  const entryState: State = new Array<number>(NLOC).fill(t.konst(0));
+  for (const b of g.order) {
+    const preds = g.preds.get(b)!;
+    let inState: State;
+    let inFacts: Facts;
+    let inSafety: Safety;
+    if (b === cfg.entry && preds.length === 0) {
+      inState = entryState.slice();
+      inFacts = new Facts();
+      inSafety = new Safety();
+    } else {
+      // Forward edges only (a back edge's source comes later in the order).
+      const fwd = preds.filter((p) => info.has(p));
+      const states = fwd.map((p) => info.get(p)!.outState);
+      if (b === cfg.entry) states.push(entryState);
+      inState = new Array<number>(NLOC);
+      const header = g.headers.has(b);
+      for (let l = 0; l < NLOC; l++) {
+        const v0 = states[0]!;
+        let same = !header;
+        for (const st of states) if (st[l] !== v0[l]) same = false;
+        if (same) inState[l] = v0[l]!;
+        else if (header) inState[l] = t.opaque();
+        else {
+          let lo = Infinity, hi = 0, zeros = 0xffffffff;
+          for (const st of states) {
+            const vi = t.info[st[l]!]!;
+            lo = Math.min(lo, vi.lo);
+            hi = Math.max(hi, vi.hi);
+            zeros &= vi.zeros;
+          }
+          inState[l] = t.opaque(lo, hi, zeros >>> 0);
+        }
+      }
+      inFacts = fwd.length ? edgeFacts(a, fwd[0]!, b) : new Facts();
+      for (let i = 1; i < fwd.length; i++) inFacts = inFacts.intersect(edgeFacts(a, fwd[i]!, b));
+      if (b === cfg.entry) inFacts = new Facts();
+      inSafety = fwd.length ? info.get(fwd[0]!)!.outSafety : new Safety();
+      for (let i = 1; i < fwd.length; i++) inSafety = inSafety.intersect(info.get(fwd[i]!)!.outSafety);
+      if (b === cfg.entry) inSafety = new Safety();
+    }
+    const r = runBlock(t, b.stmts, inState, inSafety, inFacts);
+    const bi: BlockInfo = {
+      inState, outState: r.state, inFacts, inSafety, outSafety: r.safety, effects: r.effects, ok: r.ok,
+    };
+    if (!r.ok) {
+      // Unmodelled: nothing is known after it.
+      bi.outState = r.state.map(() => t.opaque());
+      bi.outSafety = inSafety;
+    } else {
+      const c = condOf(t, b, r.state);
+      if (c) bi.cond = c;
+    }
+    info.set(b, bi);
+  }
+  return a;
+}
+
+export { BPF_A, BPF_JMP };

@@ -1,0 +1,315 @@
+/**
+ * What the optimiser knows at a point of the program, on every path that
+ * reaches it:
+ *
+ * - facts: the outcomes of the tests taken on the way (`ldh [12] == 0x800`
+ *   was true, `ldb [14] & 0x20` was clear), over value numbers. A test whose
+ *   outcome they imply (directly, by range, by known bits, or through simple
+ *   algebra such as `(x & m) == 0` being `!(x & m)` and `x + c == k` being
+ *   `x == k - c`) need not run: that is how jump threading and branch folding
+ *   decide.
+ * - safety: which effects cannot end the program any more: the captured
+ *   length is known to be at least `cap` (a load that fit), indirect loads
+ *   that fit from a base value, divisors known non-zero, Linux ancillary
+ *   loads that worked. A load such knowledge covers may be dropped or
+ *   skipped without changing any verdict.
+ *
+ * Both are "must" information: at a join, only what holds on every incoming
+ * path survives (an intersection).
+ */
+import { BPF_ADD, BPF_AND, BPF_XOR } from '../cbpf/insn.js';
+import {
+  E_ANC, E_DEV, E_DIV, E_IND, E_LOAD, V_ALU, type Effect, type ValueTable,
+} from './optimize-values.js';
+
+const JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
+const AD = 0xfffff000;
+
+/** A test: `a op b` where b is a constant (bConst) or a value. */
+export interface Cond {
+  op: number;
+  a: number;
+  /** The operand value number (a constant's number when comparing with K). */
+  b: number;
+}
+
+/** Outcomes of tests, keyed by `a|op|b` (value numbers). */
+export class Facts {
+  readonly map: Map<string, boolean>;
+  /** Per value: its tests with constants (for range and bit reasoning). */
+  readonly byValue: Map<number, { op: number; k: number; truth: boolean }[]>;
+
+  constructor(map?: Map<string, boolean>, byValue?: Map<number, { op: number; k: number; truth: boolean }[]>) {
+    this.map = map ?? new Map();
+    this.byValue = byValue ?? new Map();
+  }
+
+  clone(): Facts {
+    const bv = new Map<number, { op: number; k: number; truth: boolean }[]>();
+    for (const [k, v] of this.byValue) bv.set(k, v.slice());
+    return new Facts(new Map(this.map), bv);
+  }
+
+  /** Only the facts both hold. */
+  intersect(o: Facts): Facts {
+    const out = new Facts();
+    const [small, big] = this.map.size <= o.map.size ? [this, o] : [o, this];
+    for (const [k, v] of small.map) if (big.map.get(k) === v) out.map.set(k, v);
+    for (const [vn, list] of small.byValue) {
+      const other = big.byValue.get(vn);
+      if (!other) continue;
+      const kept = list.filter((f) => other.some((g) => g.op === f.op && g.k === f.k && g.truth === f.truth));
+      if (kept.length) out.byValue.set(vn, kept);
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/**
+ * The canonical form of a test (so that equivalent tests share a key):
+ * `(x & m) == 0` → `!(x jset m)`, `(x & m) jset k` → `x jset (m & k)`,
+ * `x + c == k` → `x == k - c`, `x ^ c == k` → `x == k ^ c`.
+ * Returns the test and whether its truth is inverted.
+ */
+export function canonical(t: ValueTable, c: Cond): { c: Cond; neg: boolean } {
+  let { op, a, b } = c;
+  let neg = false;
+  for (let guard = 0; guard < 8; guard++) {
+    const k = t.constOf(b);
+    if (k === undefined) break;
+    const ai = t.info[a]!;
+    if (ai.kind !== V_ALU) break;
+    const c1 = t.constOf(ai.b);
+    if (c1 === undefined) break;
+    if (op === JEQ && ai.code === BPF_AND && k === 0) {
+      op = JSET;
+      b = ai.b;
+      a = ai.a;
+      neg = !neg;
+    } else if (op === JEQ && ai.code === BPF_AND && k === c1 && (c1 & (c1 - 1)) === 0) {
+      // (x & bit) == bit is x jset bit.
+      op = JSET;
+      b = ai.b;
+      a = ai.a;
+    } else if (op === JSET && ai.code === BPF_AND) {
+      b = t.konst(c1 & k);
+      a = ai.a;
+    } else if (op === JEQ && ai.code === BPF_ADD) {
+      b = t.konst(k - c1);
+      a = ai.a;
+    } else if (op === JEQ && ai.code === BPF_XOR) {
+      b = t.konst(k ^ c1);
+      a = ai.a;
+    } else break;
+  }
+  return { c: { op, a, b }, neg };
+}
+
+const keyOf = (c: Cond): string => `${c.a}|${c.op}|${c.b}`;
+
+/** Record that test c came out `truth`. */
+export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void {
+  const cc = canonical(t, c);
+  const key = keyOf(cc.c);
+  const val = truth !== cc.neg;
+  f.map.set(key, val);
+  const k = t.constOf(cc.c.b);
+  if (k !== undefined) {
+    let list = f.byValue.get(cc.c.a);
+    if (!list) f.byValue.set(cc.c.a, (list = []));
+    list.push({ op: cc.c.op, k, truth: val });
+  }
+}
+
+/** The constant a value is known to be here, if any (facts `v == c`, or arithmetic on such values). */
+export function knownConst(t: ValueTable, f: Facts, v: number, depth = 0): number | undefined {
+  const c = t.constOf(v);
+  if (c !== undefined) return c;
+  const list = f.byValue.get(v);
+  if (list) for (const x of list) if (x.op === JEQ && x.truth) return x.k;
+  const vi = t.info[v]!;
+  if (vi.kind === V_ALU && depth < 6) {
+    const a = knownConst(t, f, vi.a, depth + 1);
+    if (a === undefined) return undefined;
+    const b = knownConst(t, f, vi.b, depth + 1);
+    if (b === undefined) return undefined;
+    const r = t.alu(vi.code, t.konst(a), t.konst(b));
+    return r === undefined ? undefined : t.constOf(r);
+  }
+  return undefined;
+}
+
+/** Is test c decided here? true / false, or undefined when it may go either way. */
+export function decide(t: ValueTable, f: Facts, c: Cond): boolean | undefined {
+  const cc = canonical(t, c);
+  const r = decideCanonical(t, f, cc.c);
+  return r === undefined ? undefined : r !== cc.neg;
+}
+
+function decideCanonical(t: ValueTable, f: Facts, c: Cond): boolean | undefined {
+  const direct = f.map.get(keyOf(c));
+  if (direct !== undefined) return direct;
+  const { op, a, b } = c;
+  const av = knownConst(t, f, a);
+  const bv = knownConst(t, f, b);
+  if (av !== undefined && bv !== undefined) return compare(op, av, bv);
+  if (bv === undefined) {
+    if (a === b) return op === JEQ || op === JGE ? true : op === JGT ? false : undefined;
+    return undefined;
+  }
+  const k = bv;
+  const ai = t.info[a]!;
+  let lo = ai.lo, hi = ai.hi, zeros = ai.zeros;
+  const list = f.byValue.get(a) ?? [];
+  for (const x of list) {
+    if (x.op === JEQ) {
+      if (x.truth) lo = hi = x.k;
+      else if (x.k === k && op === JEQ) return false;
+    } else if (x.op === JGT) {
+      if (x.truth) lo = Math.max(lo, x.k + 1);
+      else hi = Math.min(hi, x.k);
+    } else if (x.op === JGE) {
+      if (x.truth) lo = Math.max(lo, x.k);
+      else hi = Math.min(hi, x.k - 1);
+    } else if (x.op === JSET) {
+      if (!x.truth) zeros = (zeros | x.k) >>> 0;
+      // (v & m) != 0 and m within k: (v & k) != 0.
+      else if (op === JSET && (x.k & ~k) === 0) return true;
+    }
+  }
+  if (lo > hi) return undefined; // contradictory knowledge: an unreachable point; decide nothing
+  switch (op) {
+    case JEQ:
+      if (k < lo || k > hi || (k & zeros) !== 0) return false;
+      if (lo === hi && lo === k) return true;
+      return undefined;
+    case JGT:
+      if (lo > k) return true;
+      if (hi <= k) return false;
+      return undefined;
+    case JGE:
+      if (lo >= k) return true;
+      if (hi < k) return false;
+      return undefined;
+    case JSET:
+      if ((k & ~zeros) === 0) return false;
+      if (lo === hi) return (lo & k) !== 0;
+      // Every bit that may be set is tested and the value is not 0.
+      if (lo > 0 && (~zeros & ~k) === 0) return true;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function compare(op: number, a: number, b: number): boolean {
+  if (op === JEQ) return a === b;
+  if (op === JGT) return a > b;
+  if (op === JGE) return a >= b;
+  return (a & b) !== 0;
+}
+
+/** Which effects cannot end the program any more (see the file comment). */
+export class Safety {
+  cap = 0;
+  ind = new Map<number, number>();
+  nz = new Set<number>();
+  anc = false;
+  dev = false;
+  /** Negative-offset loads and indirect loads (`base:k:end`) that happened: the very same load cannot fail. */
+  neg = new Set<string>();
+
+  clone(): Safety {
+    const s = new Safety();
+    s.cap = this.cap;
+    s.ind = new Map(this.ind);
+    s.nz = new Set(this.nz);
+    s.anc = this.anc;
+    s.dev = this.dev;
+    s.neg = new Set(this.neg);
+    return s;
+  }
+
+  intersect(o: Safety): Safety {
+    const s = new Safety();
+    s.cap = Math.min(this.cap, o.cap);
+    for (const [v, e] of this.ind) {
+      const e2 = o.ind.get(v);
+      if (e2 !== undefined) s.ind.set(v, Math.min(e, e2));
+    }
+    for (const v of this.nz) if (o.nz.has(v)) s.nz.add(v);
+    s.anc = this.anc && o.anc;
+    s.dev = this.dev && o.dev;
+    for (const n of this.neg) if (o.neg.has(n)) s.neg.add(n);
+    return s;
+  }
+
+  equals(o: Safety): boolean {
+    if (this.cap !== o.cap || this.anc !== o.anc || this.dev !== o.dev) return false;
+    if (this.ind.size !== o.ind.size || this.nz.size !== o.nz.size || this.neg.size !== o.neg.size) return false;
+    for (const [v, e] of this.ind) if (o.ind.get(v) !== e) return false;
+    for (const v of this.nz) if (!o.nz.has(v)) return false;
+    for (const n of this.neg) if (!o.neg.has(n)) return false;
+    return true;
+  }
+}
+
+/** Can effect e still end the program, given s (and the facts f, for divisors)? */
+export function mayFail(t: ValueTable, s: Safety, e: Effect, f?: Facts): boolean {
+  switch (e.kind) {
+    case E_LOAD:
+      return e.end > s.cap;
+    case E_IND: {
+      const known = s.ind.get(e.v);
+      if (known !== undefined && known >= e.end) return false;
+      if (s.neg.has(`i${e.v}:${e.k}:${e.end}`)) return false;
+      return t.info[e.v]!.hi + e.end > s.cap;
+    }
+    case E_DIV: {
+      if (s.nz.has(e.v) || t.info[e.v]!.lo > 0) return false;
+      if (f && decide(t, f, { op: JEQ, a: e.v, b: t.konst(0) }) === false) return false;
+      return true;
+    }
+    case E_ANC:
+      return e.k >= AD ? !s.anc : !s.neg.has(`${e.k}:${e.end}`);
+    case E_DEV:
+      return !s.dev;
+    default:
+      return true;
+  }
+}
+
+/** What is known once effect e has happened (the program did not end there). */
+export function record(t: ValueTable, s: Safety, e: Effect): void {
+  switch (e.kind) {
+    case E_LOAD:
+      if (e.end > s.cap) s.cap = e.end;
+      break;
+    case E_IND: {
+      const vi = t.info[e.v]!;
+      s.neg.add(`i${e.v}:${e.k}:${e.end}`);
+      if (vi.hi + e.end < 0x80000000) {
+        const known = s.ind.get(e.v) ?? 0;
+        if (e.end > known) s.ind.set(e.v, e.end);
+      }
+      if (vi.lo + e.end > s.cap && vi.lo + e.end < 0x80000000) s.cap = vi.lo + e.end;
+      break;
+    }
+    case E_DIV:
+      s.nz.add(e.v);
+      break;
+    case E_ANC:
+      if (e.k >= AD) s.anc = true;
+      else s.neg.add(`${e.k}:${e.end}`);
+      break;
+    case E_DEV:
+      s.dev = true;
+      s.anc = true;
+      break;
+    default:
+  }
+}

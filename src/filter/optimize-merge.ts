@@ -1,0 +1,117 @@
+/**
+ * Structural clean-ups and block merging:
+ *
+ * - jumps through blocks that hold nothing but a jump go straight to the
+ *   end of the chain; a test whose two sides are the same block is a jump;
+ * - a block that jumps to a block only it reaches absorbs it;
+ * - blocks that are identical (same statements, same test, same successors)
+ *   become one, bottom-up, so that the graph becomes a DAG with shared tails
+ *   (libpcap's intern_blocks).
+ */
+import type { Block, Cfg } from './cfg.js';
+import { buildGraph, successors } from './optimize-analysis.js';
+
+/** Follow blocks that only jump. */
+function resolve(b: Block): Block {
+  const seen = new Set<Block>();
+  while (b.term.kind === 'jump' && b.stmts.length === 0 && !seen.has(b)) {
+    seen.add(b);
+    b = b.term.target;
+  }
+  return b;
+}
+
+/** One round of clean-ups; returns the (possibly new) entry and whether anything changed. */
+export function cleanup(cfg: Cfg): boolean {
+  let changed = false;
+  let g = buildGraph(cfg);
+  for (const b of g.order) {
+    const t = b.term;
+    if (t.kind === 'branch') {
+      const jt = resolve(t.jt), jf = resolve(t.jf);
+      if (jt !== t.jt || jf !== t.jf) changed = true;
+      t.jt = jt;
+      t.jf = jf;
+      if (jt === jf) {
+        b.term = { kind: 'jump', target: jt };
+        changed = true;
+      }
+    } else if (t.kind === 'jump') {
+      const to = resolve(t.target);
+      if (to !== t.target) {
+        t.target = to;
+        changed = true;
+      }
+    }
+  }
+  const entry = resolve(cfg.entry);
+  if (entry !== cfg.entry) {
+    cfg.entry = entry;
+    changed = true;
+  }
+  // Absorb single-predecessor jump targets.
+  g = buildGraph(cfg);
+  const dead = new Set<Block>();
+  for (const b of g.order) {
+    if (dead.has(b)) continue;
+    for (;;) {
+      const t = b.term;
+      if (t.kind !== 'jump') break;
+      const to = t.target;
+      if (to === b || to === cfg.entry || g.preds.get(to)!.length !== 1 || g.headers.has(to)) break;
+      dead.add(to);
+      b.stmts = [...b.stmts, ...to.stmts];
+      b.term = to.term.kind === 'branch' ? { ...to.term } : to.term.kind === 'jump' ? { ...to.term } : { ...to.term };
+      // `to` is gone; its successors now have b as predecessor.
+      for (const s of successors(b)) {
+        const ps = g.preds.get(s)!;
+        const i = ps.indexOf(to);
+        if (i >= 0) ps[i] = b;
+      }
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+function stmtKey(b: Block): string {
+  let s = '';
+  for (const x of b.stmts) s += `${x.code}:${x.k >>> 0},`;
+  return s;
+}
+
+/** Merge identical blocks (bottom-up). */
+export function intern(cfg: Cfg): boolean {
+  const g = buildGraph(cfg);
+  if (g.headers.size) return false;
+  const rep = new Map<Block, Block>();
+  const byKey = new Map<string, Block>();
+  const id = new Map<Block, number>();
+  let next = 0;
+  let changed = false;
+  const r = (b: Block): Block => rep.get(b) ?? b;
+  for (let i = g.order.length - 1; i >= 0; i--) {
+    const b = g.order[i]!;
+    const t = b.term;
+    if (t.kind === 'branch') {
+      t.jt = r(t.jt);
+      t.jf = r(t.jf);
+    } else if (t.kind === 'jump') t.target = r(t.target);
+    const tk = t.kind === 'ret'
+      ? `r${t.code}:${t.k >>> 0}`
+      : t.kind === 'branch'
+        ? `b${t.code}:${t.k >>> 0}:${id.get(t.jt)}:${id.get(t.jf)}`
+        : `j${id.get(t.target)}`;
+    const key = `${stmtKey(b)}|${tk}`;
+    const hit = byKey.get(key);
+    if (hit && hit !== b) {
+      rep.set(b, hit);
+      changed = true;
+    } else {
+      byKey.set(key, b);
+      id.set(b, next++);
+    }
+  }
+  if (rep.has(cfg.entry)) cfg.entry = r(cfg.entry);
+  return changed;
+}

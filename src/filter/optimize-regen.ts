@@ -1,0 +1,478 @@
+/**
+ * Rewriting one block: given what holds on entry (the value in each register
+ * and slot, what cannot fail any more), what the block must leave behind (the
+ * values of the locations its successors read, the operands of its test or
+ * the returned A) and the effects it must keep (loads that may still fail),
+ * find the shortest statement list that does exactly that.
+ *
+ * Candidates:
+ * - the original list, pruned: statements that write the value already
+ *   there, and statements whose result nobody reads and whose effects are
+ *   covered, go; operands known to be constants become immediates;
+ * - lists generated from scratch by instruction selection over the value
+ *   numbers, for each order of computing the slots, X and A, and for each
+ *   equivalent form of the test (`(x & m) == 0` as `jset #m` with the
+ *   targets swapped, `x + c == k` as `x == k - c`, X-operands known to be
+ *   constants as immediates).
+ *
+ * Every candidate is checked by running it symbolically from the entry
+ * state: the required values must come out, the test must be the same test
+ * (or its negation, with the targets swapped), and its effects must fail on
+ * exactly the same packets (each side's effects implied by the other's).
+ * The shortest checked candidate wins; the original always qualifies.
+ */
+import {
+  BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+  BPF_MEM, BPF_MISC, BPF_MSH, BPF_NEG, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, bpfClass, bpfMode,
+} from '../cbpf/insn.js';
+import type { Stmt } from './cfg.js';
+import { canonical, mayFail, record, type Cond, type Facts, type Safety } from './optimize-facts.js';
+import { stmtUseDef } from './optimize-analysis.js';
+import {
+  E_ANC, E_DEV, E_IND, E_LOAD, LOC_A, LOC_X, NLOC, OP_LSH_X, OP_RSH_X, V_ALU, V_CONST, V_IND, V_LOAD, V_MSH, V_NEG,
+  step, type Effect, type State, type ValueTable,
+} from './optimize-values.js';
+
+/** What a block must do. */
+export interface BlockSpec {
+  entry: State;
+  safety: Safety;
+  facts: Facts;
+  /** Locations (bit mask) whose exit values successors read, and the values they must hold. */
+  liveOut: number;
+  exit: State;
+  /** The block's test on its exit values, if it ends in a branch. */
+  cond?: Cond;
+  /** The value of A a `ret a` returns. */
+  retA?: number;
+  /** The effects of the original statements, in order. */
+  effects: Effect[];
+}
+
+/** A rewritten block: statements, and the branch to use (possibly inverted: swap jt and jf). */
+export interface BlockCode {
+  stmts: Stmt[];
+  branch?: { code: number; k: number; swap: boolean };
+}
+
+const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+
+/** Locations a statement list reads before writing them. */
+export function readsBeforeWrite(stmts: readonly Stmt[]): number {
+  let use = 0, def = 0;
+  for (const s of stmts) {
+    const ud = stmtUseDef(s);
+    use |= ud.use & ~def;
+    def |= ud.def;
+  }
+  return use;
+}
+
+export function writes(stmts: readonly Stmt[]): number {
+  let def = 0;
+  for (const s of stmts) def |= stmtUseDef(s).def;
+  return def;
+}
+
+/** Safety after all of `effects` happened (from `s`). */
+function after(t: ValueTable, s: Safety, effects: readonly Effect[]): Safety {
+  const x = s.clone();
+  for (const e of effects) record(t, x, e);
+  return x;
+}
+
+/** Do two effect lists fail on exactly the same packets (given what holds on entry)? */
+export function sameFailures(t: ValueTable, s: Safety, facts: Facts, a: readonly Effect[], b: readonly Effect[]): boolean {
+  const sa = after(t, s, a);
+  const sb = after(t, s, b);
+  for (const e of a) if (mayFail(t, sb, e, facts)) return false;
+  for (const e of b) if (mayFail(t, sa, e, facts)) return false;
+  return true;
+}
+
+/** Run a candidate: its exit state and effects, or undefined if it uses something unmodelled. */
+function simulate(t: ValueTable, entry: State, stmts: readonly Stmt[]): { state: State; effects: Effect[] } | undefined {
+  const s = entry.slice();
+  const effects: Effect[] = [];
+  for (const x of stmts) if (!step(t, s, x, effects)) return undefined;
+  return { state: s, effects };
+}
+
+function sameCond(t: ValueTable, a: Cond, b: Cond): boolean | undefined {
+  const ca = canonical(t, a);
+  const cb = canonical(t, b);
+  if (ca.c.op !== cb.c.op || ca.c.a !== cb.c.a || ca.c.b !== cb.c.b) return undefined;
+  return ca.neg === cb.neg;
+}
+
+/**
+ * Does `stmts` followed by `branch` do what spec asks? Returns whether the
+ * targets must be swapped, or undefined when it does not.
+ */
+export function check(t: ValueTable, spec: BlockSpec, stmts: readonly Stmt[], branch?: { code: number; k: number }): { swap: boolean } | undefined {
+  const r = simulate(t, spec.entry, stmts);
+  if (!r) return undefined;
+  for (let l = 0; l < NLOC; l++) if ((spec.liveOut >> l) & 1 && r.state[l] !== spec.exit[l]) return undefined;
+  if (spec.retA !== undefined && r.state[LOC_A] !== spec.retA) return undefined;
+  let swap = false;
+  if (spec.cond) {
+    if (!branch) return undefined;
+    const c: Cond = {
+      op: branch.code & 0xf0,
+      a: r.state[LOC_A]!,
+      b: branch.code & BPF_X ? r.state[LOC_X]! : t.konst(branch.k),
+    };
+    const same = sameCond(t, spec.cond, c);
+    if (same === undefined) return undefined;
+    swap = !same;
+  }
+  // Ifindex/hatype loads may return A: keep those blocks' effects in their original order (the caller does).
+  if (!sameFailures(t, spec.safety, spec.facts, spec.effects, r.effects)) return undefined;
+  return { swap };
+}
+
+/** The original statements with what is provably useless removed (and constant operands made immediate). */
+export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[], branch?: { code: number; k: number }): Stmt[] {
+  let stmts = original.slice();
+  for (let round = 0; round < 4; round++) {
+    let changed = false;
+    // Forward: drop statements that leave every location as it was and cannot fail here;
+    // make operands that are known constants immediate.
+    const s = spec.entry.slice();
+    const safety = spec.safety.clone();
+    const kept: Stmt[] = [];
+    for (const x of stmts) {
+      const before = s.slice();
+      const effects: Effect[] = [];
+      if (!step(t, s, x, effects)) return original.slice();
+      let same = true;
+      for (let l = 0; l < NLOC; l++) if (s[l] !== before[l]) same = false;
+      const fails = effects.some((e) => mayFail(t, safety, e, spec.facts));
+      for (const e of effects) record(t, safety, e);
+      if (same && !fails) {
+        changed = true;
+        continue;
+      }
+      kept.push(immediate(t, x, before) ?? x);
+    }
+    stmts = kept;
+    // Backward: drop dead statements whose effects the rest of the block (or the entry) covers.
+    let live = spec.liveOut;
+    if (branch) live |= (1 << LOC_A) | (branch.code & BPF_X ? 1 << LOC_X : 0);
+    if (spec.retA !== undefined) live |= 1 << LOC_A;
+    const keep = new Array<boolean>(stmts.length).fill(true);
+    for (let i = stmts.length - 1; i >= 0; i--) {
+      const ud = stmtUseDef(stmts[i]!);
+      if ((ud.def & live) === 0 && ud.def !== 0) {
+        keep[i] = false;
+        const rest = stmts.filter((_, j) => keep[j]);
+        const r1 = simulate(t, spec.entry, rest);
+        if (r1 && sameFailures(t, spec.safety, spec.facts, spec.effects, r1.effects)) {
+          changed = true;
+          continue;
+        }
+        keep[i] = true;
+      }
+      live = (live & ~ud.def) | ud.use;
+    }
+    stmts = stmts.filter((_, i) => keep[i]);
+    if (!changed) break;
+  }
+  return stmts;
+}
+
+/** x with a constant operand made immediate (same length), or undefined. */
+function immediate(t: ValueTable, x: Stmt, s: State): Stmt | undefined {
+  const cls = bpfClass(x.code);
+  if ((cls === BPF_LD || cls === BPF_LDX) && bpfMode(x.code) === BPF_MEM && x.k < 16) {
+    const c = t.constOf(s[x.k]!);
+    if (c !== undefined) return st(cls | BPF_IMM, c);
+  }
+  if (cls === BPF_ALU && x.code & BPF_X) {
+    const c = t.constOf(s[LOC_X]!);
+    const op = x.code & 0xf0;
+    if (c !== undefined && !((op === 0x60 || op === 0x70) && c >= 32) && !((op === 0x30 || op === 0x90) && c === 0)) {
+      return st(BPF_ALU | op | BPF_K, c);
+    }
+  }
+  if (cls === BPF_LD && bpfMode(x.code) === BPF_IND) {
+    const c = t.constOf(s[LOC_X]!);
+    const size = (x.code & 0x18) === BPF_W ? 4 : (x.code & 0x18) === BPF_H ? 2 : 1;
+    if (c !== undefined && c + x.k + size < 0x80000000) return st(BPF_LD | (x.code & 0x18) | BPF_ABS, c + x.k);
+  }
+  if (cls === BPF_MISC) {
+    const src = x.code === (BPF_MISC | BPF_TAX) ? LOC_A : LOC_X;
+    const c = t.constOf(s[src]!);
+    if (c !== undefined) return st(x.code === (BPF_MISC | BPF_TAX) ? BPF_LDX | BPF_IMM : BPF_LD | BPF_IMM, c);
+  }
+  return undefined;
+}
+
+/** Instruction selection into A, X and slots, on a simulated state. */
+class Emitter {
+  out: Stmt[] = [];
+  s: State;
+  constructor(private t: ValueTable, entry: State, public fuel = 40) {
+    this.s = entry.slice();
+  }
+  private emit(x: Stmt): boolean {
+    if (--this.fuel < 0) return false;
+    this.out.push(x);
+    return step(this.t, this.s, x, undefined);
+  }
+  private slotHolding(v: number): number {
+    for (let i = 0; i < 16; i++) if (this.s[i] === v) return i;
+    return -1;
+  }
+
+  /** Make A hold v without touching the locations in `keep`. */
+  toA(v: number, keep: number): boolean {
+    const s = this.s;
+    if (s[LOC_A] === v) return true;
+    if (keep & (1 << LOC_A)) return false;
+    if (s[LOC_X] === v) return this.emit(st(BPF_MISC | BPF_TXA));
+    const slot = this.slotHolding(v);
+    if (slot >= 0) return this.emit(st(BPF_LD | BPF_MEM, slot));
+    const t = this.t;
+    const vi = t.info[v]!;
+    switch (vi.kind) {
+      case V_CONST:
+        return this.emit(st(BPF_LD | BPF_IMM, vi.k));
+      case V_LOAD:
+        return this.emit(st(vi.code, vi.k));
+      case V_MSH:
+        return this.toX(v, keep) && this.emit(st(BPF_MISC | BPF_TXA));
+      case V_IND: {
+        if (!this.toX(vi.a, keep)) return false;
+        return this.emit(st(BPF_LD | (vi.code & 0x18) | BPF_IND, vi.k));
+      }
+      case V_NEG:
+        return this.toA(vi.a, keep) && this.emit(st(BPF_ALU | BPF_NEG));
+      case V_ALU: {
+        const op = vi.code === OP_LSH_X ? 0x60 : vi.code === OP_RSH_X ? 0x70 : vi.code;
+        const cb = t.constOf(vi.b);
+        if (cb !== undefined && vi.code !== OP_LSH_X && vi.code !== OP_RSH_X) {
+          return this.toA(vi.a, keep) && this.emit(st(BPF_ALU | op | BPF_K, cb));
+        }
+        // A = a, X = b. Try b first (into X), then a; for commutative ops also the other way round.
+        const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel;
+        if (this.toX(vi.b, keep) && this.toA(vi.a, keep | (1 << LOC_X))) return this.emit(st(BPF_ALU | op | BPF_X));
+        this.out.length = mark;
+        this.s = saved;
+        this.fuel = fuel;
+        if (op === 0x00 || op === 0x20 || op === 0x40 || op === 0x50 || op === 0xa0) {
+          if (this.toX(vi.a, keep) && this.toA(vi.b, keep | (1 << LOC_X))) return this.emit(st(BPF_ALU | op | BPF_X));
+        }
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Make X hold v without touching `keep`. */
+  toX(v: number, keep: number): boolean {
+    const s = this.s;
+    if (s[LOC_X] === v) return true;
+    if (keep & (1 << LOC_X)) return false;
+    if (s[LOC_A] === v) return this.emit(st(BPF_MISC | BPF_TAX));
+    const slot = this.slotHolding(v);
+    if (slot >= 0) return this.emit(st(BPF_LDX | BPF_MEM, slot));
+    const vi = this.t.info[v]!;
+    if (vi.kind === V_CONST) return this.emit(st(BPF_LDX | BPF_IMM, vi.k));
+    if (vi.kind === V_MSH) return this.emit(st(BPF_LDX | BPF_MSH | BPF_B, vi.k));
+    if (vi.kind === V_LOAD && vi.code === (BPF_LD | BPF_LEN)) return this.emit(st(BPF_LDX | BPF_LEN));
+    return this.toA(v, keep) && this.emit(st(BPF_MISC | BPF_TAX));
+  }
+
+  toSlot(i: number, v: number, keep: number): boolean {
+    if (this.s[i] === v) return true;
+    if (this.s[LOC_A] === v) return this.emit(st(BPF_ST, i));
+    if (this.s[LOC_X] === v) return this.emit(st(BPF_STX, i));
+    const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel;
+    if (this.toA(v, keep)) return this.emit(st(BPF_ST, i));
+    this.out.length = mark;
+    this.s = saved;
+    this.fuel = fuel;
+    return this.toX(v, keep) && this.emit(st(BPF_STX, i));
+  }
+
+  /** Perform an effect whose value nobody needs (a bounds check), clobbering A or X. */
+  effect(e: Effect, keep: number): boolean {
+    if (e.kind === E_LOAD) {
+      const size = e.end - e.k;
+      const code = size === 4 ? BPF_W : size === 2 ? BPF_H : size === 1 ? BPF_B : -1;
+      if (code < 0) return false;
+      if (!(keep & (1 << LOC_A))) return this.emit(st(BPF_LD | code | BPF_ABS, e.k));
+      if (size === 1 && !(keep & (1 << LOC_X))) return this.emit(st(BPF_LDX | BPF_MSH | BPF_B, e.k));
+      return false;
+    }
+    if (e.kind === E_IND) {
+      const size = e.end - e.k;
+      const code = size === 4 ? BPF_W : size === 2 ? BPF_H : size === 1 ? BPF_B : -1;
+      if (code < 0 || keep & (1 << LOC_A)) return false;
+      return this.toX(e.v, keep) && this.emit(st(BPF_LD | code | BPF_IND, e.k));
+    }
+    if (e.kind === E_ANC && !(keep & (1 << LOC_A))) {
+      const code = e.end === 4 ? BPF_W : e.end === 2 ? BPF_H : BPF_B;
+      return this.emit(st(BPF_LD | code | BPF_ABS, e.k));
+    }
+    return false;
+  }
+}
+
+/** Equivalent forms of a test: (A value, operand value or constant, jump code, swap). */
+function testForms(t: ValueTable, c: Cond): { a: number; b: number; code: number; k: number; swap: boolean }[] {
+  const forms: { a: number; b: number; code: number; k: number; swap: boolean }[] = [];
+  const add = (a: number, b: number, op: number, swap: boolean): void => {
+    const kb = t.constOf(b);
+    if (kb !== undefined) forms.push({ a, b, code: BPF_JMP | op | BPF_K, k: kb, swap });
+    else forms.push({ a, b, code: BPF_JMP | op | BPF_X, k: 0, swap });
+  };
+  add(c.a, c.b, c.op, false);
+  const cc = canonical(t, c);
+  if (cc.c.a !== c.a || cc.c.b !== c.b || cc.c.op !== c.op) add(cc.c.a, cc.c.b, cc.c.op, cc.neg);
+  // `jset #m` on x as `(x & m) == 0` the other way round (when x & m is what A holds anyway).
+  const kb = t.constOf(c.b);
+  if (c.op === 0x40 && kb !== undefined) {
+    const m = t.alu(0x50, c.a, c.b);
+    if (m !== undefined) add(m, t.konst(0), BPF_JEQ & 0xf0, true);
+  }
+  void BPF_JSET;
+  return forms;
+}
+
+/**
+ * The best code for a block, or undefined to keep it as it is. `original`
+ * are its statements; `branch` its current branch code and k.
+ */
+export function regenerate(
+  t: ValueTable,
+  spec: BlockSpec,
+  original: readonly Stmt[],
+  branch: { code: number; k: number } | undefined,
+): BlockCode | undefined {
+  // Blocks with an ifindex/hatype load that may still fail keep their order: leave them.
+  {
+    const s = spec.safety.clone();
+    for (const e of spec.effects) {
+      if (e.kind === E_DEV && mayFail(t, s, e, spec.facts)) return undefined;
+      record(t, s, e);
+    }
+  }
+  let best: BlockCode | undefined;
+  let bestLen = Infinity;
+  const consider = (stmts: Stmt[], br?: { code: number; k: number }): void => {
+    const len = stmts.length;
+    if (len >= bestLen) return;
+    const ok = check(t, spec, stmts, br);
+    if (!ok) return;
+    best = br ? { stmts, branch: { code: br.code, k: br.k >>> 0, swap: ok.swap } } : { stmts };
+    bestLen = len;
+  };
+  // The original (must pass: it is the definition) and its pruned form.
+  consider(original.slice(), branch);
+  if (!best) return undefined;
+  bestLen += 0;
+  const pruned = prune(t, spec, original, branch);
+  consider(pruned, branch);
+  // X-operand tests on constants as immediates.
+  if (branch && branch.code & BPF_X && spec.cond) {
+    const kb = t.constOf(spec.cond.b);
+    if (kb !== undefined) {
+      const br = { code: (branch.code & ~BPF_X) | BPF_K, k: kb };
+      consider(prune(t, { ...spec }, pruned, br), br);
+    }
+  }
+  // Generated code, for each test form and order of goals.
+  const forms = spec.cond ? testForms(t, spec.cond) : [undefined];
+  const slotGoals: [number, number][] = [];
+  for (let i = 0; i < 16; i++) if ((spec.liveOut >> i) & 1 && spec.entry[i] !== spec.exit[i]) slotGoals.push([i, spec.exit[i]!]);
+  for (const f of forms) {
+    let aGoal: number | undefined = spec.liveOut & (1 << LOC_A) ? spec.exit[LOC_A] : undefined;
+    let xGoal: number | undefined = spec.liveOut & (1 << LOC_X) ? spec.exit[LOC_X] : undefined;
+    if (f) {
+      if (aGoal !== undefined && aGoal !== f.a) continue;
+      aGoal = f.a;
+      if (f.code & BPF_X) {
+        if (xGoal !== undefined && xGoal !== f.b) continue;
+        xGoal = f.b;
+      }
+    }
+    if (spec.retA !== undefined) {
+      if (aGoal !== undefined && aGoal !== spec.retA) continue;
+      aGoal = spec.retA;
+    }
+    const br = f ? { code: f.code, k: f.k } : undefined;
+    for (const order of ORDERS) {
+      for (const effectsFirst of [true, false]) {
+        const em = new Emitter(t, spec.entry, Math.min(40, bestLen + 2));
+        let keep = 0;
+        let ok = true;
+        const doEffects = (): void => {
+          // Effects the goals will not perform.
+          const done = simulate(t, spec.entry, em.out);
+          if (!done) {
+            ok = false;
+            return;
+          }
+          const sNow = after(t, spec.safety, done.effects);
+          for (const e of spec.effects) {
+            if (!mayFail(t, sNow, e, spec.facts)) continue;
+            if (!em.effect(e, keep)) {
+              ok = false;
+              return;
+            }
+            record(t, sNow, e);
+          }
+        };
+        if (effectsFirst) doEffects();
+        for (const g of order) {
+          if (!ok) break;
+          if (g === 'slots') {
+            for (const [i, v] of slotGoals) {
+              if (!em.toSlot(i, v, keep)) {
+                ok = false;
+                break;
+              }
+              keep |= 1 << i;
+            }
+          } else if (g === 'x' && xGoal !== undefined) {
+            if (!em.toX(xGoal, keep)) ok = false;
+            keep |= 1 << LOC_X;
+          } else if (g === 'a' && aGoal !== undefined) {
+            // Compute A; if effects remain that it did not perform, do them first and compute A again.
+            const mark = em.out.length, saved = em.s.slice(), fuel = em.fuel;
+            if (!em.toA(aGoal, keep)) ok = false;
+            else if (!effectsFirst) {
+              const done = simulate(t, spec.entry, em.out);
+              const sNow = done ? after(t, spec.safety, done.effects) : undefined;
+              if (!sNow || spec.effects.some((e) => mayFail(t, sNow, e, spec.facts))) {
+                em.out.length = mark;
+                em.s = saved;
+                em.fuel = fuel;
+                doEffects();
+                if (ok && !em.toA(aGoal, keep)) ok = false;
+              }
+            }
+            keep |= 1 << LOC_A;
+          }
+        }
+        if (ok && !effectsFirst && aGoal === undefined) doEffects();
+        if (ok) consider(em.out, br);
+      }
+    }
+  }
+  return best;
+}
+
+const ORDERS: ('slots' | 'x' | 'a')[][] = [
+  ['slots', 'x', 'a'],
+  ['slots', 'a', 'x'],
+  ['x', 'slots', 'a'],
+  ['a', 'slots', 'x'],
+  ['x', 'a', 'slots'],
+  ['a', 'x', 'slots'],
+];
+
+export { BPF_LEN, E_ANC, E_DEV, E_IND, V_ALU };
