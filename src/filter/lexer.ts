@@ -4,6 +4,11 @@
  * keywords before names, `1.2.3.4` as a host id rather than a name, twelve
  * hex digits as a MAC address, `\word` as a name even when `word` is a
  * keyword. Named constants (`tcp-syn`, `icmp-echoreply`, ...) are numbers.
+ *
+ * It is a hand-written scanner over character codes (no regular
+ * expressions): for each rule that can start with the character at hand, a
+ * small matcher gives the longest string the rule's pattern matches there,
+ * which is what flex's DFA does for libpcap.
  */
 import { FilterSyntaxError } from './errors.js';
 
@@ -90,169 +95,350 @@ const CONSTANTS: Record<string, number> = {
   'tcp-ack': 0x10, 'tcp-urg': 0x20, 'tcp-ece': 0x40, 'tcp-cwr': 0x80,
 };
 
-const H = '[0-9A-Fa-f]';
-const B = `${H}${H}?`;
-const B2 = `${H}{4}`;
-const W = `${H}{1,4}`;
-const N = '(?:0[xX][0-9A-Fa-f]+|[0-9]+)';
-const V4 = `${N}\\.${N}\\.${N}\\.${N}`;
+const KEYWORD_KIND = new Map<string, TokKind>(Object.entries(KEYWORDS) as [string, TokKind][]);
+const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
 
-/** All IPv6 textual forms the scanner accepts: 8 groups, or fewer with one `::`, optionally an IPv4 tail. */
-function v6Pattern(): string {
-  const alts: string[] = [];
-  const groups = (n: number): string => Array.from({ length: n }, () => W).join(':');
-  alts.push(groups(8));
-  for (let total = 0; total <= 7; total++) {
-    for (let left = 0; left <= total; left++) {
-      const right = total - left;
-      alts.push(`${left ? groups(left) : ''}::${right ? groups(right) : ''}`);
-    }
-  }
-  alts.push(`${groups(6)}:${V4}`);
-  for (let total = 0; total <= 5; total++) {
-    for (let left = 0; left <= total; left++) {
-      const right = total - left;
-      alts.push(`${left ? groups(left) : ''}::${right ? groups(right) + ':' : ''}${V4}`);
-    }
-  }
-  // Longest alternatives first so the regex engine prefers them.
-  alts.sort((a, b) => b.length - a.length);
-  return `(?:${alts.join('|')})`;
-}
+// ---- character classes (char codes) ---------------------------------------------------------
 
-interface Rule {
-  re: RegExp;
-  kind: (text: string) => TokKind | 'SKIP' | 'KEYWORD_OR_ID' | 'CONST' | 'BOGUS_EID' | 'ESCAPED' | 'NUMBER' | 'BAD';
-}
+/** Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a name ([-_.A-Za-z0-9]). */
+const CLASS = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
+for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
+for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
+CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
 
-const RUN = /[-_.A-Za-z0-9:$]+/y;
-const MAC_RULE: Rule = {
-  re: new RegExp(`(?:${B}:${B}:${B}:${B}:${B}:${B}|${B}-${B}-${B}-${B}-${B}-${B}|${B}\\.${B}\\.${B}\\.${B}\\.${B}\\.${B}|${B2}\\.${B2}\\.${B2}|${B2}${B2}${B2})`, 'y'),
-  kind: () => 'EID',
+const is = (s: string, i: number, bit: number): boolean => {
+  const c = s.charCodeAt(i);
+  return c < 128 && (CLASS[c]! & bit) !== 0;
 };
-const NUM_RULE: Rule = { re: new RegExp(N, 'y'), kind: () => 'NUMBER' };
-const HID_RULE: Rule = { re: new RegExp(`(?:${V4}|${N}\\.${N}\\.${N}|${N}\\.${N})`, 'y'), kind: () => 'HID' };
-const V6_RULE: Rule = { re: new RegExp(v6Pattern(), 'y'), kind: () => 'HID6' };
-const BOGUS_RULE: Rule = { re: new RegExp(`${B}:+(?:${B}:+)+`, 'y'), kind: () => 'BOGUS_EID' };
-const ID_RULE: Rule = { re: /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y, kind: () => 'KEYWORD_OR_ID' };
+const isHexAt = (s: string, i: number): boolean => is(s, i, 1);
 
-const rules: Rule[] = [
-  { re: /[ \r\n\t]/y, kind: () => 'SKIP' },
-  { re: /[+\-*/%:[\]!<>()&|^=]/y, kind: (t) => (t === '!' ? 'NOT' : (t as TokKind)) },
-  { re: />=/y, kind: () => 'GEQ' },
-  { re: /<=/y, kind: () => 'LEQ' },
-  { re: /!=/y, kind: () => 'NEQ' },
-  { re: /==/y, kind: () => '=' },
-  { re: /<</y, kind: () => 'LSH' },
-  { re: />>/y, kind: () => 'RSH' },
-  { re: /&&/y, kind: () => 'AND' },
-  { re: /\|\|/y, kind: () => 'OR' },
-  { re: new RegExp(`\\$${B}`, 'y'), kind: () => 'AID' },
-  MAC_RULE,
-  NUM_RULE,
-  HID_RULE,
-  V6_RULE,
-  BOGUS_RULE,
-  ID_RULE,
-  { re: /\\[^ !()\n\t]+/y, kind: () => 'ESCAPED' },
-  { re: /[^]/y, kind: () => 'BAD' },
-];
+/** Number of consecutive hex digits at i. */
+function hexRun(s: string, i: number): number {
+  let j = i;
+  while (is(s, j, 1)) j++;
+  return j - i;
+}
 
-/** Longest match of `re` at `pos`, trying every alternative length (JS regexes are not POSIX-longest). */
-function matchAt(re: RegExp, s: string, pos: number): string | undefined {
-  re.lastIndex = pos;
-  const m = re.exec(s);
-  return m ? m[0] : undefined;
+// ---- longest match of each rule at a position (flex semantics: the longest string the rule's
+// pattern matches there), as an end offset, or -1 when the rule does not match ---------------
+
+/** N: `0x` + hex digits, or decimal digits. */
+function numEnd(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (!(c >= 48 && c <= 57)) return -1;
+  if (c === 48) {
+    const x = s.charCodeAt(i + 1);
+    if ((x === 120 || x === 88) && isHexAt(s, i + 2)) return i + 2 + hexRun(s, i + 2);
+  }
+  let j = i + 1;
+  while (is(s, j, 2)) j++;
+  return j;
+}
+
+/** N.N, N.N.N or N.N.N.N (`parts` = 0 for any of them, 4 for exactly four parts). */
+function dottedEnd(s: string, i: number, parts: number): number {
+  let e = numEnd(s, i);
+  if (e < 0) return -1;
+  let best = -1;
+  for (let n = 2; n <= 4; n++) {
+    if (s.charCodeAt(e) !== 46) break;
+    const f = numEnd(s, e + 1);
+    if (f < 0) break;
+    e = f;
+    if (parts === 0 || n === parts) best = e;
+  }
+  return best;
+}
+
+/**
+ * `count` hex groups of 1–4 digits separated by single colons. With `atSep`
+ * the last group must end where its digits end (a separator follows);
+ * otherwise it may be the first 4 digits of a longer run.
+ */
+function groupsEnd(s: string, i: number, count: number, atSep: boolean): number {
+  for (let k = 0; k < count; k++) {
+    const r = hexRun(s, i);
+    if (r === 0) return -1;
+    if (k < count - 1) {
+      if (r > 4 || s.charCodeAt(i + r) !== 58) return -1;
+      i += r + 1;
+    } else {
+      if (atSep && r > 4) return -1;
+      return i + (r > 4 ? 4 : r);
+    }
+  }
+  return i;
+}
+
+/** IPv6: 8 groups; fewer around one `::`; either with an IPv4 tail in place of the last two. */
+function v6End(s: string, i: number): number {
+  let best = -1;
+  const take = (e: number): void => {
+    if (e > best) best = e;
+  };
+  take(groupsEnd(s, i, 8, false));
+  const six = groupsEnd(s, i, 6, true);
+  if (six >= 0 && s.charCodeAt(six) === 58) take(dottedEnd(s, six + 1, 4));
+  for (let left = 0; left <= 7; left++) {
+    let d: number;
+    if (left === 0) d = i;
+    else {
+      d = groupsEnd(s, i, left, true);
+      if (d < 0) break;
+    }
+    if (s.charCodeAt(d) !== 58 || s.charCodeAt(d + 1) !== 58) continue;
+    const after = d + 2;
+    take(after);
+    for (let right = 1; right + left <= 7; right++) {
+      const e = groupsEnd(s, after, right, false);
+      if (e < 0) break;
+      take(e);
+    }
+    if (left <= 5) {
+      take(dottedEnd(s, after, 4));
+      for (let right = 1; right + left <= 5; right++) {
+        const e = groupsEnd(s, after, right, true);
+        if (e < 0 || s.charCodeAt(e) !== 58) break;
+        take(dottedEnd(s, e + 1, 4));
+      }
+    }
+  }
+  return best;
+}
+
+/** Six groups of 1–2 hex digits separated by `sep`. */
+function macSepEnd(s: string, i: number, sep: number): number {
+  for (let k = 0; k < 6; k++) {
+    const r = hexRun(s, i);
+    if (r === 0) return -1;
+    if (k < 5) {
+      if (r > 2 || s.charCodeAt(i + r) !== sep) return -1;
+      i += r + 1;
+    } else {
+      return i + (r > 2 ? 2 : r);
+    }
+  }
+  return -1;
+}
+
+/** MAC: a:b:c:d:e:f, a-b-…, a.b.…, aabb.ccdd.eeff, aabbccddeeff. */
+function macEnd(s: string, i: number): number {
+  let best = macSepEnd(s, i, 58);
+  const dash = macSepEnd(s, i, 45);
+  if (dash > best) best = dash;
+  const dot = macSepEnd(s, i, 46);
+  if (dot > best) best = dot;
+  const r = hexRun(s, i);
+  if (r >= 12 && i + 12 > best) best = i + 12;
+  if (r === 4 && s.charCodeAt(i + 4) === 46 && hexRun(s, i + 5) === 4 && s.charCodeAt(i + 9) === 46 && hexRun(s, i + 10) >= 4) {
+    if (i + 14 > best) best = i + 14;
+  }
+  return best;
+}
+
+/** `B:+(B:+)+`: what libpcap calls a bogus Ethernet address. */
+function bogusEnd(s: string, i: number): number {
+  let units = 0;
+  for (;;) {
+    const r = hexRun(s, i);
+    if (r === 0 || r > 2 || s.charCodeAt(i + r) !== 58) break;
+    i += r;
+    while (s.charCodeAt(i) === 58) i++;
+    units++;
+  }
+  return units >= 2 ? i : -1;
+}
+
+/** A name: `[A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?`. */
+function nameEnd(s: string, i: number): number {
+  if (!is(s, i, 4)) return -1;
+  let j = i + 1;
+  while (is(s, j, 8)) j++;
+  while (j > i + 1) {
+    const c = s.charCodeAt(j - 1);
+    if (c !== 45 && c !== 95) break;
+    j--;
+  }
+  return j;
 }
 
 /** Parse a NUM token as libpcap does: decimal, 0x hex, leading-0 octal; errors on overflow. */
 export function parseNumber(text: string, expression: string, pos: number): number {
-  let n = 0n;
-  let what: string;
-  if (/^0[xX]/.test(text)) {
-    what = 'hexadecimal';
-    n = BigInt(text);
-  } else if (text.length > 1 && text[0] === '0') {
-    what = 'octal';
-    for (const ch of text.slice(1)) {
-      if (ch === '8' || ch === '9') {
-        throw new FilterSyntaxError(`number ${text} contains non-octal digit`, expression, pos);
-      }
-      n = n * 8n + BigInt(ch);
-      if (n > 0xffffffffn) throw new FilterSyntaxError(`octal number ${text} overflows 32 bits`, expression, pos);
+  let n = 0;
+  const c1 = text.charCodeAt(1);
+  if (text.charCodeAt(0) === 48 && (c1 === 120 || c1 === 88)) {
+    for (let i = 2; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      n = n * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+      if (n > 0xffffffff) throw new FilterSyntaxError(`hexadecimal number ${text} overflows 32 bits`, expression, pos);
     }
-  } else {
-    what = 'decimal';
-    n = BigInt(text);
+    return n;
   }
-  if (n > 0xffffffffn) throw new FilterSyntaxError(`${what} number ${text} overflows 32 bits`, expression, pos);
-  return Number(n);
+  if (text.length > 1 && text.charCodeAt(0) === 48) {
+    for (let i = 1; i < text.length; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d > 7) throw new FilterSyntaxError(`number ${text} contains non-octal digit`, expression, pos);
+      n = n * 8 + d;
+      if (n > 0xffffffff) throw new FilterSyntaxError(`octal number ${text} overflows 32 bits`, expression, pos);
+    }
+    return n;
+  }
+  for (let i = 0; i < text.length; i++) {
+    n = n * 10 + text.charCodeAt(i) - 48;
+    if (n > 0xffffffff) throw new FilterSyntaxError(`decimal number ${text} overflows 32 bits`, expression, pos);
+  }
+  return n;
+}
+
+/** Which rule matched (in libpcap's rule order: on equal length the earlier rule wins). */
+const MAC = 0, NUM = 1, HID = 2, HID6 = 3, BOGUS = 4, NAME = 5;
+
+const SINGLE: Record<number, TokKind> = {};
+for (const ch of '+-*/%:[]<>()&|^=') SINGLE[ch.charCodeAt(0)] = ch as TokKind;
+SINGLE[33] = 'NOT'; // !
+
+/** Two-character operators: first char code → second char code → token. */
+function pairKind(c: number, d: number): TokKind | undefined {
+  switch (c) {
+    case 62: return d === 61 ? 'GEQ' : d === 62 ? 'RSH' : undefined; // >= >>
+    case 60: return d === 61 ? 'LEQ' : d === 60 ? 'LSH' : undefined; // <= <<
+    case 33: return d === 61 ? 'NEQ' : undefined; // !=
+    case 61: return d === 61 ? '=' : undefined; // ==
+    case 38: return d === 38 ? 'AND' : undefined; // &&
+    case 124: return d === 124 ? 'OR' : undefined; // ||
+    default: return undefined;
+  }
 }
 
 export function tokenize(expression: string): Token[] {
+  const s = expression;
+  const len = s.length;
   const out: Token[] = [];
   let pos = 0;
-  while (pos < expression.length) {
-    const c = expression.charCodeAt(pos);
+  while (pos < len) {
+    const c = s.charCodeAt(pos);
     if (c === 32 || c === 9 || c === 10 || c === 13) {
       pos++;
       continue;
     }
-    // Only the rules that can match here are tried (the IPv6 and MAC patterns are costly).
-    const isHex = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-    const isAlnum = isHex || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    let candidates: Rule[];
-    if (isAlnum) {
-      RUN.lastIndex = pos;
-      const run = RUN.exec(expression)![0];
-      const colon = run.includes(':');
-      candidates = isHex
-        ? [
-          ...(colon || run.includes('-') || run.includes('.') || run.length >= 12 ? [MAC_RULE] : []),
-          NUM_RULE, HID_RULE, ...(colon ? [V6_RULE, BOGUS_RULE] : []), ID_RULE,
-        ]
-        : [ID_RULE];
-    } else {
-      candidates = rules;
+    const cls = c < 128 ? CLASS[c]! : 0;
+    if ((cls & 4) === 0) {
+      // Operators, `$xx`, `::…`, `\name`, or a character no rule takes.
+      const pair = pairKind(c, s.charCodeAt(pos + 1));
+      if (pair !== undefined) {
+        out.push({ kind: pair, text: s.slice(pos, pos + 2), pos });
+        pos += 2;
+        continue;
+      }
+      if (c === 58) {
+        const e = v6End(s, pos);
+        if (e > pos + 1) {
+          out.push({ kind: 'HID6', text: s.slice(pos, e), pos });
+          pos = e;
+          continue;
+        }
+      }
+      const single = SINGLE[c];
+      if (single !== undefined) {
+        out.push({ kind: single, text: s[pos]!, pos });
+        pos++;
+        continue;
+      }
+      if (c === 36 && isHexAt(s, pos + 1)) {
+        const e = pos + 1 + (isHexAt(s, pos + 2) ? 2 : 1);
+        out.push({ kind: 'AID', text: s.slice(pos, e), pos });
+        pos = e;
+        continue;
+      }
+      if (c === 92) {
+        let e = pos + 1;
+        for (;;) {
+          const d = s.charCodeAt(e);
+          if (e >= len || d === 32 || d === 33 || d === 40 || d === 41 || d === 10 || d === 9) break;
+          e++;
+        }
+        if (e > pos + 1) {
+          out.push({ kind: 'ID', text: s.slice(pos + 1, e), pos });
+          pos = e;
+          continue;
+        }
+      }
+      throw new FilterSyntaxError(`can't parse filter expression: syntax error: unexpected character '${s[pos]}'`, expression, pos);
     }
-    let best: { text: string; rule: Rule } | undefined;
-    for (const rule of candidates) {
-      const text = matchAt(rule.re, expression, pos);
-      if (text !== undefined && text.length > 0 && (!best || text.length > best.text.length)) {
-        best = { text, rule };
+    // A letter or digit: the longest of the rules that start with one, the earlier on a tie.
+    let end = -1;
+    let rule = NAME;
+    if (cls & 1) {
+      const r = hexRun(s, pos);
+      const next = s.charCodeAt(pos + r);
+      if (r >= 12 || (r <= 2 && (next === 58 || next === 45 || next === 46)) || (r === 4 && next === 46)) {
+        end = macEnd(s, pos);
+        rule = MAC;
+      }
+      if (cls & 2) {
+        const e = numEnd(s, pos);
+        if (e > end) {
+          end = e;
+          rule = NUM;
+        }
+        const h = dottedEnd(s, pos, 0);
+        if (h > end) {
+          end = h;
+          rule = HID;
+        }
+      }
+      if (r <= 4 && next === 58) {
+        const e = v6End(s, pos);
+        if (e > end) {
+          end = e;
+          rule = HID6;
+        }
+        if (r <= 2) {
+          const b = bogusEnd(s, pos);
+          if (b > end) {
+            end = b;
+            rule = BOGUS;
+          }
+        }
       }
     }
-    if (!best) best = { text: expression[pos]!, rule: rules[rules.length - 1]! };
-    const { text, rule } = best!;
-    let kind = rule.kind(text);
-    if (kind === 'KEYWORD_OR_ID') {
-      // A number or IPv4 address the name rule also matched at the same length is not a name:
-      // those rules come first. (Handled above: equal length keeps the earlier rule.)
-      if (Object.prototype.hasOwnProperty.call(KEYWORDS, text)) kind = KEYWORDS[text] as TokKind;
-      else if (Object.prototype.hasOwnProperty.call(CONSTANTS, text)) kind = 'CONST';
-      else kind = 'ID';
+    const n = nameEnd(s, pos);
+    if (n > end) {
+      end = n;
+      rule = NAME;
     }
-    switch (kind) {
-      case 'SKIP':
+    const text = s.slice(pos, end);
+    switch (rule) {
+      case NAME: {
+        const kw = KEYWORD_KIND.get(text);
+        if (kw !== undefined) out.push({ kind: kw, text, pos });
+        else {
+          const v = CONSTANT_VALUE.get(text);
+          if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
+          else out.push({ kind: 'ID', text, pos });
+        }
         break;
-      case 'CONST':
-        out.push({ kind: 'NUM', text, pos, num: CONSTANTS[text] });
-        break;
-      case 'NUMBER':
+      }
+      case NUM:
         out.push({ kind: 'NUM', text, pos, num: parseNumber(text, expression, pos) });
         break;
-      case 'ESCAPED':
-        out.push({ kind: 'ID', text: text.slice(1), pos });
+      case MAC:
+        out.push({ kind: 'EID', text, pos });
         break;
-      case 'BOGUS_EID':
+      case HID:
+        out.push({ kind: 'HID', text, pos });
+        break;
+      case HID6:
+        out.push({ kind: 'HID6', text, pos });
+        break;
+      case BOGUS:
         throw new FilterSyntaxError(`invalid Ethernet address '${text}'`, expression, pos);
-      case 'BAD':
-        throw new FilterSyntaxError(`can't parse filter expression: syntax error: unexpected character '${text}'`, expression, pos);
       default:
-        out.push({ kind: kind as TokKind, text, pos });
+        break;
     }
-    pos += text.length;
+    pos = end;
   }
-  out.push({ kind: 'EOF', text: '', pos: expression.length });
+  out.push({ kind: 'EOF', text: '', pos: len });
   return out;
 }
