@@ -11,22 +11,24 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_OUT, ensureBenchCapture } from './capture-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EXE = resolve(here, '../dist/cli/main.js');
+const HAVE_TIME = existsSync('/usr/bin/time');
 export const EXPRESSIONS = ['tcp port 80', 'host 192.168.1.1 and (tcp port 80 or udp port 53)', 'ip[2:2] > 576', 'vlan and ip'];
 
 /** Wall time of one run, and the CPU time (user + system) the child used. */
 function time(cmd: string, args: string[]): { ms: number; cpu: number; out: string; status: number | null } {
-  const before = process.resourceUsage();
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  // CPU time comes from GNU time when it is installed (Debian package "time"); else only wall time.
+  const r = HAVE_TIME
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 })
+    : spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  void before;
   const m = /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
   const cpu = m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN;
   return { ms, cpu, out: r.stdout, status: r.status };
