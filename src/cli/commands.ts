@@ -14,10 +14,11 @@ import { register as run } from './run.js';
 import { register as conformancePlugin } from './conformance-plugin.js';
 import { register as btf } from './btf.js';
 import { register as filter } from './filter.js';
+import { register as capture } from './capture.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter];
+const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter, capture];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);
