@@ -339,7 +339,11 @@ export class PcapngWriter extends BufferedWriter {
     const v = this.view;
     const p = this.len;
     const le = this.le;
-    const [hi, lo] = encodeTimestamp(packet.seconds - desc.tsoffset, packet.nanos, desc.tsresol);
+    const seconds = packet.seconds - desc.tsoffset;
+    if (!(seconds >= 0 && seconds < 2 ** 53)) {
+      throw new CaptureWriteError(`timestamp ${packet.seconds} s cannot be written for interface ${id} (if_tsoffset ${desc.tsoffset})`);
+    }
+    const [hi, lo] = encodeTimestamp(seconds, packet.nanos, desc.tsresol);
     v.setUint32(p, BT_EPB, le);
     v.setUint32(p + 4, total, le);
     v.setUint32(p + 8, id, le);
