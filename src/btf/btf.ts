@@ -26,6 +26,11 @@ export function essentialLength(name: string): number {
   return name.length;
 }
 
+/** How deep types may nest by value (structs in structs...) before we call it corrupt. */
+const MAX_NESTING = 2000;
+/** alignCache marker for a type whose alignment is being computed. */
+const IN_PROGRESS = 255;
+
 /** How many typedef/qualifier/array hops a resolution may take (libbpf uses 32). */
 export const MAX_RESOLVE_DEPTH = 32;
 
@@ -323,12 +328,19 @@ export class Btf {
 
   /** Alignment in bytes (libbpf's btf__align_of): 1 for packed structs. */
   alignOf(id: number, depth = 0): number {
-    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError('type nesting too deep (a reference cycle?)', { typeId: id });
+    if (depth > MAX_NESTING) throw new BtfError('type nesting too deep', { typeId: id });
     const cache = (this.alignCache ??= new Uint8Array(this.length));
     const hit = cache[id];
-    if (hit) return hit;
-    const a = this.computeAlign(id, depth);
-    if (a < 256) cache[id] = a;
+    if (hit && hit !== IN_PROGRESS) return hit;
+    if (hit === IN_PROGRESS) throw new BtfError('type contains itself (a reference cycle)', { typeId: id });
+    cache[id] = IN_PROGRESS;
+    let a: number;
+    try {
+      a = this.computeAlign(id, depth);
+    } finally {
+      cache[id] = 0;
+    }
+    if (a < IN_PROGRESS) cache[id] = a;
     return a;
   }
 

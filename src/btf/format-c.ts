@@ -23,7 +23,7 @@ const enum State {
   Defined = 3,
 }
 
-const MAX_DEPTH = 4096;
+const MAX_DEPTH = 1024;
 /** Gaps wider than this (bits) are filled with one char array. */
 const HUGE_GAP_BITS = 1 << 20;
 /** Typedefs the compiler provides itself. */
@@ -129,7 +129,7 @@ export class CPrinter {
    * are written out inline, indented for nesting level `lvl`.
    */
   declaration(id: number, name = '', lvl = 0): string {
-    return this.decl(id, name, lvl, 0);
+    return guardStack(id, () => this.decl(id, name, lvl, 0));
   }
 
   /**
@@ -377,6 +377,10 @@ export class CPrinter {
 
   /** The definition of one named struct/union/enum, or a typedef, as C (no trailing newline). */
   definition(id: number): string {
+    return guardStack(id, () => this.definitionOf(id));
+  }
+
+  private definitionOf(id: number): string {
     const t = this.btf.type(id);
     switch (t.kind) {
       case 'struct':
@@ -523,6 +527,10 @@ export class CPrinter {
 
   /** Every type, ordered for C (a vmlinux.h). */
   dump(options: CDumpOptions = {}): string {
+    return guardStack(0, () => this.dumpAll(options));
+  }
+
+  private dumpAll(options: CDumpOptions): string {
     const referenced = new Uint8Array(this.btf.length);
     for (const t of this.btf.types()) {
       if (t.kind === 'var' || t.kind === 'datasec' || t.kind === 'func' || t.kind === 'decl_tag') continue;
@@ -587,6 +595,16 @@ export class CPrinter {
       '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n' +
       `#endif /* ${guard} */\n`
     );
+  }
+}
+
+/** Very deep (corrupt) type graphs can exhaust the JS stack: report them as BtfError. */
+function guardStack<T>(id: number, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) throw new BtfError('types nest too deeply to print as C', { typeId: id });
+    throw e;
   }
 }
 

@@ -178,6 +178,28 @@ describe('adversarial graphs', () => {
     expect(() => new CPrinter(btf).dump()).toThrow(/contains itself by value/);
   });
 
+  it('deep nesting: legitimate depths work, absurd ones are BtfErrors, never a stack overflow', () => {
+    const chain = (n: number) => {
+      const types: BtfType[] = [int];
+      for (let i = 0; i < n; i++) {
+        types.push({ id: i + 2, kind: 'struct', name: `s${i}`, size: 4, kindFlag: false, members: [{ name: 'm', type: i === 0 ? 1 : i + 1, bitOffset: 0, bitfieldSize: 0 }] });
+      }
+      return new Btf(types);
+    };
+    const b100 = chain(100);
+    expect(b100.alignOf(101)).toBe(4);
+    expect(b100.sizeOf(101)).toBe(4);
+    const deep = chain(5000);
+    expect(() => deep.alignOf(5001)).toThrow(/nesting too deep/);
+    expect(onlyBtfErrors(() => new CPrinter(deep).dump())).toBe('ok');
+    // anonymous structs nested 20,000 deep are printed inline: too deep to print
+    const anon: BtfType[] = [int];
+    for (let i = 0; i < 20000; i++) {
+      anon.push({ id: i + 2, kind: 'struct', name: i === 19999 ? 'top' : '', size: 4, kindFlag: false, members: [{ name: 'm', type: i === 0 ? 1 : i + 1, bitOffset: 0, bitfieldSize: 0 }] });
+    }
+    expect(() => new CPrinter(new Btf(anon)).dump()).toThrow(BtfError);
+  });
+
   it('pointer cycles are fine', () => {
     const btf = Btf.fromTypes([
       { id: 1, kind: 'struct', name: 'node', size: 8, kindFlag: false, members: [{ name: 'next', type: 2, bitOffset: 0, bitfieldSize: 0 }] },
