@@ -300,3 +300,31 @@ describe("libpcap's invalid savefiles", () => {
     });
   }
 });
+
+describe('pcapng timestamps', () => {
+  it('convert exactly for every resolution, fast paths and BigInt alike (property test)', async () => {
+    const { TimestampConverter, encodeTimestamp } = await import('../../src/capture/timestamp.js');
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.record({ base: fc.constant(10 as const), exponent: fc.integer({ min: 0, max: 19 }) }),
+          fc.record({ base: fc.constant(2 as const), exponent: fc.integer({ min: 0, max: 63 }) }),
+        ),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        (res, t) => {
+          const c = new TimestampConverter(res);
+          c.convert(Number(t >> 32n), Number(t & 0xffffffffn));
+          const units = BigInt(res.base) ** BigInt(res.exponent);
+          expect([c.seconds, c.nanos]).toEqual([Number(t / units), Number(((t % units) * 1_000_000_000n) / units)]);
+          // Back again, where the resolution holds the nanoseconds exactly.
+          if (res.base === 10 && res.exponent <= 9 && t / units < 2n ** 36n) {
+            const [hi, lo] = encodeTimestamp(c.seconds, c.nanos, res);
+            expect((BigInt(hi) << 32n) | BigInt(lo)).toBe(t);
+          }
+        },
+      ),
+      { numRuns: 20000, seed: 42 },
+    );
+  });
+});
