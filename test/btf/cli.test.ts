@@ -4,9 +4,10 @@
  * from its section; mistakes give `bpfkit: ...` and exit 1, no stack trace.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Btf, encodeBtf, parseBtf } from '../../src/btf/index.js';
 import { REPO } from '../support/paths.js';
 import { OUT, compileFixture } from './support.js';
 
@@ -37,6 +38,24 @@ describe('bpfkit btf dump', () => {
     writeFileSync(h, c.stdout);
     execFileSync('clang', ['-fsyntax-only', '-target', 'bpf', '-Werror', '-x', 'c', h]);
     expect(c.stdout).toContain('struct packet_meta {');
+  });
+
+  it('split BTF with --base, as bpftool -B', () => {
+    const base = parseBtf(readFileSync('/sys/kernel/btf/vmlinux'));
+    const first = base.length;
+    const split = Btf.fromTypes(
+      [
+        { id: first, kind: 'ptr', name: '', type: base.get('task_struct', 'struct').id },
+        { id: first + 1, kind: 'typedef', name: 'task_ptr_t', type: first },
+      ],
+      { base },
+    );
+    const file = join(OUT, 'cli_split.btf');
+    writeFileSync(file, encodeBtf(split));
+    const r = bpfkit('btf', 'dump', file, '--base', '/sys/kernel/btf/vmlinux');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(bpftool('btf', 'dump', '-B', '/sys/kernel/btf/vmlinux', 'file', file));
+    expect(r.stdout).toContain(`[${first + 1}] TYPEDEF 'task_ptr_t' type_id=${first}`);
   });
 
   it('mistakes: exit 1 with one line, no stack trace', () => {
