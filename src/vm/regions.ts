@@ -39,6 +39,8 @@ export interface Region {
   /** For messages: 'stack', 'packet', "map 'counts'". */
   readonly name: string;
   readonly writable: boolean;
+  /** False for memory programs may write but not read (maps with BPF_F_WRONLY_PROG). */
+  readonly readable?: boolean;
   readonly slots?: SlotLayout;
   /**
    * The object the region belongs to (a map), when a program may touch it
@@ -144,6 +146,10 @@ export class RegionTable {
     }
     if (write && !r.writable) {
       this.why = `${r.name} is read-only`;
+      return false;
+    }
+    if (!write && r.readable === false) {
+      this.why = `${r.name} is write-only`;
       return false;
     }
     if (r.owner && grants && !grants.has(r.owner)) {

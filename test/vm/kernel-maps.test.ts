@@ -136,6 +136,19 @@ describe.skipIf(!CAN_BPF)('map semantics: VM vs kernel', () => {
     expect(v).toEqual(k);
   });
 
+  it('user-space access flags: BPF_F_RDONLY and BPF_F_WRONLY', () => {
+    for (const flags of [MapFlags.RDONLY, MapFlags.WRONLY, MapFlags.RDONLY_PROG, MapFlags.WRONLY_PROG]) {
+      const [k, v] = both(spec(MapType.HASH, 4, 8, 4, flags), (m, log) => {
+        log(`update: ${attempt(() => m.update(u32(1), u64(1)))}`);
+        log(`lookup: ${attempt(() => m.lookup(u32(1)))}`);
+        log(`next: ${attempt(() => m.nextKey())}`);
+        log(`delete: ${attempt(() => m.delete(u32(1)))}`);
+        log(`freeze: ${attempt(() => m.freeze())}`);
+      });
+      expect(v).toEqual(k);
+    }
+  });
+
   it('per-CPU array and hash: one value per possible CPU', () => {
     const all = (n: number): Uint8Array => {
       const b = new Uint8Array(8 * CPUS);

@@ -12,6 +12,7 @@ import { EbpfValidationError } from '../../src/ebpf/errors.js';
 import type { MapSpec, ProgramSpec } from '../../src/ebpf/spec.js';
 import { MapType, ProgType } from '../../src/ebpf/types.js';
 import {
+  MapFlags,
   PerfEventArrayMap,
   RingBufMap,
   Vm,
@@ -75,6 +76,18 @@ describe('memory faults are typed and say where', () => {
     const t = load('r2 = 7\n*(u64 *)(r1 + 0) = r2\nexit', { type: ProgType.KPROBE });
     expect(() => t.p.run({ ctx: new Uint8Array(16) })).toThrow(/write of 8 bytes at 0x[0-9a-f]+: context is read-only/);
     expect(load('r0 = *(u64 *)(r1 + 8)\nexit', { type: ProgType.KPROBE }).p.run({ ctx: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 1]) }).r0).toBe(0x0100000000000009n);
+  });
+
+  it('maps created BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG cannot be written / read by programs', () => {
+    const text = (access: string) =>
+      `r1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = map_fd(m) ll\nr2 = r10\nr2 += -4\ncall 1\nif r0 == 0 goto out\n${access}\nout: exit`;
+    const ro = load(text('r1 = 5\n*(u64 *)(r0 + 0) = r1'), { maps: { m: ms(MapType.ARRAY, 4, 8, 1, MapFlags.RDONLY_PROG) } });
+    expect(() => ro.p.run()).toThrow(/write of 8 bytes .*map 'm' is read-only/);
+    const wo = load(text('r0 = *(u64 *)(r0 + 0)'), { maps: { m: ms(MapType.ARRAY, 4, 8, 1, MapFlags.WRONLY_PROG) } });
+    expect(() => wo.p.run()).toThrow(/read of 8 bytes .*map 'm' is write-only/);
+    const w = load(text('r1 = 5\n*(u64 *)(r0 + 0) = r1'), { maps: { m: ms(MapType.ARRAY, 4, 8, 1, MapFlags.WRONLY_PROG) } });
+    w.p.run();
+    expect(w.maps.m!.lookup(new Uint8Array(4))).toEqual(Uint8Array.of(5, 0, 0, 0, 0, 0, 0, 0));
   });
 
   it('the stack is 8 frames of 512 bytes: below the last frame is outside every region', () => {

@@ -37,6 +37,7 @@ export class SlotArena {
     copies: number,
     writable: boolean,
     allLive: boolean,
+    readable = true,
   ) {
     this.valueSize = valueSize;
     this.stride = round8(valueSize);
@@ -58,6 +59,7 @@ export class SlotArena {
             kind: 'map',
             name: copies > 1 ? `map '${name}' (cpu ${c})` : `map '${name}'`,
             writable,
+            readable,
             slots: layout,
             owner,
           }),

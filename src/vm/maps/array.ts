@@ -17,7 +17,7 @@ export class ArrayMap extends VmMap {
   constructor(host: MapHost, spec: MapSpec, id: number) {
     super(host, spec, id);
     this.percpu = spec.type === MapType.PERCPU_ARRAY;
-    this.arena = new SlotArena(host, this, spec.name, spec.maxEntries, spec.valueSize, this.percpu ? host.cpus : 1, this.programWritable, true);
+    this.arena = new SlotArena(host, this, spec.name, spec.maxEntries, spec.valueSize, this.percpu ? host.cpus : 1, this.programWritable, true, this.programReadable);
   }
 
   override get valueSlotSize(): number {

@@ -50,7 +50,7 @@ export class HashMap extends VmMap {
     this.percpu = spec.type === MapType.PERCPU_HASH || spec.type === MapType.LRU_PERCPU_HASH;
     this.lru = spec.type === MapType.LRU_HASH || spec.type === MapType.LRU_PERCPU_HASH;
     const slots = spec.maxEntries + 1;
-    this.arena = new SlotArena(host, this, spec.name, slots, spec.valueSize, this.percpu ? host.cpus : 1, this.programWritable && this.valuesVisible, false);
+    this.arena = new SlotArena(host, this, spec.name, slots, spec.valueSize, this.percpu ? host.cpus : 1, this.programWritable && this.valuesVisible, false, this.programReadable);
     this.keys = new Array<Uint8Array | undefined>(slots);
     this.next_ = new Int32Array(slots).fill(-1);
     this.prev_ = new Int32Array(slots).fill(-1);

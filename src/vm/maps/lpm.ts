@@ -36,7 +36,7 @@ export class LpmTrieMap extends VmMap {
   constructor(host: MapHost, spec: MapSpec, id: number) {
     super(host, spec, id);
     this.dataBits = (spec.keySize - 4) * 8;
-    this.arena = new SlotArena(host, this, spec.name, spec.maxEntries + 1, spec.valueSize, 1, this.programWritable, false);
+    this.arena = new SlotArena(host, this, spec.name, spec.maxEntries + 1, spec.valueSize, 1, this.programWritable, false, this.programReadable);
     this.arena.onZombie = () => host.deferReclaim(this);
   }
 

@@ -96,6 +96,20 @@ export abstract class VmMap implements MapHandle {
     return (this.spec.flags & MapFlags.RDONLY_PROG) === 0;
   }
 
+  /** Whether programs may read the map's values (BPF_F_WRONLY_PROG). */
+  get programReadable(): boolean {
+    return (this.spec.flags & MapFlags.WRONLY_PROG) === 0;
+  }
+
+  /** User space may not write a frozen map or one created BPF_F_RDONLY, nor read one created BPF_F_WRONLY. */
+  private userAccess(op: string, write: boolean): void {
+    const f = this.spec.flags;
+    if (write && this.frozen) throw errnoError(op, Errno.EPERM, `map '${this.name}' is frozen`);
+    if (write ? f & MapFlags.RDONLY : f & MapFlags.WRONLY) {
+      throw errnoError(op, Errno.EPERM, `map '${this.name}' was created ${write ? 'BPF_F_RDONLY' : 'BPF_F_WRONLY'}`);
+    }
+  }
+
   // ---- operations, implemented by each type; errno 0 means success ----
 
   /** Value for user space (a copy), or an errno. */
@@ -146,6 +160,7 @@ export abstract class VmMap implements MapHandle {
 
   lookup(key: Uint8Array): Uint8Array | undefined {
     this.assertOpen('map lookup');
+    this.userAccess('map lookup', false);
     this.checkKey(key, 'map lookup');
     const v = this.userGet(key);
     if (typeof v === 'number') {
@@ -157,7 +172,7 @@ export abstract class VmMap implements MapHandle {
 
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     this.assertOpen('map update');
-    if (this.frozen) throw errnoError('map update', Errno.EPERM, `map '${this.name}' is frozen`);
+    this.userAccess('map update', true);
     this.checkKey(key, 'map update');
     if (value.length !== this.valueSlotSize) {
       throw errnoError('map update', Errno.EINVAL, `value of map '${this.name}' must be ${this.valueSlotSize} bytes, got ${value.length}`);
@@ -168,7 +183,7 @@ export abstract class VmMap implements MapHandle {
 
   delete(key: Uint8Array): void {
     this.assertOpen('map delete');
-    if (this.frozen) throw errnoError('map delete', Errno.EPERM, `map '${this.name}' is frozen`);
+    this.userAccess('map delete', true);
     this.checkKey(key, 'map delete');
     const e = this.remove(key);
     if (e) throw errnoError('map delete', e, this.why(e, 'delete'));
@@ -176,6 +191,7 @@ export abstract class VmMap implements MapHandle {
 
   nextKey(key?: Uint8Array): Uint8Array | undefined {
     this.assertOpen('map get next key');
+    this.userAccess('map get next key', false);
     if (key !== undefined) this.checkKey(key, 'map get next key');
     const k = this.next(key);
     if (typeof k === 'number') {
@@ -187,7 +203,7 @@ export abstract class VmMap implements MapHandle {
 
   lookupAndDelete(key?: Uint8Array): Uint8Array | undefined {
     this.assertOpen('map lookup and delete');
-    if (this.frozen) throw errnoError('map lookup and delete', Errno.EPERM, `map '${this.name}' is frozen`);
+    this.userAccess('map lookup and delete', true);
     if (this.spec.keySize === 0) {
       if (this.spec.type !== MapType.QUEUE && this.spec.type !== MapType.STACK) {
         throw errnoError('map lookup and delete', Errno.ENOTSUPP, `map '${this.name}' (${this.typeName}) does not support lookup and delete`);
@@ -241,8 +257,8 @@ export abstract class VmMap implements MapHandle {
 
   freeze(): void {
     this.assertOpen('map freeze');
-    // A frozen map is not writable from user space, which BPF_MAP_FREEZE checks first: EPERM, not EBUSY.
-    if (this.frozen) throw errnoError('map freeze', Errno.EPERM, `map '${this.name}' is already frozen`);
+    // Freezing needs write access, which a frozen map no longer gives: EPERM, not EBUSY.
+    this.userAccess('map freeze', true);
     this.frozen = true;
   }
 
