@@ -115,6 +115,52 @@ function firstBroken(prefix: readonly Decision[], target: Cond, want: boolean, e
   return condHolds(target, env) === want ? -1 : prefix.length;
 }
 
+const varCache = new WeakMap<Cond, Set<number>>();
+function cachedVars(c: Cond): Set<number> {
+  let v = varCache.get(c);
+  if (!v) varCache.set(c, (v = condVars(c)));
+  return v;
+}
+
+/** Which prefix decisions read each variable (so a candidate is checked only where it changed something). */
+class PrefixIndex {
+  private readonly byVar = new Map<number, number[]>();
+  constructor(readonly prefix: readonly Decision[], readonly target: Cond, readonly want: boolean, readonly base: Env) {
+    prefix.forEach((d, i) => {
+      for (const v of cachedVars(d.c)) {
+        let l = this.byVar.get(v);
+        if (!l) this.byVar.set(v, (l = []));
+        l.push(i);
+      }
+    });
+  }
+
+  /** Like firstBroken, for an env that differs from the base env only in some variables. */
+  broken(env: Env): number {
+    const a = this.base, changed: number[] = [];
+    const n = Math.max(a.data.length, env.data.length);
+    for (let i = 0; i < n; i++) if (a.data[i] !== env.data[i]) changed.push(i);
+    if (a.data.length !== env.data.length) changed.push(V_CAP);
+    if (a.wire !== env.wire) changed.push(V_WIRE);
+    for (let f = 0; f < a.meta.length; f++) if (a.meta[f] !== env.meta[f]) changed.push(vMeta(f));
+    let first = -1;
+    for (const v of changed) {
+      const l = this.byVar.get(v);
+      if (!l) continue;
+      for (const i of l) {
+        if (first !== -1 && i >= first) break;
+        const d = this.prefix[i]!;
+        if (condHolds(d.c, env) !== d.taken) {
+          first = i;
+          break;
+        }
+      }
+    }
+    if (first !== -1) return first;
+    return condHolds(this.target, env) === this.want ? -1 : this.prefix.length;
+  }
+}
+
 /** Values of `side` (compared by op with the other side's value o) that give outcome `want`, boundary values first. */
 function sideTargets(op: number, leftSide: boolean, o: number, want: boolean, cur: number): number[] {
   const M = 0xffffffff;
@@ -444,12 +490,12 @@ export function solveFlip(prefix: readonly Decision[], target: Cond, want: boole
   leaves(target.a, ls);
   leaves(target.b, ls);
   if (ls.length === 0) return 'infeasible';
-  // Length conditions: boundary values straight away.
+  const index = new PrefixIndex(prefix, target, want, env);
   const tried: Env[] = [];
   for (const l of ls) {
     for (const v of leafCandidates(target, want, l, env, ctx.rnd)) {
       const cand = setLeaf(env, l, v);
-      const broken = firstBroken(prefix, target, want, cand);
+      const broken = index.broken(cand);
       if (broken === -1) {
         ctx.stats.inverted++;
         return cand;
@@ -469,7 +515,7 @@ export function solveFlip(prefix: readonly Decision[], target: Cond, want: boole
   // Repair: fix the first broken decision of a near miss without touching the target's variables.
   const frozen = condVars(target);
   for (const cand of tried) {
-    const j = firstBroken(prefix, target, want, cand);
+    const j = index.broken(cand);
     const d = prefix[j]!;
     const dl: Expr[] = [];
     leaves(d.c.a, dl);
@@ -482,7 +528,7 @@ export function solveFlip(prefix: readonly Decision[], target: Cond, want: boole
       if (clash) continue;
       for (const v of leafCandidates(d.c, d.taken, l, cand, ctx.rnd)) {
         const fixed = setLeaf(cand, l, v);
-        if (firstBroken(prefix, target, want, fixed) === -1) {
+        if (index.broken(fixed) === -1) {
           ctx.stats.searched++;
           return fixed;
         }
@@ -492,7 +538,7 @@ export function solveFlip(prefix: readonly Decision[], target: Cond, want: boole
   // Length targets that need a longer packet with a byte pattern: try growing then solving again once.
   if (ls.some((l) => l.t === E_CAP)) {
     const cap = setLeaf(env, CAP, env.data.length + 64);
-    if (firstBroken(prefix, target, want, cap) === -1) return cap;
+    if (index.broken(cap) === -1) return cap;
   }
   ctx.stats.failed++;
   return undefined;
