@@ -3,7 +3,7 @@
  * JSON output, and user mistakes reported as one line, never a stack trace.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../src/ebpf/insn.js';
@@ -86,9 +86,22 @@ describe('bpfkit run', () => {
 });
 
 describe('bpfkit conformance-plugin', () => {
-  it('refuses --elf for now, clearly', () => {
+  it.skipIf(!HAVE_CLANG)('runs the first program of an ELF object given with --elf, raw or as hex', () => {
+    const obj = readFileSync(compileFixture('conformance'));
+    const mem = '01 02 03 fd';
+    // seed 1000 + map value (0 + 7) + 1 + 2 + 3 + 253
+    const raw = spawnSync(process.execPath, [CLI, 'conformance-plugin', mem, '--elf'], { input: obj, encoding: 'utf8' });
+    expect(raw.stderr).toBe('');
+    expect(raw.stdout).toBe((1000 + 7 + 1 + 2 + 3 + 253).toString(16) + '\n');
+    const hex = [...obj].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const viaHex = spawnSync(process.execPath, [CLI, 'conformance-plugin', '', '--elf'], { input: hex, encoding: 'utf8' });
+    expect(viaHex.stdout).toBe((1000 + 7).toString(16) + '\n');
+  });
+
+  it('refuses input that is not an ELF object with --elf, clearly', () => {
     const r = spawnSync(process.execPath, [CLI, 'conformance-plugin', '--elf'], { input: '95 00 00 00 00 00 00 00', encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^bpfkit: --elf is not supported yet/);
+    expect(r.stderr).toMatch(/^bpfkit: /);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
