@@ -15,10 +15,11 @@ import { register as conformancePlugin } from './conformance-plugin.js';
 import { register as btf } from './btf.js';
 import { register as filter } from './filter.js';
 import { register as capture } from './capture.js';
+import { register as attach } from './attach.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter, capture];
+const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter, capture, attach];
 
 export function registerAll(program: Command): void {
   for (const r of registrations) r(program);

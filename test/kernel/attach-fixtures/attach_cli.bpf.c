@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+// bpfkit attach CLI tests: programs whose SEC() names say where they go (or
+// not), counting per process (tgid) so that a test reads its own child's entry.
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} calls SEC(".maps");
+
+static __always_inline void bump(__u32 key)
+{
+	__u64 one = 1, *v = bpf_map_lookup_elem(&calls, &key);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&calls, &key, &one, BPF_NOEXIST);
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int cli_getppid(void *ctx)
+{
+	bump(bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+SEC("uprobe")
+int cli_uprobe(struct pt_regs *ctx)
+{
+	bump(bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+/* Key 0: ICMP echo requests seen; other packets are not counted. */
+SEC("xdp")
+int cli_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	unsigned char *p = data;
+
+	/* Ethernet (14) + IPv4 without options (20) + ICMP type. */
+	if (p + 35 > (unsigned char *)end)
+		return XDP_PASS;
+	if (p[12] == 0x08 && p[13] == 0x00 && p[23] == 1 && p[34] == 8)
+		bump(0);
+	return XDP_PASS;
+}
