@@ -15,7 +15,7 @@ export {
   interpret, interpreter, decodeProgram, type DecodedProgram, MAX_BACKWARD_JUMPS, backwardJumpLimit,
 } from './interpret.js';
 export {
-  jit, jitSource, jitBatch, jitBatchSource, clearJitCache, type CompiledFilter, type JitOptions, type BatchFilter, type PacketBatch,
+  jit, jitSource, jitStandaloneSource, jitBatch, jitBatchSource, clearJitCache, type CompiledFilter, type JitOptions, type StandaloneOptions, type BatchFilter, type PacketBatch,
 } from './jit.js';
 export {
   formatInsn, formatD, formatDD, formatDDD, formatBytecode, formatBpfAsm, insnParts, type DumpStyle,

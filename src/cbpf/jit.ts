@@ -313,10 +313,10 @@ function metaMatters(prog: CbpfProgram): boolean {
   });
 }
 
-function singleFunction(prog: CbpfProgram, shape: Shape, name: string): string {
+function singleFunction(prog: CbpfProgram, shape: Shape, name: string, params = 'p, w, meta'): string {
   const { body, slots, usesLen } = filterBody(prog, shape);
   return [
-    `function ${name}(p, w, meta) {`,
+    `function ${name}(${params}) {`,
     usesLen ? 'const wl = w === undefined ? p.length : w;' : '',
     declarations(slots),
     'const n = p.length;',
@@ -343,6 +343,53 @@ export function jitSource(prog: CbpfProgram): string {
     '  return meta === undefined ? cbpfFilter(p, w) : cbpfLinuxFilter(p, w, meta);',
     '};',
   ].join('\n');
+}
+
+export interface StandaloneOptions {
+  /** The function's name (default `cbpfFilter`); must be a JavaScript identifier. */
+  name?: string;
+  /** Print an ES module (`export function ...`) instead of a plain function declaration. */
+  module?: boolean;
+  /** Lines put in the leading comment (e.g. the program in tcpdump -d form). */
+  comment?: readonly string[];
+}
+
+/**
+ * A self-contained JavaScript artifact for a program (assumed valid in
+ * libpcap's sense): one function declaration that needs nothing else,
+ *
+ *   cbpfFilter(packet: Uint8Array, wireLength = packet.length): number
+ *
+ * with pcap_offline_filter()'s semantics: `packet` holds the captured
+ * bytes, `wireLength` the length on the wire (what `ld len` reads), and the
+ * result is the unsigned 32-bit verdict (0 drops the packet, otherwise the
+ * number of bytes to keep). Loads past the captured bytes and Linux
+ * ancillary/negative-offset loads make it return 0, as in libpcap.
+ */
+export function jitStandaloneSource(prog: CbpfProgram, options: StandaloneOptions = {}): string {
+  const name = options.name ?? 'cbpfFilter';
+  let ok = /^[A-Za-z_$][\w$]*$/.test(name);
+  if (ok) {
+    try {
+      new Function(`"use strict"; function ${name}() {}`); // rejects reserved words
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) throw new UsageError(`'${name}' is not a JavaScript function name`);
+  const head = [
+    '/*',
+    ` * Classic BPF filter compiled to JavaScript by bpfkit (${prog.length} instructions).`,
+    ` *   ${name}(packet: Uint8Array, wireLength = packet.length) -> number`,
+    ' * libpcap semantics (pcap_offline_filter): packet is the captured bytes, wireLength',
+    ' * the length on the wire; returns 0 to drop the packet, otherwise the number of bytes',
+    ' * to keep (unsigned 32-bit). A load past the captured bytes, or a Linux ancillary',
+    ' * load, returns 0. Self-contained: no imports, no globals.',
+  ];
+  for (const line of options.comment ?? []) head.push(` *   ${line.replace(/\*\//g, '* /')}`);
+  head.push(' */');
+  const fn = singleFunction(prog, SINGLE, name, 'p, w');
+  return [...head, (options.module ? 'export ' : '') + fn.replace('{', '{\n"use strict";'), ''].join('\n');
 }
 
 /**

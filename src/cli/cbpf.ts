@@ -168,7 +168,23 @@ Exits 1 when a chosen rule set refuses the program.`,
     .addOption(
       new Option('-s, --style <style>', "-d style: libpcap-1.10 (Debian's tcpdump 4.99) or libpcap-1.11").choices(['libpcap-1.10', 'libpcap-1.11']).default('libpcap-1.10'),
     )
-    .action(async (file: string | undefined, opts: ProgramOptions & { to: string; style: 'libpcap-1.10' | 'libpcap-1.11' }) => {
+    .option('--module', "with --to js: an ES module (export function) instead of a plain function declaration")
+    .option('--name <identifier>', 'with --to js: the function name', 'cbpfFilter')
+    .addHelpText(
+      'after',
+      `
+--to js prints a self-contained JavaScript function (no imports, no globals), compiled by the JIT:
+
+  cbpfFilter(packet: Uint8Array, wireLength = packet.length) -> number
+
+with libpcap's pcap_offline_filter() semantics: packet is the captured bytes, wireLength the
+length on the wire; it returns 0 to drop the packet, otherwise the number of bytes to keep.
+Load it with e.g. \`new Function(source + '\\nreturn cbpfFilter;')()\`, or print it with --module
+and import it. The program must pass libpcap's validator.`,
+    )
+    .action(async (file: string | undefined, opts: ProgramOptions & {
+      to: string; style: 'libpcap-1.10' | 'libpcap-1.11'; module?: boolean; name: string;
+    }) => {
       const cb = await import('../cbpf/index.js');
       const prog = await loadProgram(file, opts);
       let out: string;
@@ -180,7 +196,9 @@ Exits 1 when a chosen rule set refuses the program.`,
         case 'bytecode': out = cb.formatBytecode(prog) + '\n'; break;
         default:
           cb.validate(prog, 'libpcap');
-          out = cb.jitSource(prog) + '\n';
+          out = cb.jitStandaloneSource(prog, {
+            name: opts.name, module: opts.module === true, comment: cb.formatD(prog).trimEnd().split('\n'),
+          });
       }
       process.stdout.write(out);
     });

@@ -6,11 +6,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatDDD, parseDDD } from '../../src/cbpf/index.js';
+import { formatDDD, interpret, parseDDD } from '../../src/cbpf/index.js';
+import { synthesize } from '../../src/cbpf/synth.js';
 import { main } from '../../src/cli/main.js';
 import { libpcapPackets, libpcapVerdicts } from '../support/libpcap.js';
 import { CORPUS, REPO, TMP } from '../support/paths.js';
+import { loadPacketsOf } from './packets.js';
 
 const OUT = join(TMP, 'cbpf-cli');
 mkdirSync(OUT, { recursive: true });
@@ -99,8 +102,48 @@ describe('bpfkit cbpf convert', () => {
     const one = (await bpfkit('cbpf', 'convert', '--to', 'bytecode', file('conv.txt', ddd))).out;
     expect(one).toBe(ddd.trim().replace(/\n/g, ',').replace(/^(\d+),/, '$1,') + '\n');
     expect(formatDDD(parseDDD(one))).toBe(ddd);
-    const js = (await bpfkit('cbpf', 'convert', '--to', 'js', file('conv.txt', ddd))).out;
-    expect(js).toContain('return function cbpfFilter(p, w, meta)');
+  });
+
+  it('prints self-contained JavaScript that returns what the interpreter returns', async () => {
+    // Corpus packets (every EN10MB file) plus packets synthesised to take every path of each program.
+    const files = readFileSync(join(CORPUS, 'index.tsv'), 'utf8').split('\n').slice(1)
+      .map((l) => l.split('\t')).filter((c) => c[2] === 'EN10MB').map((c) => join(CORPUS, c[0]!));
+    const corpus = loadPacketsOf(files).packets.flat();
+    expect(corpus.length).toBeGreaterThan(5000);
+    const exprs = [
+      'host 192.168.1.1 and (tcp port 80 or udp port 53)', 'ip[2:2] > 576', 'vlan and ip', 'greater 200',
+      'ip6 protochain 6', 'tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-syn', 'ether[0] & 1 = 1 or ip[0] & 0xf > 5',
+    ];
+    let compared = 0;
+    for (const [n, expr] of exprs.entries()) {
+      const ddd = tcpdump('-ddd', expr);
+      const prog = parseDDD(ddd);
+      const r = await bpfkit('cbpf', 'convert', '--to', 'js', file(`js${n}.ddd`, ddd));
+      expect(r.code).toBe(0);
+      // Evaluated with nothing in scope but the text itself.
+      const plain = new Function(`${r.out}\nreturn cbpfFilter;`)() as (p: Uint8Array, w?: number) => number;
+      const mod = await bpfkit('cbpf', 'convert', '--to', 'js', '--module', '--name', 'keep', file(`js${n}.ddd`, ddd));
+      const modFile = file(`js${n}.mjs`, mod.out);
+      const imported = ((await import(`${pathToFileURL(modFile).href}?v=${Date.now()}`)) as { keep: (p: Uint8Array, w?: number) => number }).keep;
+      const synth = synthesize(prog, { maxPackets: 300 }).packets;
+      const packets = [...corpus, ...synth];
+      let kept = 0;
+      for (const p of packets) {
+        const want = interpret(prog, p.data, p.wireLength);
+        if (want !== 0) kept++;
+        if (plain(p.data, p.wireLength) !== want || imported(p.data, p.wireLength) !== want) {
+          expect({ expr, packet: Buffer.from(p.data).toString('hex'), wire: p.wireLength, plain: plain(p.data, p.wireLength), imported: imported(p.data, p.wireLength) })
+            .toEqual({ expr, packet: Buffer.from(p.data).toString('hex'), wire: p.wireLength, plain: want, imported: want });
+        }
+        compared++;
+      }
+      expect(kept).toBeGreaterThan(0); // the packets exercise both verdicts
+      expect(kept).toBeLessThan(packets.length);
+      expect(plain(packets[0]!.data)).toBe(interpret(prog, packets[0]!.data)); // wireLength defaults to the captured length
+    }
+    expect(compared).toBeGreaterThan(exprs.length * 5000);
+    const bad = await bpfkit('cbpf', 'convert', '--to', 'js', '--name', 'not a name', '-e', '1,6 0 0 0');
+    expect(bad).toEqual({ code: 1, out: '', err: "bpfkit: 'not a name' is not a JavaScript function name\n" });
   });
 
   it('prints the libpcap 1.11 style on request', async () => {
