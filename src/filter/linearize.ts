@@ -8,105 +8,165 @@
  * them through an inserted `ja` right after the branch.
  */
 import type { CbpfInsn, CbpfProgram } from '../cbpf/insn.js';
-import { BPF_JA, BPF_JMP, BPF_RET, bpfClass, bpfOp } from '../cbpf/insn.js';
+import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg, Stmt } from './cfg.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { BPF_JA, BPF_JMP, BPF_RET, bpfClass, bpfOp } = insn;
+
+/**
+ * Blocks in layout order, and where each is in it. Block ids are unique
+ * within a graph, so the position is kept in an array indexed by id; a graph
+ * whose ids repeat (hand-made) is laid out with a Map instead.
+ */
+interface Laid {
+  order: Block[];
+  /** Position in `order` by block id, or by block when ids repeat. */
+  at: number[] | Map<Block, number>;
+}
+
+function posOf(l: Laid, b: Block): number {
+  return Array.isArray(l.at) ? l.at[b.id]! : l.at.get(b)!;
+}
+
+/**
+ * Depth-first from the entry, true edge before false edge, reverse
+ * postorder: the false edge's subgraph comes right after its branch (chains
+ * of `and` fall through).
+ */
+function lay(cfg: Cfg, byId: boolean): Laid | undefined {
+  const seenById: Block[] = [];
+  const seenSet = byId ? undefined : new Set<Block>();
+  const post: Block[] = [];
+  const stack: Block[] = [cfg.entry];
+  const next: number[] = [0];
+  if (seenSet) seenSet.add(cfg.entry);
+  else seenById[cfg.entry.id] = cfg.entry;
+  while (stack.length) {
+    const top = stack.length - 1;
+    const b = stack[top]!;
+    const t = b.term;
+    const i = next[top]!;
+    let s: Block | undefined;
+    if (t.kind === 'branch') s = i === 0 ? t.jt : i === 1 ? t.jf : undefined;
+    else if (t.kind === 'jump') s = i === 0 ? t.target : undefined;
+    if (s === undefined) {
+      post.push(b);
+      stack.pop();
+      next.pop();
+      continue;
+    }
+    next[top] = i + 1;
+    if (seenSet) {
+      if (seenSet.has(s)) continue;
+      seenSet.add(s);
+    } else {
+      const known = seenById[s.id];
+      if (known === s) continue;
+      if (known !== undefined) return undefined; // two blocks share an id
+      seenById[s.id] = s;
+    }
+    stack.push(s);
+    next.push(0);
+  }
+  post.reverse();
+  if (seenSet) {
+    const at = new Map<Block, number>();
+    for (let i = 0; i < post.length; i++) at.set(post[i]!, i);
+    return { order: post, at };
+  }
+  const at: number[] = [];
+  for (let i = 0; i < post.length; i++) at[post[i]!.id] = i;
+  return { order: post, at };
+}
+
+function laid(cfg: Cfg): Laid {
+  return lay(cfg, true) ?? lay(cfg, false)!;
+}
 
 /** Blocks reachable from the entry, in layout order. */
 export function layout(cfg: Cfg): Block[] {
-  const order: Block[] = [];
-  const state = new Map<Block, 1 | 2>(); // 1 = on stack, 2 = done
-  // Iterative DFS producing reverse postorder; false edges are visited last so they end up first.
-  const stack: { b: Block; succ: Block[]; i: number }[] = [];
-  const succs = (b: Block): Block[] =>
-    b.term.kind === 'branch' ? [b.term.jt, b.term.jf] : b.term.kind === 'jump' ? [b.term.target] : [];
-  const push = (b: Block): void => {
-    state.set(b, 1);
-    stack.push({ b, succ: succs(b), i: 0 });
-  };
-  push(cfg.entry);
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    if (top.i < top.succ.length) {
-      const s = top.succ[top.i++]!;
-      if (!state.has(s)) push(s);
-    } else {
-      state.set(top.b, 2);
-      order.push(top.b);
-      stack.pop();
-    }
-  }
-  order.reverse();
-  return order;
+  return laid(cfg).order;
 }
 
-interface Item {
-  block: Block;
-  /** Extra `ja` trampolines inserted after the block for far jt / jf targets. */
-  farJt: boolean;
-  farJf: boolean;
-}
+const FAR_JT = 1;
+const FAR_JF = 2;
 
 export function linearize(cfg: Cfg): CbpfProgram {
-  const blocks = layout(cfg);
-  const items: Item[] = blocks.map((block) => ({ block, farJt: false, farJf: false }));
+  const l = laid(cfg);
+  const blocks = l.order;
+  const n = blocks.length;
+  // Per block: which branch targets go through an inserted `ja`, and where the block starts.
+  const far = new Uint8Array(n);
+  const start = new Int32Array(n);
+  const target = new Int32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const t = blocks[i]!.term;
+    if (t.kind === 'branch') {
+      target[2 * i] = posOf(l, t.jt);
+      target[2 * i + 1] = posOf(l, t.jf);
+    } else if (t.kind === 'jump') {
+      target[2 * i] = posOf(l, t.target);
+    }
+  }
   for (;;) {
-    // Sizes and start positions with the current trampoline decisions.
-    const start = new Map<Block, number>();
     let pc = 0;
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i]!;
-      start.set(it.block, pc);
-      pc += it.block.stmts.length + termSize(it, items[i + 1]?.block);
+    for (let i = 0; i < n; i++) {
+      start[i] = pc;
+      const b = blocks[i]!;
+      const t = b.term;
+      pc += b.stmts.length;
+      if (t.kind === 'jump') pc += target[2 * i] === i + 1 ? 0 : 1;
+      else if (t.kind === 'branch') pc += 1 + (far[i]! & FAR_JT ? 1 : 0) + (far[i]! & FAR_JF ? 1 : 0);
+      else pc += 1;
     }
     let changed = false;
-    for (const it of items) {
-      const t = it.block.term;
-      if (t.kind !== 'branch') continue;
-      const at = start.get(it.block)! + it.block.stmts.length;
-      const after = at + 1 + (it.farJt ? 1 : 0) + (it.farJf ? 1 : 0);
-      if (!it.farJt && start.get(t.jt)! - (at + 1) > 255) {
-        it.farJt = true;
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i]!;
+      if (b.term.kind !== 'branch') continue;
+      const next = start[i]! + b.stmts.length + 1;
+      const f = far[i]!;
+      if (!(f & FAR_JT) && start[target[2 * i]!]! - next > 255) {
+        far[i] = far[i]! | FAR_JT;
         changed = true;
       }
-      if (!it.farJf && start.get(t.jf)! - (at + 1) > 255) {
-        it.farJf = true;
+      if (!(f & FAR_JF) && start[target[2 * i + 1]!]! - next > 255) {
+        far[i] = far[i]! | FAR_JF;
         changed = true;
       }
-      void after;
     }
-    if (changed) continue;
-    return emit(items, start);
+    if (!changed) return emit(blocks, far, start, target);
   }
 }
 
-function termSize(it: Item, next: Block | undefined): number {
-  const t = it.block.term;
-  if (t.kind === 'jump') return t.target === next ? 0 : 1;
-  if (t.kind === 'branch') return 1 + (it.farJt ? 1 : 0) + (it.farJf ? 1 : 0);
-  return 1;
-}
-
-function emit(items: Item[], start: Map<Block, number>): CbpfProgram {
+function emit(blocks: Block[], far: Uint8Array, start: Int32Array, target: Int32Array): CbpfProgram {
   const out: CbpfInsn[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!;
-    for (const s of it.block.stmts) out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
-    const t = it.block.term;
+  const n = blocks.length;
+  for (let i = 0; i < n; i++) {
+    const b = blocks[i]!;
+    const stmts = b.stmts;
+    for (let j = 0; j < stmts.length; j++) {
+      const s = stmts[j]!;
+      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+    }
+    const t = b.term;
     if (t.kind === 'ret') {
       out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
     } else if (t.kind === 'jump') {
-      if (t.target !== items[i + 1]?.block) {
+      const to = target[2 * i]!;
+      if (to !== i + 1) {
         const here = out.length;
-        out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (start.get(t.target)! - here - 1) >>> 0 });
+        out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (start[to]! - here - 1) >>> 0 });
       }
     } else {
       const here = out.length;
+      const f = far[i]!;
       let slot = here + 1;
-      const jtPc = it.farJt ? slot++ : start.get(t.jt)!;
-      const jfPc = it.farJf ? slot++ : start.get(t.jf)!;
+      const jtPc = f & FAR_JT ? slot++ : start[target[2 * i]!]!;
+      const jfPc = f & FAR_JF ? slot++ : start[target[2 * i + 1]!]!;
       out.push({ code: t.code, jt: jtPc - here - 1, jf: jfPc - here - 1, k: t.k >>> 0 });
-      if (it.farJt) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start.get(t.jt)! - out.length - 1 });
-      if (it.farJf) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start.get(t.jf)! - out.length - 1 });
+      if (f & FAR_JT) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start[target[2 * i]!]! - out.length - 1 });
+      if (f & FAR_JF) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start[target[2 * i + 1]!]! - out.length - 1 });
     }
   }
   return out;

@@ -12,10 +12,18 @@
  * - liveness: which registers and slots a block's code may read before
  *   writing them (bits 0..15 the slots, 16 A, 17 X).
  */
-import { BPF_A, BPF_JMP, BPF_RET, BPF_X, bpfClass, bpfMode, bpfRval, bpfSrc } from '../cbpf/insn.js';
+import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg, Stmt } from './cfg.js';
-import { Facts, Safety, addFact, mayFail, record, type Cond } from './optimize-facts.js';
-import { LOC_A, LOC_X, NLOC, step, type Effect, type State, type ValueTable } from './optimize-values.js';
+import * as factsMod from './optimize-facts.js';
+import { Safety } from './optimize-facts.js';
+import { Facts, type Cond } from './optimize-facts.js';
+import * as values from './optimize-values.js';
+import type { Effect, State, ValueTable } from './optimize-values.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { BPF_A, BPF_JMP, BPF_RET, BPF_X, bpfClass, bpfMode, bpfRval, bpfSrc } = insn;
+const { addFact, mayFail, record } = factsMod;
+const { LOC_A, LOC_X, NLOC, step } = values;
 
 export const BIT_A = 1 << LOC_A;
 export const BIT_X = 1 << LOC_X;

@@ -17,10 +17,13 @@
  * Both are "must" information: at a join, only what holds on every incoming
  * path survives (an intersection).
  */
-import { BPF_ADD, BPF_AND, BPF_XOR } from '../cbpf/insn.js';
-import {
-  E_ANC, E_DEV, E_DIV, E_IND, E_LOAD, V_ALU, type Effect, type ValueTable,
-} from './optimize-values.js';
+import * as insn from '../cbpf/insn.js';
+import * as values from './optimize-values.js';
+import type { Effect, ValueTable } from './optimize-values.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { BPF_ADD, BPF_AND, BPF_XOR } = insn;
+const { E_ANC, E_DEV, E_DIV, E_IND, E_LOAD, V_ALU } = values;
 
 const JEQ = 0x10, JGT = 0x20, JGE = 0x30, JSET = 0x40;
 const AD = 0xfffff000;
@@ -38,21 +41,38 @@ export class Facts {
   readonly map: Map<string, boolean>;
   /** Per value: its tests with constants (for range and bit reasoning). */
   readonly byValue: Map<number, { op: number; k: number; truth: boolean }[]>;
+  /**
+   * Per value: the only constants it can be (what `==` tests that came out
+   * true allow, joined over paths: a value that is 0x806 on one path and
+   * 0x8035 on the other is not 0x86dd on either).
+   */
+  readonly oneOf: Map<number, number[]>;
 
-  constructor(map?: Map<string, boolean>, byValue?: Map<number, { op: number; k: number; truth: boolean }[]>) {
+  constructor(
+    map?: Map<string, boolean>,
+    byValue?: Map<number, { op: number; k: number; truth: boolean }[]>,
+    oneOf?: Map<number, number[]>,
+  ) {
     this.map = map ?? new Map();
     this.byValue = byValue ?? new Map();
+    this.oneOf = oneOf ?? new Map();
   }
 
   clone(): Facts {
     const bv = new Map<number, { op: number; k: number; truth: boolean }[]>();
     for (const [k, v] of this.byValue) bv.set(k, v.slice());
-    return new Facts(new Map(this.map), bv);
+    return new Facts(new Map(this.map), bv, new Map(this.oneOf));
   }
 
   /** Only the facts both hold. */
   intersect(o: Facts): Facts {
     const out = new Facts();
+    for (const [vn, set] of this.oneOf) {
+      const other = o.oneOf.get(vn);
+      if (!other) continue;
+      const u = [...new Set([...set, ...other])].sort((x, y) => x - y);
+      if (u.length <= 16) out.oneOf.set(vn, u);
+    }
     const [small, big] = this.map.size <= o.map.size ? [this, o] : [o, this];
     for (const [k, v] of small.map) if (big.map.get(k) === v) out.map.set(k, v);
     for (const [vn, list] of small.byValue) {
@@ -122,6 +142,12 @@ export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void 
     let list = f.byValue.get(cc.c.a);
     if (!list) f.byValue.set(cc.c.a, (list = []));
     list.push({ op: cc.c.op, k, truth: val });
+    const set = f.oneOf.get(cc.c.a);
+    if (cc.c.op === JEQ && val) f.oneOf.set(cc.c.a, [k]);
+    else if (set) {
+      const kept = set.filter((x) => compare(cc.c.op, x, k) === val);
+      if (kept.length !== set.length) f.oneOf.set(cc.c.a, kept);
+    }
   }
 }
 
@@ -162,6 +188,11 @@ function decideCanonical(t: ValueTable, f: Facts, c: Cond): boolean | undefined 
     return undefined;
   }
   const k = bv;
+  const set = f.oneOf.get(a);
+  if (set && set.length) {
+    const first = compare(op, set[0]!, k);
+    if (set.every((x) => compare(op, x, k) === first)) return first;
+  }
   const ai = t.info[a]!;
   let lo = ai.lo, hi = ai.hi, zeros = ai.zeros;
   const list = f.byValue.get(a) ?? [];

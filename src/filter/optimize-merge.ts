@@ -9,7 +9,10 @@
  *   (libpcap's intern_blocks).
  */
 import type { Block, Cfg } from './cfg.js';
-import { buildGraph, successors } from './optimize-analysis.js';
+import * as analysis from './optimize-analysis.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { buildGraph, successors } = analysis;
 
 /** Follow blocks that only jump. */
 function resolve(b: Block): Block {

@@ -21,17 +21,19 @@
  * exactly the same packets (each side's effects implied by the other's).
  * The shortest checked candidate wins; the original always qualifies.
  */
-import {
-  BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
-  BPF_MEM, BPF_MISC, BPF_MSH, BPF_NEG, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, bpfClass, bpfMode,
-} from '../cbpf/insn.js';
+import * as insn from '../cbpf/insn.js';
 import type { Stmt } from './cfg.js';
-import { canonical, mayFail, record, type Cond, type Facts, type Safety } from './optimize-facts.js';
-import { stmtUseDef } from './optimize-analysis.js';
-import {
-  E_ANC, E_DEV, E_IND, E_LOAD, LOC_A, LOC_X, NLOC, OP_LSH_X, OP_RSH_X, V_ALU, V_CONST, V_IND, V_LOAD, V_MSH, V_NEG,
-  step, type Effect, type State, type ValueTable,
-} from './optimize-values.js';
+import * as factsMod from './optimize-facts.js';
+import type { Cond, Facts, Safety } from './optimize-facts.js';
+import * as analysis from './optimize-analysis.js';
+import * as values from './optimize-values.js';
+import type { Effect, State, ValueTable } from './optimize-values.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MISC, BPF_MSH, BPF_NEG, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, bpfClass, bpfMode } = insn;
+const { canonical, mayFail, record } = factsMod;
+const { stmtUseDef } = analysis;
+const { E_ANC, E_DEV, E_IND, E_LOAD, LOC_A, LOC_X, NLOC, OP_LSH_X, OP_RSH_X, V_ALU, V_CONST, V_IND, V_LOAD, V_MSH, V_NEG, step } = values;
 
 /** What a block must do. */
 export interface BlockSpec {

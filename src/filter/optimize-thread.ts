@@ -14,11 +14,15 @@
  * Blocks on loops are left alone.
  */
 import type { Block, Cfg } from './cfg.js';
-import { decide } from './optimize-facts.js';
-import {
-  condOf, edgeFacts, liveness, runBlock, type Analysis,
-} from './optimize-analysis.js';
-import { NLOC } from './optimize-values.js';
+import * as factsMod from './optimize-facts.js';
+import * as analysis from './optimize-analysis.js';
+import type { Analysis } from './optimize-analysis.js';
+import * as values from './optimize-values.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { decide } = factsMod;
+const { condOf, edgeFacts, liveness, runBlock } = analysis;
+const { NLOC } = values;
 
 /** Point every edge of p that goes to `from` at `to`. */
 export function redirect(p: Block, from: Block, to: Block): void {

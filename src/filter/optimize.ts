@@ -23,15 +23,24 @@
  * walk) are analysed but not rewritten; the rest of such a program is
  * optimised like any other.
  */
-import { BPF_A, BPF_RET, bpfClass, bpfRval } from '../cbpf/insn.js';
+import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg } from './cfg.js';
-import {
-  ALL_LOCS, analyze, buildGraph, liveOut, liveness, stmtUseDef, successors, termUse, type Analysis, type Graph,
-} from './optimize-analysis.js';
-import { cleanup, intern } from './optimize-merge.js';
-import { regenerate, type BlockSpec } from './optimize-regen.js';
-import { foldBranches, threadJumps } from './optimize-thread.js';
-import { LOC_A, ValueTable } from './optimize-values.js';
+import * as analysis from './optimize-analysis.js';
+import type { Analysis, Graph } from './optimize-analysis.js';
+import * as merge from './optimize-merge.js';
+import * as regen from './optimize-regen.js';
+import type { BlockSpec } from './optimize-regen.js';
+import * as thread from './optimize-thread.js';
+import * as values from './optimize-values.js';
+import { ValueTable } from './optimize-values.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { BPF_A, BPF_RET, bpfClass, bpfRval } = insn;
+const { ALL_LOCS, analyze, buildGraph, liveOut, liveness, stmtUseDef, successors, termUse } = analysis;
+const { cleanup, intern } = merge;
+const { regenerate } = regen;
+const { foldBranches, threadJumps } = thread;
+const { LOC_A } = values;
 
 export interface OptimizeOptions {
   /** Upper bound on rounds of the pipeline (default 16). */
@@ -99,7 +108,7 @@ function sameStmts(a: readonly { code: number; k: number }[], b: readonly { code
 }
 
 /** Rewrite every block (successors first). */
-function regenAll(a: Analysis): boolean {
+export function regenAll(a: Analysis): boolean {
   const { g, t } = a;
   const liveIn = liveness(g);
   let changed = false;
@@ -147,12 +156,50 @@ function regenAll(a: Analysis): boolean {
   return changed;
 }
 
+/**
+ * Blocks from which no path can return a non-zero verdict become `ret #0`:
+ * whatever they load, a failing load returns 0 too, so nothing they do can
+ * matter. (A Linux ifindex/hatype load may return A instead: blocks with one
+ * are taken to accept.)
+ */
+export function sinkRejects(cfg: Cfg): boolean {
+  const g = buildGraph(cfg);
+  const accepts = new Map<Block, boolean>();
+  for (const b of g.order) {
+    const t = b.term;
+    let a = t.kind === 'ret' ? t.code !== 0x06 || t.k >>> 0 !== 0 : false;
+    if (b.stmts.some((s) => (s.code & 0xe7) === 0x20 && (s.k >>> 0 === 0xfffff008 || s.k >>> 0 === 0xfffff01c))) a = true;
+    accepts.set(b, a);
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = g.order.length - 1; i >= 0; i--) {
+      const b = g.order[i]!;
+      if (accepts.get(b)) continue;
+      if (successors(b).some((s) => accepts.get(s))) {
+        accepts.set(b, true);
+        changed = true;
+      }
+    }
+  }
+  let changed = false;
+  for (const b of g.order) {
+    if (accepts.get(b) || g.inLoop.has(b)) continue;
+    if (b.term.kind === 'ret' && b.stmts.length === 0) continue;
+    b.stmts = [];
+    b.term = { kind: 'ret', code: 0x06, k: 0 };
+    changed = true;
+  }
+  return changed;
+}
+
 export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   const work = cloneCfg(cfg);
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
   for (let round = 0; round < maxRounds; round++) {
-    let changed = cleanup(work);
+    let changed = sinkRejects(work);
+    changed = cleanup(work) || changed;
     let a = analyze(work, t);
     if (foldBranches(work, a)) {
       changed = true;
