@@ -136,12 +136,21 @@ export function register(program: Command): void {
         repeat: positive(opts.repeat, '--repeat'),
       });
       const maps: Record<string, Array<[string, string]>> = {};
+      // Maps without keys to walk (queue, stack, bloom filter, ring buffer): why they are not listed.
+      const unlisted: Record<string, string> = {};
       if (opts.maps) {
+        const { BpfErrnoError } = await import('../ebpf/engine.js');
         for (const [name, m] of Object.entries(live.maps)) {
           const rows: Array<[string, string]> = [];
-          for (let k = m.nextKey(); k !== undefined && rows.length < 1000; k = m.nextKey(k)) {
-            const v = m.lookup(k);
-            if (v) rows.push([hex(k), hex(v)]);
+          try {
+            for (let k = m.nextKey(); k !== undefined && rows.length < 1000; k = m.nextKey(k)) {
+              const v = m.lookup(k);
+              if (v) rows.push([hex(k), hex(v)]);
+            }
+          } catch (e) {
+            if (!(e instanceof BpfErrnoError)) throw e;
+            unlisted[name] = e.message;
+            continue;
           }
           maps[name] = rows;
         }
@@ -156,7 +165,7 @@ export function register(program: Command): void {
           ...(result.ctxOut ? { ctxOut: hex(result.ctxOut) } : {}),
           ...(result.redirect ? { redirect: result.redirect } : {}),
           trace: vm.traceLog,
-          ...(opts.maps ? { maps } : {}),
+          ...(opts.maps ? { maps, ...(Object.keys(unlisted).length ? { unlisted } : {}) } : {}),
         };
         process.stdout.write(JSON.stringify(out) + '\n');
         return;
@@ -175,6 +184,7 @@ export function register(program: Command): void {
         lines.push(`map ${name}: ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}`);
         for (const [k, v] of rows) lines.push(`  ${k}: ${v}`);
       }
+      for (const [name, why] of Object.entries(unlisted)) lines.push(`map ${name}: not listed (${why})`);
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

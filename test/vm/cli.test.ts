@@ -65,6 +65,18 @@ describe('bpfkit run', () => {
     expect(r.stdout).toMatch(/^map table: 5 entries$/m);
   });
 
+  it.skipIf(!HAVE_CLANG)('lists the maps it can and says why it cannot list a queue or a bloom filter', () => {
+    const obj = compileFixture('conformance');
+    const r = bpfkit('run', obj, '--type', 'raw', '--mem', '0102', '--maps');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^retval {3}1010 /m);
+    expect(r.stdout).toMatch(/^map bias: 1 entry\n {2}00000000: 0700000000000000$/m);
+    expect(r.stdout).toMatch(/^map results: not listed \(map get next key: EINVAL: .*\(QUEUE\)\)$/m);
+    expect(r.stdout).toMatch(/^map seen: not listed \(map get next key: EOPNOTSUPP: .*\(BLOOM_FILTER\)\)$/m);
+    const json = JSON.parse(bpfkit('run', obj, '--type', 'raw', '--mem', '0102', '--maps', '--json').stdout) as { unlisted: Record<string, string> };
+    expect(Object.keys(json.unlisted).sort()).toEqual(['results', 'seen']);
+  });
+
   it('reports mistakes on one line without a stack trace', () => {
     const cases: Array<[string[], RegExp]> = [
       [['run', join(DIR, 'missing.s')], /^bpfkit: cannot read .*missing\.s: ENOENT$/],
