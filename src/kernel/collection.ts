@@ -31,7 +31,7 @@ export interface LoadCollectionOptions {
   programs?: Record<string, Omit<LoadProgramOptions, 'maps'>>;
   /** Options applied to every program (overridden per program). */
   programDefaults?: Omit<LoadProgramOptions, 'maps'>;
-  /** Load only these programs (default: all). */
+  /** Load only these programs (default: all but those with `autoload: false`, libbpf's SEC("?...")). */
   only?: string[];
 }
 
@@ -148,7 +148,7 @@ export function loadCollection(spec: CollectionSpec, options: LoadCollectionOpti
       if (ms.freeze) m.freeze();
     }
     // 3. Programs.
-    const wanted = options.only ?? Object.keys(spec.programs);
+    const wanted = options.only ?? Object.keys(spec.programs).filter((n) => spec.programs[n]!.autoload !== false);
     for (const name of wanted) {
       const ps = spec.programs[name];
       if (!ps) throw new UsageError(`the collection has no program "${name}"`);

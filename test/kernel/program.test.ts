@@ -286,6 +286,24 @@ dc('a collection from a clang-compiled object', () => {
     }
   });
 
+  it('a program marked autoload: false (SEC("?...")) is loaded only when asked for', () => {
+    const spec = obj();
+    const programs = { tail_caller: spec.programs.tail_caller!, tail_target: { ...spec.programs.tail_target!, autoload: false } };
+    const only = { ...spec, programs };
+    const a = loadCollection(only);
+    try {
+      expect(Object.keys(a.programs)).toEqual(['tail_caller']);
+    } finally {
+      a.close();
+    }
+    const b = loadCollection(only, { only: ['tail_caller', 'tail_target'] });
+    try {
+      expect(Object.keys(b.programs).sort()).toEqual(['tail_caller', 'tail_target']);
+    } finally {
+      b.close();
+    }
+  });
+
   it('program-array contents naming programs are filled after loading', () => {
     const spec = obj();
     spec.maps.jump!.contents = [{ key: u32(1), value: { program: 'tail_target' } }];
