@@ -60,17 +60,25 @@ export function dltName(v: number): string {
   return BY_VALUE.get(v) ?? String(v);
 }
 
+/** Link type specs already resolved (names are looked up once, not on every compile). */
+const RESOLVED = new Map<string, number>();
+
 /** Resolve a link type given as a DLT name (`EN10MB`, `DLT_RAW`, `raw`) or number. */
 export function resolveLinkType(spec: string | number): number {
   if (typeof spec === 'number') {
     if (!Number.isInteger(spec) || spec < 0) throw new UsageError(`invalid link type ${spec}`);
     return spec;
   }
+  const known = RESOLVED.get(spec);
+  if (known !== undefined) return known;
   const s = spec.trim();
-  if (/^\d+$/.test(s)) return Number(s);
-  const up = s.toUpperCase().replace(/^DLT_/, '');
-  const name = ALIASES[up] ?? up;
-  const v = DLT[name];
-  if (v === undefined) throw new UsageError(`unknown link type '${spec}'`);
+  let v: number | undefined;
+  if (/^\d+$/.test(s)) v = Number(s);
+  else {
+    const up = s.toUpperCase().replace(/^DLT_/, '');
+    v = DLT[ALIASES[up] ?? up];
+    if (v === undefined) throw new UsageError(`unknown link type '${spec}'`);
+  }
+  if (RESOLVED.size < 1024) RESOLVED.set(spec, v);
   return v;
 }

@@ -75,7 +75,8 @@ export class Gen {
   offSls = OFFSET_NOT_SET;
   labelStackDepth = 0;
   vlanStackDepth = 0;
-  private regused = new Array<boolean>(BPF_MEMWORDS).fill(false);
+  /** Bit n set: scratch slot n is in use. */
+  private regused = 0;
   private curreg = 0;
   /** Column of the primitive being generated, for error messages. */
   pos = 0;
@@ -234,9 +235,9 @@ export class Gen {
 
   allocReg(): number {
     for (let n = BPF_MEMWORDS; n > 0; n--) {
-      if (this.regused[this.curreg]) this.curreg = (this.curreg + 1) % BPF_MEMWORDS;
+      if (this.regused & (1 << this.curreg)) this.curreg = (this.curreg + 1) % BPF_MEMWORDS;
       else {
-        this.regused[this.curreg] = true;
+        this.regused |= 1 << this.curreg;
         return this.curreg;
       }
     }
@@ -244,7 +245,7 @@ export class Gen {
   }
 
   freeReg(n: number): void {
-    this.regused[n] = false;
+    this.regused &= ~(1 << n);
   }
 
   // ---- loads --------------------------------------------------------------------------------

@@ -67,19 +67,46 @@ export function atoan(s: string): number | undefined {
  * 0-octal, at most 255) → value and number of significant bits, or undefined.
  */
 export function atoin(s: string): { value: number; bits: number } | undefined {
-  const parts = s.split('.');
-  if (parts.length < 1 || parts.length > 4) return undefined;
+  // One pass over the character codes (this runs for every IPv4 address compiled).
+  const n = s.length;
   let v = 0;
-  for (const p of parts) {
-    let n: number;
-    if (/^0[xX][0-9A-Fa-f]+$/.test(p)) n = parseInt(p.slice(2), 16);
-    else if (/^0[0-7]*$/.test(p)) n = parseInt(p, 8);
-    else if (/^[1-9][0-9]*$/.test(p)) n = parseInt(p, 10);
-    else return undefined;
-    if (n > 255) return undefined;
-    v = (v * 256 + n) >>> 0;
+  let parts = 0;
+  let i = 0;
+  for (;;) {
+    if (parts === 4) return undefined;
+    let part = 0;
+    const c0 = i < n ? s.charCodeAt(i) : -1;
+    if (c0 === 48 && i + 1 < n && (s.charCodeAt(i + 1) | 0x20) === 120) {
+      // 0x hex: at least one digit
+      i += 2;
+      const start = i;
+      for (; i < n; i++) {
+        const d = xdtoi(s.charCodeAt(i));
+        if (d < 0) break;
+        if (part <= 255) part = part * 16 + d;
+      }
+      if (i === start) return undefined;
+    } else if (c0 === 48) {
+      // 0 octal
+      for (i++; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 48 || c > 55) break;
+        if (part <= 255) part = part * 8 + (c - 48);
+      }
+    } else if (c0 >= 49 && c0 <= 57) {
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c < 48 || c > 57) break;
+        if (part <= 255) part = part * 10 + (c - 48);
+      }
+    } else return undefined;
+    if (part > 255) return undefined;
+    v = (v * 256 + part) >>> 0;
+    parts++;
+    if (i === n) return { value: v >>> 0, bits: parts * 8 };
+    if (s.charCodeAt(i) !== 46) return undefined;
+    i++;
   }
-  return { value: v >>> 0, bits: parts.length * 8 };
 }
 
 /** IPv6 text (with `::` and an optional IPv4 tail) → 16 bytes, or undefined. */
