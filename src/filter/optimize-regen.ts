@@ -362,30 +362,21 @@ export function regenerate(
       record(t, s, e);
     }
   }
-  let best: BlockCode | undefined;
-  let bestLen = Infinity;
-  const consider = (stmts: Stmt[], br?: { code: number; k: number }): void => {
-    const len = stmts.length;
-    if (len >= bestLen) return;
-    const ok = check(t, spec, stmts, br);
-    if (!ok) return;
-    best = br ? { stmts, branch: { code: br.code, k: br.k >>> 0, swap: ok.swap } } : { stmts };
-    bestLen = len;
-  };
+  const r: Best = { best: undefined, len: Infinity };
   // The original (must pass: it is the definition) and its pruned form.
-  consider(original.slice(), branch);
-  if (!best) return undefined;
-  bestLen += 0;
+  consider(t, spec, r, original.slice(), branch);
+  if (!r.best) return undefined;
   const pruned = prune(t, spec, original, branch);
-  consider(pruned, branch);
+  consider(t, spec, r, pruned, branch);
   // X-operand tests on constants as immediates.
   if (branch && branch.code & BPF_X && spec.cond) {
     const kb = t.constOf(spec.cond.b);
     if (kb !== undefined) {
       const br = { code: (branch.code & ~BPF_X) | BPF_K, k: kb };
-      consider(prune(t, { ...spec }, pruned, br), br);
+      consider(t, spec, r, prune(t, { ...spec }, pruned, br), br);
     }
   }
+  if (r.len === 0) return r.best;
   // Generated code, for each test form and order of goals.
   const forms = spec.cond ? testForms(t, spec.cond) : [undefined];
   const slotGoals: [number, number][] = [];
@@ -405,67 +396,105 @@ export function regenerate(
       if (aGoal !== undefined && aGoal !== spec.retA) continue;
       aGoal = spec.retA;
     }
+    // Every goal not already met takes at least one statement: no shorter code from this form.
+    const lower = slotGoals.length + (xGoal !== undefined && spec.entry[LOC_X] !== xGoal ? 1 : 0) +
+      (aGoal !== undefined && spec.entry[LOC_A] !== aGoal ? 1 : 0);
+    if (lower >= r.len) continue;
     const br = f ? { code: f.code, k: f.k } : undefined;
+    // Orders that differ only in goals this form does not have are the same order.
+    const present = (slotGoals.length ? 1 : 0) | (xGoal !== undefined ? 2 : 0) | (aGoal !== undefined ? 4 : 0);
+    const seen = new Set<number>();
     for (const order of ORDERS) {
-      for (const effectsFirst of [true, false]) {
-        const em = new Emitter(t, spec.entry, Math.min(40, bestLen + 2));
-        let keep = 0;
-        let ok = true;
-        const doEffects = (): void => {
-          // Effects the goals will not perform.
-          const done = simulate(t, spec.entry, em.out);
-          if (!done) {
-            ok = false;
-            return;
-          }
-          const sNow = after(t, spec.safety, done.effects);
-          for (const e of spec.effects) {
-            if (!mayFail(t, sNow, e, spec.facts)) continue;
-            if (!em.effect(e, keep)) {
-              ok = false;
-              return;
-            }
-            record(t, sNow, e);
-          }
-        };
-        if (effectsFirst) doEffects();
-        for (const g of order) {
-          if (!ok) break;
-          if (g === 'slots') {
-            for (const [i, v] of slotGoals) {
-              if (!em.toSlot(i, v, keep)) {
-                ok = false;
-                break;
-              }
-              keep |= 1 << i;
-            }
-          } else if (g === 'x' && xGoal !== undefined) {
-            if (!em.toX(xGoal, keep)) ok = false;
-            keep |= 1 << LOC_X;
-          } else if (g === 'a' && aGoal !== undefined) {
-            // Compute A; if effects remain that it did not perform, do them first and compute A again.
-            const mark = em.out.length, saved = em.s.slice(), fuel = em.fuel;
-            if (!em.toA(aGoal, keep)) ok = false;
-            else if (!effectsFirst) {
-              const done = simulate(t, spec.entry, em.out);
-              const sNow = done ? after(t, spec.safety, done.effects) : undefined;
-              if (!sNow || spec.effects.some((e) => mayFail(t, sNow, e, spec.facts))) {
-                em.out.length = mark;
-                em.s = saved;
-                em.fuel = fuel;
-                doEffects();
-                if (ok && !em.toA(aGoal, keep)) ok = false;
-              }
-            }
-            keep |= 1 << LOC_A;
-          }
-        }
-        if (ok && !effectsFirst && aGoal === undefined) doEffects();
-        if (ok) consider(em.out, br);
+      let key = 0;
+      for (const g of order) {
+        const bit = g === 'slots' ? 1 : g === 'x' ? 2 : 4;
+        if (present & bit) key = key * 8 + bit;
+      }
+      if (seen.has(key)) continue;
+      seen.add(key);
+      for (let pass = 0; pass < 2; pass++) {
+        if (r.len <= lower) break;
+        const code = emitGoals(t, spec, order, pass === 0, slotGoals, xGoal, aGoal, r.len - 1);
+        if (code) consider(t, spec, r, code, br);
       }
     }
   }
-  return best;
+  return r.best;
+}
+
+/** The best candidate so far. */
+interface Best {
+  best: BlockCode | undefined;
+  len: number;
+}
+
+function consider(t: ValueTable, spec: BlockSpec, r: Best, stmts: Stmt[], br?: { code: number; k: number }): void {
+  const len = stmts.length;
+  if (len >= r.len) return;
+  const ok = check(t, spec, stmts, br);
+  if (!ok) return;
+  r.best = br ? { stmts, branch: { code: br.code, k: br.k >>> 0, swap: ok.swap } } : { stmts };
+  r.len = len;
+}
+
+/** Perform the effects the code so far has not performed (bounds checks); false when it cannot. */
+function doEffects(t: ValueTable, spec: BlockSpec, em: Emitter, keep: number): boolean {
+  const done = simulate(t, spec.entry, em.out);
+  if (!done) return false;
+  const sNow = after(t, spec.safety, done.effects);
+  for (const e of spec.effects) {
+    if (!mayFail(t, sNow, e, spec.facts)) continue;
+    if (!em.effect(e, keep)) return false;
+    record(t, sNow, e);
+  }
+  return true;
+}
+
+/**
+ * Instruction selection for the goals in one order, with the effects first
+ * or after; at most `fuel` statements. The statements, or undefined.
+ */
+function emitGoals(
+  t: ValueTable, spec: BlockSpec, order: readonly ('slots' | 'x' | 'a')[], effectsFirst: boolean,
+  slotGoals: readonly [number, number][], xGoal: number | undefined, aGoal: number | undefined, fuel: number,
+): Stmt[] | undefined {
+  const em = new Emitter(t, spec.entry, Math.min(40, fuel));
+  let keep = 0;
+  if (effectsFirst && !doEffects(t, spec, em, keep)) return undefined;
+  for (const g of order) {
+    if (g === 'slots') {
+      for (const [i, v] of slotGoals) {
+        if (!em.toSlot(i, v, keep)) return undefined;
+        keep |= 1 << i;
+      }
+    } else if (g === 'x' && xGoal !== undefined) {
+      if (!em.toX(xGoal, keep)) return undefined;
+      keep |= 1 << LOC_X;
+    } else if (g === 'a' && aGoal !== undefined) {
+      // Compute A; if effects remain that it did not perform, do them first and compute A again.
+      const mark = em.out.length, saved = em.s.slice(), fuelBefore = em.fuel;
+      if (!em.toA(aGoal, keep)) return undefined;
+      if (!effectsFirst) {
+        const done = simulate(t, spec.entry, em.out);
+        const sNow = done ? after(t, spec.safety, done.effects) : undefined;
+        if (!sNow || anyMayFail(t, sNow, spec)) {
+          em.out.length = mark;
+          em.s = saved;
+          em.fuel = fuelBefore;
+          if (!doEffects(t, spec, em, keep)) return undefined;
+          if (!em.toA(aGoal, keep)) return undefined;
+        }
+      }
+      keep |= 1 << LOC_A;
+    }
+  }
+  if (!effectsFirst && aGoal === undefined && !doEffects(t, spec, em, keep)) return undefined;
+  return em.out;
+}
+
+function anyMayFail(t: ValueTable, s: Safety, spec: BlockSpec): boolean {
+  for (const e of spec.effects) if (mayFail(t, s, e, spec.facts)) return true;
+  return false;
 }
 
 const ORDERS: ('slots' | 'x' | 'a')[][] = [

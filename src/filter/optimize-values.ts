@@ -224,13 +224,9 @@ export class ValueTable {
       if (ai.kind === V_LOAD || ai.kind === V_IND) {
         const n = sizeBytes(ai.code);
         const base = ai.kind === V_IND ? ai.a : -1;
-        const narrow = (size: number, k: number): number =>
-          base < 0
-            ? this.load(BPF_LD | (size === 2 ? BPF_H : BPF_B) | BPF_ABS, k)
-            : this.ind(BPF_LD | (size === 2 ? BPF_H : BPF_B) | BPF_IND, k, base);
         if (bpfMode(ai.code) !== BPF_LEN && (ai.kind === V_IND || bpfMode(ai.code) === BPF_ABS) && ai.k < 0x80000000) {
-          if (op === BPF_AND && cb === 0xffff && n === 4) return narrow(2, ai.k + 2);
-          if (op === BPF_AND && cb === 0xff && n >= 2) return narrow(1, ai.k + n - 1);
+          if (op === BPF_AND && cb === 0xffff && n === 4) return this.narrow(2, ai.k + 2, base);
+          if (op === BPF_AND && cb === 0xff && n >= 2) return this.narrow(1, ai.k + n - 1, base);
         }
       }
       if (op === BPF_AND && ai.kind === V_ALU && ai.code === BPF_OR) {
@@ -250,6 +246,13 @@ export class ValueTable {
     if (hit !== undefined) return hit;
     const [lo, hi, zeros] = this.aluRange(op, a, b);
     return this.add({ kind: V_ALU, code: op, k: 0, a, b, lo, hi, zeros }, key);
+  }
+
+  /** A 1- or 2-byte load at k (from base when base >= 0). */
+  private narrow(size: number, k: number, base: number): number {
+    return base < 0
+      ? this.load(BPF_LD | (size === 2 ? BPF_H : BPF_B) | BPF_ABS, k)
+      : this.ind(BPF_LD | (size === 2 ? BPF_H : BPF_B) | BPF_IND, k, base);
   }
 
   private aluRange(op: number, a: number, b: number): [number, number, number] {
@@ -362,9 +365,6 @@ export function step(t: ValueTable, s: State, st: Stmt, effects: Effect[] | unde
   const code = st.code;
   const k = st.k >>> 0;
   const cls = bpfClass(code);
-  const eff = (e: Effect): void => {
-    effects?.push(e);
-  };
   switch (cls) {
     case BPF_LD:
     case BPF_LDX: {
@@ -389,11 +389,11 @@ export function step(t: ValueTable, s: State, st: Stmt, effects: Effect[] | unde
         if (mode !== BPF_MSH || bpfSize(code) !== BPF_B) return false;
         if (k >= 0x80000000) {
           // Linux negative-offset byte: modelled as an opaque effectful load.
-          eff({ kind: E_ANC, end: 1, v: -1, k });
+          if (effects) effects.push({ kind: E_ANC, end: 1, v: -1, k });
           s[LOC_X] = t.opaque(0, 60, ~0x3c >>> 0);
           return true;
         }
-        eff({ kind: E_LOAD, end: k + 1, v: -1, k });
+        if (effects) effects.push({ kind: E_LOAD, end: k + 1, v: -1, k });
         s[LOC_X] = t.msh(k);
         return true;
       }
@@ -403,21 +403,23 @@ export function step(t: ValueTable, s: State, st: Stmt, effects: Effect[] | unde
         const n = sizeBytes(code);
         if (k >= 0x80000000) {
           if (k === AD_RANDOM) {
-            eff({ kind: E_ANC, end: n, v: -1, k });
+            if (effects) effects.push({ kind: E_ANC, end: n, v: -1, k });
             s[LOC_A] = t.opaque(0, FULL);
             return true;
           }
           if (k === AD_ALU_XOR_X || k === AD_NLATTR || k === AD_NLATTR_NEST) {
-            eff({ kind: E_ANC, end: n, v: -1, k });
+            if (effects) effects.push({ kind: E_ANC, end: n, v: -1, k });
             s[LOC_A] = t.ancx(k, s[LOC_A]!, s[LOC_X]!);
             return true;
           }
-          if (k === AD_IFINDEX || k === AD_HATYPE) eff({ kind: E_DEV, end: n, v: s[LOC_A]!, k });
-          else eff({ kind: E_ANC, end: n, v: -1, k });
+          if (effects) {
+            if (k === AD_IFINDEX || k === AD_HATYPE) effects.push({ kind: E_DEV, end: n, v: s[LOC_A]!, k });
+            else effects.push({ kind: E_ANC, end: n, v: -1, k });
+          }
           s[LOC_A] = t.load(code, k);
           return true;
         }
-        eff({ kind: E_LOAD, end: k + n, v: -1, k });
+        if (effects) effects.push({ kind: E_LOAD, end: k + n, v: -1, k });
         s[LOC_A] = t.load(code, k);
         return true;
       }
@@ -425,8 +427,10 @@ export function step(t: ValueTable, s: State, st: Stmt, effects: Effect[] | unde
         const n = sizeBytes(code);
         const v = t.ind(code, k, s[LOC_X]!);
         const vi = t.info[v]!;
-        if (vi.kind === V_LOAD) eff({ kind: E_LOAD, end: vi.k + n, v: -1, k: vi.k });
-        else eff({ kind: E_IND, end: vi.k + n, v: vi.a, k: vi.k });
+        if (effects) {
+          if (vi.kind === V_LOAD) effects.push({ kind: E_LOAD, end: vi.k + n, v: -1, k: vi.k });
+          else effects.push({ kind: E_IND, end: vi.k + n, v: vi.a, k: vi.k });
+        }
         s[LOC_A] = v;
         return true;
       }
@@ -450,7 +454,7 @@ export function step(t: ValueTable, s: State, st: Stmt, effects: Effect[] | unde
       if (useX && (op === BPF_DIV || op === BPF_MOD)) {
         const cb = t.constOf(b);
         if (cb === 0) return false;
-        if (cb === undefined) eff({ kind: E_DIV, end: 0, v: b, k: 0 });
+        if (cb === undefined && effects) effects.push({ kind: E_DIV, end: 0, v: b, k: 0 });
       }
       const aluOp = useX && op === BPF_LSH ? OP_LSH_X : useX && op === BPF_RSH ? OP_RSH_X : op;
       const r = t.alu(aluOp, s[LOC_A]!, b);
