@@ -6,7 +6,7 @@
  *
  * `op` is the opcode byte, or for variants the interpreter must tell apart
  * cheaply the opcode plus 0x100 (signed division and modulo, sign-extending
- * moves, bpf-to-bpf calls). `aux` holds what would otherwise be computed at
+ * moves, bpf-to-bpf calls, kfunc calls). `aux` holds what would otherwise be computed at
  * run time: a jump's absolute target, LDDW's high word, a movsx shift.
  *
  * Decoding refuses what the interpreter cannot run: unknown opcodes or
@@ -31,6 +31,8 @@ export const Op = {
   MOVSX32: 0x1bc,
   MOVSX64: 0x1bf,
   CALL_LOCAL: 0x185,
+  /** A kfunc call: loads, and stops the run with an error when reached (kfuncs are kernel functions). */
+  CALL_KFUNC: 0x285,
 } as const;
 
 export interface Resolver {
@@ -122,7 +124,8 @@ export function decodeProgram(name: string, insns: readonly Instruction[], resol
             op = Op.CALL_LOCAL;
             jump(imm);
           } else if (src === 2) {
-            fail(pc, `kfunc calls (BTF id ${imm}) are not supported by the VM`);
+            // Like the kernel with an unresolved weak kfunc: fine in dead code (bpf_ksym_exists), an error when run.
+            op = Op.CALL_KFUNC;
           } else {
             fail(pc, `unknown call kind src=${src}`);
           }

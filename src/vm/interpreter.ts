@@ -711,6 +711,9 @@ export function execute(m: Machine, entry: Executable, pc: number, L: Int32Array
         }
         break;
       }
+      case 0x285:
+        m.steps += n;
+        throw new VmCallError(site(prog, p), `kfunc call (BTF id ${code[i + 2]!}) reached: kernel functions are not available in the VM`);
       case 0x185: {
         if (baseDepth + depth + 1 >= MAX_CALL_DEPTH) {
           m.steps += n;

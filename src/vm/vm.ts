@@ -159,7 +159,6 @@ export class Vm implements MapHost {
     for (const r of refs.values()) {
       const ins: Instruction | undefined = spec.instructions[r.index];
       if (!ins || (r.kind !== 'kfunc' && ins.code !== 0x18)) throw new VmLoadError(spec.name, r.index, `reference to ${r.kind} '${'map' in r ? r.map : r.name}' is not at an LDDW`);
-      if (r.kind === 'kfunc') throw new VmLoadError(spec.name, r.index, `kfunc '${r.name}' is not available in the VM`);
     }
     const prog = new VmProgram(this, spec, id, kind, code, used);
     this.programs.push(prog);

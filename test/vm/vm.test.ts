@@ -157,6 +157,22 @@ describe('runaway programs and bad programs', () => {
     expect(ok.p.run().r0).toBe(7n);
   });
 
+  it('a kfunc call loads; in dead code it never runs, reached it stops the run naming the instruction', () => {
+    const spec = prog('r0 = 7\nif r2 == 0 goto +1\ncall 1\nexit');
+    spec.instructions[2] = { ...spec.instructions[2]!, src: 2, imm: 4242 };
+    const vm = new Vm();
+    const p = vm.loadProgram(spec);
+    expect(p.run({ data: new Uint8Array(0) }).retval).toBe(7);
+    let err: unknown;
+    try {
+      p.run({ data: new Uint8Array(4) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VmCallError);
+    expect((err as Error).message).toMatch(/instruction 2\b.*kfunc call \(BTF id 4242\) reached: kernel functions are not available in the VM/);
+  });
+
   it('unknown helpers are refused at load; callx to an unknown id fails at run time', () => {
     expect(() => load('call 9999\nexit')).toThrow(VmLoadError);
     expect(() => load('call 9999\nexit')).toThrow(/instruction 0: unknown helper id 9999/);
