@@ -41,9 +41,12 @@ export function register(program: Command): void {
       const { toDot } = await import('../filter/dot.js');
       const snaplen = Number(opts.snaplen);
       if (!/^\d+$/.test(opts.snaplen ?? '') || snaplen > 0xffffffff) throw new UsageError(`invalid snaplen '${opts.snaplen}'`);
-      // tcpdump counts repeated -d flags.
+      // tcpdump counts repeated -d flags, given apart (-d -d) or together (-dd, -ddd, -Odd).
       const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs ?? [];
-      const dCount = raw.filter((a) => a === '-d').length;
+      const dashDash = raw.indexOf('--');
+      const dCount = (dashDash < 0 ? raw : raw.slice(0, dashDash))
+        .filter((a) => /^-[dO]+$/.test(a))
+        .reduce((n, a) => n + a.split('d').length - 1, 0);
       const level = opts.ddd || dCount >= 3 ? 3 : opts.dd || dCount === 2 ? 2 : 1;
       const optimize = opts.noOptimize === undefined ? (cmd.getOptionValue('optimize') as boolean) : !opts.noOptimize;
       const c = compileDetailed(words.join(' '), {

@@ -18,6 +18,10 @@ describe('bpfkit filter', () => {
     expect(bpfkit('filter', '-d', 'tcp port 80').stdout).toBe(formatD(prog));
     expect(bpfkit('filter', '--dd', 'tcp port 80').stdout).toBe(formatDD(prog));
     expect(bpfkit('filter', '-d', '-d', '-d', 'tcp port 80').stdout).toBe(formatDDD(prog));
+    // Written together, as tcpdump users type them.
+    expect(bpfkit('filter', '-dd', 'tcp port 80').stdout).toBe(formatDD(prog));
+    expect(bpfkit('filter', '-ddd', 'tcp port 80').stdout).toBe(formatDDD(prog));
+    expect(bpfkit('filter', '-Odd', 'ip').stdout).toBe(formatDD(compile('ip', { optimize: false })));
     // The text parses back into the same program.
     expect(parseD(bpfkit('filter', 'tcp port 80').stdout)).toEqual(prog);
   });
