@@ -71,6 +71,14 @@ interface ChunkSource {
   close(): void | Promise<void>;
   /** Size in bytes, when known (a regular file). */
   readonly size: number | undefined;
+  /**
+   * Sources that read into one reused buffer: the buffer's size, and
+   * `refill(from, to)`, which moves the unread end `buf[from..to)` of the last
+   * chunk to the front and reads more after it, so a record cut by the chunk
+   * boundary is completed in place (null when nothing more could be read).
+   */
+  readonly capacity?: number;
+  refill?(from: number, to: number): Uint8Array | null;
 }
 
 /** A file read with synchronous reads: no promise per chunk. */
@@ -97,18 +105,37 @@ class FileSource implements ChunkSource {
     this.shared = reuse ? new Uint8Array(chunkSize) : undefined;
   }
 
+  get capacity(): number {
+    return this.shared?.length ?? 0;
+  }
+
   next(): Uint8Array | null {
     if (this.fd === undefined) return null;
     const buf = this.shared ?? new Uint8Array(this.chunkSize);
-    let n = 0;
-    // Fill the chunk (a pipe or FIFO may return less than asked).
+    const n = this.fill(buf, 0);
+    if (n === 0) return null;
+    return n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  refill(from: number, to: number): Uint8Array | null {
+    const buf = this.shared;
+    if (this.fd === undefined || buf === undefined) return null;
+    const kept = to - from;
+    buf.copyWithin(0, from, to);
+    const n = this.fill(buf, kept);
+    if (n === kept) return null;
+    return n === buf.length ? buf : buf.subarray(0, n);
+  }
+
+  /** Read into buf from `at` until it is full or the file ends (a pipe or FIFO may return less than asked); the bytes now in buf. */
+  private fill(buf: Uint8Array, at: number): number {
+    let n = at;
     while (n < buf.length) {
-      const got = readSync(this.fd, buf, n, buf.length - n, null);
+      const got = readSync(this.fd!, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
     }
-    if (n === 0) return null;
-    return n === buf.length ? buf : buf.subarray(0, n);
+    return n;
   }
 
   close(): void {
@@ -196,6 +223,8 @@ class ChunkPump {
   private carryLen = 0;
   private carryOffset = 0;
   private need = 0;
+  /** A record cut at chunk[keepFrom..] is completed by the source's refill() (-1: none). */
+  private keepFrom = -1;
   private eof = false;
   private done = false;
 
@@ -221,7 +250,7 @@ class ChunkPump {
   async step(onPacket: (p: Packet) => boolean | void, untilReady = false, carryOnly = false): Promise<boolean> {
     if (this.done) return false;
     if (!carryOnly && this.pos >= this.chunk.length) {
-      const next = this.source.next();
+      const next = this.keepFrom >= 0 ? this.source.refill!(this.keepFrom, this.chunk.length) : this.source.next();
       const chunk = next instanceof Promise ? await next : next;
       if (!this.take(chunk)) return false;
     }
@@ -298,7 +327,7 @@ class ChunkPump {
   async stepBatch(batch: PacketBatch, onBatch: (b: PacketBatch) => boolean | void): Promise<boolean> {
     if (this.done) return false;
     if (this.pos >= this.chunk.length) {
-      const next = this.source.next();
+      const next = this.keepFrom >= 0 ? this.source.refill!(this.keepFrom, this.chunk.length) : this.source.next();
       const chunk = next instanceof Promise ? await next : next;
       if (!this.take(chunk)) return false;
     }
@@ -357,6 +386,14 @@ class ChunkPump {
   /** The record at `pos` runs past the chunk: keep its bytes for the next one. */
   private cut(pos: number, need: number): boolean {
     const have = this.chunk.length - pos;
+    const capacity = this.source.capacity ?? 0;
+    if (need <= capacity && this.source.refill !== undefined) {
+      // Completed in place: the source moves these bytes to the front of its buffer and reads after them.
+      this.keepFrom = pos;
+      this.need = need;
+      this.pos = this.chunk.length;
+      return true;
+    }
     this.carry = new Uint8Array(need);
     this.carry.set(this.chunk.subarray(pos));
     this.carryLen = have;
@@ -373,17 +410,24 @@ class ChunkPump {
       this.eof = true;
       return this.end();
     }
-    this.base += this.chunk.length;
+    this.base += this.keepFrom >= 0 ? this.keepFrom : this.chunk.length;
+    this.keepFrom = -1;
+    // A reused buffer keeps its view (decoders never read past the end they are given).
+    const view = this.view;
+    if (view.buffer !== chunk.buffer || view.byteOffset !== chunk.byteOffset || view.byteLength < chunk.byteLength) {
+      this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    }
     this.chunk = chunk;
-    this.view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.pos = 0;
     return true;
   }
 
   private end(): boolean {
     this.done = true;
-    const have = this.carry !== null ? this.carryLen : 0;
-    const offset = this.carry !== null ? this.carryOffset : this.base + this.chunk.length;
+    const keeping = this.keepFrom >= 0;
+    const have = this.carry !== null ? this.carryLen : keeping ? this.chunk.length - this.keepFrom : 0;
+    const offset = this.carry !== null ? this.carryOffset : this.base + (keeping ? this.keepFrom : this.chunk.length);
+    this.keepFrom = -1;
     this.carry = null;
     this.decoder.finish(offset, have, this.need);
     return false;

@@ -8,14 +8,17 @@
  * never throw.
  */
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CaptureReader, PcapFormatError, Summarizer, readCaptureSync } from '../../src/capture/index.js';
 import type { Packet } from '../../src/capture/index.js';
 import { samePackets } from './compare.js';
 import { corpus } from './corpus.js';
+import { TMP } from '../support/paths.js';
 
 const entries = corpus();
+mkdirSync(TMP, { recursive: true });
 // A spread of files: every pcapng, every big-endian or nanosecond pcap, and a sample of the rest.
 const picked = entries.filter((e, i) => e.format !== 'pcap-us-le' || i % 9 === 0);
 const files = picked.map((e) => ({ name: e.file, bytes: new Uint8Array(readFileSync(e.path)) }));
@@ -109,6 +112,31 @@ async function stream(bytes: Uint8Array, chunk: number): Promise<{ packets: Pack
   }
 }
 
+/** The same bytes read from a file into one reused buffer (records cut by a chunk completed in place), one by one or in batches. */
+async function fromFile(bytes: Uint8Array, chunk: number, batches: boolean): Promise<{ packets: Packet[]; error?: unknown }> {
+  const path = join(TMP, `fuzz-${process.pid}.cap`);
+  writeFileSync(path, bytes);
+  const packets: Packet[] = [];
+  try {
+    const r = await CaptureReader.open(path, { chunkSize: chunk, reuseBuffer: true });
+    if (batches) {
+      await r.forEachBatch((b) => {
+        for (let i = 0; i < b.count; i++) {
+          const p = b.packet(i);
+          packets.push({ ...p, data: p.data.slice() });
+        }
+      });
+    } else {
+      await r.forEach((p) => {
+        packets.push({ ...p, data: p.data.slice() });
+      });
+    }
+    return { packets };
+  } catch (error) {
+    return { packets, error };
+  }
+}
+
 describe('fuzzed captures', () => {
   it('give packets and at most a PcapFormatError; the undamaged prefix is intact; streaming agrees', async () => {
     let errors = 0;
@@ -144,14 +172,16 @@ describe('fuzzed captures', () => {
           // Packets recorded entirely before the first changed byte come out unchanged.
           const intact = ends.filter((e) => e <= first).length;
           expect(samePackets(original.slice(0, intact), got.slice(0, intact)), `${name} ${JSON.stringify(ms)}`).toBe(true);
-          const s = await stream(out, chunk);
-          expect(samePackets(got, s.packets), name).toBe(true);
-          if (result!.error) {
-            expect(s.error).toBeInstanceOf(PcapFormatError);
-            expect((s.error as PcapFormatError).offset).toBe(result!.error.offset);
-            expect((s.error as Error).message).toBe(result!.error.message);
-          } else {
-            expect(s.error).toBeUndefined();
+          for (const s of [await stream(out, chunk), await fromFile(out, chunk, runs % 2 === 0)]) {
+            expect(samePackets(got, s.packets), name).toBe(true);
+            if (result!.error) {
+              expect(s.error).toBeInstanceOf(PcapFormatError);
+              expect((s.error as PcapFormatError).offset).toBe(result!.error.offset);
+              // A file source names the file first.
+              expect((s.error as Error).message.replace(/^[^ ]*fuzz-\d+\.cap: /, '')).toBe(result!.error.message);
+            } else {
+              expect(s.error).toBeUndefined();
+            }
           }
           const summarizer = new Summarizer();
           for (const p of got) summarizer.line(p);
