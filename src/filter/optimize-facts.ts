@@ -36,22 +36,33 @@ export interface Cond {
   b: number;
 }
 
-/** Outcomes of tests, keyed by `a|op|b` (value numbers). */
+/** One test with a constant, as known for a value. */
+export interface ConstFact {
+  op: number;
+  k: number;
+  truth: boolean;
+}
+
+/**
+ * Outcomes of tests, keyed by a number made of (a, op, b) (value numbers).
+ * The per-value lists are never changed in place (a new list replaces the
+ * old), so a copy shares them.
+ */
 export class Facts {
-  readonly map: Map<string, boolean>;
+  readonly map: Map<number, boolean>;
   /** Per value: its tests with constants (for range and bit reasoning). */
-  readonly byValue: Map<number, { op: number; k: number; truth: boolean }[]>;
+  readonly byValue: Map<number, readonly ConstFact[]>;
   /**
    * Per value: the only constants it can be (what `==` tests that came out
    * true allow, joined over paths: a value that is 0x806 on one path and
    * 0x8035 on the other is not 0x86dd on either).
    */
-  readonly oneOf: Map<number, number[]>;
+  readonly oneOf: Map<number, readonly number[]>;
 
   constructor(
-    map?: Map<string, boolean>,
-    byValue?: Map<number, { op: number; k: number; truth: boolean }[]>,
-    oneOf?: Map<number, number[]>,
+    map?: Map<number, boolean>,
+    byValue?: Map<number, readonly ConstFact[]>,
+    oneOf?: Map<number, readonly number[]>,
   ) {
     this.map = map ?? new Map();
     this.byValue = byValue ?? new Map();
@@ -59,9 +70,7 @@ export class Facts {
   }
 
   clone(): Facts {
-    const bv = new Map<number, { op: number; k: number; truth: boolean }[]>();
-    for (const [k, v] of this.byValue) bv.set(k, v.slice());
-    return new Facts(new Map(this.map), bv, new Map(this.oneOf));
+    return new Facts(new Map(this.map), new Map(this.byValue), new Map(this.oneOf));
   }
 
   /** Only the facts both hold. */
@@ -70,6 +79,10 @@ export class Facts {
     for (const [vn, set] of this.oneOf) {
       const other = o.oneOf.get(vn);
       if (!other) continue;
+      if (other === set) {
+        out.oneOf.set(vn, set);
+        continue;
+      }
       const u = [...new Set([...set, ...other])].sort((x, y) => x - y);
       if (u.length <= 16) out.oneOf.set(vn, u);
     }
@@ -78,6 +91,10 @@ export class Facts {
     for (const [vn, list] of small.byValue) {
       const other = big.byValue.get(vn);
       if (!other) continue;
+      if (other === list) {
+        out.byValue.set(vn, list);
+        continue;
+      }
       const kept = list.filter((f) => other.some((g) => g.op === f.op && g.k === f.k && g.truth === f.truth));
       if (kept.length) out.byValue.set(vn, kept);
     }
@@ -129,7 +146,10 @@ export function canonical(t: ValueTable, c: Cond): { c: Cond; neg: boolean } {
   return { c: { op, a, b }, neg };
 }
 
-const keyOf = (c: Cond): string => `${c.a}|${c.op}|${c.b}`;
+/** A test's key: value numbers stay far below 2^24, op is 0x10..0x40. */
+function keyOf(c: Cond): number {
+  return (c.a * 8 + (c.op >> 4)) * 0x1000000 + c.b;
+}
 
 /** Record that test c came out `truth`. */
 export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void {
@@ -139,9 +159,9 @@ export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void 
   f.map.set(key, val);
   const k = t.constOf(cc.c.b);
   if (k !== undefined) {
-    let list = f.byValue.get(cc.c.a);
-    if (!list) f.byValue.set(cc.c.a, (list = []));
-    list.push({ op: cc.c.op, k, truth: val });
+    const list = f.byValue.get(cc.c.a);
+    const fact: ConstFact = { op: cc.c.op, k, truth: val };
+    f.byValue.set(cc.c.a, list ? [...list, fact] : [fact]);
     const set = f.oneOf.get(cc.c.a);
     if (cc.c.op === JEQ && val) f.oneOf.set(cc.c.a, [k]);
     else if (set) {
