@@ -11,7 +11,11 @@
  * end), so bpfkit must agree with libpcap's optimised program on every
  * packet where libpcap's two programs agree. Where libpcap's optimiser
  * proves that an expression rejects every packet, bpfkit's program must
- * reject every packet. A few
+ * reject every packet. Where bpfkit's optimiser proves it and libpcap's does
+ * not (bpfkit refuses the expression with libpcap's "expression rejects all
+ * packets", as libpcap does when it can tell), the refusal must be true: the
+ * expression means the same to both (bpfkit's unoptimised program gives
+ * libpcap's verdicts) and libpcap's programs accept none of the packets. A few
  * (file, expression) pairs are also checked against tcpdump's own reading
  * (`tcpdump -r FILE -w - EXPR`), so the comparison does not rest on our
  * interpreter alone.
@@ -60,6 +64,13 @@ function judge(dlt: string, expr: string, packets: Uint8Array[]): Outcome {
   } catch (e) {
     if (!(e instanceof BpfkitError)) return { expr, dlt, problem: `untyped error ${(e as Error).stack}` };
     if (unopt.error !== undefined || opt.error?.includes('rejects all packets')) return { expr, dlt };
+    if (e.message.includes('rejects all packets') && unopt.text !== undefined) {
+      // bpfkit's optimiser proved what libpcap's did not. That is the truth only if the
+      // expression means the same in both (bpfkit's unoptimised program agrees with
+      // libpcap's) and libpcap's programs indeed match none of the packets.
+      const truth = rejectsEverywhere(dlt, expr, unopt.text, opt.text, packets);
+      return truth === undefined ? { expr, dlt } : { expr, dlt, problem: `bpfkit: ${e.message}, but ${truth}` };
+    }
     return { expr, dlt, problem: `libpcap compiles it, bpfkit: ${e.message}` };
   }
   if (unopt.text === undefined) return { expr, dlt, problem: `libpcap refuses it (${unopt.error?.trim()}), bpfkit compiles it` };
@@ -77,6 +88,24 @@ function judge(dlt: string, expr: string, packets: Uint8Array[]): Outcome {
     }
   }
   return { expr, dlt };
+}
+
+/**
+ * Where bpfkit refuses an expression as rejecting all packets and libpcap
+ * compiles it: undefined when that holds on the corpus (bpfkit's unoptimised
+ * program gives libpcap's verdicts, and those are all 0), else what breaks it.
+ */
+function rejectsEverywhere(dlt: string, expr: string, unoptText: string, optText: string | undefined, packets: Uint8Array[]): string | undefined {
+  const u = interpreter(parseDDD(unoptText));
+  const o = optText === undefined ? undefined : interpreter(parseDDD(optText));
+  const b = interpreter(compile(expr, { linkType: dlt, resolver, optimize: false }));
+  for (const p of packets) {
+    const x = u(p), y = b(p), z = o ? o(p) : 0;
+    const hex = Buffer.from(p).toString('hex').slice(0, 80);
+    if (x !== y) return `libpcap -O ${x}, bpfkit -O ${y} on ${hex}`;
+    if (x !== 0 || z !== 0) return `libpcap accepts ${hex}`;
+  }
+  return undefined;
 }
 
 /** Hand-written: every primitive family, on the link types the corpus has most of. */
@@ -97,7 +126,7 @@ const HAND: [string, string[]][] = [
     'tcp[tcpflags] == tcp-ack', 'icmp[icmptype] == icmp-echo', 'icmp[icmptype] != icmp-echoreply',
     'icmp6[icmp6type] == icmp6-echo', 'udp[8:4] = 0', 'ether[12:2] = 0x86dd', 'link[0] & 1 = 1',
     'ip[9] + 1 = 7', 'len - 14 > 1000', 'ip[2:2] / 4 > 100', 'ip[1] % 4 = 0', 'ip[0] >> 4 = 4',
-    'ip[0] ^ 0x45 = 0', 'ip[3] * 2 > 100', '- ip[3] > 100', 'byte 0 & 1', 'byte 23 = 6',
+    'ip[0] ^ 0x45 = 0', 'ip[3] * 2 > 100', '- ip[3] > 100', '- ether[1] & 5 = 140', 'byte 0 & 1', 'byte 23 = 6',
     'vlan', 'vlan 100', 'vlan and ip', 'vlan 100 and tcp dst port 443', 'vlan and vlan', 'mpls', 'mpls 16',
     'mpls and ip', 'pppoed', 'pppoes', 'pppoes 1 and ip', 'geneve', 'geneve and ip', 'geneve 10',
     'stp', 'ipx', 'netbeui', 'iso', 'clnp', 'esis', 'isis', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp',
