@@ -97,9 +97,10 @@ export function linearize(cfg: Cfg): CbpfProgram {
   const blocks = l.order;
   const n = blocks.length;
   // Per block: which branch targets go through an inserted `ja`, and where the block starts.
-  const far = new Uint8Array(n);
-  const start = new Int32Array(n);
-  const target = new Int32Array(2 * n);
+  // Plain arrays: typed arrays this small cost more to allocate (off-heap backing stores) than they save.
+  const far: number[] = new Array<number>(n).fill(0);
+  const start: number[] = new Array<number>(n).fill(0);
+  const target: number[] = new Array<number>(2 * n).fill(0);
   for (let i = 0; i < n; i++) {
     const t = blocks[i]!.term;
     if (t.kind === 'branch') {
@@ -139,7 +140,7 @@ export function linearize(cfg: Cfg): CbpfProgram {
   }
 }
 
-function emit(blocks: Block[], far: Uint8Array, start: Int32Array, target: Int32Array): CbpfProgram {
+function emit(blocks: Block[], far: number[], start: number[], target: number[]): CbpfProgram {
   const out: CbpfInsn[] = [];
   const n = blocks.length;
   for (let i = 0; i < n; i++) {

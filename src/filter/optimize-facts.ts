@@ -49,15 +49,17 @@ export interface ConstFact {
  * old), so a copy shares them.
  */
 export class Facts {
-  readonly map: Map<number, boolean>;
+  map: Map<number, boolean>;
   /** Per value: its tests with constants (for range and bit reasoning). */
-  readonly byValue: Map<number, readonly ConstFact[]>;
+  byValue: Map<number, readonly ConstFact[]>;
   /**
    * Per value: the only constants it can be (what `==` tests that came out
    * true allow, joined over paths: a value that is 0x806 on one path and
    * 0x8035 on the other is not 0x86dd on either).
    */
-  readonly oneOf: Map<number, readonly number[]>;
+  oneOf: Map<number, readonly number[]>;
+  /** The maps are shared with another Facts: copy them before a change. */
+  private shared = false;
 
   constructor(
     map?: Map<number, boolean>,
@@ -69,8 +71,21 @@ export class Facts {
     this.oneOf = oneOf ?? new Map();
   }
 
+  /** A copy (sharing the maps until either side changes). */
   clone(): Facts {
-    return new Facts(new Map(this.map), new Map(this.byValue), new Map(this.oneOf));
+    const c = new Facts(this.map, this.byValue, this.oneOf);
+    c.shared = true;
+    this.shared = true;
+    return c;
+  }
+
+  /** Make the maps this object's own before changing them. */
+  own(): void {
+    if (!this.shared) return;
+    this.map = new Map(this.map);
+    this.byValue = new Map(this.byValue);
+    this.oneOf = new Map(this.oneOf);
+    this.shared = false;
   }
 
   /** Only the facts both hold. */
@@ -156,6 +171,7 @@ export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void 
   const cc = canonical(t, c);
   const key = keyOf(cc.c);
   const val = truth !== cc.neg;
+  f.own();
   f.map.set(key, val);
   const k = t.constOf(cc.c.b);
   if (k !== undefined) {
@@ -267,30 +283,50 @@ function compare(op: number, a: number, b: number): boolean {
 /** Which effects cannot end the program any more (see the file comment). */
 export class Safety {
   cap = 0;
-  ind = new Map<number, number>();
-  nz = new Set<number>();
+  ind: Map<number, number>;
+  nz: Set<number>;
   anc = false;
   dev = false;
   /** Negative-offset loads and indirect loads (`base:k:end`) that happened: the very same load cannot fail. */
-  neg = new Set<string>();
+  neg: Set<string>;
+  /** The collections are shared with another Safety: copy them before a change. */
+  private shared = false;
 
+  constructor(ind?: Map<number, number>, nz?: Set<number>, neg?: Set<string>) {
+    this.ind = ind ?? new Map();
+    this.nz = nz ?? new Set();
+    this.neg = neg ?? new Set();
+  }
+
+  /** A copy (sharing the collections until either side changes). */
   clone(): Safety {
-    const s = new Safety();
+    const s = new Safety(this.ind, this.nz, this.neg);
     s.cap = this.cap;
-    s.ind = new Map(this.ind);
-    s.nz = new Set(this.nz);
     s.anc = this.anc;
     s.dev = this.dev;
-    s.neg = new Set(this.neg);
+    s.shared = true;
+    this.shared = true;
     return s;
+  }
+
+  /** Make the collections this object's own before changing them. */
+  own(): void {
+    if (!this.shared) return;
+    this.ind = new Map(this.ind);
+    this.nz = new Set(this.nz);
+    this.neg = new Set(this.neg);
+    this.shared = false;
   }
 
   intersect(o: Safety): Safety {
     const s = new Safety();
     s.cap = Math.min(this.cap, o.cap);
-    for (const [v, e] of this.ind) {
-      const e2 = o.ind.get(v);
-      if (e2 !== undefined) s.ind.set(v, Math.min(e, e2));
+    if (o.ind === this.ind) s.ind = new Map(this.ind);
+    else {
+      for (const [v, e] of this.ind) {
+        const e2 = o.ind.get(v);
+        if (e2 !== undefined) s.ind.set(v, Math.min(e, e2));
+      }
     }
     for (const v of this.nz) if (o.nz.has(v)) s.nz.add(v);
     s.anc = this.anc && o.anc;
@@ -342,6 +378,7 @@ export function record(t: ValueTable, s: Safety, e: Effect): void {
       break;
     case E_IND: {
       const vi = t.info[e.v]!;
+      s.own();
       s.neg.add(`i${e.v}:${e.k}:${e.end}`);
       if (vi.hi + e.end < 0x80000000) {
         const known = s.ind.get(e.v) ?? 0;
@@ -351,11 +388,15 @@ export function record(t: ValueTable, s: Safety, e: Effect): void {
       break;
     }
     case E_DIV:
+      s.own();
       s.nz.add(e.v);
       break;
     case E_ANC:
       if (e.k >= AD) s.anc = true;
-      else s.neg.add(`${e.k}:${e.end}`);
+      else {
+        s.own();
+        s.neg.add(`${e.k}:${e.end}`);
+      }
       break;
     case E_DEV:
       s.dev = true;
