@@ -1,6 +1,7 @@
 /**
  * The list of subcommands. Each file registers one command (or a command with
- * sub-subcommands, like `prog` and `map`).
+ * sub-subcommands, like `prog` and `map`); the files themselves are light (the
+ * commander declarations), and each action imports its layer when it runs.
  */
 import type { Command } from 'commander';
 import { register as asm } from './asm.js';
@@ -19,8 +20,34 @@ import { register as attach } from './attach.js';
 
 type Register = (program: Command) => void;
 
-const registrations: Register[] = [asm, disasm, objdump, cbpf, read, run, conformancePlugin, prog, map, btf, filter, capture, attach];
+/** Each top-level command's name and the function that declares it (and its subcommands). */
+const registrations: [name: string, register: Register][] = [
+  ['asm', asm],
+  ['disasm', disasm],
+  ['objdump', objdump],
+  ['cbpf', cbpf],
+  ['read', read],
+  ['run', run],
+  ['conformance-plugin', conformancePlugin],
+  ['prog', prog],
+  ['map', map],
+  ['btf', btf],
+  ['filter', filter],
+  ['capture', capture],
+  ['attach', attach],
+];
 
-export function registerAll(program: Command): void {
-  for (const r of registrations) r(program);
+/** The top-level command names, in the order `--help` lists them. */
+export const commandNames: readonly string[] = registrations.map(([name]) => name);
+
+/**
+ * Declare the commands on `program`. With `only` naming one of them, just
+ * that one (what `bpfkit <command> ...` needs: declaring every command's
+ * options with commander costs start-up time); otherwise (help, --version,
+ * an unknown word for commander to suggest from) all of them.
+ */
+export function registerAll(program: Command, only?: string): void {
+  const one = only !== undefined ? registrations.find(([name]) => name === only) : undefined;
+  if (one !== undefined) one[1](program);
+  else for (const [, r] of registrations) r(program);
 }

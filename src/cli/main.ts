@@ -15,7 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { BpfkitError } from '../errors.js';
 import { registerAll } from './commands.js';
 
-export function buildProgram(): Command {
+/**
+ * The `bpfkit` program. Given the arguments, only the command they name is
+ * declared (when they name one), so a run pays for its own command only.
+ */
+export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command();
   program
     .name('bpfkit')
@@ -25,7 +29,7 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (str, write) => write(str.replace(/^error: /, 'bpfkit: ')),
     });
-  registerAll(program);
+  registerAll(program, argv?.[0]);
   return program;
 }
 
@@ -45,7 +49,7 @@ export function reportError(err: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   program.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -8,7 +8,9 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { commandNames, registerAll } from '../../src/cli/commands.js';
 import { readCaptureSync } from '../../src/capture/index.js';
 import { libpcapPacketsOf } from '../support/libpcap.js';
 import { CORPUS, LIBPCAP_CONFORMANCE, REPO, TMP } from '../support/paths.js';
@@ -271,5 +273,38 @@ describe('bpfkit read: bad input', () => {
     const each = bpfkit(['read', '-r', file, '--count', 'ip']);
     expect(each.err).toMatch(/^reading from file/);
     expect(each.code).toBe(0);
+  });
+});
+
+describe('bpfkit start-up', () => {
+  it('declares only the command a run names, each command from its own registration', () => {
+    // registerAll(program, name) must give exactly that command, so a run of one command behaves as with all declared.
+    for (const name of commandNames) {
+      const one = new Command();
+      registerAll(one, name);
+      expect(one.commands.map((c) => c.name())).toEqual([name]);
+    }
+    const all = new Command();
+    registerAll(all);
+    expect(all.commands.map((c) => c.name())).toEqual([...commandNames]);
+    // An unknown word or an option first: everything, so help and suggestions are complete.
+    const other = new Command();
+    registerAll(other, 'rea');
+    expect(other.commands.length).toBe(commandNames.length);
+  });
+
+  it('the built command (bundled) lists every command, suggests, and reads without loading koffi', () => {
+    const help = bpfkit(['--help']);
+    expect(help.code).toBe(0);
+    for (const name of commandNames) expect(help.out).toMatch(new RegExp(`^  ${name} `, 'm'));
+    const typo = bpfkit(['rea']);
+    expect(typo.code).not.toBe(0);
+    expect(typo.err).toContain('Did you mean read?');
+    expect(bpfkit(['read', '--help']).out).toContain('Usage: bpfkit read [options] [expression...]');
+    const r = bpfkit(['read', '--count', '-r', LOOPBACK, 'tcp port 80'], undefined, { NODE_DEBUG: 'module' });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\d+ packets\n$/);
+    expect(r.err).toMatch(/^MODULE \d+: /m); // the module log is on, so what it lacks was not loaded
+    expect(r.err).not.toContain('koffi');
   });
 });
