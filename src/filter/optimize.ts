@@ -211,6 +211,9 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
       cleanup(work);
       a = analyze(work, t);
     }
+    // After a round of rewriting, a graph that nothing above changed is done
+    // (rewriting it again finds what the last rewrite found).
+    if (round > 0 && !changed) break;
     if (regenAll(a)) changed = true;
     if (intern(work)) changed = true;
     if (!changed) break;
