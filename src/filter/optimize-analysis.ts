@@ -184,6 +184,9 @@ export interface BlockInfo {
   cond?: Cond;
   /** False when some statement is not modelled: leave the block as it is. */
   ok: boolean;
+  /** The facts on its true and false edges, once asked for (read only). */
+  edgeT?: Facts;
+  edgeF?: Facts;
 }
 
 export interface Analysis {
@@ -192,13 +195,21 @@ export interface Analysis {
   info: Map<Block, BlockInfo>;
 }
 
-/** The facts on the edge b → succ (the branch's outcome added). */
+/** The facts on the edge b → succ (the branch's outcome added). Shared: do not change them. */
 export function edgeFacts(a: Analysis, b: Block, succ: Block): Facts {
   const bi = a.info.get(b)!;
-  const f = bi.inFacts.clone();
   const t = b.term;
-  if (t.kind === 'branch' && t.jt !== t.jf && bi.cond && bi.ok) addFact(a.t, f, bi.cond, succ === t.jt);
-  return f;
+  if (t.kind === 'branch' && t.jt !== t.jf && bi.cond && bi.ok) {
+    const onTrue = succ === t.jt;
+    const known = onTrue ? bi.edgeT : bi.edgeF;
+    if (known) return known;
+    const f = bi.inFacts.clone();
+    addFact(a.t, f, bi.cond, onTrue);
+    if (onTrue) bi.edgeT = f;
+    else bi.edgeF = f;
+    return f;
+  }
+  return bi.inFacts;
 }
 
 /** Run the statements of a block from a state; effects are annotated with whether they may still fail. */

@@ -58,8 +58,8 @@ export class Facts {
    * 0x8035 on the other is not 0x86dd on either).
    */
   oneOf: Map<number, readonly number[]>;
-  /** The maps are shared with another Facts: copy them before a change. */
-  private shared = false;
+  /** Which maps are shared with another Facts (bits 1 map, 2 byValue, 4 oneOf): copy before a change. */
+  private shared = 0;
 
   constructor(
     map?: Map<number, boolean>,
@@ -74,18 +74,19 @@ export class Facts {
   /** A copy (sharing the maps until either side changes). */
   clone(): Facts {
     const c = new Facts(this.map, this.byValue, this.oneOf);
-    c.shared = true;
-    this.shared = true;
+    c.shared = 7;
+    this.shared = 7;
     return c;
   }
 
-  /** Make the maps this object's own before changing them. */
-  own(): void {
-    if (!this.shared) return;
-    this.map = new Map(this.map);
-    this.byValue = new Map(this.byValue);
-    this.oneOf = new Map(this.oneOf);
-    this.shared = false;
+  /** Make the maps in `which` (bits as in `shared`) this object's own before changing them. */
+  own(which: number): void {
+    const w = this.shared & which;
+    if (!w) return;
+    if (w & 1) this.map = new Map(this.map);
+    if (w & 2) this.byValue = new Map(this.byValue);
+    if (w & 4) this.oneOf = new Map(this.oneOf);
+    this.shared &= ~w;
   }
 
   /** Only the facts both hold. */
@@ -171,18 +172,24 @@ export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void 
   const cc = canonical(t, c);
   const key = keyOf(cc.c);
   const val = truth !== cc.neg;
-  f.own();
+  f.own(1);
   f.map.set(key, val);
   const k = t.constOf(cc.c.b);
   if (k !== undefined) {
     const list = f.byValue.get(cc.c.a);
     const fact: ConstFact = { op: cc.c.op, k, truth: val };
+    f.own(2);
     f.byValue.set(cc.c.a, list ? [...list, fact] : [fact]);
     const set = f.oneOf.get(cc.c.a);
-    if (cc.c.op === JEQ && val) f.oneOf.set(cc.c.a, [k]);
-    else if (set) {
+    if (cc.c.op === JEQ && val) {
+      f.own(4);
+      f.oneOf.set(cc.c.a, [k]);
+    } else if (set) {
       const kept = set.filter((x) => compare(cc.c.op, x, k) === val);
-      if (kept.length !== set.length) f.oneOf.set(cc.c.a, kept);
+      if (kept.length !== set.length) {
+        f.own(4);
+        f.oneOf.set(cc.c.a, kept);
+      }
     }
   }
 }
