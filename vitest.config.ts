@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // After the run: nothing bpfkit's kernel tests made is left in the kernel (fails the run otherwise).
+    globalSetup: ['test/kernel/attach-leftovers.setup.ts'],
     // Kernel tests share one kernel; files run in parallel but each cleans up after itself.
   },
 });
