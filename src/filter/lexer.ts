@@ -95,22 +95,51 @@ const CONSTANTS: Record<string, number> = {
   'tcp-ack': 0x10, 'tcp-urg': 0x20, 'tcp-ece': 0x40, 'tcp-cwr': 0x80,
 };
 
-const KEYWORD_KIND = new Map<string, TokKind>(Object.entries(KEYWORDS) as [string, TokKind][]);
+/**
+ * Keywords as a trie over character codes, walked over the name in place:
+ * no substring is cut out and hashed for the (frequent) keyword tokens.
+ * Node 0 is the root; TRIE[node * 128 + c] is the child for character c (0:
+ * none); TRIE_WORD[node] is the keyword ending there, if any.
+ */
+const TRIE_WORD: ([string, TokKind] | undefined)[] = [undefined];
+const TRIE = new Uint16Array((1 + Object.keys(KEYWORDS).reduce((n, w) => n + w.length, 0)) * 128);
+let trieNodes = 1;
+for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) {
+  let node = 0;
+  for (let i = 0; i < word.length; i++) {
+    const at = node * 128 + word.charCodeAt(i);
+    if (TRIE[at] === 0) TRIE[at] = trieNodes++;
+    node = TRIE[at]!;
+  }
+  TRIE_WORD[node] = [word, kind];
+}
+
+/** The keyword spelled by s[pos, end), or undefined. */
+function keywordAt(s: string, pos: number, end: number): [string, TokKind] | undefined {
+  let node = 0;
+  for (let i = pos; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return undefined;
+    node = TRIE[node * 128 + c]!;
+    if (node === 0) return undefined;
+  }
+  return TRIE_WORD[node];
+}
 const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
 
 // ---- character classes (char codes) ---------------------------------------------------------
 
-/** Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a name ([-_.A-Za-z0-9]). */
-const CLASS = new Uint8Array(128);
+/**
+ * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
+ * name ([-_.A-Za-z0-9]). Indexed by any UTF-16 code unit (0 above 127).
+ */
+const CLASS = new Uint8Array(65536);
 for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
 for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
 for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
 CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
 
-const is = (s: string, i: number, bit: number): boolean => {
-  const c = s.charCodeAt(i);
-  return c < 128 && (CLASS[c]! & bit) !== 0;
-};
+const is = (s: string, i: number, bit: number): boolean => i < s.length && (CLASS[s.charCodeAt(i)]! & bit) !== 0;
 const isHexAt = (s: string, i: number): boolean => is(s, i, 1);
 
 /** Number of consecutive hex digits at i. */
@@ -327,27 +356,27 @@ export function tokenize(expression: string): Token[] {
       // Operators, `$xx`, `::…`, `\name`, or a character no rule takes.
       const pair = pairKind(c, s.charCodeAt(pos + 1));
       if (pair !== undefined) {
-        out.push({ kind: pair, text: s.slice(pos, pos + 2), pos });
+        out.push({ kind: pair, text: s.slice(pos, pos + 2), pos, num: undefined });
         pos += 2;
         continue;
       }
       if (c === 58) {
         const e = v6End(s, pos);
         if (e > pos + 1) {
-          out.push({ kind: 'HID6', text: s.slice(pos, e), pos });
+          out.push({ kind: 'HID6', text: s.slice(pos, e), pos, num: undefined });
           pos = e;
           continue;
         }
       }
       const single = SINGLE[c];
       if (single !== undefined) {
-        out.push({ kind: single, text: s[pos]!, pos });
+        out.push({ kind: single, text: s[pos]!, pos, num: undefined });
         pos++;
         continue;
       }
       if (c === 36 && isHexAt(s, pos + 1)) {
         const e = pos + 1 + (isHexAt(s, pos + 2) ? 2 : 1);
-        out.push({ kind: 'AID', text: s.slice(pos, e), pos });
+        out.push({ kind: 'AID', text: s.slice(pos, e), pos, num: undefined });
         pos = e;
         continue;
       }
@@ -359,7 +388,7 @@ export function tokenize(expression: string): Token[] {
           e++;
         }
         if (e > pos + 1) {
-          out.push({ kind: 'ID', text: s.slice(pos + 1, e), pos });
+          out.push({ kind: 'ID', text: s.slice(pos + 1, e), pos, num: undefined });
           pos = e;
           continue;
         }
@@ -408,29 +437,33 @@ export function tokenize(expression: string): Token[] {
       end = n;
       rule = NAME;
     }
+    if (rule === NAME) {
+      const kw = keywordAt(s, pos, end);
+      if (kw !== undefined) {
+        out.push({ kind: kw[1], text: kw[0], pos, num: undefined });
+        pos = end;
+        continue;
+      }
+    }
     const text = s.slice(pos, end);
     switch (rule) {
       case NAME: {
-        const kw = KEYWORD_KIND.get(text);
-        if (kw !== undefined) out.push({ kind: kw, text, pos });
-        else {
-          const v = CONSTANT_VALUE.get(text);
-          if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
-          else out.push({ kind: 'ID', text, pos });
-        }
+        const v = CONSTANT_VALUE.get(text);
+        if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
+        else out.push({ kind: 'ID', text, pos, num: undefined });
         break;
       }
       case NUM:
         out.push({ kind: 'NUM', text, pos, num: parseNumber(text, expression, pos) });
         break;
       case MAC:
-        out.push({ kind: 'EID', text, pos });
+        out.push({ kind: 'EID', text, pos, num: undefined });
         break;
       case HID:
-        out.push({ kind: 'HID', text, pos });
+        out.push({ kind: 'HID', text, pos, num: undefined });
         break;
       case HID6:
-        out.push({ kind: 'HID6', text, pos });
+        out.push({ kind: 'HID6', text, pos, num: undefined });
         break;
       case BOGUS:
         throw new FilterSyntaxError(`invalid Ethernet address '${text}'`, expression, pos);
@@ -439,6 +472,6 @@ export function tokenize(expression: string): Token[] {
     }
     pos = end;
   }
-  out.push({ kind: 'EOF', text: '', pos: len });
+  out.push({ kind: 'EOF', text: '', pos: len, num: undefined });
   return out;
 }

@@ -14,7 +14,7 @@ import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual
 import { FilterSyntaxError } from './errors.js';
 import { tokenize, type Token, type TokKind } from './lexer.js';
 
-const PNAME: Partial<Record<TokKind, ProtoQual>> = {
+const PNAME_TABLE: Partial<Record<TokKind, ProtoQual>> = {
   LINK: 'link', IP: 'ip', ARP: 'arp', RARP: 'rarp', SCTP: 'sctp', TCP: 'tcp', UDP: 'udp', ICMP: 'icmp',
   IGMP: 'igmp', IGRP: 'igrp', PIM: 'pim', VRRP: 'vrrp', CARP: 'carp', ATALK: 'atalk', AARP: 'aarp',
   DECNET: 'decnet', LAT: 'lat', SCA: 'sca', MOPDL: 'mopdl', MOPRC: 'moprc', IPV6: 'ip6', ICMPV6: 'icmp6',
@@ -22,31 +22,31 @@ const PNAME: Partial<Record<TokKind, ProtoQual>> = {
   SNP: 'snp', PSNP: 'psnp', CSNP: 'csnp', CLNP: 'clnp', STP: 'stp', IPX: 'ipx', NETBEUI: 'netbeui', RADIO: 'radio',
 };
 
-const AQUAL: Partial<Record<TokKind, Qual['addr']>> = {
+const AQUAL_TABLE: Partial<Record<TokKind, Qual['addr']>> = {
   HOST: 'host', NET: 'net', PORT: 'port', PORTRANGE: 'portrange',
 };
 
-const DQUAL_SIMPLE: Partial<Record<TokKind, DirQual>> = {
+const DQUAL_SIMPLE_TABLE: Partial<Record<TokKind, DirQual>> = {
   ADDR1: 'addr1', ADDR2: 'addr2', ADDR3: 'addr3', ADDR4: 'addr4', RA: 'ra', TA: 'ta',
 };
 
-const RELOP: Partial<Record<TokKind, RelOp>> = { '>': '>', GEQ: '>=', '=': '=', LEQ: '<=', '<': '<', NEQ: '!=' };
+const RELOP_TABLE: Partial<Record<TokKind, RelOp>> = { '>': '>', GEQ: '>=', '=': '=', LEQ: '<=', '<': '<', NEQ: '!=' };
 
-const ATM_TYPES: Partial<Record<TokKind, string>> = {
+const ATM_TYPES_TABLE: Partial<Record<TokKind, string>> = {
   LANE: 'lane', METAC: 'metac', BCC: 'bcc', OAMF4EC: 'oamf4ec', OAMF4SC: 'oamf4sc', SC: 'sc', ILMIC: 'ilmic',
   OAM: 'oam', OAMF4: 'oamf4', CONNECTMSG: 'connectmsg', METACONNECT: 'metaconnect',
 };
 
-const MTP2_TYPES: Partial<Record<TokKind, string>> = {
+const MTP2_TYPES_TABLE: Partial<Record<TokKind, string>> = {
   FISU: 'fisu', LSSU: 'lssu', MSU: 'msu', HFISU: 'hfisu', HLSSU: 'hlssu', HMSU: 'hmsu',
 };
 
-const MTP3_FIELDS: Partial<Record<TokKind, 'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 'hopc' | 'hdpc' | 'hsls'>> = {
+const MTP3_FIELDS_TABLE: Partial<Record<TokKind, 'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 'hopc' | 'hdpc' | 'hsls'>> = {
   SIO: 'sio', OPC: 'opc', DPC: 'dpc', SLS: 'sls', HSIO: 'hsio', HOPC: 'hopc', HDPC: 'hdpc', HSLS: 'hsls',
 };
 
 /** Binary operator binding strengths (higher binds tighter); '^' is handled apart. */
-const BINOP: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
+const BINOP_TABLE: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
   '|': { op: '|', prec: 1 },
   '&': { op: '&', prec: 2 },
   LSH: { op: '<<', prec: 3 },
@@ -58,7 +58,19 @@ const BINOP: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
 };
 
 /** Operators without a declared precedence in libpcap's grammar: yacc always shifts on them. */
-const SHIFTING: Partial<Record<TokKind, ArithOp>> = { '^': '^', '%': '%' };
+const SHIFTING_TABLE: Partial<Record<TokKind, ArithOp>> = { '^': '^', '%': '%' };
+
+/** The tables above as Maps: token kinds are looked up on every token, and a Map lookup stays fast. */
+const toMap = <V>(t: Partial<Record<TokKind, V>>): Map<TokKind, V> => new Map(Object.entries(t) as [TokKind, V][]);
+const PNAME = toMap(PNAME_TABLE);
+const AQUAL = toMap(AQUAL_TABLE);
+const DQUAL_SIMPLE = toMap(DQUAL_SIMPLE_TABLE);
+const RELOP = toMap(RELOP_TABLE);
+const ATM_TYPES = toMap(ATM_TYPES_TABLE);
+const MTP2_TYPES = toMap(MTP2_TYPES_TABLE);
+const MTP3_FIELDS = toMap(MTP3_FIELDS_TABLE);
+const BINOP = toMap(BINOP_TABLE);
+const SHIFTING = toMap(SHIFTING_TABLE);
 
 const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 
@@ -162,7 +174,7 @@ class Parser {
       if (paren) return paren;
       return { node: this.parseRelation(), q: QERR };
     }
-    const pname = PNAME[k];
+    const pname = PNAME.get(k);
     if (pname !== undefined) {
       const after = this.peek(1).kind;
       if (after === '[') return { node: this.parseRelation(), q: QERR };
@@ -278,17 +290,17 @@ class Parser {
       default:
         break;
     }
-    const atm = ATM_TYPES[k];
+    const atm = ATM_TYPES.get(k);
     if (atm) {
       this.next();
       return { node: { type: 'atm', name: atm, pos: t.pos }, q: QERR };
     }
-    const mtp2 = MTP2_TYPES[k];
+    const mtp2 = MTP2_TYPES.get(k);
     if (mtp2) {
       this.next();
       return { node: { type: 'mtp2', name: mtp2, pos: t.pos }, q: QERR };
     }
-    const mtp3 = MTP3_FIELDS[k];
+    const mtp3 = MTP3_FIELDS.get(k);
     if (mtp3) {
       this.next();
       const tests = this.parseFieldValue();
@@ -304,7 +316,7 @@ class Parser {
       this.next();
       return [{ op: '=', value: t.num! }];
     }
-    const rel = RELOP[t.kind];
+    const rel = RELOP.get(t.kind);
     if (rel) {
       this.next();
       return [{ op: rel, value: this.expect('NUM').num! }];
@@ -320,7 +332,7 @@ class Parser {
   }
 
   private startsHeadRest(k: TokKind): boolean {
-    return k === 'SRC' || k === 'DST' || DQUAL_SIMPLE[k] !== undefined || AQUAL[k] !== undefined ||
+    return k === 'SRC' || k === 'DST' || DQUAL_SIMPLE.get(k) !== undefined || AQUAL.get(k) !== undefined ||
       k === 'PROTO' || k === 'PROTOCHAIN' || k === 'GATEWAY';
   }
 
@@ -339,14 +351,14 @@ class Parser {
         this.next();
         dir = a.kind === 'OR' ? 'src or dst' : 'src and dst';
       }
-    } else if (DQUAL_SIMPLE[t.kind]) {
+    } else if (DQUAL_SIMPLE.get(t.kind)) {
       this.next();
-      dir = DQUAL_SIMPLE[t.kind]!;
+      dir = DQUAL_SIMPLE.get(t.kind)!;
     }
     const a = this.peek();
-    if (AQUAL[a.kind]) {
+    if (AQUAL.get(a.kind)) {
       this.next();
-      addr = AQUAL[a.kind]!;
+      addr = AQUAL.get(a.kind)!;
     } else if (dir === 'default') {
       if (a.kind === 'PROTO' || a.kind === 'PROTOCHAIN' || a.kind === 'GATEWAY') {
         this.next();
@@ -465,7 +477,7 @@ class Parser {
     const pos = this.peek().pos;
     const left = this.parseArith(0);
     const opTok = this.next();
-    const op = RELOP[opTok.kind];
+    const op = RELOP.get(opTok.kind);
     if (!op) this.fail();
     const right = this.parseArith(0);
     return { type: 'relation', op, left, right, pos };
@@ -475,13 +487,13 @@ class Parser {
     let lhs = this.parseUnary();
     for (;;) {
       const t = this.peek();
-      const sh = SHIFTING[t.kind];
+      const sh = SHIFTING.get(t.kind);
       if (sh) {
         this.next();
         lhs = { type: 'binop', op: sh, left: lhs, right: this.parseArith(0) };
         continue;
       }
-      const b = BINOP[t.kind];
+      const b = BINOP.get(t.kind);
       if (!b || b.prec < minPrec) return lhs;
       this.next();
       lhs = { type: 'binop', op: b.op, left: lhs, right: this.parseArith(b.prec + 1) };
@@ -493,7 +505,7 @@ class Parser {
     if (t.kind === '-') {
       this.next();
       let x = this.parseUnary();
-      for (let sh = SHIFTING[this.peek().kind]; sh; sh = SHIFTING[this.peek().kind]) {
+      for (let sh = SHIFTING.get(this.peek().kind); sh; sh = SHIFTING.get(this.peek().kind)) {
         this.next();
         x = { type: 'binop', op: sh, left: x, right: this.parseArith(0) };
       }
@@ -513,7 +525,7 @@ class Parser {
       this.expect(')');
       return a;
     }
-    const pname = PNAME[t.kind];
+    const pname = PNAME.get(t.kind);
     if (pname !== undefined && this.peek(1).kind === '[') {
       this.next();
       this.next();

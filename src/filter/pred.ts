@@ -131,11 +131,11 @@ export class GraphBuilder {
       case 'or':
         return this.lower(p.a, t, this.lower(p.b, t, f));
       case 'test':
-        return this.branch([...p.stmts], p.code, p.kv, t, f);
+        return this.branch(p.stmts.slice(), p.code, p.kv, t, f);
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);
-        if (h.id < before) return this.jump([...p.stmts], h);
+        if (h.id < before) return this.jump(p.stmts.slice(), h);
         h.stmts.unshift(...p.stmts);
         return h;
       }
