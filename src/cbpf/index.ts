@@ -22,3 +22,6 @@ export {
 } from './format.js';
 export { parseD, parseDD, parseDDD, parseProgram, detectFormat, type ProgramFormat } from './parse.js';
 export { parseBpfAsm } from './asm.js';
+export {
+  jitWasm, wasmModuleBytes, clearWasmCache, WasmPackets, type WasmFilter, type WasmJitOptions,
+} from './wasm.js';

@@ -427,7 +427,7 @@ export function jitBatchSource(prog: CbpfProgram, withVerdicts = true): string {
  * not end the filter proves caplen >= k + s). A load needing no more than that
  * skips its own check.
  */
-function knownLengths(prog: CbpfProgram): number[] {
+export function knownLengths(prog: CbpfProgram): number[] {
   const n = prog.length;
   const known = new Array<number>(n).fill(Infinity);
   known[0] = 0;

@@ -5,12 +5,13 @@
  * tcpdump-tests corpus with that link type (EN10MB, LINUX_SLL, RAW, NULL,
  * IEEE802_11_RADIO). Programs and verdicts come from the same libpcap, so
  * every packet must agree, return value included. The batch JIT runs over
- * the file's bytes as read, the packets found by src/capture's reader.
+ * the file's bytes as read, the packets found by src/capture's reader; the
+ * wasm JIT over a WasmPackets copy of them.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { interpreter, jit, jitBatch, type CbpfInsn } from '../../src/cbpf/index.js';
+import { WasmPackets, interpreter, jit, jitBatch, jitWasm, type CbpfInsn } from '../../src/cbpf/index.js';
 import { libpcapCompile, libpcapVerdicts, tcpdumpCompileMany } from '../support/libpcap.js';
 import { CORPUS } from '../support/paths.js';
 import { EXPRESSIONS } from './expressions.js';
@@ -73,6 +74,7 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
       const verdicts = libpcapVerdicts(files, programs.map((p) => ({ program: p.program })));
       const jits = programs.map((p) => jit(p.program));
       const batches = programs.map((p) => jitBatch(p.program));
+      const wasms = programs.map((p) => jitWasm(p.program));
       const interps = programs.map((p) => interpreter(p.program));
       let compared = 0;
       let accepted = 0;
@@ -93,12 +95,15 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
           wireLengths: Uint32Array.from(packets.slice(0, v.packetCount), (p) => p.wireLength),
         };
         const out = new Uint32Array(v.packetCount);
+        const store = WasmPackets.from(batch);
         for (let p = 0; p < programs.length; p++) {
           const expected = v.results[p];
           if (!Array.isArray(expected)) throw new Error(`libpcap could not run ${programs[p]!.expr}: ${JSON.stringify(expected)}`);
           const j = jits[p]!;
           const it = interps[p]!;
           batches[p]!(batch, out);
+          wasms[p]!(store, true);
+          const w = store.verdicts();
           for (let i = 0; i < v.packetCount; i++) {
             const pkt = packets[i]!;
             const e = expected[i]! >>> 0;
@@ -106,8 +111,8 @@ describe('interpreter and JIT verdicts equal libpcap on the tcpdump-tests corpus
             const b = j(pkt.data, pkt.wireLength);
             compared++;
             if (e !== 0) accepted++;
-            if (a !== e || b !== e || out[i] !== e) {
-              failures.push(`${rows[f]!.file} packet ${i + 1}, '${programs[p]!.expr}': libpcap ${e}, interpreter ${a}, JIT ${b}, batch JIT ${out[i]}`);
+            if (a !== e || b !== e || out[i] !== e || w[i] !== e) {
+              failures.push(`${rows[f]!.file} packet ${i + 1}, '${programs[p]!.expr}': libpcap ${e}, interpreter ${a}, JIT ${b}, batch JIT ${out[i]}, wasm ${w[i]}`);
             }
           }
         }
