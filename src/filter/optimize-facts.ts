@@ -44,7 +44,8 @@ export interface ConstFact {
 }
 
 /**
- * Outcomes of tests, keyed by a number made of (a, op, b) (value numbers).
+ * Outcomes of tests: with a value operand in `map`, keyed by a number made of
+ * (a, op, b) (value numbers); with a constant in `byValue`.
  * The per-value lists are never changed in place (a new list replaces the
  * old), so a copy shares them.
  */
@@ -170,12 +171,13 @@ function keyOf(c: Cond): number {
 /** Record that test c came out `truth`. */
 export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void {
   const cc = canonical(t, c);
-  const key = keyOf(cc.c);
   const val = truth !== cc.neg;
-  f.own(1);
-  f.map.set(key, val);
   const k = t.constOf(cc.c.b);
-  if (k !== undefined) {
+  if (k === undefined) {
+    f.own(1);
+    f.map.set(keyOf(cc.c), val);
+  } else {
+    // Tests with a constant are kept per value only (decideCanonical looks them up there).
     const list = f.byValue.get(cc.c.a);
     const fact: ConstFact = { op: cc.c.op, k, truth: val };
     f.own(2);
@@ -220,9 +222,21 @@ export function decide(t: ValueTable, f: Facts, c: Cond): boolean | undefined {
 }
 
 function decideCanonical(t: ValueTable, f: Facts, c: Cond): boolean | undefined {
-  const direct = f.map.get(keyOf(c));
-  if (direct !== undefined) return direct;
   const { op, a, b } = c;
+  const kb = t.constOf(b);
+  if (kb === undefined) {
+    const direct = f.map.get(keyOf(c));
+    if (direct !== undefined) return direct;
+  } else {
+    // The very same test, last outcome recorded.
+    const same = f.byValue.get(a);
+    if (same) {
+      for (let i = same.length - 1; i >= 0; i--) {
+        const x = same[i]!;
+        if (x.op === op && x.k === kb) return x.truth;
+      }
+    }
+  }
   const av = knownConst(t, f, a);
   const bv = knownConst(t, f, b);
   if (av !== undefined && bv !== undefined) return compare(op, av, bv);
