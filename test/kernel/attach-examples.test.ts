@@ -8,7 +8,7 @@
  * namespace behind.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, TMP } from '../support/paths.js';
@@ -56,6 +56,19 @@ function programsNamed(names: string[]): string[] {
 
 const OUT = join(TMP, 'kernel-examples');
 
+/** A directory on a block device (direct writes there reach the disk), or undefined. */
+function onDisk(): string | undefined {
+  for (const dir of [TMP, '/var/tmp']) {
+    mkdirSync(dir, { recursive: true });
+    const dev = statSync(dir).dev;
+    const major = Number((BigInt(dev) >> 8n) & 0xfffn);
+    const minor = Number((BigInt(dev) & 0xffn) | ((BigInt(dev) >> 12n) & ~0xffn));
+    if (existsSync(`/sys/dev/block/${major}:${minor}`)) return dir;
+  }
+  return undefined;
+}
+const DISK_DIR = onDisk();
+
 describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC)('examples', () => {
   it('malloc-count -- COMMAND: exactly the command\'s N malloc calls; the uprobe gone after', async () => {
     mkdirSync(OUT, { recursive: true });
@@ -86,12 +99,11 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC)('examples', () => {
     for (let i = 1; i < counts.length; i++) expect(counts[i]! <= counts[i - 1]!).toBe(true);
   });
 
-  it('biolatency: the block I/O the test issues lands in the histogram; Ctrl-C prints it and detaches', async () => {
-    mkdirSync(OUT, { recursive: true });
+  it.skipIf(!DISK_DIR)('biolatency: the block I/O the test issues lands in the histogram; Ctrl-C prints it and detaches', async () => {
     const run = example('biolatency', []);
     await until('tracing', run, () => run.stderr().includes('tracing block I/O'));
     const N = 64;
-    const file = join(OUT, `biolatency-${process.pid}.dat`);
+    const file = join(DISK_DIR!, `bpfkit-biolatency-${process.pid}.dat`);
     // N synchronous 4 KiB direct writes: each one a request issued to the disk and completed before the next.
     const dd = spawnSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=4k', `count=${N}`, 'oflag=direct,dsync'], { encoding: 'utf8' });
     rmSync(file, { force: true });
