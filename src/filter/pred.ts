@@ -15,8 +15,12 @@ export type Pred =
   | { k: 'const'; v: boolean }
   | { k: 'and' | 'or'; a: Pred; b: Pred }
   | { k: 'not'; a: Pred }
-  /** Run `stmts`, then branch on `code` (BPF_JMP|op|src) against `kv`. */
-  | { k: 'test'; stmts: Stmt[]; code: number; kv: number }
+  /**
+   * Run `stmts`, then branch on `code` (BPF_JMP|op|src) against `kv`. The
+   * first lowering hands `stmts` itself to the block (blocks' statement
+   * arrays are never changed in place); `lowered` makes any later one copy.
+   */
+  | { k: 'test'; stmts: Stmt[]; code: number; kv: number; lowered: boolean }
   /** Run `stmts` before whatever `a` does first. */
   | { k: 'pre'; stmts: Stmt[]; a: Pred }
   /** Run `prologue` (a sub-graph that continues into its argument) before `a`. */
@@ -48,7 +52,7 @@ export function not(a: Pred): Pred {
   return { k: 'not', a };
 }
 export function test(stmts: Stmt[], code: number, kv: number): Pred {
-  return { k: 'test', stmts, code, kv: kv >>> 0 };
+  return { k: 'test', stmts, code, kv: kv >>> 0, lowered: false };
 }
 export function pre(stmts: Stmt[], a: Pred): Pred {
   return stmts.length ? { k: 'pre', stmts, a } : a;
@@ -130,13 +134,16 @@ export class GraphBuilder {
         return this.lower(p.a, this.lower(p.b, t, f), f);
       case 'or':
         return this.lower(p.a, t, this.lower(p.b, t, f));
-      case 'test':
-        return this.branch(p.stmts.slice(), p.code, p.kv, t, f);
+      case 'test': {
+        const stmts = p.lowered ? p.stmts.slice() : p.stmts;
+        p.lowered = true;
+        return this.branch(stmts, p.code, p.kv, t, f);
+      }
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);
         if (h.id < before) return this.jump(p.stmts.slice(), h);
-        h.stmts.unshift(...p.stmts);
+        h.stmts = p.stmts.concat(h.stmts);
         return h;
       }
       case 'prologue': {

@@ -46,7 +46,7 @@ export interface GenOptions {
 
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 
-const abs = (o: AbsOffset): AbsOffset => ({ ...o });
+const abs = (o: AbsOffset): AbsOffset => ({ isVariable: o.isVariable, constant: o.constant, reg: o.reg });
 
 export class Gen {
   readonly opts: GenOptions;
@@ -258,9 +258,9 @@ export class Gen {
   }
 
   loadAbsRel(off: AbsOffset, offset: number, size: number): Stmt[] {
-    const s = this.varpart(off);
-    if (s) return [...s, st(BPF_LD | BPF_IND | size, off.constant + offset)];
-    return [st(BPF_LD | BPF_ABS | size, off.constant + offset)];
+    if (!off.isVariable) return [st(BPF_LD | BPF_ABS | size, off.constant + offset)];
+    if (off.reg === -1) off.reg = this.allocReg();
+    return [st(BPF_LDX | BPF_MEM, off.reg), st(BPF_LD | BPF_IND | size, off.constant + offset)];
   }
 
   loadA(rel: OffRel, offset: number, size: number): Stmt[] {
@@ -273,7 +273,11 @@ export class Gen {
       case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size);
       case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size);
       case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size);
-      case 'tran_ipv4': return [...this.loadxIpHdrLen(), st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset)];
+      case 'tran_ipv4': {
+        const s = this.loadxIpHdrLen();
+        s.push(st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset));
+        return s;
+      }
       case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size);
     }
   }
