@@ -171,4 +171,26 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC)('examples', () => {
     expect(programsNamed(['enter_execve', 'exit_execve'])).toEqual([]);
   });
 });
+describe.skipIf(!CAN_BPF || spawnSync('setpriv', ['--version']).status !== 0)('examples without root or with bad input', () => {
+  for (const name of ['malloc-count', 'biolatency', 'xdp-counter', 'execsnoop']) {
+    it(`${name} as nobody: one message, no stack trace, nothing made`, () => {
+      const file = join(REPO, 'examples', name, `${name}.ts`);
+      const cmd = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', file, '--duration', '1'];
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: REPO, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+      expect(r.stderr).toBe('this example loads BPF programs: run it as root (CAP_BPF and CAP_PERFMON)\n');
+      expect(r.stdout).toBe('');
+      expect(r.status).toBe(1);
+    });
+  }
+
+  it.skipIf(!HAVE_CLANG)('a disk or a library that does not exist is named', async () => {
+    const disk = example('biolatency', ['--disk', 'bpfkitnosuch']);
+    const lib = example('malloc-count', ['--lib', 'libbpfkitnosuch', '--duration', '1']);
+    expect(await disk.exit).toBe(1);
+    expect(disk.stderr()).toBe('biolatency: no disk bpfkitnosuch (see /sys/block)\n');
+    expect(await lib.exit).toBe(1);
+    expect(lib.stderr()).toMatch(/^malloc-count: no binary or library named libbpfkitnosuch \(searched /);
+    expect(programsNamed(['rq_issue', 'rq_complete', 'count_malloc'])).toEqual([]);
+  });
+});
 if (!CAN_BPF) describe('examples', () => it.skip(SKIP_REASON, () => {}));
