@@ -10,24 +10,22 @@
  */
 import type { Block, Cfg } from './cfg.js';
 import * as analysis from './optimize-analysis.js';
+import type { Graph } from './optimize-analysis.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { buildGraph, successors } = analysis;
 
 /** Follow blocks that only jump. */
 function resolve(b: Block): Block {
-  const seen = new Set<Block>();
-  while (b.term.kind === 'jump' && b.stmts.length === 0 && !seen.has(b)) {
-    seen.add(b);
-    b = b.term.target;
-  }
+  // A cycle of empty jumps (never generated) stops the walk after a bounded number of steps.
+  for (let steps = 0; b.term.kind === 'jump' && b.stmts.length === 0 && steps < 4096; steps++) b = b.term.target;
   return b;
 }
 
 /** One round of clean-ups; returns the (possibly new) entry and whether anything changed. */
-export function cleanup(cfg: Cfg): boolean {
+export function cleanup(cfg: Cfg, g0?: Graph): boolean {
   let changed = false;
-  let g = buildGraph(cfg);
+  let g = g0 ?? buildGraph(cfg);
   for (const b of g.order) {
     const t = b.term;
     if (t.kind === 'branch') {
@@ -53,7 +51,7 @@ export function cleanup(cfg: Cfg): boolean {
     changed = true;
   }
   // Absorb single-predecessor jump targets.
-  g = buildGraph(cfg);
+  if (changed) g = buildGraph(cfg);
   const dead = new Set<Block>();
   for (const b of g.order) {
     if (dead.has(b)) continue;
@@ -84,8 +82,8 @@ function stmtKey(b: Block): string {
 }
 
 /** Merge identical blocks (bottom-up). */
-export function intern(cfg: Cfg): boolean {
-  const g = buildGraph(cfg);
+export function intern(cfg: Cfg, g0?: Graph): boolean {
+  const g = g0 ?? buildGraph(cfg);
   if (g.headers.size) return false;
   const rep = new Map<Block, Block>();
   const byKey = new Map<string, Block>();

@@ -162,8 +162,7 @@ export function regenAll(a: Analysis): boolean {
  * matter. (A Linux ifindex/hatype load may return A instead: blocks with one
  * are taken to accept.)
  */
-export function sinkRejects(cfg: Cfg): boolean {
-  const g = buildGraph(cfg);
+export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
   const accepts = new Map<Block, boolean>();
   for (const b of g.order) {
     const t = b.term;
@@ -198,9 +197,15 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
   for (let round = 0; round < maxRounds; round++) {
-    let changed = sinkRejects(work);
-    changed = cleanup(work) || changed;
-    let a = analyze(work, t);
+    // One graph for as long as nothing changes the edges.
+    let g = buildGraph(work);
+    let changed = sinkRejects(work, g);
+    if (changed) g = buildGraph(work);
+    if (cleanup(work, g)) {
+      changed = true;
+      g = buildGraph(work);
+    }
+    let a = analyze(work, t, g);
     if (foldBranches(work, a)) {
       changed = true;
       cleanup(work);
@@ -214,8 +219,9 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // After a round of rewriting, a graph that nothing above changed is done
     // (rewriting it again finds what the last rewrite found).
     if (round > 0 && !changed) break;
+    // Rewriting may swap a branch's targets but keeps the edges: the analysis's graph still holds.
     if (regenAll(a)) changed = true;
-    if (intern(work)) changed = true;
+    if (intern(work, a.g)) changed = true;
     if (!changed) break;
   }
   cleanup(work);
