@@ -50,6 +50,25 @@ export async function ensureBenchCapture(): Promise<string> {
   return BENCH_CAPTURE;
 }
 
+/**
+ * A larger capture from the same generator (its first 250,000 packets are the
+ * bench capture's): 1,000,000 packets by default, about 465 MiB, in
+ * bench/out/bench-<N>.pcap. The read bench uses it to separate start-up from
+ * the steady per-packet rate.
+ */
+export async function ensureLargeBenchCapture(packets = 1_000_000): Promise<string> {
+  const name = packets % 1_000_000 === 0 ? `${packets / 1_000_000}m` : `${packets / 1000}k`;
+  const path = resolve(BENCH_OUT, `bench-${name}.pcap`);
+  const stamp = resolve(BENCH_OUT, `bench-${name}.v${VERSION}`);
+  if (existsSync(path) && existsSync(stamp)) return path;
+  mkdirSync(BENCH_OUT, { recursive: true });
+  await generate(`${path}.tmp`, packets);
+  renameSync(`${path}.tmp`, path);
+  const { closeSync, openSync } = await import('node:fs');
+  closeSync(openSync(stamp, 'w'));
+  return path;
+}
+
 /** xorshift32: small, fast, deterministic. */
 class Rng {
   constructor(private s: number) {}

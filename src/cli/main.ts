@@ -5,6 +5,10 @@
  * Actions import their layer lazily (`await import(...)`) so that starting
  * `bpfkit` stays fast whatever the subcommand.
  *
+ * The built command (dist/cli/main.js) is src/cli/launch.ts, which runs
+ * this file bundled into one script with a V8 code cache (see there); run
+ * directly (tsx, or tsc's output) this file is the command itself.
+ *
  * Errors: a BpfkitError (a user's mistake or the environment's) prints
  * `bpfkit: <message>` plus its detail lines and exits 1; anything else is a
  * bug in bpfkit and is printed with its stack.
@@ -68,11 +72,12 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/** Run as the `bpfkit` command: the arguments after the script, the exit status in process.exitCode. */
+export async function runCli(argv: string[] = process.argv.slice(2)): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  process.exitCode = await main(argv);
 }
+
+if (isEntryPoint()) void runCli();
