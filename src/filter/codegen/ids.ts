@@ -84,8 +84,18 @@ function lookupPort(g: Gen, name: string, proto: PortProto): { port: number; pro
   return { port: svc.port, proto };
 }
 
+/** Only decimal digits (at least one)? */
+function isDecimal(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 function portNumber(g: Gen, text: string, proto: PortProto): { port: number; proto: PortProto } | undefined {
-  if (/^[0-9]+$/.test(text)) return { port: Number(text), proto };
+  if (isDecimal(text)) return { port: Number(text), proto };
   return lookupPort(g, text, proto);
 }
 
