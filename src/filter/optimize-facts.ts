@@ -36,6 +36,72 @@ export interface Cond {
   b: number;
 }
 
+/**
+ * A small map from value numbers to T, as two arrays sorted by key: copying
+ * one (every edge copies its block's facts) is two slices, and two are
+ * intersected by a merge.
+ */
+export class VMap<T> {
+  constructor(readonly keys: number[] = [], readonly vals: T[] = []) {}
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  private find(k: number): number {
+    const keys = this.keys;
+    let lo = 0, hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (keys[mid]! < k) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  get(k: number): T | undefined {
+    const i = this.find(k);
+    return this.keys[i] === k ? this.vals[i] : undefined;
+  }
+
+  set(k: number, v: T): void {
+    const i = this.find(k);
+    if (this.keys[i] === k) this.vals[i] = v;
+    else {
+      this.keys.splice(i, 0, k);
+      this.vals.splice(i, 0, v);
+    }
+  }
+
+  copy(): VMap<T> {
+    return new VMap(this.keys.slice(), this.vals.slice());
+  }
+
+  /** A copy with k set to v. */
+  with(k: number, v: T): VMap<T> {
+    const i = this.find(k);
+    const n = this.keys.length;
+    if (this.keys[i] === k) {
+      const vals = this.vals.slice();
+      vals[i] = v;
+      return new VMap(this.keys.slice(), vals);
+    }
+    const keys = new Array<number>(n + 1);
+    const vals = new Array<T>(n + 1);
+    for (let j = 0; j < i; j++) {
+      keys[j] = this.keys[j]!;
+      vals[j] = this.vals[j]!;
+    }
+    keys[i] = k;
+    vals[i] = v;
+    for (let j = i; j < n; j++) {
+      keys[j + 1] = this.keys[j]!;
+      vals[j + 1] = this.vals[j]!;
+    }
+    return new VMap(keys, vals);
+  }
+}
+
 /** One test with a constant, as known for a value. */
 export interface ConstFact {
   op: number;
@@ -52,24 +118,24 @@ export interface ConstFact {
 export class Facts {
   map: Map<number, boolean>;
   /** Per value: its tests with constants (for range and bit reasoning). */
-  byValue: Map<number, readonly ConstFact[]>;
+  byValue: VMap<readonly ConstFact[]>;
   /**
    * Per value: the only constants it can be (what `==` tests that came out
    * true allow, joined over paths: a value that is 0x806 on one path and
    * 0x8035 on the other is not 0x86dd on either).
    */
-  oneOf: Map<number, readonly number[]>;
+  oneOf: VMap<readonly number[]>;
   /** Which maps are shared with another Facts (bits 1 map, 2 byValue, 4 oneOf): copy before a change. */
   private shared = 0;
 
   constructor(
     map?: Map<number, boolean>,
-    byValue?: Map<number, readonly ConstFact[]>,
-    oneOf?: Map<number, readonly number[]>,
+    byValue?: VMap<readonly ConstFact[]>,
+    oneOf?: VMap<readonly number[]>,
   ) {
     this.map = map ?? new Map();
-    this.byValue = byValue ?? new Map();
-    this.oneOf = oneOf ?? new Map();
+    this.byValue = byValue ?? new VMap();
+    this.oneOf = oneOf ?? new VMap();
   }
 
   /** A copy (sharing the maps until either side changes). */
@@ -80,40 +146,80 @@ export class Facts {
     return c;
   }
 
+  /** Set byValue[v] (copying the map if it is shared). */
+  setByValue(v: number, list: readonly ConstFact[]): void {
+    if (this.shared & 2) {
+      this.byValue = this.byValue.with(v, list);
+      this.shared &= ~2;
+    } else this.byValue.set(v, list);
+  }
+
+  /** Set oneOf[v] (copying the map if it is shared). */
+  setOneOf(v: number, set: readonly number[]): void {
+    if (this.shared & 4) {
+      this.oneOf = this.oneOf.with(v, set);
+      this.shared &= ~4;
+    } else this.oneOf.set(v, set);
+  }
+
   /** Make the maps in `which` (bits as in `shared`) this object's own before changing them. */
   own(which: number): void {
     const w = this.shared & which;
     if (!w) return;
     if (w & 1) this.map = new Map(this.map);
-    if (w & 2) this.byValue = new Map(this.byValue);
-    if (w & 4) this.oneOf = new Map(this.oneOf);
+    if (w & 2) this.byValue = this.byValue.copy();
+    if (w & 4) this.oneOf = this.oneOf.copy();
     this.shared &= ~w;
   }
 
   /** Only the facts both hold. */
   intersect(o: Facts): Facts {
     const out = new Facts();
-    for (const [vn, set] of this.oneOf) {
-      const other = o.oneOf.get(vn);
-      if (!other) continue;
-      if (other === set) {
-        out.oneOf.set(vn, set);
-        continue;
+    // Merge joins over the sorted keys.
+    {
+      const ak = this.oneOf.keys, av = this.oneOf.vals, bk = o.oneOf.keys, bv = o.oneOf.vals;
+      for (let i = 0, j = 0; i < ak.length && j < bk.length; ) {
+        if (ak[i]! < bk[j]!) i++;
+        else if (ak[i]! > bk[j]!) j++;
+        else {
+          const set = av[i]!, other = bv[j]!;
+          if (other === set) {
+            out.oneOf.keys.push(ak[i]!);
+            out.oneOf.vals.push(set);
+          } else {
+            const u = [...new Set([...set, ...other])].sort((x, y) => x - y);
+            if (u.length <= 16) {
+              out.oneOf.keys.push(ak[i]!);
+              out.oneOf.vals.push(u);
+            }
+          }
+          i++;
+          j++;
+        }
       }
-      const u = [...new Set([...set, ...other])].sort((x, y) => x - y);
-      if (u.length <= 16) out.oneOf.set(vn, u);
     }
-    const [small, big] = this.map.size <= o.map.size ? [this, o] : [o, this];
-    for (const [k, v] of small.map) if (big.map.get(k) === v) out.map.set(k, v);
-    for (const [vn, list] of small.byValue) {
-      const other = big.byValue.get(vn);
-      if (!other) continue;
-      if (other === list) {
-        out.byValue.set(vn, list);
-        continue;
+    if (this.map.size && o.map.size) {
+      const [small, big] = this.map.size <= o.map.size ? [this, o] : [o, this];
+      for (const [k, v] of small.map) if (big.map.get(k) === v) out.map.set(k, v);
+    }
+    {
+      const ak = this.byValue.keys, av = this.byValue.vals, bk = o.byValue.keys, bv = o.byValue.vals;
+      for (let i = 0, j = 0; i < ak.length && j < bk.length; ) {
+        if (ak[i]! < bk[j]!) i++;
+        else if (ak[i]! > bk[j]!) j++;
+        else {
+          const list = av[i]!, other = bv[j]!;
+          let kept: readonly ConstFact[];
+          if (other === list) kept = list;
+          else kept = list.filter((f) => other.some((g) => g.op === f.op && g.k === f.k && g.truth === f.truth));
+          if (kept.length) {
+            out.byValue.keys.push(ak[i]!);
+            out.byValue.vals.push(kept);
+          }
+          i++;
+          j++;
+        }
       }
-      const kept = list.filter((f) => other.some((g) => g.op === f.op && g.k === f.k && g.truth === f.truth));
-      if (kept.length) out.byValue.set(vn, kept);
     }
     return out;
   }
@@ -180,18 +286,12 @@ export function addFact(t: ValueTable, f: Facts, c: Cond, truth: boolean): void 
     // Tests with a constant are kept per value only (decideCanonical looks them up there).
     const list = f.byValue.get(cc.c.a);
     const fact: ConstFact = { op: cc.c.op, k, truth: val };
-    f.own(2);
-    f.byValue.set(cc.c.a, list ? [...list, fact] : [fact]);
+    f.setByValue(cc.c.a, list ? [...list, fact] : [fact]);
     const set = f.oneOf.get(cc.c.a);
-    if (cc.c.op === JEQ && val) {
-      f.own(4);
-      f.oneOf.set(cc.c.a, [k]);
-    } else if (set) {
+    if (cc.c.op === JEQ && val) f.setOneOf(cc.c.a, [k]);
+    else if (set) {
       const kept = set.filter((x) => compare(cc.c.op, x, k) === val);
-      if (kept.length !== set.length) {
-        f.own(4);
-        f.oneOf.set(cc.c.a, kept);
-      }
+      if (kept.length !== set.length) f.setOneOf(cc.c.a, kept);
     }
   }
 }
