@@ -33,6 +33,7 @@ import { validate } from './validate.js';
 /** The part of the WebAssembly API used here (the project's TypeScript lib has no WebAssembly types). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
 }
 interface WasmApi {
   Memory: new (d: { initial: number }) => WasmMemory;
@@ -95,28 +96,55 @@ export class WasmPackets {
   }
 
   /**
-   * Copy a batch into a new store: its whole buffer in one piece (offsets
-   * keep their meaning) and its arrays. Checks that each packet lies in the buffer.
+   * Packets written straight into the store's memory, without a copy: `fill`
+   * gets the `dataSize`-byte data region (e.g. to read a capture file into
+   * it) and returns where the packets are in it. Checks that each packet
+   * lies in the region.
    */
-  static from(batch: PacketBatch): WasmPackets {
-    const count = batch.count ?? batch.offsets.length;
-    const size = batch.buffer.length;
-    if (count > batch.offsets.length || count > batch.caplens.length || (batch.wireLengths !== undefined && count > batch.wireLengths.length)) {
+  static fill(dataSize: number, fill: (data: Uint8Array) => Omit<PacketBatch, 'buffer'>): WasmPackets {
+    const data = WasmPackets.allocate(dataSize, 0);
+    const where = fill(new Uint8Array(data.memory.buffer, 0, dataSize));
+    const count = where.count ?? where.offsets.length;
+    const total = align(dataSize) + 16 * count + 4 * (MAX_PREFETCH + 1);
+    if (total > 0xffff0000) throw new UsageError(`wasm packets: ${total} bytes do not fit a 4 GiB WebAssembly memory`);
+    const have = data.memory.buffer.byteLength / PAGE;
+    const need = Math.max(1, Math.ceil(total / PAGE));
+    if (need > have) data.memory.grow(need - have);
+    const store = new WasmPackets(data.memory, dataSize, count);
+    store.setArrays(where, count);
+    return store;
+  }
+
+  private setArrays(where: Omit<PacketBatch, 'buffer'>, count: number): void {
+    const size = this.dataSize;
+    if (count > where.offsets.length || count > where.caplens.length || (where.wireLengths !== undefined && count > where.wireLengths.length)) {
       throw new UsageError(`packet batch: count ${count} does not fit the offsets or lengths arrays`);
     }
-    const store = WasmPackets.allocate(size, count);
-    const b = store.batch;
-    (b.buffer as Uint8Array).set(batch.buffer);
+    const b = this.batch;
     const off = b.offsets as Uint32Array, cap = b.caplens as Uint32Array, wl = b.wireLengths as Uint32Array;
     for (let i = 0; i < count; i++) {
-      const o = batch.offsets[i]!, n = batch.caplens[i]!;
+      const o = where.offsets[i]!, n = where.caplens[i]!;
       if (!Number.isInteger(o) || !Number.isInteger(n) || o < 0 || n < 0 || o + n > size) {
         throw new UsageError(`packet batch: packet ${i} (offset ${o}, length ${n}) is not inside the ${size}-byte buffer`);
       }
       off[i] = o;
       cap[i] = n;
-      wl[i] = batch.wireLengths === undefined ? n : batch.wireLengths[i]!;
+      wl[i] = where.wireLengths === undefined ? n : where.wireLengths[i]!;
     }
+  }
+
+  /**
+   * Copy a batch into a new store: its whole buffer in one piece (offsets
+   * keep their meaning) and its arrays. Checks that each packet lies in the buffer.
+   */
+  static from(batch: PacketBatch): WasmPackets {
+    const count = batch.count ?? batch.offsets.length;
+    if (count > batch.offsets.length || count > batch.caplens.length || (batch.wireLengths !== undefined && count > batch.wireLengths.length)) {
+      throw new UsageError(`packet batch: count ${count} does not fit the offsets or lengths arrays`);
+    }
+    const store = WasmPackets.allocate(batch.buffer.length, count);
+    (store.batch.buffer as Uint8Array).set(batch.buffer);
+    store.setArrays(batch, count);
     return store;
   }
 
@@ -446,7 +474,7 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
 }
 
 /** The packet loop: run(offAt, capAt, wlAt, count, outAt, store, dataSize) -> kept, or -(i + 1) when packet i is outside the data. */
-function loopCode(prefetch: number): number[] {
+function loopCode(prefetch: number, touches: readonly number[]): number[] {
   const P_OFF = 0, P_CAP = 1, P_WL = 2, P_COUNT = 3, P_OUT = 4, P_STORE = 5, P_SIZE = 6;
   const I = 7, ACC = 8, V = 9, P4 = 10, B = 11, N = 12, PF = 13, Q = 14, J = 15, E = 16, T = 17;
   const c: number[] = [1, 11, I32];
@@ -457,10 +485,10 @@ function loopCode(prefetch: number): number[] {
   c.push(op.block, VOID, op.loop, VOID);
   g(I); g(P_COUNT); c.push(op.i32GeU, op.brIf, 1);
   g(I); k(2); c.push(op.i32Shl); s(P4);
-  if (prefetch > 0) {
+  if (prefetch > 0 && touches.length > 0) {
     // Every `prefetch` packets, first touch the header lines of the next
-    // `prefetch` packets (bytes 12 and 44, clamped to the end of the data) in a tight
-    // loop: their cache misses are then in flight together instead of one
+    // `prefetch` packets (the bytes of touchOffsets(), clamped to the end of
+    // the data) in a tight loop: their cache misses are then in flight together instead of one
     // after the other behind each packet's branches.
     g(I); k(prefetch - 1); c.push(op.i32And, op.i32Eqz, op.if, VOID);
     g(I); s(J);
@@ -468,7 +496,7 @@ function loopCode(prefetch: number): number[] {
     c.push(op.block, VOID, op.loop, VOID);
     g(J); g(E); c.push(op.i32GeU, op.brIf, 1);
     g(J); k(2); c.push(op.i32Shl); g(P_OFF); c.push(op.i32Add, op.i32Load, 2, 0, op.localSet, Q);
-    for (const d of [12, 44]) {
+    for (const d of touches) {
       // select(T, size, T < size): the byte at `size` is still in the memory (the arrays follow).
       g(Q); k(d); c.push(op.i32Add, op.localTee, T);
       g(P_SIZE);
@@ -498,6 +526,33 @@ function loopCode(prefetch: number): number[] {
   return c;
 }
 
+/**
+ * The packet offsets whose cache lines the loop touches ahead: the first and
+ * last byte of the range the program's loads read (absolute loads exactly;
+ * an indirect load at k as if X were 20, a typical IPv4 header length), and
+ * every 64 bytes between (at most 4). Only speed depends on it.
+ */
+function touchOffsets(prog: CbpfProgram): number[] {
+  let lo = Infinity, hi = -Infinity;
+  for (const insn of prog) {
+    const k = insn.k >>> 0;
+    const mode = insn.code & 0xe0;
+    const size = SIZE[insn.code & 0x18] ?? 1;
+    let from: number, to: number;
+    if ((insn.code & 0x07) === BPF_LD && mode === BPF_ABS && k < 0x80000000) [from, to] = [k, k + size];
+    else if (insn.code === (BPF_LDX | BPF_MSH | BPF_B) && k < 0x80000000) [from, to] = [k, k + 1];
+    else if ((insn.code & 0x07) === BPF_LD && mode === BPF_IND && k < 0x10000) [from, to] = [k + 20, k + 20 + size];
+    else continue;
+    lo = Math.min(lo, from);
+    hi = Math.max(hi, to);
+  }
+  if (lo === Infinity) return [];
+  const out = [lo];
+  for (let o = lo + 64; o < hi - 1 && out.length < 3; o += 64) out.push(o);
+  if (hi - 1 > lo) out.push(hi - 1);
+  return out;
+}
+
 /** The module's bytes for a forward-only program, or undefined. */
 export function wasmModuleBytes(prog: CbpfProgram, prefetch = PREFETCH): Uint8Array | undefined {
   const f = filterCode(prog);
@@ -508,7 +563,7 @@ export function wasmModuleBytes(prog: CbpfProgram, prefetch = PREFETCH): Uint8Ar
   section(3, [2, 0, 1], out);
   section(7, [1, 3, 0x72, 0x75, 0x6e, 0x00, 1], out); // export "run" = function 1
   const body: number[] = [2];
-  const loop = loopCode(prefetch);
+  const loop = loopCode(prefetch, touchOffsets(prog));
   uleb(f.length, body);
   for (const b of f) body.push(b);
   uleb(loop.length, body);

@@ -103,6 +103,15 @@ describe('wasm JIT = interpreter', () => {
     const len = jitWasm([stmt(BPF_LD | BPF_W | 0x80), stmt(BPF_RET | BPF_A)]);
     expect(len(store, true)).toBe(2);
     expect([...store.verdicts()]).toEqual([60, 70]);
+    // Filled in place (e.g. a file read straight into the memory): same verdicts.
+    const filled = WasmPackets.fill(10, (data) => {
+      data.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      return { offsets: [0, 5], caplens: [5, 5], wireLengths: [60, 70] };
+    });
+    const first = jitWasm([stmt(BPF_LD | BPF_B | BPF_ABS, 0), stmt(BPF_RET | BPF_A)]);
+    expect(first(filled, true)).toBe(2);
+    expect([...filled.verdicts()]).toEqual([1, 6]);
+    expect(() => WasmPackets.fill(10, () => ({ offsets: [8], caplens: [5] }))).toThrow(/packet 0 \(offset 8, length 5\) is not inside/);
     (store.batch.caplens as Uint32Array)[1] = 6; // now past the data
     expect(() => jitWasm([stmt(BPF_RET | BPF_K, 1)])(store)).toThrow(/packet 1 .* is not inside the packet data/);
   });
