@@ -440,19 +440,22 @@ export class Safety {
   }
 
   intersect(o: Safety): Safety {
-    const s = new Safety();
-    s.cap = Math.min(this.cap, o.cap);
-    if (o.ind === this.ind) s.ind = new Map(this.ind);
-    else {
+    let s: Safety;
+    if (o.ind === this.ind && o.nz === this.nz && o.neg === this.neg) {
+      // The same collections (copies of one another): share them.
+      s = this.clone();
+    } else {
+      s = new Safety();
       for (const [v, e] of this.ind) {
         const e2 = o.ind.get(v);
         if (e2 !== undefined) s.ind.set(v, Math.min(e, e2));
       }
+      for (const v of this.nz) if (o.nz.has(v)) s.nz.add(v);
+      for (const n of this.neg) if (o.neg.has(n)) s.neg.add(n);
     }
-    for (const v of this.nz) if (o.nz.has(v)) s.nz.add(v);
+    s.cap = Math.min(this.cap, o.cap);
     s.anc = this.anc && o.anc;
     s.dev = this.dev && o.dev;
-    for (const n of this.neg) if (o.neg.has(n)) s.neg.add(n);
     return s;
   }
 
