@@ -47,33 +47,54 @@ export interface Graph {
   headers: Set<Block>;
 }
 
+/** The i-th distinct successor of b, or undefined. */
+function succAt(b: Block, i: number): Block | undefined {
+  const t = b.term;
+  if (t.kind === 'branch') return i === 0 ? t.jt : i === 1 && t.jf !== t.jt ? t.jf : undefined;
+  if (t.kind === 'jump') return i === 0 ? t.target : undefined;
+  return undefined;
+}
+
 export function buildGraph(cfg: Cfg): Graph {
   const post: Block[] = [];
   const state = new Map<Block, number>(); // 1 on stack, 2 done
   const headers = new Set<Block>();
-  const stack: { b: Block; s: Block[]; i: number }[] = [{ b: cfg.entry, s: successors(cfg.entry), i: 0 }];
+  const stack: Block[] = [cfg.entry];
+  const next: number[] = [0];
   state.set(cfg.entry, 1);
   while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    if (top.i < top.s.length) {
-      const n = top.s[top.i++]!;
+    const top = stack.length - 1;
+    const b = stack[top]!;
+    const n = succAt(b, next[top]!);
+    if (n !== undefined) {
+      next[top]!++;
       const st = state.get(n);
       if (st === undefined) {
         state.set(n, 1);
-        stack.push({ b: n, s: successors(n), i: 0 });
+        stack.push(n);
+        next.push(0);
       } else if (st === 1) headers.add(n);
     } else {
-      state.set(top.b, 2);
-      post.push(top.b);
+      state.set(b, 2);
+      post.push(b);
       stack.pop();
+      next.pop();
     }
   }
   const order = post.reverse();
   const index = new Map<Block, number>();
-  order.forEach((b, i) => index.set(b, i));
   const preds = new Map<Block, Block[]>();
-  for (const b of order) preds.set(b, []);
-  for (const b of order) for (const s of successors(b)) preds.get(s)!.push(b);
+  for (let i = 0; i < order.length; i++) {
+    index.set(order[i]!, i);
+    preds.set(order[i]!, []);
+  }
+  for (const b of order) {
+    for (let i = 0; ; i++) {
+      const s = succAt(b, i);
+      if (s === undefined) break;
+      preds.get(s)!.push(b);
+    }
+  }
   const inLoop = new Set<Block>();
   if (headers.size) {
     // A block is on a loop when it reaches a header that reaches it back (both within the graph).

@@ -323,22 +323,32 @@ class Emitter {
   }
 }
 
-/** Equivalent forms of a test: (A value, operand value or constant, jump code, swap). */
-function testForms(t: ValueTable, c: Cond): { a: number; b: number; code: number; k: number; swap: boolean }[] {
-  const forms: { a: number; b: number; code: number; k: number; swap: boolean }[] = [];
-  const add = (a: number, b: number, op: number, swap: boolean): void => {
-    const kb = t.constOf(b);
-    if (kb !== undefined) forms.push({ a, b, code: BPF_JMP | op | BPF_K, k: kb, swap });
-    else forms.push({ a, b, code: BPF_JMP | op | BPF_X, k: 0, swap });
-  };
-  add(c.a, c.b, c.op, false);
+/** A form of a test: A's value, the operand's value, the jump code and k, and whether the targets swap. */
+interface TestForm {
+  a: number;
+  b: number;
+  code: number;
+  k: number;
+  swap: boolean;
+}
+
+function addForm(t: ValueTable, forms: TestForm[], a: number, b: number, op: number, swap: boolean): void {
+  const kb = t.constOf(b);
+  if (kb !== undefined) forms.push({ a, b, code: BPF_JMP | op | BPF_K, k: kb, swap });
+  else forms.push({ a, b, code: BPF_JMP | op | BPF_X, k: 0, swap });
+}
+
+/** Equivalent forms of a test. */
+function testForms(t: ValueTable, c: Cond): TestForm[] {
+  const forms: TestForm[] = [];
+  addForm(t, forms, c.a, c.b, c.op, false);
   const cc = canonical(t, c);
-  if (cc.c.a !== c.a || cc.c.b !== c.b || cc.c.op !== c.op) add(cc.c.a, cc.c.b, cc.c.op, cc.neg);
+  if (cc.c.a !== c.a || cc.c.b !== c.b || cc.c.op !== c.op) addForm(t, forms, cc.c.a, cc.c.b, cc.c.op, cc.neg);
   // `jset #m` on x as `(x & m) == 0` the other way round (when x & m is what A holds anyway).
   const kb = t.constOf(c.b);
   if (c.op === 0x40 && kb !== undefined) {
     const m = t.alu(0x50, c.a, c.b);
-    if (m !== undefined) add(m, t.konst(0), BPF_JEQ & 0xf0, true);
+    if (m !== undefined) addForm(t, forms, m, t.konst(0), BPF_JEQ & 0xf0, true);
   }
   void BPF_JSET;
   return forms;
