@@ -264,3 +264,54 @@ export function attachUsdt(prog: ProgramRef, options: UsdtOptions): Link & { sit
     return Object.assign(new Link('usdt', target, parts, first), { sites });
   });
 }
+
+// ---------------------------------------------------------------------------
+// The BPF side's hidden helpers
+
+/** The global functions of <bpf/usdt.bpf.h>, declared __hidden there. */
+export const USDT_HIDDEN_HELPERS = ['bpf_usdt_arg_cnt', 'bpf_usdt_arg', 'bpf_usdt_cookie'] as const;
+
+/** Bytes after each BTF type's 12-byte header, by kind (btf.h). */
+const BTF_EXTRA: Record<number, (vlen: number) => number> = {
+  1: () => 4, // INT
+  3: () => 12, // ARRAY
+  4: (v) => 12 * v, // STRUCT
+  5: (v) => 12 * v, // UNION
+  6: (v) => 8 * v, // ENUM
+  13: (v) => 8 * v, // FUNC_PROTO
+  14: () => 4, // VAR
+  15: (v) => 12 * v, // DATASEC
+  17: () => 4, // DECL_TAG
+  19: (v) => 12 * v, // ENUM64
+};
+
+/**
+ * libbpf gives the kernel hidden global subprograms (like usdt.bpf.h's
+ * bpf_usdt_arg) as static functions in BTF (linkage 0 instead of 1), so the
+ * verifier checks them in their caller's context rather than on their own —
+ * where it cannot know that `long *res` points to the stack. The ELF layer
+ * does not do this yet; this does it for `names` in a copy of `spec.btf`.
+ */
+export function markHiddenSubprogsStatic(spec: { btf?: Uint8Array }, names: readonly string[] = USDT_HIDDEN_HELPERS): void {
+  if (!spec.btf || spec.btf.length < 24) return;
+  const btf = new Uint8Array(spec.btf);
+  const v = new DataView(btf.buffer);
+  const hdr = v.getUint32(4, true);
+  const typeOff = hdr + v.getUint32(8, true);
+  const typeEnd = typeOff + v.getUint32(12, true);
+  const strOff = hdr + v.getUint32(16, true);
+  const name = (off: number) => {
+    let e = strOff + off;
+    while (e < btf.length && btf[e] !== 0) e++;
+    return new TextDecoder().decode(btf.subarray(strOff + off, e));
+  };
+  for (let p = typeOff; p + 12 <= typeEnd; ) {
+    const info = v.getUint32(p + 4, true);
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    // FUNC: vlen holds the linkage (0 static, 1 global, 2 extern).
+    if (kind === 12 && vlen === 1 && names.includes(name(v.getUint32(p, true)))) v.setUint32(p + 4, info & ~0xffff, true);
+    p += 12 + (BTF_EXTRA[kind]?.(vlen) ?? 0);
+  }
+  spec.btf = btf;
+}

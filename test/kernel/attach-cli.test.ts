@@ -178,6 +178,29 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC || !HAVE_SDT)('bpfkit attac
     }
   });
 
+  for (const [probe, mode] of [
+    ['plain', 'usdt'],
+    ['guarded', 'guarded'],
+  ] as const) {
+    it(`a USDT probe ${probe === 'guarded' ? 'behind a semaphore' : 'without a semaphore'} from an object (usdt.bpf.h's spec table filled), --pid: exactly N firings`, async () => {
+      const child = new Child(bin, [mode, String(N)]);
+      try {
+        const run = bpfkitRunning(['attach', obj, '--program', 'cli_usdt', `usdt:${bin}:bpfkit_test:${probe}`, '--pid', String(child.pid), '--duration', '3']);
+        await until('attached', () => run.stderr().includes('attached'));
+        const ran = await child.go();
+        expect(ran.code).toBe(0);
+        // attach_target prints how many guarded probes fired: all N while the semaphore is held.
+        if (probe === 'guarded') expect(ran.stdout.trim()).toBe(String(N));
+        const r = await run.done;
+        expect(r.code).toBe(0);
+        expect(r.stderr).toMatch(new RegExp(`^attached usdt \\S+attach_target:bpfkit_test:${probe}: program cli_usdt`));
+        expect(r.stdout).toBe(`@calls[${child.pid}]: ${N}\n`);
+      } finally {
+        child.kill();
+      }
+    });
+  }
+
   it('a program by id on XDP in a private netns (--netns), the link pinned: it counts exactly the pings sent', async () => {
     const net = new Netns('cli');
     try {
@@ -226,8 +249,8 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC || !HAVE_SDT)('bpfkit attac
 
   describe('bad input: an error naming what is missing, nothing left behind', () => {
     const cases: [string, () => string[], RegExp | string][] = [
-      ['several programs, none chosen', () => ['attach', obj], /has 3 programs \(cli_getppid, cli_uprobe, cli_xdp\): choose one with --program/],
-      ['no such program', () => ['attach', obj, '--program', 'nope'], /has no program nope \(it has cli_getppid, cli_uprobe, cli_xdp\)/],
+      ['several programs, none chosen', () => ['attach', obj], /has 4 programs \(cli_getppid, cli_uprobe, cli_usdt, cli_xdp\): choose one with --program/],
+      ['no such program', () => ['attach', obj, '--program', 'nope'], /has no program nope \(it has cli_getppid, cli_uprobe, cli_usdt, cli_xdp\)/],
       ['an XDP section without an interface', () => ['attach', obj, '--program', 'cli_xdp'], /program cli_xdp \(section xdp\) does not say where to attach: give a target/],
       ['an unknown symbol', () => ['attach', obj, '--program', 'cli_uprobe', `uprobe:${bin}:no_such_function`], /no function no_such_function in \S+\/attach_target \(searched .symtab and .dynsym\)/],
       ['an unknown binary', () => ['attach', obj, '--program', 'cli_uprobe', 'uprobe:/no/such/binary:main'], 'no such binary or library: /no/such/binary'],

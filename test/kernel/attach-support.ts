@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCollectionSpec } from '../../src/elf/index.js';
-import { loadCollection, type KernelCollection } from '../../src/kernel/index.js';
+import { loadCollection, markHiddenSubprogsStatic, type KernelCollection } from '../../src/kernel/index.js';
 import type { LoadCollectionOptions } from '../../src/kernel/collection.js';
 import { REPO, TMP } from '../support/paths.js';
 
@@ -61,7 +61,8 @@ export function compileTarget(flags = ['-O0', '-fno-builtin'], name = 'attach_ta
 export function loadFixture(name: string, only: string[], options: Omit<LoadCollectionOptions, 'only'> = {}): KernelCollection {
   const path = compileAttachBpf(name);
   const spec = loadCollectionSpec(path);
-  markHiddenSubprogsStatic(spec, ['bpf_usdt_arg_cnt', 'bpf_usdt_arg', 'bpf_usdt_cookie']);
+  // usdt.bpf.h's hidden helpers as libbpf sends them (until src/elf does it).
+  markHiddenSubprogsStatic(spec);
   return loadCollection(spec, { ...options, only });
 }
 
@@ -231,47 +232,3 @@ export class Netns {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Until src/elf does it: libbpf's treatment of hidden subprograms
-
-const BTF_EXTRA: Record<number, (vlen: number) => number> = {
-  1: () => 4, // INT
-  3: () => 12, // ARRAY
-  4: (v) => 12 * v, // STRUCT
-  5: (v) => 12 * v, // UNION
-  6: (v) => 8 * v, // ENUM
-  13: (v) => 8 * v, // FUNC_PROTO
-  14: () => 4, // VAR
-  15: (v) => 12 * v, // DATASEC
-  17: () => 4, // DECL_TAG
-  19: (v) => 12 * v, // ENUM64
-};
-
-/**
- * libbpf gives the kernel `__hidden` global subprograms (like usdt.bpf.h's
- * bpf_usdt_arg) as static functions in BTF, so the verifier checks them in
- * their caller's context; src/elf does not yet. This marks them static in
- * `spec.btf` the same way (requested from the ELF layer).
- */
-export function markHiddenSubprogsStatic(spec: { btf?: Uint8Array }, hidden: string[]): void {
-  if (!spec.btf) return;
-  const btf = new Uint8Array(spec.btf);
-  const v = new DataView(btf.buffer);
-  const hdr = v.getUint32(4, true);
-  const typeOff = hdr + v.getUint32(8, true);
-  const typeEnd = typeOff + v.getUint32(12, true);
-  const strOff = hdr + v.getUint32(16, true);
-  const name = (off: number) => {
-    let e = strOff + off;
-    while (btf[e] !== 0) e++;
-    return new TextDecoder().decode(btf.subarray(strOff + off, e));
-  };
-  for (let p = typeOff; p + 12 <= typeEnd; ) {
-    const info = v.getUint32(p + 4, true);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    if (kind === 12 && vlen === 1 && hidden.includes(name(v.getUint32(p, true)))) v.setUint32(p + 4, info & ~0xffff, true);
-    p += 12 + (BTF_EXTRA[kind]?.(vlen) ?? 0);
-  }
-  spec.btf = btf;
-}

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 // bpfkit attach CLI tests: programs whose SEC() names say where they go (or
 // not), counting per process (tgid) so that a test reads its own child's entry.
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -35,6 +37,15 @@ SEC("uprobe")
 int cli_uprobe(struct pt_regs *ctx)
 {
 	bump(bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+/* Key: the process; every firing whose first argument reads as >= 0 (attach_target's i = 0..N-1). */
+SEC("usdt")
+int BPF_USDT(cli_usdt, long i)
+{
+	if (i >= 0)
+		bump(bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
 
