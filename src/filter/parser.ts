@@ -234,7 +234,9 @@ class Parser {
       case 'GENEVE':
       case 'VXLAN': {
         this.next();
-        const v = this.attempt(() => this.parsePnum());
+        // The optional number: only a NUM or `(` can start one (no throw-and-undo for `vlan and ...`).
+        const nk = this.peek().kind;
+        const v = nk === 'NUM' || nk === '(' ? this.attempt(() => this.parsePnum()) : undefined;
         const type = k.toLowerCase() as 'vlan' | 'mpls' | 'pppoes' | 'geneve' | 'vxlan';
         return { node: v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos }, q: QERR };
       }
