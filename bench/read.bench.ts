@@ -5,16 +5,23 @@
  * (bench/capture-fixture.ts), for the four benchmark expressions, and with
  * the program given as a file (-F, from tcpdump -ddd) so the filter
  * compiler's start-up cost shows separately. Runs alternate between the two
- * tools; the median of N runs is reported, with the ratio (target ≤ 1.5).
+ * tools; the median of N runs is reported, with the ratio (target ≤ 1.5),
+ * the CPU time (user + system) of each, and the load average before and
+ * after (other jobs on the machine inflate wall times).
  *
- * `npm run bench -- read` (N from BENCH_RUNS, default 7).
+ * Then the same on a 1M-packet capture from the same generator, and the
+ * difference between the two files per packet: the steady rate of each tool
+ * once started, and by extrapolation its fixed (start-up) cost.
+ *
+ * `npm run bench -- read` (N from BENCH_RUNS, default 7; BENCH_RUNS_LARGE,
+ * default 5, for the 1M file).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_OUT, ensureBenchCapture } from './capture-fixture.js';
+import { BENCH_OUT, ensureBenchCapture, ensureLargeBenchCapture } from './capture-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EXE = resolve(here, '../dist/cli/main.js');
@@ -34,6 +41,8 @@ function time(cmd: string, args: string[]): { ms: number; cpu: number; out: stri
   return { ms, cpu, out: r.stdout, status: r.status };
 }
 
+const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -45,7 +54,13 @@ export async function run(): Promise<void> {
   mkdirSync(BENCH_OUT, { recursive: true });
   console.log(`capture: ${file} (250,000 packets); ${runs} runs each, alternating; median wall time`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, ${execFileSync('tcpdump', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`);
+  // The bench measures the built command as `npm run build` makes it: the launcher with its bundle and code cache.
+  if (!existsSync(resolve(here, '../dist/cli/bpfkit.cjs.cache')) || !readFileSync(EXE, 'utf8').includes('BPFKIT_CODE_CACHE')) {
+    console.log('warning: dist/cli/main.js is not the bundled launcher (run npm run build); figures are for the unbundled CLI');
+  }
+  console.log(`load average before: ${load()}`);
   const rows: string[] = [];
+  const mid250: Record<string, [number, number, number, number]> = {};
   for (const expr of EXPRESSIONS) {
     const ddd = resolve(BENCH_OUT, `read-${EXPRESSIONS.indexOf(expr)}.ddd`);
     writeFileSync(ddd, execFileSync('tcpdump', ['-ddd', '-y', 'EN10MB', expr], { encoding: 'utf8' }));
@@ -72,6 +87,7 @@ export async function run(): Promise<void> {
     if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
     const [o, f, t] = [median(ours), median(oursF), median(theirs)];
     const [co, ct] = [median(cpuOurs), median(cpuTheirs)];
+    mid250[expr] = [o, t, co, ct];
     const [bo, bt] = [Math.min(...ours), Math.min(...theirs)];
     rows.push(
       `| \`${expr}\` | ${want} | ${o.toFixed(0)} | ${f.toFixed(0)} | ${t.toFixed(0)} | **${(o / t).toFixed(2)}** | ${(f / t).toFixed(2)} | ${(bo / bt).toFixed(2)} | ${co.toFixed(0)} / ${ct.toFixed(0)} |`,
@@ -82,6 +98,7 @@ export async function run(): Promise<void> {
   );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) console.log(r);
+  console.log(`load average after: ${load()}`);
   // Start-up alone, for reference: reading an empty capture.
   const empty = resolve(BENCH_OUT, 'empty.pcap');
   writeFileSync(empty, Buffer.from('d4c3b2a1020004000000000000000000000004000100000000', 'hex').subarray(0, 24));
@@ -90,8 +107,46 @@ export async function run(): Promise<void> {
   const s3 = median(Array.from({ length: runs }, () => time(process.execPath, ['-e', '0']).ms));
   const s4 = median(Array.from({ length: runs }, () => time(process.execPath, [EXE, 'read', '--count', '-r', empty, '-F', resolve(BENCH_OUT, 'read-0.ddd')]).ms));
   console.log(
-    `start-up on an empty capture: bpfkit ${s1.toFixed(0)} ms with an expression, ${s4.toFixed(0)} ms with -F (node -e 0: ${s3.toFixed(0)} ms), tcpdump ${s2.toFixed(0)} ms`,
+    `start-up on an empty capture (load average ${load()}): bpfkit ${s1.toFixed(0)} ms with an expression, ${s4.toFixed(0)} ms with -F (node -e 0: ${s3.toFixed(0)} ms), tcpdump ${s2.toFixed(0)} ms`,
   );
+  // A bigger capture: start-up weighs less, the steady rates show.
+  const large = await ensureLargeBenchCapture();
+  const runsLarge = Number(process.env.BENCH_RUNS_LARGE ?? 5);
+  const packetsLarge = 1_000_000;
+  console.log(`\ncapture: ${large} (${packetsLarge.toLocaleString('en')} packets); ${runsLarge} runs each, alternating; load average before: ${load()}`);
+  console.log('| expression | matches | bpfkit read --count (ms) | tcpdump -w /dev/null (ms) | ratio | CPU ms bpfkit / tcpdump | CPU ns per extra packet, bpfkit / tcpdump | fixed CPU ms bpfkit / tcpdump |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const expr of EXPRESSIONS) {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    const cpuOurs: number[] = [];
+    const cpuTheirs: number[] = [];
+    let count = '';
+    for (let i = 0; i < runsLarge; i++) {
+      const a = time(process.execPath, [EXE, 'read', '--count', '-r', large, expr]);
+      if (a.status !== 0) throw new Error(`bpfkit read failed for '${expr}'`);
+      count = a.out.trim();
+      ours.push(a.ms);
+      cpuOurs.push(a.cpu);
+      const t = time('tcpdump', ['-r', large, '-w', '/dev/null', expr]);
+      theirs.push(t.ms);
+      cpuTheirs.push(t.cpu);
+    }
+    const want = /^(\d+)/.exec(execFileSync('tcpdump', ['-r', large, '--count', expr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
+    if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
+    const [o, t] = [median(ours), median(theirs)];
+    const [co, ct] = [median(cpuOurs), median(cpuTheirs)];
+    const [, , co250, ct250] = mid250[expr]!;
+    // Linear in packets: CPU time = fixed + n * rate, from the two files (CPU time: wall times swing with the machine's load).
+    const extra = packetsLarge - 250_000;
+    const [ro, rt] = [((co - co250) / extra) * 1e6, ((ct - ct250) / extra) * 1e6];
+    const [fo, ft] = [co250 - (ro * 250_000) / 1e6, ct250 - (rt * 250_000) / 1e6];
+    console.log(
+      `| \`${expr}\` | ${want} | ${o.toFixed(0)} | ${t.toFixed(0)} | **${(o / t).toFixed(2)}** | ${co.toFixed(0)} / ${ct.toFixed(0)} | ${ro.toFixed(0)} / ${rt.toFixed(0)} | ${fo.toFixed(0)} / ${ft.toFixed(0)} |`,
+    );
+  }
+  console.log(`load average after: ${load()}`);
+
   // The same work inside a running process (no start-up): read + filter the whole file.
   const { CaptureReader } = await import('../src/capture/reader.js');
   const { jitBatch } = await import('../src/cbpf/jit.js');
