@@ -11,6 +11,10 @@
  *   that edge, and B writes no location that the new target reads with a
  *   different value.
  *
+ * Threading may run on the analysis made before folding: folding removes
+ * only edges no packet takes, so what held on every path still holds (an
+ * edge folding removed is skipped).
+ *
  * Blocks on loops are left alone.
  */
 import type { Block, Cfg } from './cfg.js';
@@ -31,6 +35,13 @@ export function redirect(p: Block, from: Block, to: Block): void {
     if (t.jt === from) t.jt = to;
     if (t.jf === from) t.jf = to;
   } else if (t.kind === 'jump' && t.target === from) t.target = to;
+}
+
+/** Does p still go to b (branch folding may have removed the edge since the analysis)? */
+function hasEdge(p: Block, b: Block): boolean {
+  const t = p.term;
+  if (t.kind === 'branch') return t.jt === b || t.jf === b;
+  return t.kind === 'jump' && t.target === b;
 }
 
 export function foldBranches(cfg: Cfg, a: Analysis): boolean {
@@ -63,7 +74,7 @@ export function threadJumps(cfg: Cfg, a: Analysis): boolean {
     const bi = a.info.get(b)!;
     if (!bi.ok) continue;
     for (const p of a.g.preds.get(b)!) {
-      if (a.g.inLoop.has(p)) continue;
+      if (a.g.inLoop.has(p) || !hasEdge(p, b)) continue;
       const pi = a.info.get(p)!;
       if (!pi.ok) continue;
       const facts = edgeFacts(a, p, b);

@@ -206,12 +206,10 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
       g = buildGraph(work);
     }
     let a = analyze(work, t, g);
-    if (foldBranches(work, a)) {
-      changed = true;
-      cleanup(work);
-      a = analyze(work, t);
-    }
-    if (threadJumps(work, a)) {
+    // Threading works on the same analysis as folding (see optimize-thread.ts).
+    const folded = foldBranches(work, a);
+    const threaded = threadJumps(work, a);
+    if (folded || threaded) {
       changed = true;
       cleanup(work);
       a = analyze(work, t);
