@@ -239,7 +239,15 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   const known = knownLengths(prog);
   const sorted = [...targets].sort((a, b) => a - b);
   const c: number[] = [];
-  c.push(3, 4, I32, 1, I64, 16, I32);
+  // Only the scratch slots the program uses get locals (each local is zeroed on every call).
+  let slots = 0;
+  for (const insn of prog) {
+    if (insn.code === (BPF_LD | BPF_MEM) || insn.code === (BPF_LDX | BPF_MEM) || insn.code === BPF_ST || insn.code === BPF_STX) {
+      slots = Math.max(slots, (insn.k >>> 0) + 1);
+    }
+  }
+  if (slots > 0) c.push(3, 4, I32, 1, I64, slots, I32);
+  else c.push(2, 4, I32, 1, I64);
   for (let j = 0; j < sorted.length; j++) c.push(op.block, VOID);
 
   const cnst = (v: number): void => {
