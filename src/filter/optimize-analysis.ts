@@ -286,9 +286,11 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
       const fwd = preds.filter((p) => info.has(p));
       const states = fwd.map((p) => info.get(p)!.outState);
       if (b === cfg.entry) states.push(entryState);
-      inState = new Array<number>(NLOC);
       const header = g.headers.has(b);
-      for (let l = 0; l < NLOC; l++) {
+      // One way in: the same values (states are never changed once made, so it is shared).
+      if (states.length === 1 && !header) inState = states[0]!;
+      else inState = new Array<number>(NLOC);
+      for (let l = 0; l < NLOC && inState !== states[0]; l++) {
         const v0 = states[0]!;
         let same = !header;
         for (const st of states) if (st[l] !== v0[l]) same = false;
