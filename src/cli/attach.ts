@@ -14,6 +14,7 @@
  * stays attached until Ctrl-C (or --duration), then prints the object's
  * maps, like bpftrace, and detaches.
  */
+import { mkdirSync, rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { KernelMap } from '../kernel/map.js';
@@ -122,9 +123,16 @@ async function attach(words: string[], opts: AttachCliOptions): Promise<number> 
     const linkId = link.isBpfLink ? ` link id ${link.id}` : '';
     if (opts.pin !== undefined) {
       if (!link.isBpfLink) throw new UsageError(`this ${link.kind} attachment is not a bpf_link (the kernel lacks one for it), so it cannot be pinned`);
-      link.pin(opts.pin);
+      // Maps first: if anything fails, no pin is left behind (the link goes with its fd).
+      const mapPins = opts.pinmaps !== undefined && coll ? pinMaps(coll, opts.pinmaps, k.pinName) : { paths: [], lines: [] };
+      try {
+        link.pin(opts.pin);
+      } catch (err) {
+        for (const p of mapPins.paths) rmSync(p, { force: true });
+        throw err;
+      }
       process.stdout.write(`pinned ${link.kind} ${link.target}: program ${prog.name} (id ${progId})${linkId} at ${opts.pin}\n`);
-      if (opts.pinmaps !== undefined && coll) pinMaps(coll, opts.pinmaps, k.pinName);
+      for (const line of mapPins.lines) process.stdout.write(line);
       return 0;
     }
     process.stderr.write(`attached ${link.kind} ${link.target}: program ${prog.name} (id ${progId})${linkId}; ${duration ? `detaching in ${duration} s` : 'Ctrl-C to detach'}\n`);
@@ -170,12 +178,23 @@ async function loadFromObject(
   return { coll, prog: coll.programs[name]!, section: ps.section };
 }
 
-function pinMaps(coll: KernelCollection, dir: string, pinName: (n: string) => string): void {
-  for (const [name, m] of Object.entries(coll.maps)) {
-    const path = `${dir.replace(/\/$/, '')}/${pinName(name)}`;
-    m.pin(path);
-    process.stdout.write(`pinned map ${name} (id ${m.info().id}) at ${path}\n`);
+/** Pin every map of the collection in `dir` (made if missing); on failure the pins made so far are removed. */
+function pinMaps(coll: KernelCollection, dir: string, pinName: (n: string) => string): { paths: string[]; lines: string[] } {
+  const paths: string[] = [];
+  const lines: string[] = [];
+  try {
+    mkdirSync(dir, { recursive: true });
+    for (const [name, m] of Object.entries(coll.maps)) {
+      const path = `${dir.replace(/\/$/, '')}/${pinName(name)}`;
+      m.pin(path);
+      paths.push(path);
+      lines.push(`pinned map ${name} (id ${m.info().id}) at ${path}\n`);
+    }
+  } catch (err) {
+    for (const p of paths) rmSync(p, { force: true });
+    throw err;
   }
+  return { paths, lines };
 }
 
 function waitForStop(duration: number | undefined): Promise<void> {

@@ -7,10 +7,11 @@
  * the missing thing, and no fd left behind.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { cgroup2Mounts } from '../../src/kernel/cgroup.js';
 import { parseAttachTarget, parseInterval, targetFromSection } from '../../src/kernel/attach-target.js';
 import { REPO } from '../support/paths.js';
 import { Child, HAVE_CLANG, HAVE_GCC, HAVE_SDT, Netns, bpftoolLink, compileAttachBpf, compileTarget, progExists } from './attach-support.js';
@@ -225,6 +226,52 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC || !HAVE_SDT)('bpfkit attac
     }
   });
 
+  it('a pinned program on tcx ingress in a private netns, the link pinned: exactly the pings sent', async () => {
+    const net = new Netns('clitcx');
+    try {
+      expect((await bpfkit(['prog', 'load', obj, `${fs.dir}/tcx`, '--program', 'cli_tcx', '--pinmaps', `${fs.dir}/tmaps`])).code).toBe(0);
+      const r = await bpfkit(['attach', 'pinned', `${fs.dir}/tcx`, 'tcx:ingress:veth-b', '--netns', net.b, '--pin', `${fs.dir}/tlink`]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^pinned tcx /);
+      const { prog, link } = ids(r.stdout);
+      // bpftool before 7.4 names no tcx link type: it shows the number, BPF_LINK_TYPE_TCX = 11.
+      expect(bpftoolLink(link)).toMatchObject({ id: link, prog_id: prog });
+      expect([11, 'tcx']).toContain(bpftoolLink(link)!.type);
+      expect(net.ping(N)).toBe(N);
+      expect(bpftoolCounts(`${fs.dir}/tmaps/calls`).get(1)).toBe(BigInt(N));
+      rmSync(`${fs.dir}/tlink`);
+      await until('the link to go', () => bpftoolLink(link) === undefined);
+    } finally {
+      net.remove();
+      rmSync(`${fs.dir}/tcx`, { force: true });
+      rmSync(`${fs.dir}/tmaps`, { recursive: true, force: true });
+    }
+  });
+
+  const cgroupRoot = cgroup2Mounts()[0];
+  it.skipIf(!cgroupRoot)('an object on a temporary cgroup (egress), link and maps pinned: exactly the datagrams of a child in it', async () => {
+    const dir = join(cgroupRoot!, `bpfkit-clitest-${process.pid}`);
+    mkdirSync(dir);
+    try {
+      const r = await bpfkit(['attach', obj, '--program', 'cli_cgroup', `cgroup:${dir}:egress`, '--pin', `${fs.dir}/clink`, '--pinmaps', `${fs.dir}/cmaps`]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(new RegExp(`^pinned cgroup .*program cli_cgroup \\(id \\d+\\) link id \\d+ at ${fs.dir}/clink\\n`));
+      expect(r.stdout).toMatch(new RegExp(`^pinned map calls \\(id \\d+\\) at ${fs.dir}/cmaps/calls$`, 'm'));
+      const { link } = ids(r.stdout);
+      // The child joins the cgroup, then sends N datagrams to a closed local port.
+      const script = `echo $$ > ${dir}/cgroup.procs && for i in $(seq ${N}); do printf x > /dev/udp/127.0.0.1/9; done`;
+      const sent = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+      expect(sent.status, sent.stderr).toBe(0);
+      expect(bpftoolCounts(`${fs.dir}/cmaps/calls`).get(2)).toBe(BigInt(N));
+      rmSync(`${fs.dir}/clink`);
+      await until('the link to go', () => bpftoolLink(link) === undefined);
+    } finally {
+      rmSync(`${fs.dir}/clink`, { force: true });
+      rmSync(`${fs.dir}/cmaps`, { recursive: true, force: true });
+      rmdirSync(dir);
+    }
+  });
+
   it('Ctrl-C detaches: exit 0, the maps printed, no link or program left', async () => {
     const p = spawn(process.execPath, ['--import', 'tsx', MAIN, 'attach', obj, '--program', 'cli_getppid'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -247,10 +294,21 @@ describe.skipIf(!CAN_BPF || !HAVE_CLANG || !HAVE_GCC || !HAVE_SDT)('bpfkit attac
     }
   });
 
+  it('--pin that fails after --pinmaps: the map pins made are removed, no link stays', async () => {
+    const fds = countFds();
+    const r = await bpfkit(['attach', obj, '--program', 'cli_getppid', '--pin', `${fs.dir}/no/such/dir/link`, '--pinmaps', `${fs.dir}/m2`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^bpfkit: .*${fs.dir}/no/such/dir/link.*\\n$`));
+    expect(readdirSync(`${fs.dir}/m2`)).toEqual([]);
+    expect(bpfFds()).toEqual([]);
+    expect(countFds()).toBe(fds);
+    rmdirSync(`${fs.dir}/m2`);
+  });
+
   describe('bad input: an error naming what is missing, nothing left behind', () => {
     const cases: [string, () => string[], RegExp | string][] = [
-      ['several programs, none chosen', () => ['attach', obj], /has 4 programs \(cli_getppid, cli_uprobe, cli_usdt, cli_xdp\): choose one with --program/],
-      ['no such program', () => ['attach', obj, '--program', 'nope'], /has no program nope \(it has cli_getppid, cli_uprobe, cli_usdt, cli_xdp\)/],
+      ['several programs, none chosen', () => ['attach', obj], /has 6 programs \(cli_getppid, cli_uprobe, cli_usdt, cli_xdp, cli_tcx, cli_cgroup\): choose one with --program/],
+      ['no such program', () => ['attach', obj, '--program', 'nope'], /has no program nope \(it has cli_getppid, cli_uprobe, cli_usdt, cli_xdp, cli_tcx, cli_cgroup\)/],
       ['an XDP section without an interface', () => ['attach', obj, '--program', 'cli_xdp'], /program cli_xdp \(section xdp\) does not say where to attach: give a target/],
       ['an unknown symbol', () => ['attach', obj, '--program', 'cli_uprobe', `uprobe:${bin}:no_such_function`], /no function no_such_function in \S+\/attach_target \(searched .symtab and .dynsym\)/],
       ['an unknown binary', () => ['attach', obj, '--program', 'cli_uprobe', 'uprobe:/no/such/binary:main'], 'no such binary or library: /no/such/binary'],

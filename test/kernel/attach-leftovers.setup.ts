@@ -14,8 +14,9 @@
  * uses. A leftover fails the run (exit code 1) with the list.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { cgroup2Mounts } from '../../src/kernel/cgroup.js';
 import { registryDir } from '../../src/kernel/tracefs.js';
 import { REPO } from '../support/paths.js';
 
@@ -71,10 +72,9 @@ function netns(): string[] {
   return r.status === 0 ? r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith('bpfkit')) : [];
 }
 
+/** bpfkit* directories at the top of every cgroup v2 mount (where the tests make theirs). */
 function cgroups(): string[] {
-  const root = '/sys/fs/cgroup';
-  if (!existsSync(join(root, 'cgroup.controllers'))) return [];
-  return readdirSync(root).filter((d) => d.startsWith('bpfkit')).map((d) => join(root, d));
+  return cgroup2Mounts().flatMap((root) => readdirSync(root).filter((d) => d.startsWith('bpfkit')).map((d) => join(root, d)));
 }
 
 function snapshot(): Snapshot {

@@ -63,3 +63,22 @@ int cli_xdp(struct xdp_md *ctx)
 		bump(0);
 	return XDP_PASS;
 }
+
+/* Key 1: ICMP echo requests at tcx ingress (the skb starts at the Ethernet header); on to the next program. */
+SEC("tcx/ingress")
+int cli_tcx(struct __sk_buff *skb)
+{
+	unsigned char *p = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+
+	if (p + 35 <= end && p[12] == 0x08 && p[13] == 0x00 && p[23] == 1 && p[34] == 8)
+		bump(1);
+	return -1; /* TCX_NEXT */
+}
+
+/* Key 2: packets sent by the processes of the cgroup; let them go. */
+SEC("cgroup_skb/egress")
+int cli_cgroup(struct __sk_buff *skb)
+{
+	bump(2);
+	return 1;
+}
