@@ -10,13 +10,13 @@
  * store once (one copy of the buffer, or read straight into it); every
  * compiled program then filters the store in one call.
  *
- * Code shape. One function per program, `f(b, n, wl) -> verdict` (b: the
- * packet's address, n: its captured length, wl: its wire length), with A,
- * X and M[] in i32 locals and every constant folded in; forward jumps are
- * `br` out of nested blocks (one per jump target), jumps to a `ret` return
- * directly; captured-length checks that every path has already made are
- * skipped. A second function loops over the store's offset / length arrays,
- * calls f, stores each verdict when asked and counts the kept packets.
+ * Code shape. One function loops over the store's offset / length arrays
+ * with the program inlined in the loop body: A, X and M[] in i32 locals
+ * (zeroed per packet), every constant folded in; forward jumps are `br` out
+ * of nested blocks (one per jump target), a `ret` sets the verdict and
+ * breaks out to the end of the packet; captured-length checks that every
+ * path has already made are skipped. The loop stores each verdict when asked
+ * and counts the kept packets.
  * Programs the block form does not suit (backward jumps: protochain, or more
  * than MAX_BLOCKS jump targets) run through jitBatch() on the same store.
  */
@@ -212,13 +212,21 @@ function section(id: number, body: number[], out: number[]): void {
   for (const b of body) out.push(b);
 }
 
-// Locals of f: params b, n, wl; then A, X, T, ADDR (i32), O (i64), m0..m15 (i32).
-const L_B = 0, L_N = 1, L_WL = 2, L_A = 3, L_X = 4, L_T = 5, L_ADDR = 6, L_O = 7, L_M = 8;
+/** Where the filter's values live: locals of the packet loop (see loopCode). */
+interface Layout {
+  B: number; N: number; WL: number; A: number; X: number; T: number; ADDR: number; O: number; M: number;
+  /** The verdict. */
+  V: number;
+}
 
 const SIZE: Record<number, number> = { [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
 
-/** The code of f(b, n, wl) -> verdict, or undefined when the program needs the loop form (backward jumps). */
-function filterCode(prog: CbpfProgram): number[] | undefined {
+/**
+ * The filter's code, inlined in the packet loop inside a block: every `ret`
+ * sets the verdict local and breaks out of that block. Undefined when the
+ * program needs the loop form (backward jumps).
+ */
+function filterCode(prog: CbpfProgram, lay: Layout): number[] | undefined {
   const n = prog.length;
   const isRet = (t: number): boolean => (prog[t]!.code & 0x07) === BPF_RET;
   const targets = new Set<number>();
@@ -239,15 +247,15 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   const known = knownLengths(prog);
   const sorted = [...targets].sort((a, b) => a - b);
   const c: number[] = [];
-  // Only the scratch slots the program uses get locals (each local is zeroed on every call).
-  let slots = 0;
-  for (const insn of prog) {
-    if (insn.code === (BPF_LD | BPF_MEM) || insn.code === (BPF_LDX | BPF_MEM) || insn.code === BPF_ST || insn.code === BPF_STX) {
-      slots = Math.max(slots, (insn.k >>> 0) + 1);
-    }
-  }
-  if (slots > 0) c.push(3, 4, I32, 1, I64, slots, I32);
-  else c.push(2, 4, I32, 1, I64);
+  let cur = 0; // the instruction being emitted
+  let ifDepth = 0; // `if` blocks open around the code being emitted
+  /** End the filter with the verdict on the stack: out of the label blocks and ifs to the end of the packet's block. */
+  const ret = (): void => {
+    c.push(op.localSet, lay.V, op.br);
+    let d = ifDepth;
+    for (const l of sorted) if (l > cur) d++;
+    uleb(d, c);
+  };
   for (let j = 0; j < sorted.length; j++) c.push(op.block, VOID);
 
   const cnst = (v: number): void => {
@@ -262,7 +270,7 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   };
   const retConst = (v: number): void => {
     cnst(v);
-    c.push(op.return);
+    ret();
   };
   /** The br depth from instruction i to the end of the block before instruction t: blocks open are the targets in (i, ∞). */
   const depth = (i: number, t: number): number => {
@@ -276,9 +284,9 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
     const target = prog[t]!;
     if (target.code === (BPF_RET | BPF_K)) return retConst(target.k);
     if ((target.code & 0x07) === BPF_RET) {
-      if (target.code === (BPF_RET | BPF_A)) get(L_A);
+      if (target.code === (BPF_RET | BPF_A)) get(lay.A);
       else cnst(0); // a RET with an unknown source (not valid; the interpreter returns 0)
-      c.push(op.return);
+      ret();
       return;
     }
     c.push(op.br);
@@ -288,7 +296,9 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   const goIf = (i: number, t: number): void => {
     if (isRet(t)) {
       c.push(op.if, VOID);
+      ifDepth++;
       goTo(i, t);
+      ifDepth--;
       c.push(op.end);
       return;
     }
@@ -298,10 +308,12 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   /** `if (n < need) return 0`, unless every path has checked it. */
   const check = (need: number, knownLen: number): void => {
     if (need <= knownLen) return;
-    get(L_N);
+    get(lay.N);
     cnst(need);
     c.push(op.i32LtU, op.if, VOID);
+    ifDepth++;
     retConst(0);
+    ifDepth--;
     c.push(op.end);
   };
   const mem = (code: number, alignLog: number, off: number): void => {
@@ -323,12 +335,12 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
     }
     mem(op.i32Load, 0, off);
     // byte swap: (rotl(v, 8) & 0x00ff00ff) | (rotr(v, 8) & 0xff00ff00)
-    c.push(op.localTee, L_T);
+    c.push(op.localTee, lay.T);
     cnst(8);
     c.push(op.i32Rotl);
     cnst(0x00ff00ff);
     c.push(op.i32And);
-    get(L_T);
+    get(lay.T);
     cnst(8);
     c.push(op.i32Rotr);
     cnst(0xff00ff00);
@@ -336,6 +348,7 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
   };
 
   for (let i = 0; i < n; i++) {
+    cur = i;
     if (targets.has(i)) c.push(op.end);
     const insn = prog[i]!;
     const { code } = insn;
@@ -345,15 +358,15 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
     const isX = (code & 0x08) === BPF_X;
     switch (code) {
       case BPF_RET | BPF_K: retConst(k); continue;
-      case BPF_RET | BPF_A: get(L_A); c.push(op.return); continue;
+      case BPF_RET | BPF_A: get(lay.A); ret(); continue;
       case BPF_LD | BPF_W | BPF_ABS:
       case BPF_LD | BPF_H | BPF_ABS:
       case BPF_LD | BPF_B | BPF_ABS: {
         if (k >= 0x80000000) { retConst(0); continue; } // ancillary / negative offsets: libpcap fails the load
         const size = SIZE[code & 0x18]!;
         check(k + size, known[i]!);
-        load(L_B, size, k);
-        set(L_A);
+        load(lay.B, size, k);
+        set(lay.A);
         continue;
       }
       case BPF_LD | BPF_W | BPF_IND:
@@ -361,48 +374,50 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
       case BPF_LD | BPF_B | BPF_IND: {
         const size = SIZE[code & 0x18]!;
         // o = X + k without wrapping (i64); fail when o > n - size.
-        get(L_X);
+        get(lay.X);
         c.push(op.i64ExtendI32U, op.i64Const);
         sleb(k, c);
-        c.push(op.i64Add, op.localTee, L_O);
-        get(L_N);
+        c.push(op.i64Add, op.localTee, lay.O);
+        get(lay.N);
         c.push(op.i64ExtendI32U, op.i64Const);
         sleb(size, c);
         c.push(op.i64Sub, op.i64GtS, op.if, VOID);
+        ifDepth++;
         retConst(0);
+        ifDepth--;
         c.push(op.end);
-        get(L_B);
-        get(L_O);
+        get(lay.B);
+        get(lay.O);
         c.push(op.i32WrapI64, op.i32Add);
-        set(L_ADDR);
-        load(L_ADDR, size, 0);
-        set(L_A);
+        set(lay.ADDR);
+        load(lay.ADDR, size, 0);
+        set(lay.A);
         continue;
       }
       case BPF_LDX | BPF_MSH | BPF_B:
         if (k >= 0x80000000) { retConst(0); continue; }
         check(k + 1, known[i]!);
-        load(L_B, 1, k);
+        load(lay.B, 1, k);
         cnst(15);
         c.push(op.i32And);
         cnst(2);
         c.push(op.i32Shl);
-        set(L_X);
+        set(lay.X);
         continue;
-      case BPF_LD | BPF_W | BPF_LEN: get(L_WL); set(L_A); continue;
-      case BPF_LDX | BPF_W | BPF_LEN: get(L_WL); set(L_X); continue;
-      case BPF_LD | BPF_IMM: cnst(k); set(L_A); continue;
-      case BPF_LDX | BPF_IMM: cnst(k); set(L_X); continue;
-      case BPF_LD | BPF_MEM: get(L_M + k); set(L_A); continue;
-      case BPF_LDX | BPF_MEM: get(L_M + k); set(L_X); continue;
-      case BPF_ST: get(L_A); set(L_M + k); continue;
-      case BPF_STX: get(L_X); set(L_M + k); continue;
+      case BPF_LD | BPF_W | BPF_LEN: get(lay.WL); set(lay.A); continue;
+      case BPF_LDX | BPF_W | BPF_LEN: get(lay.WL); set(lay.X); continue;
+      case BPF_LD | BPF_IMM: cnst(k); set(lay.A); continue;
+      case BPF_LDX | BPF_IMM: cnst(k); set(lay.X); continue;
+      case BPF_LD | BPF_MEM: get(lay.M + k); set(lay.A); continue;
+      case BPF_LDX | BPF_MEM: get(lay.M + k); set(lay.X); continue;
+      case BPF_ST: get(lay.A); set(lay.M + k); continue;
+      case BPF_STX: get(lay.X); set(lay.M + k); continue;
       case BPF_JMP | BPF_JA: goTo(i, i + 1 + k); continue;
-      case BPF_ALU | BPF_NEG: cnst(0); get(L_A); c.push(op.i32Sub); set(L_A); continue;
-      case BPF_MISC | BPF_TAX: get(L_A); set(L_X); continue;
-      case BPF_MISC | BPF_TXA: get(L_X); set(L_A); continue;
+      case BPF_ALU | BPF_NEG: cnst(0); get(lay.A); c.push(op.i32Sub); set(lay.A); continue;
+      case BPF_MISC | BPF_TAX: get(lay.A); set(lay.X); continue;
+      case BPF_MISC | BPF_TXA: get(lay.X); set(lay.A); continue;
     }
-    const src = (): void => (isX ? get(L_X) : cnst(k));
+    const src = (): void => (isX ? get(lay.X) : cnst(k));
     if (cls === BPF_JMP) {
       const t = i + 1 + insn.jt;
       const f = i + 1 + insn.jf;
@@ -410,7 +425,7 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
         goTo(i, t);
         continue;
       }
-      get(L_A);
+      get(lay.A);
       switch (bop) {
         case BPF_JEQ: src(); c.push(op.i32Eq); break;
         case BPF_JGT: src(); c.push(op.i32GtU); break;
@@ -429,16 +444,18 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
     }
     if (cls === BPF_ALU) {
       const zeroX = (): void => {
-        get(L_X);
+        get(lay.X);
         c.push(op.i32Eqz, op.if, VOID);
+        ifDepth++;
         retConst(0);
+        ifDepth--;
         c.push(op.end);
       };
       const binary = (o: number): void => {
-        get(L_A);
+        get(lay.A);
         src();
         c.push(o);
-        set(L_A);
+        set(lay.A);
       };
       switch (bop) {
         case BPF_ADD: binary(op.i32Add); continue;
@@ -458,34 +475,45 @@ function filterCode(prog: CbpfProgram): number[] | undefined {
           const sh = bop === BPF_LSH ? op.i32Shl : op.i32ShrU;
           if (!isX) {
             if (k < 32) binary(sh);
-            else { cnst(0); set(L_A); }
+            else { cnst(0); set(lay.A); }
             continue;
           }
           // libpcap: a shift by 32 or more gives 0 (wasm would shift by X & 31).
-          get(L_A);
-          get(L_X);
+          get(lay.A);
+          get(lay.X);
           c.push(sh);
           cnst(0);
-          get(L_X);
+          get(lay.X);
           cnst(32);
           c.push(op.i32LtU, op.select);
-          set(L_A);
+          set(lay.A);
           continue;
         }
       }
     }
     retConst(0); // not a valid opcode: the interpreter returns 0
   }
+  cur = n;
   cnst(0);
-  c.push(op.end);
+  c.push(op.localSet, lay.V);
   return c;
 }
 
 /** The packet loop: run(offAt, capAt, wlAt, count, outAt, store, dataSize) -> kept, or -(i + 1) when packet i is outside the data. */
-function loopCode(prefetch: number, touches: readonly number[]): number[] {
+function loopCode(prog: CbpfProgram, prefetch: number, touches: readonly number[]): number[] | undefined {
   const P_OFF = 0, P_CAP = 1, P_WL = 2, P_COUNT = 3, P_OUT = 4, P_STORE = 5, P_SIZE = 6;
   const I = 7, ACC = 8, V = 9, P4 = 10, B = 11, N = 12, PF = 13, Q = 14, J = 15, E = 16, T = 17;
-  const c: number[] = [1, 11, I32];
+  // The filter's locals follow: WL, A, X, FT, ADDR (i32), O (i64), then the scratch slots it uses.
+  const lay: Layout = { B, N, V, WL: 18, A: 19, X: 20, T: 21, ADDR: 22, O: 23, M: 24 };
+  const f = filterCode(prog, lay);
+  if (!f) return undefined;
+  let slots = 0;
+  for (const insn of prog) {
+    if (insn.code === (BPF_LD | BPF_MEM) || insn.code === (BPF_LDX | BPF_MEM) || insn.code === BPF_ST || insn.code === BPF_STX) {
+      slots = Math.max(slots, (insn.k >>> 0) + 1);
+    }
+  }
+  const c: number[] = slots > 0 ? [3, 16, I32, 1, I64, slots, I32] : [2, 16, I32, 1, I64];
   const g = (l: number): void => { c.push(op.localGet, l); };
   const s = (l: number): void => { c.push(op.localSet, l); };
   const k = (v: number): void => { c.push(op.i32Const); sleb(v, c); };
@@ -521,7 +549,13 @@ function loopCode(prefetch: number, touches: readonly number[]): number[] {
   g(N); g(P_SIZE); c.push(op.i32GtU);
   g(B); g(P_SIZE); g(N); c.push(op.i32Sub, op.i32GtU, op.i32Or, op.if, VOID);
   k(-1); g(I); c.push(op.i32Sub, op.return, op.end);
-  g(B); g(N); ld(P_WL); c.push(op.call, 0); s(V);
+  ld(P_WL); s(lay.WL);
+  // A, X and M[] start at 0 for every packet.
+  k(0); c.push(op.localTee, lay.A, op.localSet, lay.X);
+  for (let m = 0; m < slots; m++) { k(0); s(lay.M + m); }
+  c.push(op.block, VOID);
+  for (const b of f) c.push(b);
+  c.push(op.end);
   g(P_STORE); c.push(op.if, VOID);
   g(P4); g(P_OUT); c.push(op.i32Add); g(V); c.push(op.i32Store, 2, 0, op.end);
   g(ACC); g(V); k(0); c.push(op.i32Ne, op.i32Add); s(ACC);
@@ -563,17 +597,14 @@ function touchOffsets(prog: CbpfProgram): number[] {
 
 /** The module's bytes for a forward-only program, or undefined. */
 export function wasmModuleBytes(prog: CbpfProgram, prefetch = PREFETCH): Uint8Array | undefined {
-  const f = filterCode(prog);
-  if (!f) return undefined;
+  const loop = loopCode(prog, prefetch, touchOffsets(prog));
+  if (!loop) return undefined;
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  section(1, [2, 0x60, 3, I32, I32, I32, 1, I32, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32], out);
+  section(1, [1, 0x60, 7, I32, I32, I32, I32, I32, I32, I32, 1, I32], out);
   section(2, [1, 1, 0x65, 1, 0x6d, 0x02, 0x00, 0x01], out); // import "e" "m": memory, min 1 page
-  section(3, [2, 0, 1], out);
-  section(7, [1, 3, 0x72, 0x75, 0x6e, 0x00, 1], out); // export "run" = function 1
-  const body: number[] = [2];
-  const loop = loopCode(prefetch, touchOffsets(prog));
-  uleb(f.length, body);
-  for (const b of f) body.push(b);
+  section(3, [1, 0], out);
+  section(7, [1, 3, 0x72, 0x75, 0x6e, 0x00, 0], out); // export "run" = function 0
+  const body: number[] = [1];
   uleb(loop.length, body);
   for (const b of loop) body.push(b);
   section(10, body, out);
