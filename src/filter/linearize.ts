@@ -96,20 +96,10 @@ export function linearize(cfg: Cfg): CbpfProgram {
   const l = laid(cfg);
   const blocks = l.order;
   const n = blocks.length;
-  // Per block: which branch targets go through an inserted `ja`, and where the block starts.
-  // Plain arrays: typed arrays this small cost more to allocate (off-heap backing stores) than they save.
-  const far: number[] = new Array<number>(n).fill(0);
-  const start: number[] = new Array<number>(n).fill(0);
-  const target: number[] = new Array<number>(2 * n).fill(0);
-  for (let i = 0; i < n; i++) {
-    const t = blocks[i]!.term;
-    if (t.kind === 'branch') {
-      target[2 * i] = posOf(l, t.jt);
-      target[2 * i + 1] = posOf(l, t.jf);
-    } else if (t.kind === 'jump') {
-      target[2 * i] = posOf(l, t.target);
-    }
-  }
+  // Per block: where it starts, and (only once a branch needs one) which targets go through an
+  // inserted `ja`. Plain arrays: typed arrays this small cost more to allocate than they save.
+  const start: number[] = new Array<number>(n);
+  let far: number[] | undefined;
   for (;;) {
     let pc = 0;
     for (let i = 0; i < n; i++) {
@@ -117,57 +107,71 @@ export function linearize(cfg: Cfg): CbpfProgram {
       const b = blocks[i]!;
       const t = b.term;
       pc += b.stmts.length;
-      if (t.kind === 'jump') pc += target[2 * i] === i + 1 ? 0 : 1;
-      else if (t.kind === 'branch') pc += 1 + (far[i]! & FAR_JT ? 1 : 0) + (far[i]! & FAR_JF ? 1 : 0);
+      if (t.kind === 'jump') pc += posOf(l, t.target) === i + 1 ? 0 : 1;
+      else if (t.kind === 'branch') pc += far ? 1 + (far[i]! & FAR_JT ? 1 : 0) + (far[i]! & FAR_JF ? 1 : 0) : 1;
       else pc += 1;
     }
     let changed = false;
     for (let i = 0; i < n; i++) {
       const b = blocks[i]!;
-      if (b.term.kind !== 'branch') continue;
+      const t = b.term;
+      if (t.kind !== 'branch') continue;
       const next = start[i]! + b.stmts.length + 1;
-      const f = far[i]!;
-      if (!(f & FAR_JT) && start[target[2 * i]!]! - next > 255) {
+      const f = far ? far[i]! : 0;
+      if (!(f & FAR_JT) && start[posOf(l, t.jt)]! - next > 255) {
+        far ??= new Array<number>(n).fill(0);
         far[i] = far[i]! | FAR_JT;
         changed = true;
       }
-      if (!(f & FAR_JF) && start[target[2 * i + 1]!]! - next > 255) {
+      if (!(f & FAR_JF) && start[posOf(l, t.jf)]! - next > 255) {
+        far ??= new Array<number>(n).fill(0);
         far[i] = far[i]! | FAR_JF;
         changed = true;
       }
     }
-    if (!changed) return emit(blocks, far, start, target);
+    if (!changed) return emit(l, far, start, pc);
   }
 }
 
-function emit(blocks: Block[], far: number[], start: number[], target: number[]): CbpfProgram {
-  const out: CbpfInsn[] = [];
+/** The instructions, `length` of them, with the layout and trampolines decided. */
+function emit(l: Laid, far: number[] | undefined, start: number[], length: number): CbpfProgram {
+  const blocks = l.order;
+  const out: CbpfInsn[] = new Array<CbpfInsn>(length);
+  let o = 0;
   const n = blocks.length;
   for (let i = 0; i < n; i++) {
     const b = blocks[i]!;
     const stmts = b.stmts;
     for (let j = 0; j < stmts.length; j++) {
       const s = stmts[j]!;
-      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+      out[o++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
     }
     const t = b.term;
     if (t.kind === 'ret') {
-      out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
+      out[o++] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
     } else if (t.kind === 'jump') {
-      const to = target[2 * i]!;
+      const to = posOf(l, t.target);
       if (to !== i + 1) {
-        const here = out.length;
-        out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (start[to]! - here - 1) >>> 0 });
+        out[o] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (start[to]! - o - 1) >>> 0 };
+        o++;
       }
     } else {
-      const here = out.length;
-      const f = far[i]!;
+      const here = o;
+      const f = far ? far[i]! : 0;
+      const jtAt = start[posOf(l, t.jt)]!;
+      const jfAt = start[posOf(l, t.jf)]!;
       let slot = here + 1;
-      const jtPc = f & FAR_JT ? slot++ : start[target[2 * i]!]!;
-      const jfPc = f & FAR_JF ? slot++ : start[target[2 * i + 1]!]!;
-      out.push({ code: t.code, jt: jtPc - here - 1, jf: jfPc - here - 1, k: t.k >>> 0 });
-      if (f & FAR_JT) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start[target[2 * i]!]! - out.length - 1 });
-      if (f & FAR_JF) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: start[target[2 * i + 1]!]! - out.length - 1 });
+      const jtPc = f & FAR_JT ? slot++ : jtAt;
+      const jfPc = f & FAR_JF ? slot++ : jfAt;
+      out[o++] = { code: t.code, jt: jtPc - here - 1, jf: jfPc - here - 1, k: t.k >>> 0 };
+      if (f & FAR_JT) {
+        out[o] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: jtAt - o - 1 };
+        o++;
+      }
+      if (f & FAR_JF) {
+        out[o] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: jfAt - o - 1 };
+        o++;
+      }
     }
   }
   return out;
