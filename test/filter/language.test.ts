@@ -2,6 +2,7 @@
  * The language: tokens, grammar, qualifier inheritance, precedence, the
  * printable AST, and errors that name the column and show a caret.
  */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BpfkitError } from '../../src/errors.js';
 import { compile, FilterSemanticError, FilterSyntaxError, parseFilter, printAst, tokenize } from '../../src/filter/index.js';
@@ -46,6 +47,21 @@ describe('parser', () => {
     expect(p('tcp port 80 or udp port 53 or 54')).toBe('((tcp port 80 or udp port 53) or udp port 54)');
     // A bare protocol resets the qualifiers: `tcp or 80` is not `tcp or tcp 80`.
     expect(() => compile('tcp or 80')).toThrow(FilterSemanticError);
+  });
+
+  it('knows no names from Object.prototype: protocols, ports, 802.11, PF, LLC (as tcpdump)', () => {
+    const cases: [string, string][] = [
+      ['EN10MB', 'ip proto constructor'], ['EN10MB', 'proto toString'], ['EN10MB', 'ip6 proto hasOwnProperty'],
+      ['EN10MB', 'ether proto constructor'], ['EN10MB', 'port valueOf'], ['EN10MB', 'llc constructor'],
+      ['IEEE802_11', 'type constructor'], ['IEEE802_11', 'type mgt subtype toString'], ['IEEE802_11', 'subtype constructor'],
+      ['IEEE802_11', 'dir constructor'], ['PFLOG', 'action constructor'],
+    ];
+    for (const [dlt, e] of cases) {
+      expect(() => compile(e, { linkType: dlt }), e).toThrow(FilterSemanticError);
+      const r = spawnSync('tcpdump', ['-y', dlt, '-d', e], { encoding: 'utf8' });
+      expect(r.status, `tcpdump -y ${dlt} -d '${e}'`).not.toBe(0);
+      expect(r.stderr, e).toMatch(/unknown/);
+    }
   });
 
   it('gives and/or equal precedence, left-associative; not binds tighter', () => {

@@ -17,6 +17,11 @@ import { OFFSET_NOT_SET, st, type Gen } from './context.js';
 import { genLinktype, isWlan, llcLinktype, prevlinkhdrCheck, wlanDataFrame } from './linktype.js';
 import { ahostop, ehostop, fhostop, ipfchostop, thostop, wlanhostop } from './hosts.js';
 
+/** A name's entry in a table of our own (never a property inherited from Object.prototype). */
+function own<V>(table: Record<string, V>, name: string): V | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 const BCAST = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 
 export function relJump(op: RelOp): { jtype: number; reverse: boolean } {
@@ -210,7 +215,7 @@ export function genPf(g: Gen, field: 'ifname' | 'ruleset' | 'rnr' | 'srnr' | 're
       return g.cmp('linkhdr', 3, BPF_B, r);
     }
     case 'action': {
-      const a = PF_ACTIONS[String(value).toLowerCase()];
+      const a = own(PF_ACTIONS, String(value).toLowerCase());
       if (a === undefined) g.error(`unknown PF action "${value}"`);
       return g.cmp('linkhdr', 2, BPF_B, a);
     }
@@ -260,7 +265,7 @@ export function genWlanType(g: Gen, typeText: string, subtypeText: string | unde
 export function genWlanSubtype(g: Gen, text: string): Pred {
   wlanLinktypes(g, 'type/subtype');
   for (const type of [0x00, 0x04, 0x08]) {
-    const v = WLAN_SUBTYPES[type]![text.toLowerCase()];
+    const v = own(WLAN_SUBTYPES[type]!, text.toLowerCase());
     if (v !== undefined) return g.mcmp('linkhdr', 0, BPF_B, type | v, IEEE80211.FC0_TYPE_MASK | IEEE80211.FC0_SUBTYPE_MASK);
   }
   g.error(`unknown 802.11 subtype name '${text}'`);
@@ -273,7 +278,7 @@ function wlanValue(g: Gen, text: string, table: Record<string, number>, what: st
     if ((v & ~mask) !== 0) g.error(`invalid 802.11 ${what} value`);
     return v;
   }
-  const v = table[text.toLowerCase()];
+  const v = own(table, text.toLowerCase());
   if (v === undefined) g.error(`unknown 802.11 ${what} name '${text}'`);
   return v;
 }
@@ -285,7 +290,7 @@ export function genWlanDir(g: Gen, text: string): Pred {
     v = Number(text);
     if (v > 3) g.error('invalid 802.11 direction');
   } else {
-    const d = WLAN_DIRS[text.toLowerCase()];
+    const d = own(WLAN_DIRS, text.toLowerCase());
     if (d === undefined) g.error(`unknown 802.11 direction '${text}'`);
     v = d;
   }
@@ -324,8 +329,10 @@ export function genLlc(g: Gen, kind: string | undefined): Pred {
   if (k === 'i') return and(b0, not(test(g.loadA('llc', 2, BPF_B), BPF_JMP | BPF_JSET | BPF_K, 0x01)));
   if (k === 's') return and(b0, g.mcmp('llc', 2, BPF_B, 0x01, 0x03));
   if (k === 'u') return and(b0, g.mcmp('llc', 2, BPF_B, 0x03, 0x03));
-  if (LLC_S[k] !== undefined) return and(b0, g.mcmp('llc', 2, BPF_B, LLC_S[k]!, 0x0f));
-  if (LLC_U[k] !== undefined) return and(b0, g.mcmp('llc', 2, BPF_B, LLC_U[k]!, 0xef));
+  const s = own(LLC_S, k);
+  if (s !== undefined) return and(b0, g.mcmp('llc', 2, BPF_B, s, 0x0f));
+  const u = own(LLC_U, k);
+  if (u !== undefined) return and(b0, g.mcmp('llc', 2, BPF_B, u, 0xef));
   g.error(`unknown LLC type name '${kind}'`);
 }
 

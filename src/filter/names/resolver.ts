@@ -121,7 +121,7 @@ export function fileResolver(opts: FileResolverOptions = {}): Resolver {
     ether: (name) => loadEthers().get(name.toLowerCase()),
     network: (name) => loadNetworks().get(name.toLowerCase()),
     service: (name) => SERVICE_TABLE.get(name),
-    protocol: (name) => IP_PROTOS[name],
+    protocol: (name) => (Object.prototype.hasOwnProperty.call(IP_PROTOS, name) ? IP_PROTOS[name] : undefined),
     etherProto: (name) => (Object.prototype.hasOwnProperty.call(ETHER_PROTOS, name) ? ETHER_PROTOS[name] : undefined),
     llc: (name) => (Object.prototype.hasOwnProperty.call(LLC_SAPS, name) ? LLC_SAPS[name] : undefined),
   };
