@@ -60,7 +60,19 @@ if (writing) {
       ['read', '--count', '-r', example, 'vlan and ip'],
     );
   }
-  for (const argv of runs) await mod.exports.main(argv);
+  // Their messages on standard error ("reading from file ...") are kept back, and shown only if a run fails.
+  const write = process.stderr.write.bind(process.stderr);
+  let said = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    said += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stderr.write;
+  for (const argv of runs) {
+    said = '';
+    const code = await mod.exports.main(argv);
+    if (code !== 0) write(`bpfkit: building the code cache: 'bpfkit ${argv.join(' ')}' exited with ${code}\n${said}`);
+  }
+  process.stderr.write = write;
   writeFileSync(cacheFile, script.createCachedData());
   process.exitCode = 0;
 } else {
