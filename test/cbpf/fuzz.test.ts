@@ -1,19 +1,38 @@
 /**
- * Fuzz: random and mutated programs through the validator, the interpreter
- * and the JIT; mutated program texts through the parsers. Nothing may throw
+ * Fuzz: random and mutated programs through the validator, the interpreter,
+ * the JIT and the wasm JIT; mutated program texts through the parsers. Nothing may throw
  * except the layer's own typed errors, nothing may hang, and whenever the
- * JIT accepts a program it agrees with the interpreter.
+ * JIT (or the wasm JIT) accepts a program it agrees with the interpreter.
  */
 import { describe, expect, it } from 'vitest';
 import {
   CbpfParseError, CbpfValidationError, checkProgram, formatBpfAsm, formatD, formatDD, formatDDD, interpret, isValid, jit,
-  parseProgram, VALID_OPCODES, type CbpfInsn, type ProgramFormat,
+  jitWasm, parseProgram, VALID_OPCODES, WasmPackets, type CbpfInsn, type ProgramFormat,
 } from '../../src/cbpf/index.js';
 import { tcpdumpCompileMany } from '../support/libpcap.js';
 import { seeded } from './gen.js';
 
 const SEEDS = ['tcp port 80', 'ip6 protochain 6', 'vlan and ip', 'ip[2:2] > 576', 'host 192.168.1.1 and (tcp port 80 or udp port 53)',
   'len - 1 > ether[0] * 2', 'tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420', 'mpls and ip', 'icmp6 or arp', 'pppoes and ip6 and udp'];
+
+/** The packets in a wasm store, each with wire length = captured + 4. */
+const stores = new WeakMap<Uint8Array[], WasmPackets>();
+function storeOf(pkts: Uint8Array[]): WasmPackets {
+  let s = stores.get(pkts);
+  if (!s) {
+    const buffer = new Uint8Array(pkts.reduce((n, p) => n + p.length, 0));
+    const offsets: number[] = [];
+    let at = 0;
+    for (const p of pkts) {
+      buffer.set(p, at);
+      offsets.push(at);
+      at += p.length;
+    }
+    s = WasmPackets.from({ buffer, offsets, caplens: pkts.map((p) => p.length), wireLengths: pkts.map((p) => p.length + 4) });
+    stores.set(pkts, s);
+  }
+  return s;
+}
 
 function packets(pick: (n: number) => number): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -45,8 +64,18 @@ function exercise(prog: CbpfInsn[], pkts: Uint8Array[]): number {
   } catch (err) {
     if (!(err instanceof CbpfValidationError)) failures.push(`JIT threw ${String(err)} for ${JSON.stringify(prog)}`);
   }
-  for (const p of pkts) {
+  let wasm: Uint32Array | undefined;
+  try {
+    const store = storeOf(pkts);
+    jitWasm(prog, { cache: false })(store, true);
+    wasm = store.verdicts().slice();
+    if (!isValid(prog, 'libpcap')) failures.push(`wasm JIT took an invalid program ${JSON.stringify(prog)}`);
+  } catch (err) {
+    if (!(err instanceof CbpfValidationError)) failures.push(`wasm JIT threw ${String(err)} for ${JSON.stringify(prog)}`);
+  }
+  for (const [i, p] of pkts.entries()) {
     const v = interpret(prog, p, p.length + 4);
+    if (wasm && wasm[i] !== v) failures.push(`wasm JIT ${wasm[i]} != interpreter ${v} for ${JSON.stringify(prog)}`);
     if (v >>> 0 !== v) failures.push(`interpreter returned ${v}`);
     if (f) {
       const w = f(p, p.length + 4);
