@@ -213,7 +213,10 @@ and import it. The program must pass libpcap's validator.`,
     .option('-l, --wire-length <n>', 'wire length for --packet (default: the number of bytes)')
     .option('-c, --count <n>', 'stop after n packets of the capture')
     .option('-q, --quiet', 'print only the totals (with -r)')
-    .addOption(new Option('--engine <engine>', 'jit or interpreter').choices(['jit', 'interpreter']).default('jit'))
+    .addOption(
+      new Option('--engine <engine>', 'jit, interpreter, or wasm (WebAssembly; libpcap semantics, no --meta; -r reads the whole capture into memory)')
+        .choices(['jit', 'interpreter', 'wasm']).default('jit'),
+    )
     .addOption(new Option('-m, --mode <mode>', 'rules the program must pass first').choices(['kernel', 'libpcap']).default('libpcap'))
     .option('--meta <json>', 'Linux packet metadata as JSON (kernel semantics for ancillary and SKF_NET_OFF/SKF_LL_OFF loads), e.g. \'{"ifindex":2,"protocol":2048,"networkOffset":14}\'')
     .addHelpText(
@@ -225,14 +228,19 @@ pcap_offline_filter() semantics.`,
     )
     .action(async (file: string | undefined, opts: ProgramOptions & {
       packet?: string; read?: string; wireLength?: string; count?: string; quiet?: boolean;
-      engine: 'jit' | 'interpreter'; mode: ValidationMode; meta?: string;
+      engine: 'jit' | 'interpreter' | 'wasm'; mode: ValidationMode; meta?: string;
     }) => {
       const cb = await import('../cbpf/index.js');
       const prog = await loadProgram(file, opts);
       cb.validate(prog, opts.mode);
       const meta = opts.meta !== undefined ? parseMeta(opts.meta) : undefined;
-      const filter = opts.engine === 'jit' ? cb.jit(prog, { mode: opts.mode }) : cb.interpreter(prog);
       if ((opts.packet === undefined) === (opts.read === undefined)) throw new UsageError('give exactly one of --packet HEX and -r CAPTURE');
+      if (opts.engine === 'wasm') {
+        if (meta !== undefined) throw new UsageError('--engine wasm has libpcap semantics only: it takes no --meta');
+        await runWasm(prog, opts);
+        return;
+      }
+      const filter = opts.engine === 'jit' ? cb.jit(prog, { mode: opts.mode }) : cb.interpreter(prog);
       if (opts.packet !== undefined) {
         const data = parseHex(opts.packet);
         const wire = opts.wireLength !== undefined ? parseCount(opts.wireLength, '--wire-length') : data.length;
@@ -264,6 +272,56 @@ pcap_offline_filter() semantics.`,
       }
       process.stdout.write(`${kept} of ${n} packet${n === 1 ? '' : 's'} accepted\n`);
     });
+}
+
+/** `cbpf run --engine wasm`: the packets (all of them, up to --count) in a WasmPackets store, one call. */
+async function runWasm(prog: CbpfInsn[], opts: { packet?: string; read?: string; wireLength?: string; count?: string; quiet?: boolean }): Promise<void> {
+  const cb = await import('../cbpf/index.js');
+  const packets: { data: Uint8Array; wireLength: number }[] = [];
+  if (opts.packet !== undefined) {
+    const data = parseHex(opts.packet);
+    packets.push({ data, wireLength: opts.wireLength !== undefined ? parseCount(opts.wireLength, '--wire-length') : data.length });
+  } else {
+    const limit = opts.count !== undefined ? parseCount(opts.count, '--count') : Infinity;
+    let failure: unknown;
+    try {
+      await forEachPacket(opts.read!, (data, wireLength) => {
+        if (packets.length >= limit) return false;
+        packets.push({ data: data.slice(), wireLength });
+        return true;
+      });
+    } catch (err) {
+      failure = err; // filter and print the packets before the damage first
+    }
+    const verdicts = filterInWasm(cb, prog, packets);
+    let kept = 0;
+    const lines: string[] = [];
+    for (const [i, v] of verdicts.entries()) {
+      if (v !== 0) kept++;
+      if (!opts.quiet) lines.push(`${i + 1}: ${v}\n`);
+    }
+    process.stdout.write(lines.join(''));
+    if (failure !== undefined) throw failure;
+    process.stdout.write(`${kept} of ${packets.length} packet${packets.length === 1 ? '' : 's'} accepted\n`);
+    return;
+  }
+  process.stdout.write(`${filterInWasm(cb, prog, packets)[0]}\n`);
+}
+
+function filterInWasm(cb: typeof import('../cbpf/index.js'), prog: CbpfInsn[], packets: { data: Uint8Array; wireLength: number }[]): Uint32Array {
+  const size = packets.reduce((n, p) => n + p.data.length, 0);
+  const store = cb.WasmPackets.fill(size, (data) => {
+    const offsets: number[] = [];
+    let at = 0;
+    for (const p of packets) {
+      data.set(p.data, at);
+      offsets.push(at);
+      at += p.data.length;
+    }
+    return { offsets, caplens: packets.map((p) => p.data.length), wireLengths: packets.map((p) => p.wireLength) };
+  });
+  cb.jitWasm(prog)(store, true);
+  return store.verdicts();
 }
 
 function parseCount(text: string, what: string): number {

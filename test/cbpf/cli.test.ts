@@ -194,6 +194,16 @@ describe('bpfkit cbpf run', () => {
     expect(verdicts.map((v) => v !== 0)).toEqual((expected.results[0] as number[]).map((v) => v !== 0));
     expect(verdicts.filter((v) => v !== 0).length).toBeGreaterThan(10);
     expect(lines[n]).toBe(`${verdicts.filter((v) => v !== 0).length} of ${n} packets accepted`);
+    // The WebAssembly engine prints exactly the same, also with -c and --packet.
+    for (const expr of ['vlan and ip', 'ip6 protochain 6', 'tcp[tcpflags] & tcp-syn != 0']) {
+      const prog = file('wasm.ddd', tcpdump('-ddd', expr));
+      expect(await bpfkit('cbpf', 'run', prog, '-r', cap, '--engine', 'wasm'), expr).toEqual(await bpfkit('cbpf', 'run', prog, '-r', cap, '--engine', 'interpreter'));
+      expect(await bpfkit('cbpf', 'run', prog, '-r', cap, '--engine', 'wasm', '-c', '7', '-q')).toEqual(await bpfkit('cbpf', 'run', prog, '-r', cap, '-c', '7', '-q'));
+    }
+    const syn80 = '000102030405 0a0b0c0d0e0f 0800 4500002c00004000400600000a0000010a000002 c0010050 00000000 00000000 6002ffff 00000000 020405b4';
+    expect((await bpfkit('cbpf', 'run', file('tcp80.ddd', tcpdump('-ddd', 'tcp port 80')), '--packet', syn80, '--engine', 'wasm')).out).toBe('262144\n');
+    const meta = await bpfkit('cbpf', 'run', '-e', '2,32 0 0 4294963208,22 0 0 0', '-x', '00', '--meta', '{"ifindex":7}', '--engine', 'wasm');
+    expect(meta).toEqual({ code: 1, out: '', err: 'bpfkit: --engine wasm has libpcap semantics only: it takes no --meta\n' });
   });
 });
 
@@ -216,6 +226,8 @@ describe('bpfkit cbpf run on damaged captures', () => {
     expect(d.code).toBe(1);
     expect(d.out).toMatch(/^1: \d+\n$/);
     expect(d.err).toMatch(/^bpfkit: .*damaged\.pcap: .*byte offset \d+/);
+    expect(await bpfkit('cbpf', 'run', prog, '-r', damaged, '--engine', 'wasm')).toEqual(d);
+    expect(await bpfkit('cbpf', 'run', prog, '-r', truncated, '--engine', 'wasm')).toEqual(t);
   });
 });
 
