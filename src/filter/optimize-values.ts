@@ -92,6 +92,12 @@ export class ValueTable {
     return this.map.get(key);
   }
 
+  /** Numeric-keyed tables for the frequent kinds (absolute loads, MSH, NEG, ALU by op). */
+  private readonly loads = new Map<number, number>();
+  private readonly mshs = new Map<number, number>();
+  private readonly negs = new Map<number, number>();
+  private readonly alus = new Map<number, Map<number, number>>();
+
   konst(c: number): number {
     c >>>= 0;
     let id = this.consts.get(c);
@@ -110,8 +116,8 @@ export class ValueTable {
   /** An absolute packet load (or the wire length, code BPF_LD|BPF_LEN). */
   load(code: number, k: number): number {
     k >>>= 0;
-    const key = `L${code}:${k}`;
-    const hit = this.lookup(key);
+    const key = code * 0x100000000 + k;
+    const hit = this.loads.get(key);
     if (hit !== undefined) return hit;
     let hi = FULL;
     if (bpfMode(code) === BPF_ABS) {
@@ -122,7 +128,9 @@ export class ValueTable {
         else if (k === AD_HATYPE) hi = Math.min(hi, 0xffff);
       }
     }
-    return this.add({ kind: V_LOAD, code, k, a: -1, b: -1, lo: 0, hi, zeros: ~hi >>> 0 }, key);
+    const id = this.add({ kind: V_LOAD, code, k, a: -1, b: -1, lo: 0, hi, zeros: ~hi >>> 0 });
+    this.loads.set(key, id);
+    return id;
   }
 
   /** A packet load at base + k. A constant base that keeps the offset small makes it an absolute load. */
@@ -146,10 +154,11 @@ export class ValueTable {
 
   msh(k: number): number {
     k >>>= 0;
-    const key = `M${k}`;
-    const hit = this.lookup(key);
+    const hit = this.mshs.get(k);
     if (hit !== undefined) return hit;
-    return this.add({ kind: V_MSH, code: 0, k, a: -1, b: -1, lo: 0, hi: 60, zeros: ~0x3c >>> 0 }, key);
+    const id = this.add({ kind: V_MSH, code: 0, k, a: -1, b: -1, lo: 0, hi: 60, zeros: ~0x3c >>> 0 });
+    this.mshs.set(k, id);
+    return id;
   }
 
   opaque(lo = 0, hi = FULL, zeros = 0): number {
@@ -168,10 +177,11 @@ export class ValueTable {
     if (c !== undefined) return this.konst(-c);
     const ai = this.info[a]!;
     if (ai.kind === V_NEG) return ai.a;
-    const key = `N${a}`;
-    const hit = this.lookup(key);
+    const hit = this.negs.get(a);
     if (hit !== undefined) return hit;
-    return this.add({ kind: V_NEG, code: 0, k: 0, a, b: -1, lo: 0, hi: FULL, zeros: 0 }, key);
+    const id = this.add({ kind: V_NEG, code: 0, k: 0, a, b: -1, lo: 0, hi: FULL, zeros: 0 });
+    this.negs.set(a, id);
+    return id;
   }
 
   /**
@@ -241,11 +251,16 @@ export class ValueTable {
     if ((op === BPF_ADD || op === BPF_MUL || op === BPF_AND || op === BPF_OR || op === BPF_XOR) && cb === undefined && b < a) {
       [a, b] = [b, a];
     }
-    const key = `A${op}:${a}:${b}`;
-    const hit = this.lookup(key);
+    // Value numbers stay far below 2^26 (each is an object in memory), so a * 2^26 + b is exact.
+    let byOp = this.alus.get(op);
+    if (!byOp) this.alus.set(op, (byOp = new Map()));
+    const key = a * 0x4000000 + b;
+    const hit = byOp.get(key);
     if (hit !== undefined) return hit;
     const [lo, hi, zeros] = this.aluRange(op, a, b);
-    return this.add({ kind: V_ALU, code: op, k: 0, a, b, lo, hi, zeros }, key);
+    const id = this.add({ kind: V_ALU, code: op, k: 0, a, b, lo, hi, zeros });
+    byOp.set(key, id);
+    return id;
   }
 
   /** A 1- or 2-byte load at k (from base when base >= 0). */
