@@ -73,7 +73,10 @@ export function threadJumps(cfg: Cfg, a: Analysis): boolean {
     if (term.kind !== 'branch' || a.g.inLoop.has(b) || b === cfg.entry) continue;
     const bi = a.info.get(b)!;
     if (!bi.ok) continue;
-    for (const p of a.g.preds.get(b)!) {
+    const preds = a.g.preds.get(b)!;
+    // With one way in, the edge knows what the block's entry knows: folding already decided.
+    if (preds.length === 1) continue;
+    for (const p of preds) {
       if (a.g.inLoop.has(p) || !hasEdge(p, b)) continue;
       const pi = a.info.get(p)!;
       if (!pi.ok) continue;
