@@ -202,12 +202,12 @@ export interface BlockInfo {
   /** Effects of the statements in order, each with whether it may still fail where it happens. */
   effects: { e: Effect; mayFail: boolean }[];
   /** The test (for a branch), on the values at its end. */
-  cond?: Cond;
+  cond?: Cond | undefined;
   /** False when some statement is not modelled: leave the block as it is. */
   ok: boolean;
   /** The facts on its true and false edges, once asked for (read only). */
-  edgeT?: Facts;
-  edgeF?: Facts;
+  edgeT?: Facts | undefined;
+  edgeF?: Facts | undefined;
 }
 
 export interface Analysis {
@@ -283,8 +283,16 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
       inSafety = new Safety();
     } else {
       // Forward edges only (a back edge's source comes later in the order).
-      const fwd = preds.filter((p) => info.has(p));
-      const states = fwd.map((p) => info.get(p)!.outState);
+      const fwd: Block[] = [];
+      const fwdInfo: BlockInfo[] = [];
+      const states: State[] = [];
+      for (let i = 0; i < preds.length; i++) {
+        const pi = info.get(preds[i]!);
+        if (pi === undefined) continue;
+        fwd.push(preds[i]!);
+        fwdInfo.push(pi);
+        states.push(pi.outState);
+      }
       if (b === cfg.entry) states.push(entryState);
       const header = g.headers.has(b);
       // One way in: the same values (states are never changed once made, so it is shared).
@@ -310,13 +318,15 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
       inFacts = fwd.length ? edgeFacts(a, fwd[0]!, b) : new Facts();
       for (let i = 1; i < fwd.length; i++) inFacts = inFacts.intersect(edgeFacts(a, fwd[i]!, b));
       if (b === cfg.entry) inFacts = new Facts();
-      inSafety = fwd.length ? info.get(fwd[0]!)!.outSafety : new Safety();
-      for (let i = 1; i < fwd.length; i++) inSafety = inSafety.intersect(info.get(fwd[i]!)!.outSafety);
+      inSafety = fwd.length ? fwdInfo[0]!.outSafety : new Safety();
+      for (let i = 1; i < fwd.length; i++) inSafety = inSafety.intersect(fwdInfo[i]!.outSafety);
       if (b === cfg.entry) inSafety = new Safety();
     }
     const r = runBlock(t, b.stmts, inState, inSafety, inFacts);
+    // Every field present from the start: one object shape for all blocks.
     const bi: BlockInfo = {
       inState, outState: r.state, inFacts, inSafety, outSafety: r.safety, effects: r.effects, ok: r.ok,
+      cond: undefined, edgeT: undefined, edgeF: undefined,
     };
     if (!r.ok) {
       // Unmodelled: nothing is known after it.
