@@ -144,18 +144,20 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
     const safety = spec.safety.clone();
     const kept: Stmt[] = [];
     for (const x of stmts) {
-      const before = s.slice();
+      // A statement writes A, X or (a store) slot k only; immediate() reads a location the
+      // statement does not write, so the state after it serves.
+      const slot = (x.code & 7) === 2 || (x.code & 7) === 3 ? x.k >>> 0 : -1;
+      const pa = s[LOC_A], px = s[LOC_X], pk = slot >= 0 && slot < 16 ? s[slot] : undefined;
       const effects: Effect[] = [];
       if (!step(t, s, x, effects)) return original.slice();
-      let same = true;
-      for (let l = 0; l < NLOC; l++) if (s[l] !== before[l]) same = false;
+      const same = s[LOC_A] === pa && s[LOC_X] === px && (pk === undefined || s[slot] === pk);
       const fails = effects.some((e) => mayFail(t, safety, e, spec.facts));
       for (const e of effects) record(t, safety, e);
       if (same && !fails) {
         changed = true;
         continue;
       }
-      kept.push(immediate(t, x, before) ?? x);
+      kept.push(immediate(t, x, s) ?? x);
     }
     stmts = kept;
     // Backward: drop dead statements whose effects the rest of the block (or the entry) covers.
