@@ -201,25 +201,36 @@ export function linkHostop(g: Gen, mac: Uint8Array, dir: Dir): Pred | undefined 
   }
 }
 
-/** DECnet data packets with 0 or 1 pad bytes, long and short headers. */
+/** DECnet data packets with 0 or 1 pad bytes, long and short headers: the protocol test once, then the address(es). */
 export function dnhostop(g: Gen, addr: number, dir: Dir): Pred {
-  const both = bothDirs(dir, (d) => dnhostop(g, addr, d));
-  if (both) return both;
-  if (dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  const b0 = genLinktype(g, ETHERTYPE.DN);
+  return and(b0, bothDirs(dir, (d) => dnAddr(g, addr, d)) ?? dnAddr(g, addr, dir as 'src' | 'dst'));
+}
+
+function dnAddr(g: Gen, addr: number, dir: 'src' | 'dst'): Pred {
   const offSh = dir === 'dst' ? 1 : 3;
   const offLh = dir === 'dst' ? 7 : 15;
   const swapped = ((addr & 0xff) << 8) | ((addr >> 8) & 0xff);
-  const b0 = genLinktype(g, ETHERTYPE.DN);
   let tmp = g.mcmp('linkpl', 2, BPF_H, 0x8106, 0xff07);
   let b1 = and(tmp, g.cmp('linkpl', 2 + 1 + offLh, BPF_H, swapped));
   tmp = g.mcmp('linkpl', 2, BPF_B, 0x06, 0x07);
   let b2 = and(tmp, g.cmp('linkpl', 2 + offLh, BPF_H, swapped));
   b1 = or(b2, b1);
+  if (dir === 'dst') {
+    // The short header's destination directly follows its flags (and pad byte): libpcap's
+    // current gencode tests flags and address with one masked 4-byte load at the flags, so a
+    // packet that ends inside those 4 bytes is rejected even where the byte and 2-byte loads
+    // would both fit (a 19-byte Ethernet frame). Same loads here, so the same verdicts.
+    b2 = g.mcmp('linkpl', 2, BPF_W, (0x8102 * 0x10000 + swapped) >>> 0, 0xff07ffff);
+    b1 = or(b2, b1);
+    b2 = g.mcmp('linkpl', 2, BPF_W, (0x02000000 | (swapped << 8)) >>> 0, 0x07ffff00);
+    return or(b2, b1);
+  }
   tmp = g.mcmp('linkpl', 2, BPF_H, 0x8102, 0xff07);
   b2 = and(tmp, g.cmp('linkpl', 2 + 1 + offSh, BPF_H, swapped));
   b1 = or(b2, b1);
   tmp = g.mcmp('linkpl', 2, BPF_B, 0x02, 0x07);
   b2 = and(tmp, g.cmp('linkpl', 2 + offSh, BPF_H, swapped));
-  b1 = or(b2, b1);
-  return and(b0, b1);
+  return or(b2, b1);
 }

@@ -450,9 +450,11 @@ export function genMtp3(g: Gen, field: 'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 
         mask = 0x00c0ff0f;
         break;
       case 'dpc':
-        v = (((v & 0xff) << 24) + ((v & 0x3f00) << 8)) >>> 0;
-        size = BPF_W;
-        mask = 0xff3f0000;
+        // The 14-bit code sits in the routing label's first two bytes: libpcap's current gencode
+        // loads just those (a 4-byte load would reject a label cut short after them).
+        v = ((v & 0xff) << 8) + ((v & 0x3f00) >>> 8);
+        size = BPF_H;
+        mask = 0xff3f;
         break;
       case 'sls':
         v = v << 4;
