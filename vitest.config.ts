@@ -7,7 +7,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     // After the run: nothing bpfkit's kernel tests made is left in the kernel (fails the run otherwise).
-    globalSetup: ['test/kernel/attach-leftovers.setup.ts'],
+    // test/support/nobody.setup.ts: `nobody` can reach the checkout for the tests that run the CLI without privileges.
+    globalSetup: ['test/support/nobody.setup.ts', 'test/kernel/attach-leftovers.setup.ts'],
     // Kernel tests share one kernel; files run in parallel but each cleans up after itself.
   },
 });
