@@ -10,42 +10,16 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { cgroup2Mounts } from '../../src/kernel/cgroup.js';
 import { parseAttachTarget, parseInterval, targetFromSection } from '../../src/kernel/attach-target.js';
 import { REPO } from '../support/paths.js';
 import { Child, HAVE_CLANG, HAVE_GCC, HAVE_SDT, Netns, bpftoolLink, compileAttachBpf, compileTarget, progExists } from './attach-support.js';
 import { CAN_BPF, SKIP_REASON, bpfFds, countFds, mountBpffs } from './support/kernel.js';
+import { HAVE_SETPRIV, bpfkit, bpfkitAsNobody, bpfkitRunning } from './support/cli.js';
 
 const MAIN = join(REPO, 'src/cli/main.ts');
-const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
 const N = 37;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in this process; `stderr()` shows what it has said so far (to wait for "attached"). */
-function bpfkitRunning(args: string[]): { done: Promise<CliResult>; stderr: () => string } {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  const done = main(args)
-    .finally(() => {
-      process.stdout.write = w1;
-      process.stderr.write = w2;
-      process.exitCode = undefined;
-    })
-    .then((code) => ({ code, stdout: out.join(''), stderr: err.join('') }));
-  return { done, stderr: () => err.join('') };
-}
-
-const bpfkit = (args: string[]) => bpfkitRunning(args).done;
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
@@ -118,11 +92,10 @@ describe('attach targets as text (no kernel needed)', () => {
 
 describe.skipIf(!CAN_BPF || !HAVE_SETPRIV)('bpfkit attach without root', () => {
   it('one clear message, no stack trace', () => {
-    const cmd = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, 'attach', join(REPO, 'README.md'), 'tracepoint:syscalls:sys_enter_getppid'];
-    const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: REPO, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = bpfkitAsNobody(['attach', join(REPO, 'README.md'), 'tracepoint:syscalls:sys_enter_getppid']);
     expect(r.stderr).toBe('bpfkit: loading BPF programs needs root (CAP_BPF and CAP_PERFMON)\n');
     expect(r.stdout).toBe('');
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
   });
 });
 if (!CAN_BPF) describe('bpfkit attach', () => it.skip(SKIP_REASON, () => {}));

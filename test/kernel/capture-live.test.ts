@@ -12,40 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { openFds } from '../../src/kernel/fd.js';
 import { PacketSocket } from '../../src/kernel/packet-socket.js';
-import { REPO } from '../support/paths.js';
 import { CAN_BPF, SKIP_REASON, countFds } from './support/kernel.js';
+import { HAVE_SETPRIV, bpfkit, bpfkitAsNobody } from './support/cli.js';
 import { Netns } from './attach-support.js';
 
 const HAVE_TOOLS = spawnSync('ip', ['-V']).status === 0 && spawnSync('tcpdump', ['--version']).status === 0;
-const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
 const READY = CAN_BPF && HAVE_TOOLS;
-const MAIN = join(REPO, 'src/cli/main.ts');
-
-/** The CLI in this process, its output captured; `onStderr` sees standard error as it comes. */
-async function bpfkit(args: string[], onStderr?: (text: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => {
-    err.push(String(s));
-    onStderr?.(err.join(''));
-    return true;
-  }) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await main(args);
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-    process.exitCode = undefined;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
 
 /** Run the CLI and resolve `listening` once it says it is listening. */
 function startCapture(args: string[]): { listening: Promise<void>; done: Promise<{ code: number; stdout: string; stderr: string }> } {
@@ -199,13 +173,9 @@ describe.skipIf(!READY)('bpfkit capture', () => {
     });
 
     it.skipIf(!HAVE_SETPRIV)('without root (as nobody): one clear message, no stack trace', () => {
-      const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, 'capture', '-i', 'lo', 'icmp'], {
-        cwd: REPO,
-        encoding: 'utf8',
-        env: { ...process.env, NODE_OPTIONS: '' },
-      });
+      const r = bpfkitAsNobody(['capture', '-i', 'lo', 'icmp']);
       expect(r.stderr).toBe('bpfkit: capturing packets needs root (CAP_NET_RAW)\n');
-      expect(r.status).toBe(1);
+      expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
     });
   });

@@ -7,52 +7,16 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { REPO, TMP } from '../support/paths.js';
 import { HAVE_CLANG, compileBpf } from './support/fixtures.js';
 import { CAN_BPF, SKIP_REASON, mountBpffs, nothingLeft } from './support/kernel.js';
-
-const MAIN = join(REPO, 'src/cli/main.ts');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in a child process as `nobody` (setpriv drops every privilege). */
-function bpfkitAsNobody(args: string[]): CliResult {
-  const cmd = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', MAIN, ...args];
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd: REPO, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The CLI in this process (main() with stdout/stderr captured): what a user sees, without a node start-up per call. */
-async function bpfkit(args: string[]): Promise<CliResult> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const w1 = process.stdout.write.bind(process.stdout);
-  const w2 = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => (out.push(String(s)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => (err.push(String(s)), true)) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await main(args);
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-    process.exitCode = undefined;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+import { HAVE_SETPRIV, bpfkit, bpfkitAsNobody } from './support/cli.js';
 
 function bpftool(...args: string[]): unknown {
   const r = spawnSync('bpftool', ['--json', ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bpftool ${args.join(' ')}: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
-
-const HAVE_SETPRIV = spawnSync('setpriv', ['--version']).status === 0;
 
 describe.skipIf(!CAN_BPF || !HAVE_SETPRIV)('without root', () => {
   for (const args of [['prog', 'list'], ['map', 'dump', 'id', '1'], ['prog', 'load', join(REPO, 'README.md'), '/tmp/x', '--type', 'xdp']]) {
