@@ -7,7 +7,7 @@
 import { BPF_B, BPF_H, BPF_W } from '../../cbpf/insn.js';
 import type { DirQual, ProtoQual } from '../ast.js';
 import { DLT } from '../linktypes.js';
-import { TRUE, and, not, or, type Pred } from '../pred.js';
+import { TRUE, and, not, or, orAll, type Pred } from '../pred.js';
 import { ETHERTYPE, IEEE80211 } from './constants.js';
 import type { Gen } from './context.js';
 import { genLinktype, prevlinkhdrCheck } from './linktype.js';
@@ -38,6 +38,12 @@ export function hostAddr(g: Gen, addr: number, mask: number, dir: Dir, srcOff: n
 
 export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
   if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  const b0 = genLinktype(g, ll);
+  return and(b0, hostAddr6(g, addr, mask, dir, srcOff, dstOff));
+}
+
+/** Just the address comparison of hostop6: up to four masked words per direction. */
+function hostAddr6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, srcOff: number, dstOff: number): Pred {
   const w = (b: Uint8Array, i: number): number => ((b[i * 4]! << 24) | (b[i * 4 + 1]! << 16) | (b[i * 4 + 2]! << 8) | b[i * 4 + 3]!) >>> 0;
   const one = (offset: number): Pred => {
     let b1: Pred = TRUE;
@@ -46,9 +52,39 @@ export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll
     }
     return b1;
   };
+  return bothDirs(dir, (d) => one(d === 'src' ? srcOff : dstOff)) ?? one(dir === 'src' ? srcOff : dstOff);
+}
+
+const V4_PROTOS = {
+  ip: { ll: ETHERTYPE.IP, src: 12, dst: 16 },
+  arp: { ll: ETHERTYPE.ARP, src: 14, dst: 24 },
+  rarp: { ll: ETHERTYPE.REVARP, src: 14, dst: 24 },
+} as const;
+
+/**
+ * The addresses of a host name (`host NAME`, `gateway NAME`): per protocol, the protocol test
+ * once and then any of the addresses, as libpcap does (not the protocol test per address).
+ * For `src or dst` each address is tested in the source field and then in the destination
+ * field; when optimising, all the source tests come first and then all the destination tests,
+ * the order libpcap's optimised program has: that program (its optimiser takes loads as never
+ * failing) accepts a packet cut short between the two fields whose source is the second
+ * address, which the per-address order rejects at its first destination load.
+ */
+export function hostList(g: Gen, addrs: readonly number[], proto: 'ip' | 'arp' | 'rarp', dir: Dir): { ll: Pred; addrs: Pred } {
+  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  const { ll, src, dst } = V4_PROTOS[proto];
   const b0 = genLinktype(g, ll);
-  const addrs = bothDirs(dir, (d) => one(d === 'src' ? srcOff : dstOff)) ?? one(dir === 'src' ? srcOff : dstOff);
-  return and(b0, addrs);
+  const all = (d: Dir): Pred => orAll(addrs.map((a) => hostAddr(g, a, 0xffffffff, d, src, dst)));
+  const grouped = g.opts.fold === true && (dir === 'default' || dir === 'src or dst');
+  return { ll: b0, addrs: grouped ? or(all('src'), all('dst')) : all(dir) };
+}
+
+/** IPv6 addresses of a host name: the protocol test once, then any address (each source, then destination). */
+export function host6List(g: Gen, addrs: readonly Uint8Array[], dir: Dir): Pred {
+  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  const b0 = genLinktype(g, ETHERTYPE.IPV6);
+  const full = new Uint8Array(16).fill(0xff);
+  return and(b0, orAll(addrs.map((a) => hostAddr6(g, a, full, dir, 8, 24))));
 }
 
 /** IPv4 host/net for a protocol qualifier (default: ip, arp and rarp). */

@@ -10,9 +10,7 @@ import { atoan, atodn, atoin, etherAton, parseIpv6 } from '../names/addr.js';
 import { and, not, or, type Pred } from '../pred.js';
 import { ISO } from './constants.js';
 import type { Gen } from './context.js';
-import { ahostop, dnhostop, genHost, genHost6, hostAddr, linkHostop } from './hosts.js';
-import { genLinktype } from './linktype.js';
-import { ETHERTYPE } from './constants.js';
+import { ahostop, dnhostop, genHost, genHost6, host6List, hostList, linkHostop } from './hosts.js';
 import { isEthernetLike, isWlan } from './linktype.js';
 import { genPort, genPort6, genPortrange, genPortrange6, genProto, genProtochain, type PortProto } from './proto.js';
 import { IPPROTO } from './constants.js';
@@ -221,13 +219,8 @@ function genGateway(g: Gen, q: Qual, id: IdValue): Pred {
   const protos: ('ip' | 'arp' | 'rarp')[] = q.proto === 'default' ? ['ip', 'arp', 'rarp'] : [q.proto as 'ip' | 'arp' | 'rarp'];
   let b1: Pred | undefined;
   for (const p of protos) {
-    const lt = genLinktype(g, p === 'ip' ? ETHERTYPE.IP : p === 'arp' ? ETHERTYPE.ARP : ETHERTYPE.REVARP);
-    let any: Pred | undefined;
-    for (const a of addrs.v4) {
-      const t = hostAddr(g, a, 0xffffffff, 'default', p === 'ip' ? 12 : 14, p === 'ip' ? 16 : 24);
-      any = any ? or(any, t) : t;
-    }
-    const t = and(lt, not(any!));
+    const h = hostList(g, addrs.v4, p, 'default');
+    const t = and(h.ll, not(h.addrs));
     b1 = b1 ? or(b1, t) : t;
   }
   return and(b0, b1!);
@@ -262,14 +255,15 @@ function genHostName(g: Gen, q: Qual, name: string): Pred {
   const push = (p: Pred): void => {
     b = b ? or(b, p) : p;
   };
-  for (const a of addrs.v4) {
-    if (tproto === 'ip6') continue;
-    push(genHost(g, a, 0xffffffff, tproto, q.dir));
+  if (tproto !== 'ip6' && addrs.v4.length > 0) {
+    // As genHost: the default protocol is IPv4, ARP and RARP (only IPv4 inside MPLS).
+    const protos = tproto !== 'default' ? [tproto as 'ip' | 'arp' | 'rarp'] : g.labelStackDepth > 0 ? ['ip' as const] : (['ip', 'arp', 'rarp'] as const);
+    for (const p of protos) {
+      const h = hostList(g, addrs.v4, p, q.dir);
+      push(and(h.ll, h.addrs));
+    }
   }
-  for (const a of addrs.v6) {
-    if (tproto6 === 'ip' || tproto6 === 'arp' || tproto6 === 'rarp') continue;
-    push(genHost6(g, a, new Uint8Array(16).fill(0xff), q.dir));
-  }
+  if (tproto6 !== 'ip' && tproto6 !== 'arp' && tproto6 !== 'rarp' && addrs.v6.length > 0) push(host6List(g, addrs.v6, q.dir));
   if (!b) g.error(`unknown host '${name}'${q.proto === 'default' ? '' : ' for specified address family'}`);
   return b;
 }
