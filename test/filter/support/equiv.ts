@@ -45,7 +45,7 @@ export function loadEnds(prog: CbpfProgram): number[] {
  * reads flags and address as one 4-byte word), only a packet ending inside that load tells
  * them apart, and path-driving search grows packets to fit every load, so never finds it.
  */
-export function truncations(expected: CbpfProgram, actual: CbpfProgram, packets: Uint8Array[], limit = 8): Uint8Array[] {
+export function truncations(expected: CbpfProgram, actual: CbpfProgram, packets: Uint8Array[], limit = 32): Uint8Array[] {
   const ends = [...new Set([...loadEnds(expected), ...loadEnds(actual)])];
   const runE = interpreter(expected), runA = interpreter(actual);
   const out: Uint8Array[] = [];

@@ -132,18 +132,23 @@ function cond(op: number, a: number, s: number): boolean {
 function candidates(d: Decision, rnd: () => number): number[] {
   const max = d.sym.size === 4 ? 0xffffffff : d.sym.size === 2 ? 0xffff : 0xff;
   const out = new Set<number>();
+  // Unsigned: `x & 0xffffffff` is a negative int32 for x >= 2^31, which no comparison against
+  // an unsigned k would ever take (so no 32-bit test against 128.0.0.0 and up was flipped).
+  const add = (v: number): void => {
+    out.add(((v >>> 0) & max) >>> 0);
+  };
   const k = d.src;
-  for (const v of [k, k + 1, k - 1, 0, max, k & max, (k >>> 8) & max, (k >>> 16) & max, (k >>> 24) & max]) out.add((v >>> 0) & max);
+  for (const v of [k, k + 1, k - 1, 0, max, k, k >>> 8, k >>> 16, k >>> 24]) add(v);
   // Undo a leading shift or the masking part of the ops for a better guess.
   for (const [op, s] of d.sym.ops) {
-    if (op === 0x70 && s < 32) out.add(((k << s) >>> 0) & max);
-    if (op === 0x60 && s < 32) out.add((k >>> s) & max);
+    if (op === 0x70 && s < 32) add(k << s);
+    if (op === 0x60 && s < 32) add(k >>> s);
     if (op === 0x50) {
-      out.add((k & s) & max);
-      out.add(s & max);
+      add(k & s);
+      add(s);
     }
-    if (op === 0x00) out.add(((k - s) >>> 0) & max);
-    if (op === 0x10) out.add(((k + s) >>> 0) & max);
+    if (op === 0x00) add(k - s);
+    if (op === 0x10) add(k + s);
   }
   if (max === 0xff) for (let v = 0; v < 256; v++) out.add(v);
   else for (let i = 0; i < 48; i++) out.add(Math.floor(rnd() * (max + 1)));
