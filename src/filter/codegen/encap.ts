@@ -11,7 +11,7 @@ import {
 } from '../../cbpf/insn.js';
 import type { Stmt } from '../cfg.js';
 import { DLT } from '../linktypes.js';
-import { TRUE, and, or, pre, test, type Pred } from '../pred.js';
+import { TRUE, and, not, or, pre, test, type Pred } from '../pred.js';
 import { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } from './constants.js';
 import { st, type AbsOffset, type Gen } from './context.js';
 import { genLinktype, isEthernetLike, isWlan } from './linktype.js';
@@ -97,7 +97,8 @@ export function genVlan(g: Gen, vid: number | undefined): Pred {
 export function genMpls(g: Gen, label: number | undefined): Pred {
   let b0: Pred;
   if (g.labelStackDepth > 0) {
-    b0 = g.mcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
+    // Bottom-of-stack bit clear in the previous label (libpcap: a JSET taken the other way).
+    b0 = not(g.jset('prevmplshdr', 2, BPF_B, 0x01));
   } else {
     switch (g.linktype) {
       case DLT.C_HDLC:
@@ -133,7 +134,8 @@ export function genPppoes(g: Gen, sess: number | undefined): Pred {
   let b0 = genLinktype(g, ETHERTYPE.PPPOES);
   if (sess !== undefined) {
     if (sess > 0xffff) g.error(`PPPoE session number ${sess} greater than maximum ${0xffff}`);
-    b0 = and(b0, g.mcmp('linkpl', 0, BPF_W, sess, 0x0000ffff));
+    // The session ID is the PPPoE header's second halfword (one 2-byte load, as libpcap's current gencode).
+    b0 = and(b0, g.cmp('linkpl', 2, BPF_H, sess));
   }
   // The PPP header starts 6 bytes into the PPPoE payload.
   g.prevlinktype = g.linktype;

@@ -160,9 +160,9 @@ export function geneveLlCheck(g: Gen): Pred {
 function mplsLinktype(g: Gen, ll: number): Pred {
   switch (ll) {
     case ETHERTYPE.IP:
-      return and(g.mcmp('linkpl', -2, BPF_B, 0x01, 0x01), g.mcmp('linkpl', 0, BPF_B, 0x40, 0xf0));
+      return and(g.jset('linkpl', -2, BPF_B, 0x01), g.mcmp('linkpl', 0, BPF_B, 0x40, 0xf0));
     case ETHERTYPE.IPV6:
-      return and(g.mcmp('linkpl', -2, BPF_B, 0x01, 0x01), g.mcmp('linkpl', 0, BPF_B, 0x60, 0xf0));
+      return and(g.jset('linkpl', -2, BPF_B, 0x01), g.mcmp('linkpl', 0, BPF_B, 0x60, 0xf0));
     default:
       g.error("unsupported protocol over mpls");
   }
