@@ -13,7 +13,7 @@ import {
 import type { FilterAst, Node } from '../ast.js';
 import type { Block, Cfg, Stmt } from '../cfg.js';
 import { DLT } from '../linktypes.js';
-import { GraphBuilder, and, not, or, test, type Pred } from '../pred.js';
+import { GraphBuilder, and, constValue, not, or, test, type Pred } from '../pred.js';
 import { genLength, genRelation } from './arith.js';
 import { Gen, st, type GenOptions } from './context.js';
 import { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } from './encap.js';
@@ -114,6 +114,9 @@ function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xR
 
 /** Wrap the root in the offset prologue and the PPI per-packet DLT check, as libpcap's finish_parse does. */
 function finish(g: Gen, root: Pred): Pred {
+  // An expression that is false whatever the packet (`arp` on PFLOG) needs no header-length
+  // prologue: the prologue can only compute or reject, so the program rejects every packet anyway.
+  if (constValue(root) === false) return root;
   if (g.offLinkpl.reg !== -1 && g.offLinkhdr.isVariable && g.offLinkhdr.reg === -1) g.offLinkhdr.reg = g.allocReg();
   const lt = g.outermostlinktype;
   let prefix: Stmt[] | undefined;

@@ -194,8 +194,9 @@ export function genProtochain(g: Gen, v: number, proto: ProtoQual): Pred {
       const end = gb.branch([st(BPF_ALU | BPF_ADD | BPF_K, 0)], BPF_JMP | BPF_JEQ | BPF_K, v, t, f);
       // The loop head is patched in after the body blocks exist.
       const again = gb.branch([], BPF_JMP | BPF_JEQ | BPF_K, v, end, end);
+      // AH: next header at X, length (in 4-byte units, minus 2) at X + 1.
       const ahBody = gb.jump([
-        st(BPF_MISC | BPF_TXA), st(BPF_LD | BPF_IND | BPF_B, base), st(BPF_ST, reg2), st(BPF_MISC | BPF_TXA),
+        st(BPF_LD | BPF_IND | BPF_B, base), st(BPF_ST, reg2), st(BPF_MISC | BPF_TXA),
         st(BPF_ALU | BPF_ADD | BPF_K, 1), st(BPF_MISC | BPF_TAX), st(BPF_LD | BPF_IND | BPF_B, base),
         st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_ALU | BPF_MUL | BPF_K, 4), st(BPF_MISC | BPF_TAX),
         st(BPF_LD | BPF_MEM, reg2),
