@@ -96,7 +96,10 @@ function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xR
   const s: Stmt[] = before.length || xReady ? [...before] : [st(BPF_LDX | BPF_IMM, g.offOutermostlinkhdr.constant)];
   s.push(st(BPF_MISC | BPF_TXA), st(BPF_ALU | BPF_ADD | BPF_K, 24), st(BPF_ST, reg), st(BPF_LD | BPF_IND | BPF_B, 0));
   let afterQos: Block = cont;
-  if (g.outermostlinktype === DLT.IEEE802_11_RADIO) {
+  // libpcap decides the radiotap data-pad round-up on the link type in force at the end of the
+  // expression, not the outermost one: after `vxlan`/`geneve` (link type now Ethernet) it is
+  // left out. Same here, so that the programs agree on padded frames.
+  if (g.linktype === DLT.IEEE802_11_RADIO) {
     const roundup = gb.jump([
       st(BPF_LD | BPF_MEM, reg), st(BPF_ALU | BPF_ADD | BPF_K, 3), st(BPF_ALU | BPF_AND | BPF_K, ~3 >>> 0), st(BPF_ST, reg),
     ], cont);
