@@ -47,6 +47,11 @@ export interface Block {
   id: number;
   stmts: Stmt[];
   term: Terminator;
+  /**
+   * Set only on the optimiser's working copies (optimize.ts `cloneCfg`): a dense index, unique
+   * among the blocks of one copy, used to key per-block tables by array position.
+   */
+  ix?: number;
 }
 
 export interface Cfg {

@@ -36,11 +36,42 @@ export function successors(b: Block): Block[] {
   return [];
 }
 
+/**
+ * A table keyed by blocks: by array position for blocks with an `ix` (the optimiser's working
+ * copies), through a Map for any other block. Only get/set/has.
+ */
+export class BlockMap<V> {
+  private readonly keys: (Block | undefined)[] = [];
+  private readonly vals: (V | undefined)[] = [];
+  private other: Map<Block, V> | undefined = undefined;
+
+  get(b: Block): V | undefined {
+    const i = b.ix;
+    if (i !== undefined) return this.keys[i] === b ? this.vals[i] : undefined;
+    return this.other === undefined ? undefined : this.other.get(b);
+  }
+
+  has(b: Block): boolean {
+    const i = b.ix;
+    if (i !== undefined) return this.keys[i] === b;
+    return this.other !== undefined && this.other.has(b);
+  }
+
+  set(b: Block, v: V): this {
+    const i = b.ix;
+    if (i !== undefined) {
+      this.keys[i] = b;
+      this.vals[i] = v;
+    } else (this.other ??= new Map()).set(b, v);
+    return this;
+  }
+}
+
 export interface Graph {
   /** Reachable blocks in reverse postorder (a topological order when acyclic). */
   order: Block[];
-  index: Map<Block, number>;
-  preds: Map<Block, Block[]>;
+  index: BlockMap<number>;
+  preds: BlockMap<Block[]>;
   /** Blocks on a cycle. */
   inLoop: Set<Block>;
   /** Targets of back edges. */
@@ -57,7 +88,7 @@ function succAt(b: Block, i: number): Block | undefined {
 
 export function buildGraph(cfg: Cfg): Graph {
   const post: Block[] = [];
-  const state = new Map<Block, number>(); // 1 on stack, 2 done
+  const state = new BlockMap<number>(); // 1 on stack, 2 done
   const headers = new Set<Block>();
   const stack: Block[] = [cfg.entry];
   const next: number[] = [0];
@@ -82,8 +113,8 @@ export function buildGraph(cfg: Cfg): Graph {
     }
   }
   const order = post.reverse();
-  const index = new Map<Block, number>();
-  const preds = new Map<Block, Block[]>();
+  const index = new BlockMap<number>();
+  const preds = new BlockMap<Block[]>();
   for (let i = 0; i < order.length; i++) {
     index.set(order[i]!, i);
     preds.set(order[i]!, []);
@@ -154,9 +185,9 @@ export function termUse(b: Block): number {
 }
 
 /** Live-in sets of every block, to a fixpoint (loops included). */
-export function liveness(g: Graph): Map<Block, number> {
-  const liveIn = new Map<Block, number>();
-  const local = new Map<Block, { use: number; def: number }>();
+export function liveness(g: Graph): BlockMap<number> {
+  const liveIn = new BlockMap<number>();
+  const local = new BlockMap<{ use: number; def: number }>();
   for (const b of g.order) {
     let use = 0, def = 0;
     for (const s of b.stmts) {
@@ -185,7 +216,7 @@ export function liveness(g: Graph): Map<Block, number> {
   return liveIn;
 }
 
-export function liveOut(b: Block, liveIn: Map<Block, number>): number {
+export function liveOut(b: Block, liveIn: BlockMap<number>): number {
   let out = 0;
   for (const s of successors(b)) out |= liveIn.get(s) ?? ALL_LOCS;
   return out;
@@ -213,7 +244,7 @@ export interface BlockInfo {
 export interface Analysis {
   g: Graph;
   t: ValueTable;
-  info: Map<Block, BlockInfo>;
+  info: BlockMap<BlockInfo>;
 }
 
 /** The facts on the edge b → succ (the branch's outcome added). Shared: do not change them. */
@@ -269,7 +300,7 @@ export function condOf(t: ValueTable, b: Block, s: State): Cond | undefined {
 }
 
 export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): Analysis {
-  const info = new Map<Block, BlockInfo>();
+  const info = new BlockMap<BlockInfo>();
   const a: Analysis = { g, t, info };
   const entryState: State = new Array<number>(NLOC).fill(t.konst(0));
   for (const b of g.order) {

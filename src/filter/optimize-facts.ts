@@ -410,8 +410,8 @@ export class Safety {
   dev = false;
   /** Negative-offset loads and indirect loads (`base:k:end`) that happened: the very same load cannot fail. */
   neg: Set<string>;
-  /** The collections are shared with another Safety: copy them before a change. */
-  private shared = false;
+  /** Which collections are shared with another Safety (1 ind, 2 nz, 4 neg): copy them before a change. */
+  private shared = 0;
 
   constructor(ind?: Map<number, number>, nz?: Set<number>, neg?: Set<string>) {
     this.ind = ind ?? new Map();
@@ -425,18 +425,40 @@ export class Safety {
     s.cap = this.cap;
     s.anc = this.anc;
     s.dev = this.dev;
-    s.shared = true;
-    this.shared = true;
+    s.shared = 7;
+    this.shared = 7;
     return s;
   }
 
-  /** Make the collections this object's own before changing them. */
-  own(): void {
-    if (!this.shared) return;
-    this.ind = new Map(this.ind);
-    this.nz = new Set(this.nz);
-    this.neg = new Set(this.neg);
-    this.shared = false;
+  /** Record that the load of base value v ending at `end` cannot fail any more. */
+  addInd(v: number, end: number): void {
+    const known = this.ind.get(v) ?? 0;
+    if (end <= known) return;
+    if (this.shared & 1) {
+      this.ind = new Map(this.ind);
+      this.shared &= ~1;
+    }
+    this.ind.set(v, end);
+  }
+
+  /** Record that value v is not zero. */
+  addNz(v: number): void {
+    if (this.nz.has(v)) return;
+    if (this.shared & 2) {
+      this.nz = new Set(this.nz);
+      this.shared &= ~2;
+    }
+    this.nz.add(v);
+  }
+
+  /** Record that the load described by key happened. */
+  addNeg(key: string): void {
+    if (this.neg.has(key)) return;
+    if (this.shared & 4) {
+      this.neg = new Set(this.neg);
+      this.shared &= ~4;
+    }
+    this.neg.add(key);
   }
 
   intersect(o: Safety): Safety {
@@ -502,24 +524,18 @@ export function record(t: ValueTable, s: Safety, e: Effect): void {
       break;
     case E_IND: {
       const vi = t.info[e.v]!;
-      s.own();
-      s.neg.add(`i${e.v}:${e.k}:${e.end}`);
-      if (vi.hi + e.end < 0x80000000) {
-        const known = s.ind.get(e.v) ?? 0;
-        if (e.end > known) s.ind.set(e.v, e.end);
-      }
+      s.addNeg(`i${e.v}:${e.k}:${e.end}`);
+      if (vi.hi + e.end < 0x80000000) s.addInd(e.v, e.end);
       if (vi.lo + e.end > s.cap && vi.lo + e.end < 0x80000000) s.cap = vi.lo + e.end;
       break;
     }
     case E_DIV:
-      s.own();
-      s.nz.add(e.v);
+      s.addNz(e.v);
       break;
     case E_ANC:
       if (e.k >= AD) s.anc = true;
       else {
-        s.own();
-        s.neg.add(`${e.k}:${e.end}`);
+        s.addNeg(`${e.k}:${e.end}`);
       }
       break;
     case E_DEV:

@@ -26,7 +26,7 @@
 import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg } from './cfg.js';
 import * as analysis from './optimize-analysis.js';
-import type { Analysis, Graph } from './optimize-analysis.js';
+import type { Analysis, BlockMap, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
@@ -53,7 +53,7 @@ export function cloneCfg(cfg: Cfg): Cfg {
   const get = (b: Block): Block => {
     let c = map.get(b);
     if (!c) {
-      c = { id: b.id, stmts: b.stmts.map((s) => ({ code: s.code, k: s.k })), term: b.term };
+      c = { id: b.id, stmts: b.stmts.map((s) => ({ code: s.code, k: s.k })), term: b.term, ix: map.size };
       map.set(b, c);
     }
     return c;
@@ -87,7 +87,7 @@ function blockLiveIn(b: Block, out: number): number {
 }
 
 /** Recompute live-in of loop blocks (whose code does not change) from their successors' current sets. */
-function refreshLoops(g: Graph, liveIn: Map<Block, number>): void {
+function refreshLoops(g: Graph, liveIn: BlockMap<number>): void {
   for (let changed = true; changed; ) {
     changed = false;
     for (const b of g.order) {
