@@ -102,6 +102,22 @@ export class VMap<T> {
   }
 }
 
+/** The union of two ascending lists without repeats (each such a list), or undefined past 16 entries. */
+function unionSorted(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const u: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    if (u.length === 16) return undefined;
+    if (j >= b.length || (i < a.length && a[i]! < b[j]!)) u.push(a[i++]!);
+    else if (i >= a.length || b[j]! < a[i]!) u.push(b[j++]!);
+    else {
+      u.push(a[i++]!);
+      j++;
+    }
+  }
+  return u;
+}
+
 /** One test with a constant, as known for a value. */
 export interface ConstFact {
   op: number;
@@ -187,8 +203,8 @@ export class Facts {
             out.oneOf.keys.push(ak[i]!);
             out.oneOf.vals.push(set);
           } else {
-            const u = [...new Set([...set, ...other])].sort((x, y) => x - y);
-            if (u.length <= 16) {
+            const u = unionSorted(set, other);
+            if (u !== undefined) {
               out.oneOf.keys.push(ak[i]!);
               out.oneOf.vals.push(u);
             }

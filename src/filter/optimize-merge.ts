@@ -10,7 +10,7 @@
  */
 import type { Block, Cfg } from './cfg.js';
 import * as analysis from './optimize-analysis.js';
-import type { Graph } from './optimize-analysis.js';
+import { BlockMap, type Graph } from './optimize-analysis.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { buildGraph, successors } = analysis;
@@ -85,9 +85,9 @@ function stmtKey(b: Block): string {
 export function intern(cfg: Cfg, g0?: Graph): boolean {
   const g = g0 ?? buildGraph(cfg);
   if (g.headers.size) return false;
-  const rep = new Map<Block, Block>();
+  const rep = new BlockMap<Block>();
   const byKey = new Map<string, Block>();
-  const id = new Map<Block, number>();
+  const id = new BlockMap<number>();
   let next = 0;
   let changed = false;
   const r = (b: Block): Block => rep.get(b) ?? b;

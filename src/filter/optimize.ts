@@ -26,7 +26,8 @@
 import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg } from './cfg.js';
 import * as analysis from './optimize-analysis.js';
-import type { Analysis, BlockMap, Graph } from './optimize-analysis.js';
+import { BlockMap } from './optimize-analysis.js';
+import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
@@ -163,7 +164,7 @@ export function regenAll(a: Analysis): boolean {
  * are taken to accept.)
  */
 export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
-  const accepts = new Map<Block, boolean>();
+  const accepts = new BlockMap<boolean>();
   for (const b of g.order) {
     const t = b.term;
     let a = t.kind === 'ret' ? t.code !== 0x06 || t.k >>> 0 !== 0 : false;
