@@ -15,10 +15,20 @@
  * match (another Node version), the script is compiled as usual, only
  * slower. Without the bundle (tsc's output alone), dist/cli/main.js is
  * src/cli/main.ts itself.
+ *
+ * The build then also writes a V8 start-up snapshot (BPFKIT_SNAPSHOT=write,
+ * see buildSnapshot): Node's own start-up heap plus the bundle's top level,
+ * run, and the same typical `read` commands run once, so a run starts with the CLI
+ * already loaded and compiled. Node takes a snapshot only as a command-line
+ * flag, so the `bpfkit` command (package.json "bin") is dist/cli/bpfkit, a
+ * small sh script that starts the node the snapshot was built with on it,
+ * and otherwise (no snapshot, that node binary replaced since,
+ * BPFKIT_SNAPSHOT=off) runs this launcher.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
 interface CliModule {
@@ -27,6 +37,10 @@ interface CliModule {
 }
 
 const file = fileURLToPath(new URL('./bpfkit.cjs', import.meta.url));
+if (process.env.BPFKIT_SNAPSHOT === 'write') {
+  buildSnapshot();
+  process.exit(0);
+}
 const cacheFile = `${file}.cache`;
 const writing = process.env.BPFKIT_CODE_CACHE === 'write';
 // esbuild writes ASCII only (other characters escaped), so latin1 reads it exactly and fastest.
@@ -50,16 +64,7 @@ const mod = { exports: {} as CliModule };
 
 if (writing) {
   // Typical runs, so their functions are compiled when the cache is taken; output is discarded by the build.
-  const example = fileURLToPath(new URL('../../examples/loopback.pcap', import.meta.url));
-  const runs: string[][] = [['--help']];
-  if (existsSync(example)) {
-    runs.push(
-      ['read', '-r', example, 'tcp port 80'],
-      ['read', '--count', '-r', example, 'host 192.168.1.1 and (tcp port 80 or udp port 53)'],
-      ['read', '--count', '-r', example, 'ip[2:2] > 576'],
-      ['read', '--count', '-r', example, 'vlan and ip'],
-    );
-  }
+  const runs = warmRuns();
   // Their messages on standard error ("reading from file ...") are kept back, and shown only if a run fails.
   const write = process.stderr.write.bind(process.stderr);
   let said = '';
@@ -77,4 +82,87 @@ if (writing) {
   process.exitCode = 0;
 } else {
   await mod.exports.runCli(process.argv.slice(2));
+}
+
+/** The typical runs the code cache and the snapshot are warmed with. */
+function warmRuns(): string[][] {
+  const example = fileURLToPath(new URL('../../examples/loopback.pcap', import.meta.url));
+  const runs: string[][] = [['--help']];
+  if (existsSync(example)) {
+    runs.push(
+      ['read', '-r', example, 'tcp port 80'],
+      ['read', '--count', '-r', example, 'host 192.168.1.1 and (tcp port 80 or udp port 53)'],
+      ['read', '--count', '-r', example, 'ip[2:2] > 576'],
+      ['read', '--count', '-r', example, 'vlan and ip'],
+    );
+  }
+  return runs;
+}
+
+/** Single-quoted for sh. */
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Writes dist/cli/bpfkit.blob (node --build-snapshot over the bundle, its
+ * top level run and then the typical commands, their output sent nowhere)
+ * and the `bpfkit` sh script. The script takes the snapshot only with the
+ * node binary that built it, unchanged (same inode, size and time, as it was
+ * at build time), because Node refuses a snapshot from any other build;
+ * otherwise, or when building the snapshot failed, it runs the launcher.
+ */
+function buildSnapshot(): void {
+  const dir = fileURLToPath(new URL('.', import.meta.url));
+  const blob = `${file.slice(0, -'.cjs'.length)}.blob`;
+  const entry = `${file.slice(0, -'.cjs'.length)}-snapshot.cjs`;
+  const wrapper = `${dir}bpfkit`;
+  rmSync(blob, { force: true });
+  const text = readFileSync(file, 'latin1')
+    .replace(/^#![^\n]*\n/, '')
+    // The bundle's own location from where it was built (in the snapshot, __filename is the entry's).
+    .replace(/^var __bpfkitUrl = [^\n]*\n/, `var __bpfkitUrl = ${JSON.stringify(pathToFileURL(file).href)};\n`);
+  const source = [
+    // A snapshot's entry is a plain script: give the bundle the CommonJS module object it assigns to.
+    'var module = { exports: {} }, exports = module.exports;',
+    text,
+    ';(async () => {',
+    // Not --help: declaring every command puts more in the snapshot than it saves a read.
+    `  for (const argv of ${JSON.stringify(warmRuns().filter((argv) => argv[0] !== '--help'))}) await main(argv);`,
+    '  process.exitCode = undefined;',
+    '})();',
+    "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => { void runCli(process.argv.slice(1)); });",
+    '',
+  ].join('\n');
+  writeFileSync(entry, source, 'latin1');
+  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  rmSync(entry, { force: true });
+  const ok = built.status === 0 && existsSync(blob);
+  if (!ok) {
+    rmSync(blob, { force: true });
+    process.stderr.write(`bpfkit: building the start-up snapshot failed (the command will start without it)\n${built.stderr ?? ''}\n`);
+  }
+  const node = statSync(process.execPath);
+  const id = `${node.ino} ${node.size} ${Math.floor(node.mtimeMs / 1000)}`;
+  const lines = [
+    '#!/bin/sh',
+    '# The bpfkit command, written by `npm run build` (src/cli/launch.ts): starts',
+    '# the node that built the start-up snapshot on it while that node binary is',
+    '# unchanged; otherwise runs the launcher dist/cli/main.js.',
+    `node=${shQuote(process.execPath)}`,
+    `blob=${shQuote(blob)}`,
+    `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] &&`,
+    `  [ "$(stat -L -c '%i %s %Y' "$node" 2>/dev/null)" = ${shQuote(id)} ]; then`,
+    '  exec "$node" --snapshot-blob "$blob" "$@"',
+    'fi',
+    'self=$(readlink -f "$0")',
+    'exec node "${self%/*}/main.js" "$@"',
+    '',
+  ];
+  if (!ok) lines.splice(4, 6);
+  writeFileSync(wrapper, lines.join('\n'));
+  chmodSync(wrapper, 0o755);
 }

@@ -6,7 +6,7 @@
  * files, libpcap's invalid savefiles, damage in the middle, a cut last record).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +47,34 @@ describe('bpfkit read', () => {
     expect(lines(ours.out).length).toBeGreaterThan(100);
     expect(lines(ours.out)).toEqual(lines(theirs.out));
     expect(ours.err).toBe(theirs.err);
+  });
+
+  it('the bpfkit command (package.json bin: an sh script starting node on the start-up snapshot) reads as tcpdump, with or without the snapshot', () => {
+    const pkg = JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { bin: { bpfkit: string } };
+    const bin = resolve(REPO, pkg.bin.bpfkit);
+    expect(readFileSync(bin, 'utf8')).toContain('--snapshot-blob');
+    expect(existsSync(resolve(REPO, 'dist/cli/bpfkit.blob'))).toBe(true);
+    const theirs = tcpdump(['-n', '-r', LOOPBACK, 'tcp port 80']);
+    const count = tcpdump(['-n', '-r', LOOPBACK, 'ip6 or udp']);
+    for (const snapshot of ['on', 'off']) {
+      const run = (args: string[]) => spawnSync(bin, args, { env: { ...env, BPFKIT_SNAPSHOT: snapshot } });
+      const r = run(['read', '-r', LOOPBACK, 'tcp port 80']);
+      expect(r.status).toBe(0);
+      expect(lines(r.stdout.toString())).toEqual(lines(theirs.out));
+      expect(r.stderr.toString()).toBe(theirs.err);
+      // Another expression than the snapshot was warmed with, and commands and errors the snapshot did not run.
+      expect(run(['read', '--count', '-r', LOOPBACK, 'ip6 or udp']).stdout.toString()).toBe(`${lines(count.out).length} packets\n`);
+      const missing = run(['read', '-r', resolve(OUT, 'no-such.pcap')]);
+      expect(missing.status).toBe(1);
+      expect(missing.stderr.toString()).toMatch(/^bpfkit: .*no-such\.pcap: No such file or directory\n$/);
+      const bad = run(['read', '-r', LOOPBACK, 'tcp port']);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr.toString()).toMatch(/^bpfkit: can't parse filter expression/);
+      const prog = run(['filter', '-ddd', 'tcp port 80']);
+      expect(prog.status).toBe(0);
+      expect(prog.stdout.toString()).toBe(bpfkit(['filter', '-ddd', 'tcp port 80']).out);
+      expect(prog.stdout.toString()).toMatch(/^\d+\n(\d+ \d+ \d+ \d+\n)+$/);
+    }
   });
 
   it('--count and -c agree with tcpdump across files and expressions', () => {
