@@ -332,7 +332,7 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
       for (let l = 0; l < NLOC && inState !== states[0]; l++) {
         const v0 = states[0]!;
         let same = !header;
-        for (const st of states) if (st[l] !== v0[l]) same = false;
+        for (let j = 1; same && j < states.length; j++) if (states[j]![l] !== v0[l]) same = false;
         if (same) inState[l] = v0[l]!;
         else if (header) inState[l] = t.opaque();
         else {
