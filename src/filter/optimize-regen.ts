@@ -367,7 +367,9 @@ export function regenerate(
   branch: { code: number; k: number } | undefined,
 ): BlockCode | undefined {
   // Blocks with an ifindex/hatype load that may still fail keep their order: leave them.
-  {
+  let dev = false;
+  for (const e of spec.effects) if (e.kind === E_DEV) dev = true;
+  if (dev) {
     const s = spec.safety.clone();
     for (const e of spec.effects) {
       if (e.kind === E_DEV && mayFail(t, s, e, spec.facts)) return undefined;
