@@ -156,7 +156,7 @@ function buildSnapshot(): void {
     `blob=${shQuote(blob)}`,
     `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] &&`,
     `  [ "$(stat -L -c '%i %s %Y' "$node" 2>/dev/null)" = ${shQuote(id)} ]; then`,
-    '  exec "$node" --snapshot-blob "$blob" "$@"',
+    '  exec "$node" --snapshot-blob "$blob" -- "$@"',
     'fi',
     'self=$(readlink -f "$0")',
     'exec node "${self%/*}/main.js" "$@"',

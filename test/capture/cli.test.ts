@@ -70,6 +70,10 @@ describe('bpfkit read', () => {
       const bad = run(['read', '-r', LOOPBACK, 'tcp port']);
       expect(bad.status).toBe(1);
       expect(bad.stderr.toString()).toMatch(/^bpfkit: can't parse filter expression/);
+      // Options first: bpfkit's, not node's (the script ends node's options before the arguments).
+      const version = (JSON.parse(readFileSync(resolve(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+      expect(run(['--version']).stdout.toString()).toBe(`${version}\n`);
+      expect(run(['--help']).stdout.toString()).toMatch(/^Usage: bpfkit /);
       const prog = run(['filter', '-ddd', 'tcp port 80']);
       expect(prog.status).toBe(0);
       expect(prog.stdout.toString()).toBe(bpfkit(['filter', '-ddd', 'tcp port 80']).out);
