@@ -4,8 +4,9 @@
  * its debug log.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { compileBpfObject, fresh } from '../support/clang.js';
 import { REPO, TMP } from '../support/paths.js';
 
 export const FIXTURES = resolve(REPO, 'test/btf/fixtures');
@@ -16,27 +17,16 @@ export function hasTool(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-function fresh(out: string, src: string): boolean {
-  return existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs;
-}
-
 /** Compile test/btf/fixtures/NAME.bpf.c into an object; returns its path. */
 export function compileFixture(name: string, clang = 'clang'): string {
-  const src = join(FIXTURES, `${name}.bpf.c`);
-  const out = join(OUT, `${name}.${clang}.bpf.o`);
-  if (!fresh(out, src)) {
-    execFileSync(clang, ['-g', '-O2', '-target', 'bpf', '-I/usr/include/x86_64-linux-gnu', '-c', src, '-o', out], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
-  return out;
+  return compileBpfObject(join(FIXTURES, `${name}.bpf.c`), join(OUT, `${name}.${clang}.bpf.o`), { cc: clang });
 }
 
 /** Build the libbpf CO-RE oracle; returns its path. */
 export function coreOracle(): string {
   const src = resolve(REPO, 'test/btf/c/core_oracle.c');
   const out = join(OUT, 'core_oracle');
-  if (!fresh(out, src)) execFileSync('gcc', ['-O1', '-o', out, src, '-lbpf'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (!fresh(out, [src])) execFileSync('gcc', ['-O1', '-o', out, src, '-lbpf'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return out;
 }
 

@@ -8,13 +8,14 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decode, type Instruction } from '../../src/ebpf/insn.js';
+import { compileBpfObject } from '../support/clang.js';
 import { REPO, TMP } from '../support/paths.js';
 
 export const FIXTURES = resolve(REPO, 'test/elf/fixtures');
 export const OUT = resolve(TMP, 'elf');
 mkdirSync(OUT, { recursive: true });
 
-export const HAVE_CLANG = spawnSync('clang', ['--version']).status === 0;
+export { HAVE_CLANG } from '../support/clang.js';
 /** clang 19 (Debian's clang-19), for BPF ISA v4 objects. */
 export const HAVE_CLANG19 = spawnSync('clang-19', ['--version']).status === 0;
 export const HAVE_BPFTOOL = spawnSync('bpftool', ['version']).status === 0;
@@ -22,16 +23,8 @@ export const IS_ROOT = typeof process.getuid === 'function' && process.getuid() 
 
 /** Compile test/elf/fixtures/NAME.bpf.c (cached by mtime); extra flags make a variant. */
 export function compileFixture(name: string, opts: { flags?: string[]; variant?: string; target?: 'bpf' | 'bpfel' | 'bpfeb'; cc?: string } = {}): string {
-  const src = join(FIXTURES, `${name}.bpf.c`);
   const out = join(OUT, `${name}${opts.variant ? `.${opts.variant}` : ''}.bpf.o`);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
-  const tmp = `${out}.${process.pid}.tmp`;
-  const args = ['-g', '-O2', '-target', opts.target ?? 'bpf', '-I/usr/include/x86_64-linux-gnu', '-I', OUT, ...(opts.flags ?? []), '-c', src, '-o', tmp];
-  const cc = opts.cc ?? 'clang';
-  const r = spawnSync(cc, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cc} ${args.join(' ')} failed:\n${r.stderr}`);
-  renameSync(tmp, out);
-  return out;
+  return compileBpfObject(join(FIXTURES, `${name}.bpf.c`), out, { ...opts, flags: ['-I', OUT, ...(opts.flags ?? [])] });
 }
 
 let oracleBin: string | undefined;

@@ -6,42 +6,24 @@
  * namespaces with a veth pair, and what bpfkit may have left behind.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCollectionSpec } from '../../src/elf/index.js';
 import { loadCollection, markHiddenSubprogsStatic, type KernelCollection } from '../../src/kernel/index.js';
 import type { LoadCollectionOptions } from '../../src/kernel/collection.js';
+import { compileBpfObject, fresh, TARGET_ARCH } from '../support/clang.js';
 import { REPO, TMP } from '../support/paths.js';
 
 export const FIXTURES = resolve(REPO, 'test/kernel/attach-fixtures');
 const OUT = resolve(TMP, 'kernel-attach');
 
-export const HAVE_CLANG = spawnSync('clang', ['--version']).status === 0;
+export { HAVE_CLANG } from '../support/clang.js';
 export const HAVE_GCC = spawnSync('gcc', ['--version']).status === 0;
 export const HAVE_SDT = existsSync('/usr/include/sys/sdt.h') || existsSync(`/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/sys/sdt.h`);
 
-const TARGET_ARCH = process.arch === 'arm64' ? 'arm64' : 'x86';
-const TRIPLE = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-
-function fresh(out: string, sources: string[]): boolean {
-  if (!existsSync(out)) return false;
-  const t = statSync(out).mtimeMs;
-  return sources.every((s) => statSync(s).mtimeMs <= t);
-}
-
 /** clang -O2 -g -target bpf of attach-fixtures/NAME.bpf.c (cached by mtime): the object's path. */
 export function compileAttachBpf(name: string): string {
-  mkdirSync(OUT, { recursive: true });
-  const src = join(FIXTURES, `${name}.bpf.c`);
-  const out = join(OUT, `${name}.bpf.o`);
-  if (fresh(out, [src])) return out;
-  const tmp = `${out}.${process.pid}.tmp`;
-  const r = spawnSync('clang', ['-g', '-O2', '-target', 'bpf', `-D__TARGET_ARCH_${TARGET_ARCH}`, `-I/usr/include/${TRIPLE}`, '-c', src, '-o', tmp], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`clang failed on ${src}:\n${r.stderr}`);
-  renameSync(tmp, out);
-  return out;
+  return compileBpfObject(join(FIXTURES, `${name}.bpf.c`), join(OUT, `${name}.bpf.o`), { flags: [`-D__TARGET_ARCH_${TARGET_ARCH}`] });
 }
 
 /** gcc the probed test binary (attach_target.c + attach_target_sem.c) with the given flags (default -O0 -fno-builtin). */
