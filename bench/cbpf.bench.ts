@@ -92,34 +92,28 @@ function perPacketRound(filter: Filter, packets: readonly Pkt[], seconds = ROUND
   };
 }
 
-function batchRound(filter: BatchFilter, batch: PacketBatch, seconds = ROUND_SECONDS): Round {
+/** A round that filters a whole packet set per call (`filterAll` returns the accepted count). */
+function wholeSetRound(filterAll: () => number, count: number, seconds = ROUND_SECONDS): Round {
   return () => {
     let filtered = 0;
     let accepted = 0;
     const t0 = cpuMicros();
     let t: number;
     do {
-      accepted = filter(batch);
-      filtered += batch.count ?? batch.offsets.length;
+      accepted = filterAll();
+      filtered += count;
       t = cpuMicros() - t0;
     } while (t < seconds * 1e6);
     return { filtered, seconds: t / 1e6, accepted };
   };
 }
 
+function batchRound(filter: BatchFilter, batch: PacketBatch, seconds = ROUND_SECONDS): Round {
+  return wholeSetRound(() => filter(batch), batch.count ?? batch.offsets.length, seconds);
+}
+
 function wasmRound(filter: WasmFilter, store: WasmPackets, seconds = ROUND_SECONDS): Round {
-  return () => {
-    let filtered = 0;
-    let accepted = 0;
-    const t0 = cpuMicros();
-    let t: number;
-    do {
-      accepted = filter(store);
-      filtered += store.count;
-      t = cpuMicros() - t0;
-    } while (t < seconds * 1e6);
-    return { filtered, seconds: t / 1e6, accepted };
-  };
+  return wholeSetRound(() => filter(store), store.count, seconds);
 }
 
 /** CPU time of this process (user + system), in microseconds. */
