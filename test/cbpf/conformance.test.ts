@@ -9,27 +9,15 @@
  * `dpc != 0`; those are counted and listed). The 10 apply-fixtures cases
  * need resolver fixtures in /etc and are left to the filter compiler's tests.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { interpret, jit, jitBatch } from '../../src/cbpf/index.js';
 import { libpcapCompileOffline, libpcapVerdicts } from '../support/libpcap.js';
+import { loadJsonl, type ApplyCase } from '../support/libpcap-tables.js';
 import { LIBPCAP_CONFORMANCE } from '../support/paths.js';
 import { loadPacketsOf } from './packets.js';
 
-interface ApplyCase {
-  name: string;
-  savefile: string;
-  expr: string;
-  optimize: boolean;
-  netmask: string | null;
-  results: number[];
-}
-
-const cases: ApplyCase[] = readFileSync(resolve(LIBPCAP_CONFORMANCE, 'apply.jsonl'), 'utf8')
-  .split('\n')
-  .filter((l) => l.trim())
-  .map((l) => JSON.parse(l) as ApplyCase);
+const cases = loadJsonl<ApplyCase>('apply.jsonl');
 
 describe('libpcap apply.jsonl', () => {
   it('every recorded verdict, on every engine', () => {

@@ -34,21 +34,7 @@ export interface RejectCase {
   needs?: string[];
 }
 
-export interface ApplyCase {
-  name: string;
-  savefile: string;
-  expr: string;
-  optimize: boolean;
-  netmask: string | null;
-  results: number[];
-}
-
-export function loadJsonl<T>(file: string): T[] {
-  return readFileSync(join(LIBPCAP_CONFORMANCE, file), 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as T);
-}
+export { loadJsonl, type ApplyCase } from '../../support/libpcap-tables.js';
 
 export const fixtureResolver = fileResolver({
   hosts: join(LIBPCAP_CONFORMANCE, 'fixtures/hosts'),
