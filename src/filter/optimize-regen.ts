@@ -376,6 +376,8 @@ export function regenerate(
       record(t, s, e);
     }
   }
+  // Nothing can be shorter than the original (which wins ties): keep it without searching.
+  if (original.length <= minLength(t, spec)) return undefined;
   const r: Best = { best: undefined, len: Infinity };
   // The original (must pass: it is the definition) and its pruned form.
   consider(t, spec, r, original.slice(), branch);
@@ -434,6 +436,36 @@ export function regenerate(
     }
   }
   return r.best;
+}
+
+/**
+ * A lower bound on the length of any code that meets spec: each location that must end with a
+ * value it does not hold on entry takes a statement of its own (a statement writes one location).
+ * A's test operand counts when A on entry cannot be the operand of an equivalent test (the
+ * canonical test's operand is not on the chain of constant and/add/xor under it).
+ */
+function minLength(t: ValueTable, spec: BlockSpec): number {
+  const entry = spec.entry, exit = spec.exit, live = spec.liveOut;
+  let n = 0;
+  for (let i = 0; i < 16; i++) if ((live >> i) & 1 && entry[i] !== exit[i]) n++;
+  if ((live >> LOC_X) & 1 && entry[LOC_X] !== exit[LOC_X]) n++;
+  if ((live >> LOC_A) & 1) {
+    if (entry[LOC_A] !== exit[LOC_A]) n++;
+  } else if (spec.retA !== undefined) {
+    if (entry[LOC_A] !== spec.retA) n++;
+  } else if (spec.cond) {
+    const target = canonical(t, spec.cond).c.a;
+    let v = entry[LOC_A]!;
+    let reach = v === target || v === spec.cond.a;
+    for (let i = 0; !reach && i < 8; i++) {
+      const vi = t.info[v]!;
+      if (vi.kind !== V_ALU || vi.code !== 0x00 && vi.code !== 0x50 && vi.code !== 0xa0 || t.constOf(vi.b) === undefined) break;
+      v = vi.a;
+      reach = v === target;
+    }
+    if (!reach) n++;
+  }
+  return n;
 }
 
 /** The best candidate so far. */
