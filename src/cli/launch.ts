@@ -26,7 +26,7 @@
  * BPFKIT_SNAPSHOT=off) runs this launcher.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
@@ -145,24 +145,47 @@ function buildSnapshot(): void {
     rmSync(blob, { force: true });
     process.stderr.write(`bpfkit: building the start-up snapshot failed (the command will start without it)\n${built.stderr ?? ''}\n`);
   }
+  // The node binary, recognised without starting a program: a stamp file with its modification
+  // time, compared by sh's own test (neither newer nor older); where that cannot be made to
+  // match (a file system without the precision), `stat` compares inode, size and time instead.
   const node = statSync(process.execPath);
+  const stamp = `${blob}.node`;
+  writeFileSync(stamp, `${process.execPath}\n`);
+  utimesSync(stamp, node.atime, node.mtime);
+  const sameTime = '[ ! "$node" -nt "$stamp" ] && [ ! "$node" -ot "$stamp" ]';
+  const byStamp = spawnSync('sh', ['-c', `node=$0 stamp=$1; ${sameTime}`, process.execPath, stamp]).status === 0;
   const id = `${node.ino} ${node.size} ${Math.floor(node.mtimeMs / 1000)}`;
   const lines = [
     '#!/bin/sh',
     '# The bpfkit command, written by `npm run build` (src/cli/launch.ts): starts',
     '# the node that built the start-up snapshot on it while that node binary is',
     '# unchanged; otherwise runs the launcher dist/cli/main.js.',
+    '# Node reads and parses every certificate of NODE_EXTRA_CA_CERTS as it starts (about',
+    '# 90 ms for a system bundle); bpfkit makes no TLS connections, so its node starts',
+    '# without it, and bpfkit puts it back for the programs it runs.',
+    'if [ -n "${NODE_EXTRA_CA_CERTS+set}" ]; then',
+    '  BPFKIT_NODE_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export BPFKIT_NODE_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS',
+    'fi',
     `node=${shQuote(process.execPath)}`,
     `blob=${shQuote(blob)}`,
-    `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] &&`,
-    `  [ "$(stat -L -c '%i %s %Y' "$node" 2>/dev/null)" = ${shQuote(id)} ]; then`,
+    ...(byStamp
+      ? [`stamp=${shQuote(stamp)}`, `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] && ${sameTime}; then`]
+      : [
+          `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] &&`,
+          `  [ "$(stat -L -c '%i %s %Y' "$node" 2>/dev/null)" = ${shQuote(id)} ]; then`,
+        ]),
     '  exec "$node" --snapshot-blob "$blob" -- "$@"',
     'fi',
     'self=$(readlink -f "$0")',
     'exec node "${self%/*}/main.js" "$@"',
     '',
   ];
-  if (!ok) lines.splice(4, 6);
+  if (!ok) {
+    // No snapshot: only the launcher.
+    const from = lines.findIndex((l) => l.startsWith('node='));
+    lines.splice(from, lines.indexOf('fi', from) + 1 - from);
+    rmSync(stamp, { force: true });
+  }
   writeFileSync(wrapper, lines.join('\n'));
   chmodSync(wrapper, 0o755);
 }

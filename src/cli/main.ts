@@ -74,6 +74,12 @@ function isEntryPoint(): boolean {
 
 /** Run as the `bpfkit` command: the arguments after the script, the exit status in process.exitCode. */
 export async function runCli(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // The bpfkit sh script starts node without NODE_EXTRA_CA_CERTS (see src/cli/launch.ts); the programs bpfkit runs get it back.
+  const ca = process.env.BPFKIT_NODE_EXTRA_CA_CERTS;
+  if (ca !== undefined) {
+    process.env.NODE_EXTRA_CA_CERTS = ca;
+    delete process.env.BPFKIT_NODE_EXTRA_CA_CERTS;
+  }
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
