@@ -75,10 +75,20 @@ export function cleanup(cfg: Cfg, g0?: Graph): boolean {
   return changed;
 }
 
-function stmtKey(b: Block): string {
-  let s = '';
-  for (const x of b.stmts) s += `${x.code}:${x.k >>> 0},`;
-  return s;
+/** Same statements (codes and k as unsigned). */
+function sameStmts(a: Block, b: Block): boolean {
+  const x = a.stmts, y = b.stmts;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
+  return true;
+}
+
+/** Same terminator, successors compared by their representatives. */
+function sameTerm(a: Block, b: Block): boolean {
+  const s = a.term, t = b.term;
+  if (s.kind === 'ret') return t.kind === 'ret' && s.code === t.code && s.k >>> 0 === t.k >>> 0;
+  if (s.kind === 'branch') return t.kind === 'branch' && s.code === t.code && s.k >>> 0 === t.k >>> 0 && s.jt === t.jt && s.jf === t.jf;
+  return t.kind === 'jump' && s.target === t.target;
 }
 
 /** Merge identical blocks (bottom-up). */
@@ -86,7 +96,9 @@ export function intern(cfg: Cfg, g0?: Graph): boolean {
   const g = g0 ?? buildGraph(cfg);
   if (g.headers.size) return false;
   const rep = new BlockMap<Block>();
-  const byKey = new Map<string, Block>();
+  // Blocks kept so far, bucketed by a hash of their code and terminator (successors already
+  // replaced by their representatives, so equal blocks have identical successor objects).
+  const buckets = new Map<number, Block[]>();
   const id = new BlockMap<number>();
   let next = 0;
   let changed = false;
@@ -94,22 +106,26 @@ export function intern(cfg: Cfg, g0?: Graph): boolean {
   for (let i = g.order.length - 1; i >= 0; i--) {
     const b = g.order[i]!;
     const t = b.term;
+    let h: number;
     if (t.kind === 'branch') {
       t.jt = r(t.jt);
       t.jf = r(t.jf);
-    } else if (t.kind === 'jump') t.target = r(t.target);
-    const tk = t.kind === 'ret'
-      ? `r${t.code}:${t.k >>> 0}`
-      : t.kind === 'branch'
-        ? `b${t.code}:${t.k >>> 0}:${id.get(t.jt)}:${id.get(t.jf)}`
-        : `j${id.get(t.target)}`;
-    const key = `${stmtKey(b)}|${tk}`;
-    const hit = byKey.get(key);
-    if (hit && hit !== b) {
+      h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(id.get(t.jt)! + 1, 0x85ebca6b) ^ Math.imul(id.get(t.jf)! + 7, 0xc2b2ae35);
+    } else if (t.kind === 'jump') {
+      t.target = r(t.target);
+      h = Math.imul(id.get(t.target)! + 3, 0x27d4eb2f);
+    } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
+    for (const x of b.stmts) h = Math.imul(h ^ x.code, 0x01000193) ^ Math.imul(x.k, 0x5bd1e995);
+    h |= 0;
+    let list = buckets.get(h);
+    let hit: Block | undefined;
+    if (list === undefined) buckets.set(h, (list = []));
+    else for (const c of list) if (sameTerm(c, b) && sameStmts(c, b)) hit = c;
+    if (hit !== undefined) {
       rep.set(b, hit);
       changed = true;
     } else {
-      byKey.set(key, b);
+      list.push(b);
       id.set(b, next++);
     }
   }

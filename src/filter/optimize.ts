@@ -197,6 +197,7 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   const work = cloneCfg(cfg);
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
+  let final: Graph | undefined;
   for (let round = 0; round < maxRounds; round++) {
     // One graph for as long as nothing changes the edges.
     let g = buildGraph(work);
@@ -217,15 +218,24 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     }
     // After a round of rewriting, a graph that nothing above changed is done
     // (rewriting it again finds what the last rewrite found).
-    if (round > 0 && !changed) break;
+    if (round > 0 && !changed) {
+      final = a.g;
+      break;
+    }
     // Rewriting may swap a branch's targets but keeps the edges: the analysis's graph still holds.
     if (regenAll(a)) changed = true;
     if (intern(work, a.g)) changed = true;
-    if (!changed) break;
+    if (!changed) {
+      final = a.g;
+      break;
+    }
   }
-  cleanup(work);
-  const g = buildGraph(work);
+  // A round that changed nothing leaves its graph current; after the last round, clean up.
+  if (final === undefined) {
+    cleanup(work);
+    final = buildGraph(work);
+  }
   const out: Cfg = { entry: work.entry };
-  if (g.headers.size) out.cyclic = true;
+  if (final.headers.size) out.cyclic = true;
   return out;
 }
