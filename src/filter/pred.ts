@@ -79,16 +79,16 @@ export function constValue(p: Pred): boolean | undefined {
     case 'and': {
       const a = constValue(p.a);
       if (a === false) return false;
-      const b = constValue(p.b);
-      if (a === true) return b;
-      return b === false && !hasEffects(p.a) ? false : undefined;
+      if (a === true) return constValue(p.b);
+      // Only an effect-free left side lets a constant right side decide (rare: the right side
+      // is walked only then).
+      return !hasEffects(p.a) && constValue(p.b) === false ? false : undefined;
     }
     case 'or': {
       const a = constValue(p.a);
       if (a === true) return true;
-      const b = constValue(p.b);
-      if (a === false) return b;
-      return b === true && !hasEffects(p.a) ? true : undefined;
+      if (a === false) return constValue(p.b);
+      return !hasEffects(p.a) && constValue(p.b) === true ? true : undefined;
     }
     case 'pre':
       return constValue(p.a);

@@ -18,6 +18,7 @@ import { genLength, genRelation } from './arith.js';
 import { Gen, st, type GenOptions } from './context.js';
 import { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } from './encap.js';
 import { genId } from './ids.js';
+import { isWlan } from './linktype.js';
 import { genProtoAbbrev } from './proto.js';
 import {
   genAtmField, genAtmType, genBroadcast, genByteop, genIfindex, genInbound, genLlc, genMtp2, genMtp3, genMulticast,
@@ -152,7 +153,7 @@ function finish(g: Gen, root: Pred): Pred {
     default:
       break;
   }
-  const wlan = [DLT.IEEE802_11, DLT.PRISM_HEADER, DLT.IEEE802_11_RADIO_AVS, DLT.IEEE802_11_RADIO, DLT.PPI].includes(lt);
+  const wlan = isWlan(lt);
   const needWlanLen = wlan && g.offLinkpl.reg !== -1;
   let body = root;
   if (prismGraph || needWlanLen) {
