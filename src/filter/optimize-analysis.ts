@@ -21,9 +21,9 @@ import * as values from './optimize-values.js';
 import type { Effect, State, ValueTable } from './optimize-values.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
-const { BPF_A, BPF_JMP, BPF_RET, BPF_X, bpfClass, bpfMode, bpfRval, bpfSrc } = insn;
+const { BPF_A, BPF_JMP, BPF_RET, BPF_X, bpfClass, bpfRval, bpfSrc } = insn;
 const { addFact, mayFail, record } = factsMod;
-const { LOC_A, LOC_X, NLOC, step } = values;
+const { E_LOAD, LOC_A, LOC_X, NLOC, step } = values;
 
 export const BIT_A = 1 << LOC_A;
 export const BIT_X = 1 << LOC_X;
@@ -145,34 +145,51 @@ export function buildGraph(cfg: Cfg): Graph {
   return { order, index, preds, inLoop, headers };
 }
 
-/** Locations a statement reads and writes (bit masks). */
-export function stmtUseDef(s: Stmt): { use: number; def: number } {
+/** Locations a statement reads (bit mask). */
+export function stmtUse(s: Stmt): number {
   const code = s.code;
   const k = s.k >>> 0;
-  switch (bpfClass(code)) {
+  switch (code & 7) {
     case 0x00: { // LD
-      const mode = bpfMode(code);
-      if (mode === 0x60) return { use: k < 16 ? 1 << k : 0, def: BIT_A };
-      if (mode === 0x40) return { use: BIT_X, def: BIT_A };
+      const mode = code & 0xe0;
+      if (mode === 0x60) return k < 16 ? 1 << k : 0;
+      if (mode === 0x40) return BIT_X;
       // Linux extensions that read A and X, and ifindex/hatype which may return A.
-      if (mode === 0x20 && k >= 0xfffff000) return { use: BIT_A | BIT_X, def: BIT_A };
-      return { use: 0, def: BIT_A };
+      if (mode === 0x20 && k >= 0xfffff000) return BIT_A | BIT_X;
+      return 0;
     }
-    case 0x01: { // LDX
-      const mode = bpfMode(code);
-      if (mode === 0x60) return { use: k < 16 ? 1 << k : 0, def: BIT_X };
-      return { use: 0, def: BIT_X };
-    }
+    case 0x01: // LDX
+      return (code & 0xe0) === 0x60 && k < 16 ? 1 << k : 0;
     case 0x02:
-      return { use: BIT_A, def: k < 16 ? 1 << k : 0 };
+      return BIT_A;
     case 0x03:
-      return { use: BIT_X, def: k < 16 ? 1 << k : 0 };
+      return BIT_X;
     case 0x04:
-      return { use: BIT_A | (bpfSrc(code) === BPF_X ? BIT_X : 0), def: BIT_A };
+      return BIT_A | ((code & 0x08) === BPF_X ? BIT_X : 0);
     case 0x07:
-      return (code & 0xf8) === 0x80 ? { use: BIT_X, def: BIT_A } : { use: BIT_A, def: BIT_X };
+      return (code & 0xf8) === 0x80 ? BIT_X : BIT_A;
     default:
-      return { use: ALL_LOCS, def: 0 };
+      return ALL_LOCS;
+  }
+}
+
+/** Locations a statement writes (bit mask). */
+export function stmtDef(s: Stmt): number {
+  switch (s.code & 7) {
+    case 0x00:
+    case 0x04:
+      return BIT_A;
+    case 0x01:
+      return BIT_X;
+    case 0x02:
+    case 0x03: {
+      const k = s.k >>> 0;
+      return k < 16 ? 1 << k : 0;
+    }
+    case 0x07:
+      return (s.code & 0xf8) === 0x80 ? BIT_A : BIT_X;
+    default:
+      return 0;
   }
 }
 
@@ -187,16 +204,19 @@ export function termUse(b: Block): number {
 /** Live-in sets of every block, to a fixpoint (loops included). */
 export function liveness(g: Graph): BlockMap<number> {
   const liveIn = new BlockMap<number>();
-  const local = new BlockMap<{ use: number; def: number }>();
-  for (const b of g.order) {
+  const n = g.order.length;
+  const uses = new Array<number>(n);
+  const defs = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const b = g.order[i]!;
     let use = 0, def = 0;
     for (const s of b.stmts) {
-      const ud = stmtUseDef(s);
-      use |= ud.use & ~def;
-      def |= ud.def;
+      use |= stmtUse(s) & ~def;
+      def |= stmtDef(s);
     }
     use |= termUse(b) & ~def;
-    local.set(b, { use, def });
+    uses[i] = use;
+    defs[i] = def;
     liveIn.set(b, use);
   }
   for (let changed = true; changed; ) {
@@ -205,8 +225,7 @@ export function liveness(g: Graph): BlockMap<number> {
       const b = g.order[i]!;
       let out = 0;
       for (const s of successors(b)) out |= liveIn.get(s)!;
-      const l = local.get(b)!;
-      const inn = l.use | (out & ~l.def);
+      const inn = uses[i]! | (out & ~defs[i]!);
       if (inn !== liveIn.get(b)) {
         liveIn.set(b, inn);
         changed = true;
@@ -273,7 +292,9 @@ export function runBlock(
   facts: Facts | undefined,
 ): { state: State; safety: Safety; effects: { e: Effect; mayFail: boolean }[]; ok: boolean } {
   const s = state.slice();
-  const sf = safety.clone();
+  // The entry's safety until an effect adds to it (a load past what is known to fit, or any other kind).
+  let sf = safety;
+  let own = false;
   const effects: { e: Effect; mayFail: boolean }[] = [];
   const buf: Effect[] = [];
   let ok = true;
@@ -285,6 +306,10 @@ export function runBlock(
     }
     for (const e of buf) {
       effects.push({ e, mayFail: mayFail(t, sf, e, facts) });
+      if (!own && (e.kind !== E_LOAD || e.end > sf.cap)) {
+        sf = sf.clone();
+        own = true;
+      }
       record(t, sf, e);
     }
   }
@@ -299,10 +324,16 @@ export function condOf(t: ValueTable, b: Block, s: State): Cond | undefined {
   return { op, a: s[LOC_A]!, b: bpfSrc(term.code) === BPF_X ? s[LOC_X]! : t.konst(term.k) };
 }
 
+/** What holds where nothing is known (shared; never changed). */
+const EMPTY_FACTS = new Facts();
+const EMPTY_SAFETY = new Safety();
+
 export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): Analysis {
   const info = new BlockMap<BlockInfo>();
   const a: Analysis = { g, t, info };
   const entryState: State = new Array<number>(NLOC).fill(t.konst(0));
+  let live: BlockMap<number> | undefined;
+  let dead: number | undefined;
   for (const b of g.order) {
     const preds = g.preds.get(b)!;
     let inState: State;
@@ -326,6 +357,18 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
       }
       if (b === cfg.entry) states.push(entryState);
       const header = g.headers.has(b);
+      if (b.stmts.length === 0 && b.term.kind === 'ret' && b !== cfg.entry) {
+        // A block that only returns: nothing reads what holds on its entry (folding, threading
+        // and rewriting look at tests and statements), so no join is made for it.
+        const bi: BlockInfo = {
+          inState: states[0]!, outState: states[0]!, inFacts: EMPTY_FACTS, inSafety: EMPTY_SAFETY, outSafety: EMPTY_SAFETY,
+          effects: [], ok: true, cond: undefined, edgeT: undefined, edgeF: undefined,
+        };
+        info.set(b, bi);
+        continue;
+      }
+      live ??= liveness(g);
+      const liveIn = live.get(b)!;
       // One way in: the same values (states are never changed once made, so it is shared).
       if (states.length === 1 && !header) inState = states[0]!;
       else inState = new Array<number>(NLOC);
@@ -335,6 +378,7 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
         for (let j = 1; same && j < states.length; j++) if (states[j]![l] !== v0[l]) same = false;
         if (same) inState[l] = v0[l]!;
         else if (header) inState[l] = t.opaque();
+        else if (!((liveIn >> l) & 1)) inState[l] = (dead ??= t.opaque()); // never read: any value
         else {
           let lo = Infinity, hi = 0, zeros = 0xffffffff;
           for (const st of states) {

@@ -190,6 +190,7 @@ export class Facts {
 
   /** Only the facts both hold. */
   intersect(o: Facts): Facts {
+    if (o === this) return this;
     const out = new Facts();
     // Merge joins over the sorted keys.
     {
@@ -424,12 +425,12 @@ export class Safety {
   nz: Set<number>;
   anc = false;
   dev = false;
-  /** Negative-offset loads and indirect loads (`base:k:end`) that happened: the very same load cannot fail. */
-  neg: Set<string>;
+  /** Negative-offset loads and indirect loads that happened (keys: `indKey`, `ancKey`): the very same load cannot fail. */
+  neg: Set<number>;
   /** Which collections are shared with another Safety (1 ind, 2 nz, 4 neg): copy them before a change. */
   private shared = 0;
 
-  constructor(ind?: Map<number, number>, nz?: Set<number>, neg?: Set<string>) {
+  constructor(ind?: Map<number, number>, nz?: Set<number>, neg?: Set<number>) {
     this.ind = ind ?? new Map();
     this.nz = nz ?? new Set();
     this.neg = neg ?? new Set();
@@ -468,7 +469,7 @@ export class Safety {
   }
 
   /** Record that the load described by key happened. */
-  addNeg(key: string): void {
+  addNeg(key: number): void {
     if (this.neg.has(key)) return;
     if (this.shared & 4) {
       this.neg = new Set(this.neg);
@@ -507,6 +508,19 @@ export class Safety {
   }
 }
 
+/**
+ * Keys of loads in `Safety.neg`: an indirect load (base value, size, offset below 2^32; value
+ * numbers stay far below 2^18, so the key is exact) as a non-negative number, a negative-offset
+ * load (offset, size) as a negative one.
+ */
+function indKey(e: Effect): number {
+  return (e.v * 8 + (e.end - e.k)) * 0x100000000 + (e.k >>> 0);
+}
+
+function ancKey(e: Effect): number {
+  return -((e.k >>> 0) * 8 + e.end) - 1;
+}
+
 /** Can effect e still end the program, given s (and the facts f, for divisors)? */
 export function mayFail(t: ValueTable, s: Safety, e: Effect, f?: Facts): boolean {
   switch (e.kind) {
@@ -515,7 +529,7 @@ export function mayFail(t: ValueTable, s: Safety, e: Effect, f?: Facts): boolean
     case E_IND: {
       const known = s.ind.get(e.v);
       if (known !== undefined && known >= e.end) return false;
-      if (s.neg.has(`i${e.v}:${e.k}:${e.end}`)) return false;
+      if (s.neg.has(indKey(e))) return false;
       return t.info[e.v]!.hi + e.end > s.cap;
     }
     case E_DIV: {
@@ -524,7 +538,7 @@ export function mayFail(t: ValueTable, s: Safety, e: Effect, f?: Facts): boolean
       return true;
     }
     case E_ANC:
-      return e.k >= AD ? !s.anc : !s.neg.has(`${e.k}:${e.end}`);
+      return e.k >= AD ? !s.anc : !s.neg.has(ancKey(e));
     case E_DEV:
       return !s.dev;
     default:
@@ -540,7 +554,7 @@ export function record(t: ValueTable, s: Safety, e: Effect): void {
       break;
     case E_IND: {
       const vi = t.info[e.v]!;
-      s.addNeg(`i${e.v}:${e.k}:${e.end}`);
+      s.addNeg(indKey(e));
       if (vi.hi + e.end < 0x80000000) s.addInd(e.v, e.end);
       if (vi.lo + e.end > s.cap && vi.lo + e.end < 0x80000000) s.cap = vi.lo + e.end;
       break;
@@ -551,7 +565,7 @@ export function record(t: ValueTable, s: Safety, e: Effect): void {
     case E_ANC:
       if (e.k >= AD) s.anc = true;
       else {
-        s.addNeg(`${e.k}:${e.end}`);
+        s.addNeg(ancKey(e));
       }
       break;
     case E_DEV:

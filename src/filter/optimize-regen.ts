@@ -32,7 +32,7 @@ import type { Effect, State, ValueTable } from './optimize-values.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MISC, BPF_MSH, BPF_NEG, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, bpfClass, bpfMode } = insn;
 const { canonical, mayFail, record } = factsMod;
-const { stmtUseDef } = analysis;
+const { stmtDef, stmtUse } = analysis;
 const { E_ANC, E_DEV, E_IND, E_LOAD, LOC_A, LOC_X, NLOC, OP_LSH_X, OP_RSH_X, V_ALU, V_CONST, V_IND, V_LOAD, V_MSH, V_NEG, step } = values;
 
 /** What a block must do. */
@@ -63,16 +63,15 @@ const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 export function readsBeforeWrite(stmts: readonly Stmt[]): number {
   let use = 0, def = 0;
   for (const s of stmts) {
-    const ud = stmtUseDef(s);
-    use |= ud.use & ~def;
-    def |= ud.def;
+    use |= stmtUse(s) & ~def;
+    def |= stmtDef(s);
   }
   return use;
 }
 
 export function writes(stmts: readonly Stmt[]): number {
   let def = 0;
-  for (const s of stmts) def |= stmtUseDef(s).def;
+  for (const s of stmts) def |= stmtDef(s);
   return def;
 }
 
@@ -166,8 +165,8 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
     if (spec.retA !== undefined) live |= 1 << LOC_A;
     const keep = new Array<boolean>(stmts.length).fill(true);
     for (let i = stmts.length - 1; i >= 0; i--) {
-      const ud = stmtUseDef(stmts[i]!);
-      if ((ud.def & live) === 0 && ud.def !== 0) {
+      const def = stmtDef(stmts[i]!);
+      if ((def & live) === 0 && def !== 0) {
         keep[i] = false;
         const rest = stmts.filter((_, j) => keep[j]);
         const r1 = simulate(t, spec.entry, rest);
@@ -177,7 +176,7 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
         }
         keep[i] = true;
       }
-      live = (live & ~ud.def) | ud.use;
+      live = (live & ~def) | stmtUse(stmts[i]!);
     }
     stmts = stmts.filter((_, i) => keep[i]);
     if (!changed) break;

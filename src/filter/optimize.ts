@@ -37,7 +37,7 @@ import { ValueTable } from './optimize-values.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { BPF_A, BPF_RET, bpfClass, bpfRval } = insn;
-const { ALL_LOCS, analyze, buildGraph, liveOut, liveness, stmtUseDef, successors, termUse } = analysis;
+const { ALL_LOCS, analyze, buildGraph, liveOut, liveness, stmtDef, stmtUse, successors, termUse } = analysis;
 const { cleanup, intern } = merge;
 const { regenerate } = regen;
 const { foldBranches, threadJumps } = thread;
@@ -80,9 +80,8 @@ export function cloneCfg(cfg: Cfg): Cfg {
 function blockLiveIn(b: Block, out: number): number {
   let use = 0, def = 0;
   for (const s of b.stmts) {
-    const ud = stmtUseDef(s);
-    use |= ud.use & ~def;
-    def |= ud.def;
+    use |= stmtUse(s) & ~def;
+    def |= stmtDef(s);
   }
   return use | (termUse(b) & ~def) | (out & ~def);
 }
