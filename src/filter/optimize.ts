@@ -29,6 +29,7 @@ import * as analysis from './optimize-analysis.js';
 import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
+import { prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
 import * as thread from './optimize-thread.js';
@@ -200,6 +201,8 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   for (let round = 0; round < maxRounds; round++) {
     // One graph for as long as nothing changes the edges.
     let g = buildGraph(work);
+    // First, the cheap threading of repeated load tests (optimize-pre.ts).
+    if (round === 0 && prethread(work, g)) g = buildGraph(work);
     let changed = sinkRejects(work, g);
     if (changed) g = buildGraph(work);
     if (cleanup(work, g)) {

@@ -1,0 +1,148 @@
+/**
+ * A cheap first pass of jump threading, before the optimiser's rounds: code generation tests the
+ * same packet field again and again (`ldh [12]; jeq #0x800` once per primitive), and most of what
+ * threading does is skip such a test where an earlier test of the same field decides it. This
+ * pass does that in one walk of an acyclic graph in topological order, with facts of one kind
+ * only: outcomes of tests of an absolute packet load against a constant, made by blocks that do
+ * nothing else (`ld[hb] [k]; jxx #c`). An edge into such a block that the facts on it decide goes
+ * straight to the side it would take (and on from there, when that block is decided too):
+ *
+ * - the facts on an edge hold on every path through it (intersection at joins), so a test of the
+ *   same field was made on every such path: the skipped load cannot fail there;
+ * - the skipped block writes only A; the edge is moved only when A is not read at the new target.
+ *
+ * What it leaves is what the full analysis would find anyway; the rounds then have less to do.
+ */
+import type { Block, Cfg } from './cfg.js';
+import type { BlockMap, Graph } from './optimize-analysis.js';
+import * as analysis from './optimize-analysis.js';
+
+const { BIT_A, liveness } = analysis;
+
+/** A test outcome: load key (code * 2^32 + offset), jump op, constant, truth. */
+interface Fact {
+  key: number;
+  op: number;
+  k: number;
+  truth: boolean;
+}
+
+/** The absolute load a block tests (key), or -1 when the block is not a pure load-and-test. */
+function testedLoad(b: Block): number {
+  const t = b.term;
+  if (t.kind !== 'branch' || b.stmts.length !== 1 || t.code !== 0x15 || t.jt === t.jf) return -1;
+  const s = b.stmts[0]!;
+  const code = s.code;
+  // BPF_LD | BPF_ABS | W/H/B, packet offsets only (not Linux's ancillary area or negative offsets).
+  if (code !== 0x20 && code !== 0x28 && code !== 0x30) return -1;
+  const k = s.k >>> 0;
+  if (k >= 0x80000000) return -1;
+  return code * 0x100000000 + k;
+}
+
+function compare(op: number, a: number, b: number): boolean {
+  if (op === 0x10) return a === b;
+  if (op === 0x20) return a > b;
+  if (op === 0x30) return a >= b;
+  return (a & b) !== 0;
+}
+
+/** The outcome of `key op k` that facts decide, or undefined. */
+function decide(facts: readonly Fact[], key: number, op: number, k: number): boolean | undefined {
+  for (let i = facts.length - 1; i >= 0; i--) {
+    const f = facts[i]!;
+    if (f.key !== key) continue;
+    if (f.op === op && f.k === k) return f.truth;
+    if (f.op === 0x10 && f.truth) return compare(op, f.k, k);
+    if (op === 0x10 && f.op === 0x10 && !f.truth && f.k === k) return false;
+  }
+  return undefined;
+}
+
+/** Facts in both lists (a and b are never changed in place). */
+function intersect(a: readonly Fact[], b: readonly Fact[]): readonly Fact[] {
+  if (a === b || a.length === 0) return a;
+  if (b.length === 0) return b;
+  const out: Fact[] = [];
+  for (const f of a) {
+    for (const g of b) {
+      if (f === g || (f.key === g.key && f.op === g.op && f.k === g.k && f.truth === g.truth)) {
+        out.push(f);
+        break;
+      }
+    }
+  }
+  return out.length === a.length ? a : out;
+}
+
+const NONE: readonly Fact[] = [];
+
+/** An edge into a block: its source and which of its edges (0 jt, 1 jf, 2 jump). */
+interface Edge {
+  from: Block;
+  side: number;
+  facts: readonly Fact[];
+}
+
+function retarget(e: Edge, to: Block): void {
+  const t = e.from.term;
+  if (t.kind === 'branch') {
+    if (e.side === 0) t.jt = to;
+    else t.jf = to;
+  } else if (t.kind === 'jump') t.target = to;
+}
+
+/** Thread edges past decided load tests; true when an edge moved. `g` is the graph of `cfg`. */
+export function prethread(cfg: Cfg, g: Graph): boolean {
+  if (g.headers.size) return false;
+  let liveIn: BlockMap<number> | undefined; // when first needed
+  const order = g.order;
+  const n = order.length;
+  const pos = g.index;
+  const incoming: Edge[][] = [];
+  for (let i = 0; i < n; i++) incoming.push([]);
+  let changed = false;
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
+    const ins = incoming[i]!;
+    if (i > 0 && ins.length === 0) continue; // no way in any more
+    const key = testedLoad(b);
+    const t = b.term;
+    let facts: readonly Fact[] = NONE;
+    if (key >= 0 && t.kind === 'branch') {
+      const op = t.code & 0xf0;
+      const k = t.k >>> 0;
+      // Edges the facts decide go on to the side taken (A is only read there if never).
+      let kept = 0;
+      for (const e of ins) {
+        const d = decide(e.facts, key, op, k);
+        const to = d === undefined ? undefined : d ? t.jt : t.jf;
+        if (to !== undefined && !((liveIn ??= liveness(g)).get(to)! & BIT_A)) {
+          retarget(e, to);
+          incoming[pos.get(to)!]!.push(e);
+          changed = true;
+        } else ins[kept++] = e;
+      }
+      ins.length = kept;
+      if (kept === 0 && i > 0) continue;
+    }
+    if (i > 0) {
+      facts = ins[0]!.facts;
+      for (let j = 1; j < ins.length; j++) facts = intersect(facts, ins[j]!.facts);
+    }
+    if (t.kind === 'branch') {
+      let ft = facts, ff = facts;
+      if (key >= 0) {
+        const op = t.code & 0xf0;
+        const k = t.k >>> 0;
+        ft = [...facts, { key, op, k, truth: true }];
+        ff = [...facts, { key, op, k, truth: false }];
+      }
+      incoming[pos.get(t.jt)!]!.push({ from: b, side: 0, facts: ft });
+      incoming[pos.get(t.jf)!]!.push({ from: b, side: 1, facts: ff });
+    } else if (t.kind === 'jump') {
+      incoming[pos.get(t.target)!]!.push({ from: b, side: 2, facts });
+    }
+  }
+  return changed;
+}
