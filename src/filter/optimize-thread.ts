@@ -20,7 +20,7 @@
 import type { Block, Cfg } from './cfg.js';
 import * as factsMod from './optimize-facts.js';
 import * as analysis from './optimize-analysis.js';
-import type { Analysis } from './optimize-analysis.js';
+import type { Analysis, BlockMap } from './optimize-analysis.js';
 import * as values from './optimize-values.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
@@ -64,8 +64,7 @@ export function foldBranches(cfg: Cfg, a: Analysis): boolean {
   return changed;
 }
 
-export function threadJumps(cfg: Cfg, a: Analysis): boolean {
-  const liveIn = liveness(a.g);
+export function threadJumps(cfg: Cfg, a: Analysis, liveIn: BlockMap<number> = liveness(a.g)): boolean {
   const t = a.t;
   let changed = false;
   for (const b of a.g.order) {

@@ -108,10 +108,12 @@ function sameStmts(a: readonly { code: number; k: number }[], b: readonly { code
   return true;
 }
 
-/** Rewrite every block (successors first). */
-export function regenAll(a: Analysis): boolean {
+/**
+ * Rewrite every block (successors first). `liveIn` (the live-in sets of the graph as it is, by
+ * default computed here) is updated to the rewritten code's.
+ */
+export function regenAll(a: Analysis, liveIn: BlockMap<number> = liveness(a.g)): boolean {
   const { g, t } = a;
-  const liveIn = liveness(g);
   let changed = false;
   for (let i = g.order.length - 1; i >= 0; i--) {
     const b = g.order[i]!;
@@ -193,30 +195,41 @@ export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
   return changed;
 }
 
+/** Did some block's live-in set lose a location (against `before`, by position in g.order)? */
+function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): boolean {
+  for (let i = 0; i < before.length; i++) if (before[i]! & ~liveIn.get(g.order[i]!)!) return true;
+  return false;
+}
+
 export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   const work = cloneCfg(cfg);
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
   let final: Graph | undefined;
+  let carry = false;
   for (let round = 0; round < maxRounds; round++) {
     // One graph for as long as nothing changes the edges.
     let g = buildGraph(work);
     // First, the cheap threading of repeated load tests (optimize-pre.ts).
     if (round === 0 && prethread(work, g)) g = buildGraph(work);
-    let changed = sinkRejects(work, g);
+    let changed = sinkRejects(work, g) || carry;
+    carry = false;
     if (changed) g = buildGraph(work);
     if (cleanup(work, g)) {
       changed = true;
       g = buildGraph(work);
     }
     let a = analyze(work, t, g);
-    // Threading works on the same analysis as folding (see optimize-thread.ts).
+    // Threading works on the same analysis as folding (see optimize-thread.ts), with the
+    // live-in sets after folding.
     const folded = foldBranches(work, a);
-    const threaded = threadJumps(work, a);
+    let liveIn = liveness(a.g);
+    const threaded = threadJumps(work, a, liveIn);
     if (folded || threaded) {
       changed = true;
       cleanup(work);
       a = analyze(work, t);
+      liveIn = liveness(a.g);
     }
     // After a round of rewriting, a graph that nothing above changed is done
     // (rewriting it again finds what the last rewrite found).
@@ -224,12 +237,30 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
       final = a.g;
       break;
     }
+    const before = folded || threaded ? undefined : a.g.order.map((b) => liveIn.get(b)!);
     // Rewriting may swap a branch's targets but keeps the edges: the analysis's graph still holds.
-    if (regenAll(a)) changed = true;
-    if (intern(work, a.g)) changed = true;
+    if (regenAll(a, liveIn)) changed = true;
+    const interned = intern(work, a.g);
+    if (interned) changed = true;
     if (!changed) {
       final = a.g;
       break;
+    }
+    // The round that would confirm this one can be left out when it could only find what this
+    // one found: folding and threading found nothing on this graph, and rewriting kept every
+    // test (or its negation) and every live value, so the facts and the values threading
+    // compares are the same; its effects fail on the same packets. What could differ is a
+    // location no longer read where an edge would lead: so no live-in set may have shrunk.
+    // Merging identical blocks moves edges to a block with the same code (same decisions on
+    // them; folding knows less at a join, not more). The structural clean-ups are cheap and run
+    // here; what they change goes on to the next round.
+    if (before !== undefined && !shrank(a.g, before, liveIn)) {
+      const g2 = interned ? buildGraph(work) : a.g;
+      if (!sinkRejects(work, g2) && !cleanup(work, g2)) {
+        final = g2;
+        break;
+      }
+      carry = true;
     }
   }
   // A round that changed nothing leaves its graph current; after the last round, clean up.
