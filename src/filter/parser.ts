@@ -93,12 +93,13 @@ class Parser {
     private readonly expression: string,
   ) {}
 
+  /** The token k ahead (`i` itself never passes the EOF token). */
   private peek(k = 0): Token {
-    return this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+    return k === 0 ? this.toks[this.i]! : this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
   }
 
   private next(): Token {
-    const t = this.peek();
+    const t = this.toks[this.i]!;
     if (this.i < this.toks.length - 1) this.i++;
     if (this.i > this.furthest) this.furthest = this.i;
     return t;
@@ -237,7 +238,7 @@ class Parser {
         // The optional number: only a NUM or `(` can start one (no throw-and-undo for `vlan and ...`).
         const nk = this.peek().kind;
         const v = nk === 'NUM' || nk === '(' ? this.attempt(() => this.parsePnum()) : undefined;
-        const type = k.toLowerCase() as 'vlan' | 'mpls' | 'pppoes' | 'geneve' | 'vxlan';
+        const type = k === 'VLAN' ? 'vlan' : k === 'MPLS' ? 'mpls' : k === 'PPPOES' ? 'pppoes' : k === 'GENEVE' ? 'geneve' : 'vxlan';
         return { node: v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos }, q: QERR };
       }
       case 'PPPOED':

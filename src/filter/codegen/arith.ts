@@ -36,6 +36,9 @@ const ALU_OP: Record<ArithOp, number> = {
   '^': BPF_XOR, '<<': BPF_LSH, '>>': BPF_RSH,
 };
 
+/** IP protocol numbers of the transport-layer qualifiers an index operation may use. */
+const TRANSPORT_PROTO = { sctp: 132, tcp: 6, udp: 17, icmp: 1, igmp: 2, igrp: 9, pim: 103, vrrp: 112, carp: 112 };
+
 function andOpt(a: Pred | undefined, b: Pred | undefined): Pred | undefined {
   if (a && b) return and(a, b);
   return a ?? b;
@@ -85,7 +88,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
         st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
       ];
       // The header is found through the IPv4 header length: IPv4, this protocol, first fragment.
-      const num = { sctp: 132, tcp: 6, udp: 17, icmp: 1, igmp: 2, igrp: 9, pim: 103, vrrp: 112, carp: 112 }[proto];
+      const num = TRANSPORT_PROTO[proto];
       let b = and(g.cmp('linkpl', 9, BPF_B, num), ipfrag(g));
       if (inst.b) b = and(inst.b, b);
       out.b = and(genProtoAbbrev(g, 'ip'), b);

@@ -54,8 +54,9 @@ export class Gen {
   prevlinktype: number;
   outermostlinktype: number;
   offLinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
-  offPrevlinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
-  offOutermostlinkhdr: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
+  /** Copies of offLinkhdr as initLinktype leaves it. */
+  offPrevlinkhdr!: AbsOffset;
+  offOutermostlinkhdr!: AbsOffset;
   offLinkpl: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
   offLinktype: AbsOffset = { isVariable: false, constant: 0, reg: -1 };
   offNl = 0;
@@ -257,28 +258,46 @@ export class Gen {
     return [st(BPF_LDX | BPF_MEM, off.reg)];
   }
 
-  loadAbsRel(off: AbsOffset, offset: number, size: number): Stmt[] {
-    if (!off.isVariable) return [st(BPF_LD | BPF_ABS | size, off.constant + offset)];
+  /**
+   * The load, then `then` when given (a mask for ncmp): the array is made at its final length
+   * (pushing onto a one-element literal would reallocate it).
+   */
+  loadAbsRel(off: AbsOffset, offset: number, size: number, then?: Stmt): Stmt[] {
+    if (!off.isVariable) {
+      const ld = st(BPF_LD | BPF_ABS | size, off.constant + offset);
+      return then ? [ld, then] : [ld];
+    }
     if (off.reg === -1) off.reg = this.allocReg();
-    return [st(BPF_LDX | BPF_MEM, off.reg), st(BPF_LD | BPF_IND | size, off.constant + offset)];
+    const x = st(BPF_LDX | BPF_MEM, off.reg);
+    const ld = st(BPF_LD | BPF_IND | size, off.constant + offset);
+    return then ? [x, ld, then] : [x, ld];
   }
 
-  loadA(rel: OffRel, offset: number, size: number): Stmt[] {
+  loadA(rel: OffRel, offset: number, size: number, then?: Stmt): Stmt[] {
     switch (rel) {
-      case 'packet': return [st(BPF_LD | BPF_ABS | size, offset)];
-      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size);
-      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size);
-      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size);
-      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size);
-      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size);
-      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size);
-      case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size);
+      case 'packet': {
+        const ld = st(BPF_LD | BPF_ABS | size, offset);
+        return then ? [ld, then] : [ld];
+      }
+      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size, then);
+      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size, then);
+      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size, then);
+      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size, then);
+      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size, then);
+      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size, then);
+      case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size, then);
       case 'tran_ipv4': {
+        const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
+        if (!this.offLinkpl.isVariable) {
+          const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
+          return then ? [msh, ld, then] : [msh, ld];
+        }
         const s = this.loadxIpHdrLen();
-        s.push(st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset));
+        s.push(ld);
+        if (then) s.push(then);
         return s;
       }
-      case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size);
+      case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size, then);
     }
   }
 
@@ -301,8 +320,7 @@ export class Gen {
   // ---- comparisons ------------------------------------------------------------------------------
 
   ncmp(rel: OffRel, offset: number, size: number, mask: number, jtype: number, reverse: boolean, v: number): Pred {
-    const s = this.loadA(rel, offset, size);
-    if (mask >>> 0 !== 0xffffffff) s.push(st(BPF_ALU | BPF_AND | BPF_K, mask));
+    const s = this.loadA(rel, offset, size, mask >>> 0 !== 0xffffffff ? st(BPF_ALU | BPF_AND | BPF_K, mask) : undefined);
     const p = test(s, BPF_JMP | jtype | BPF_K, v);
     return reverse && (jtype === BPF_JGT || jtype === BPF_JGE) ? not(p) : p;
   }
@@ -326,7 +344,7 @@ export class Gen {
   }
   /** Compare `bytes` at offset: words from the end, then halfwords, then a byte (libpcap's order). */
   bcmp(rel: OffRel, offset: number, bytes: Uint8Array | number[]): Pred {
-    const v = Array.from(bytes);
+    const v = bytes;
     let size = v.length;
     let b: Pred | undefined;
     const add = (t: Pred): void => {

@@ -14,6 +14,10 @@ import { genLinktype, prevlinkhdrCheck } from './linktype.js';
 
 type Dir = DirQual;
 
+/** Is `dir` one a host or net test takes (not an 802.11 address field)? */
+const isHostDir = (dir: Dir): boolean =>
+  dir === 'default' || dir === 'src' || dir === 'dst' || dir === 'src or dst' || dir === 'src and dst';
+
 function bothDirs(dir: Dir, one: (d: 'src' | 'dst') => Pred): Pred | undefined {
   if (dir === 'src and dst') return and(one('src'), one('dst'));
   if (dir === 'default' || dir === 'src or dst') return or(one('src'), one('dst'));
@@ -22,7 +26,7 @@ function bothDirs(dir: Dir, one: (d: 'src' | 'dst') => Pred): Pred | undefined {
 
 /** The protocol test once, then the address in the source and/or destination field. */
 export function hostop(g: Gen, addr: number, mask: number, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
-  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!isHostDir(dir)) g.error(`'${dir}' is valid for 802.11 syntax only`);
   const b0 = genLinktype(g, ll);
   // A zero mask matches every address: no load (as libpcap's `net 0/0`).
   if (mask === 0) return b0;
@@ -31,13 +35,13 @@ export function hostop(g: Gen, addr: number, mask: number, dir: Dir, ll: number,
 
 /** Just the address comparison of hostop (no link-layer protocol test). */
 export function hostAddr(g: Gen, addr: number, mask: number, dir: Dir, srcOff: number, dstOff: number): Pred {
-  const both = bothDirs(dir, (d) => hostAddr(g, addr, mask, d, srcOff, dstOff));
-  if (both) return both;
+  if (dir === 'src and dst') return and(g.mcmp('linkpl', srcOff, BPF_W, addr, mask), g.mcmp('linkpl', dstOff, BPF_W, addr, mask));
+  if (dir === 'default' || dir === 'src or dst') return or(g.mcmp('linkpl', srcOff, BPF_W, addr, mask), g.mcmp('linkpl', dstOff, BPF_W, addr, mask));
   return g.mcmp('linkpl', dir === 'src' ? srcOff : dstOff, BPF_W, addr, mask);
 }
 
 export function hostop6(g: Gen, addr: Uint8Array, mask: Uint8Array, dir: Dir, ll: number, srcOff: number, dstOff: number): Pred {
-  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!isHostDir(dir)) g.error(`'${dir}' is valid for 802.11 syntax only`);
   const b0 = genLinktype(g, ll);
   return and(b0, hostAddr6(g, addr, mask, dir, srcOff, dstOff));
 }
@@ -71,7 +75,7 @@ const V4_PROTOS = {
  * address, which the per-address order rejects at its first destination load.
  */
 export function hostList(g: Gen, addrs: readonly number[], proto: 'ip' | 'arp' | 'rarp', dir: Dir): { ll: Pred; addrs: Pred } {
-  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!isHostDir(dir)) g.error(`'${dir}' is valid for 802.11 syntax only`);
   const { ll, src, dst } = V4_PROTOS[proto];
   const b0 = genLinktype(g, ll);
   const all = (d: Dir): Pred => orAll(addrs.map((a) => hostAddr(g, a, 0xffffffff, d, src, dst)));
@@ -81,7 +85,7 @@ export function hostList(g: Gen, addrs: readonly number[], proto: 'ip' | 'arp' |
 
 /** IPv6 addresses of a host name: the protocol test once, then any address (each source, then destination). */
 export function host6List(g: Gen, addrs: readonly Uint8Array[], dir: Dir): Pred {
-  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!isHostDir(dir)) g.error(`'${dir}' is valid for 802.11 syntax only`);
   const b0 = genLinktype(g, ETHERTYPE.IPV6);
   const full = new Uint8Array(16).fill(0xff);
   return and(b0, orAll(addrs.map((a) => hostAddr6(g, a, full, dir, 8, 24))));
@@ -239,7 +243,7 @@ export function linkHostop(g: Gen, mac: Uint8Array, dir: Dir): Pred | undefined 
 
 /** DECnet data packets with 0 or 1 pad bytes, long and short headers: the protocol test once, then the address(es). */
 export function dnhostop(g: Gen, addr: number, dir: Dir): Pred {
-  if (!bothDirs(dir, () => TRUE) && dir !== 'src' && dir !== 'dst') g.error(`'${dir}' is valid for 802.11 syntax only`);
+  if (!isHostDir(dir)) g.error(`'${dir}' is valid for 802.11 syntax only`);
   const b0 = genLinktype(g, ETHERTYPE.DN);
   return and(b0, bothDirs(dir, (d) => dnAddr(g, addr, d)) ?? dnAddr(g, addr, dir as 'src' | 'dst'));
 }

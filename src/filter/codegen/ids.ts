@@ -18,6 +18,9 @@ import { BPF_B } from '../../cbpf/insn.js';
 
 const WLAN_DIRS = new Set<DirQual>(['addr1', 'addr2', 'addr3', 'addr4', 'ra', 'ta']);
 
+/** `default`, `ip`, `arp` or `rarp` (the IPv4 address qualifiers), without an array per test. */
+const isV4Proto = (p: ProtoQual): boolean => p === 'default' || p === 'ip' || p === 'arp' || p === 'rarp';
+
 function idText(id: IdValue): string {
   switch (id.kind) {
     case 'name': return id.name;
@@ -175,7 +178,8 @@ function checkProtoValue(g: Gen, v: number, proto: ProtoQual): void {
           return checkMax(g, v, 65535, 'HDLC protocol');
         default:
           if (isEthernetLike(g.linktype) || g.linktype === DLT.LINUX_SLL || g.linktype === DLT.LINUX_SLL2 ||
-            isWlan(g.linktype) || [DLT.FDDI, DLT.IEEE802, DLT.ATM_RFC1483, DLT.ATM_CLIP, DLT.IP_OVER_FC, DLT.SUNATM].includes(g.linktype)) {
+            isWlan(g.linktype) || g.linktype === DLT.FDDI || g.linktype === DLT.IEEE802 || g.linktype === DLT.ATM_RFC1483 ||
+            g.linktype === DLT.ATM_CLIP || g.linktype === DLT.IP_OVER_FC || g.linktype === DLT.SUNATM) {
             if (v <= 1500) return checkMax(g, v, 255, 'LLC DSAP');
           }
           return checkMax(g, v, 65535, 'EtherType');
@@ -203,7 +207,7 @@ function genGateway(g: Gen, q: Qual, id: IdValue): Pred {
     if (id.kind === 'mac') g.error('Ethernet address used in non-ether expression');
     g.error(`'gateway' is not a valid qualifier for '${idText(id)}'`);
   }
-  if (!['default', 'ip', 'arp', 'rarp'].includes(q.proto)) g.error(`'${q.proto}' is not a valid qualifier for 'gateway'`);
+  if (!isV4Proto(q.proto)) g.error(`'${q.proto}' is not a valid qualifier for 'gateway'`);
   if (g.labelStackDepth > 0) g.error("'gateway' cannot be used within MPLS");
   if (g.isEncap) g.error("'gateway' cannot be used within VXLAN or Geneve");
   const lt = g.linktype;
@@ -239,7 +243,7 @@ function genLinkName(g: Gen, q: Qual, name: string): Pred {
 function genHostName(g: Gen, q: Qual, name: string): Pred {
   if (q.proto === 'link') return genLinkName(g, q, name);
   if (q.proto === 'decnet') g.error("'decnet' is not a valid qualifier for 'host'");
-  if (!['default', 'ip', 'arp', 'rarp', 'ip6'].includes(q.proto)) {
+  if (!isV4Proto(q.proto) && q.proto !== 'ip6') {
     g.error(`'${q.proto}' is not a valid qualifier for 'host <Internet hostname>'`);
   }
   if (WLAN_DIRS.has(q.dir)) g.error(`'${q.dir}' is valid for 802.11 syntax only`);
@@ -269,7 +273,7 @@ function genHostName(g: Gen, q: Qual, name: string): Pred {
 }
 
 function v4Valid(g: Gen, q: Qual, id: IdValue): void {
-  if (!['default', 'ip', 'arp', 'rarp'].includes(q.proto)) {
+  if (!isV4Proto(q.proto)) {
     g.error(`'${q.proto}' is not a valid qualifier for '${addrDescription(id, q.addr)}'`);
   }
 }
@@ -382,7 +386,7 @@ export function genId(g: Gen, q: Qual, id: IdValue): Pred {
     }
     case 'name': {
       if (q.addr === 'net') {
-        if (!['default', 'ip', 'arp', 'rarp'].includes(q.proto)) {
+        if (!isV4Proto(q.proto)) {
           if (q.proto === 'decnet') g.error("'decnet' is not a valid qualifier for 'net'");
           g.error(`'${q.proto}' is not a valid qualifier for 'net <IPv4 network name>'`);
         }
