@@ -96,46 +96,53 @@ export function linearize(cfg: Cfg): CbpfProgram {
   return linearizeFast(cfg) ?? linearizeGeneral(cfg);
 }
 
-// Scratch for the fast path, reused from call to call (linearize calls nothing that could re-enter
-// it): by block id, the block seen there and its postorder index; the postorder; a block's size
-// summed over the postorder up to it (its distance from the program's end).
-const seenById: (Block | undefined)[] = [];
-const postById: number[] = [];
-const post: (Block | undefined)[] = [];
-const tail: number[] = [];
-let postCount = 0;
-let pcFromEnd = 0;
-let unusual = false;
 /** Deeper than this, the general (iterative) layout takes over. */
 const MAX_DEPTH = 4000;
 
-function visit(b: Block, depth: number): void {
-  const t = b.term;
-  let size = b.stmts.length + 1;
-  if (t.kind === 'branch') {
-    edge(t.jt, depth);
-    edge(t.jf, depth);
-  } else if (t.kind === 'jump') {
-    edge(t.target, depth);
-    // No `ja` when the target comes next (it was the last block finished before this one).
-    if (postById[t.target.id] === postCount - 1) size--;
-  }
-  postById[b.id] = postCount;
-  pcFromEnd += size;
-  tail[postCount] = pcFromEnd;
-  post[postCount++] = b;
-}
+/**
+ * The fast path's depth-first walk (made per call: its arrays are young, so filling them costs
+ * no write barriers into old objects): by block id, the block seen there and its postorder
+ * index; the postorder; each block's size summed over the postorder up to it (its distance from
+ * the program's end).
+ */
+class Walk {
+  readonly seenById: Block[] = [];
+  readonly postById: number[] = [];
+  readonly post: Block[] = [];
+  readonly tail: number[] = [];
+  count = 0;
+  pcFromEnd = 0;
+  unusual = false;
 
-function edge(s: Block, depth: number): void {
-  const known = seenById[s.id];
-  if (known === s) return;
-  if (known !== undefined || depth > MAX_DEPTH) {
-    unusual = true;
-    return;
+  visit(b: Block, depth: number): void {
+    const t = b.term;
+    let size = b.stmts.length + 1;
+    if (t.kind === 'branch') {
+      this.edge(t.jt, depth);
+      this.edge(t.jf, depth);
+    } else if (t.kind === 'jump') {
+      this.edge(t.target, depth);
+      // No `ja` when the target comes next (it was the last block finished before this one).
+      if (this.postById[t.target.id] === this.count - 1) size--;
+    }
+    this.postById[b.id] = this.count;
+    this.pcFromEnd += size;
+    this.tail.push(this.pcFromEnd);
+    this.post.push(b);
+    this.count++;
   }
-  seenById[s.id] = s;
-  postById[s.id] = -1;
-  visit(s, depth + 1);
+
+  edge(s: Block, depth: number): void {
+    const known = this.seenById[s.id];
+    if (known === s) return;
+    if (known !== undefined || depth > MAX_DEPTH) {
+      this.unusual = true;
+      return;
+    }
+    this.seenById[s.id] = s;
+    this.postById[s.id] = -1;
+    this.visit(s, depth + 1);
+  }
 }
 
 /**
@@ -146,47 +153,42 @@ function edge(s: Block, depth: number): void {
  * it); the program is the one the general path gives.
  */
 function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
-  postCount = 0;
-  pcFromEnd = 0;
-  unusual = false;
+  const w = new Walk();
   const entry = cfg.entry;
-  seenById[entry.id] = entry;
-  postById[entry.id] = -1;
-  visit(entry, 0);
-  const n = postCount;
-  const total = pcFromEnd;
-  let out: CbpfInsn[] | undefined = unusual ? undefined : [];
-  for (let p = n - 1; p >= 0 && out; p--) {
+  w.seenById[entry.id] = entry;
+  w.postById[entry.id] = -1;
+  w.visit(entry, 0);
+  if (w.unusual) return undefined;
+  const { post, postById, tail } = w;
+  const total = w.pcFromEnd;
+  // Sized once (every slot gets written): pushing would reallocate the array as it grows.
+  const out: CbpfInsn[] = new Array<CbpfInsn>(total);
+  let o = 0;
+  for (let p = w.count - 1; p >= 0; p--) {
     const b = post[p]!;
     const stmts = b.stmts;
     for (let j = 0; j < stmts.length; j++) {
       const s = stmts[j]!;
-      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+      out[o++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
     }
     const t = b.term;
-    if (t.kind === 'ret') out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
+    if (t.kind === 'ret') out[o++] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
     else if (t.kind === 'jump') {
       const to = postById[t.target.id]!;
-      // A block starts at total - tail + its size, i.e. where the next one (in layout) ends.
-      if (to !== p - 1) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (startOf(to, total) - out.length - 1) >>> 0 });
+      // A block starts where the blocks after it (in layout) end: total - tail.
+      if (to !== p - 1) {
+        out[o] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (total - tail[to]! - o - 1) >>> 0 };
+        o++;
+      }
     } else {
-      const nextPc = out.length + 1;
-      const jt = startOf(postById[t.jt.id]!, total) - nextPc;
-      const jf = startOf(postById[t.jf.id]!, total) - nextPc;
-      if (jt > 255 || jf > 255) out = undefined;
-      else out.push({ code: t.code, jt, jf, k: t.k >>> 0 });
+      const nextPc = o + 1;
+      const jt = total - tail[postById[t.jt.id]!]! - nextPc;
+      const jf = total - tail[postById[t.jf.id]!]! - nextPc;
+      if (jt > 255 || jf > 255) return undefined;
+      out[o++] = { code: t.code, jt, jf, k: t.k >>> 0 };
     }
   }
-  for (let p = 0; p < n; p++) {
-    seenById[post[p]!.id] = undefined;
-    post[p] = undefined;
-  }
   return out;
-}
-
-/** Where the block at postorder index p starts. */
-function startOf(p: number, total: number): number {
-  return total - tail[p]!;
 }
 
 function linearizeGeneral(cfg: Cfg): CbpfProgram {
