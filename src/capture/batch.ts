@@ -20,9 +20,9 @@ export class PacketBatch {
   buffer: Uint8Array = new Uint8Array(0);
   view: DataView = new DataView(new ArrayBuffer(0));
   /** Packet i is buffer[offsets[i] .. offsets[i] + caplens[i]). */
-  readonly offsets = new Uint32Array(BATCH_CAPACITY);
-  readonly caplens = new Uint32Array(BATCH_CAPACITY);
-  readonly wireLengths = new Uint32Array(BATCH_CAPACITY);
+  readonly offsets: Uint32Array;
+  readonly caplens: Uint32Array;
+  readonly wireLengths: Uint32Array;
   /** Where packet i's record starts in `buffer` (to decode the whole Packet on demand). */
   readonly records = new Uint32Array(BATCH_CAPACITY);
   count = 0;
@@ -32,6 +32,20 @@ export class PacketBatch {
   base = 0;
   /** @internal the decoder that can decode an entry's record again. */
   decoder: RecordDecoder | undefined;
+
+  /**
+   * A batch with its own arrays, or with the given ones (each of at least
+   * BATCH_CAPACITY entries): e.g. views into a WebAssembly memory that a
+   * filter reads them from (bpfkit/cbpf's jitWasmBatch).
+   */
+  constructor(arrays?: { offsets: Uint32Array; caplens: Uint32Array; wireLengths: Uint32Array }) {
+    for (const a of arrays !== undefined ? [arrays.offsets, arrays.caplens, arrays.wireLengths] : []) {
+      if (a.length < BATCH_CAPACITY) throw new RangeError(`a packet batch's arrays need ${BATCH_CAPACITY} entries, not ${a.length}`);
+    }
+    this.offsets = arrays?.offsets ?? new Uint32Array(BATCH_CAPACITY);
+    this.caplens = arrays?.caplens ?? new Uint32Array(BATCH_CAPACITY);
+    this.wireLengths = arrays?.wireLengths ?? new Uint32Array(BATCH_CAPACITY);
+  }
 
   /** @internal start a batch over `buffer`. */
   reset(buffer: Uint8Array, view: DataView, base: number, decoder: RecordDecoder): void {

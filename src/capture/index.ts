@@ -11,7 +11,7 @@ export type { CaptureWarning } from './errors.js';
 export type { CaptureInfo, CaptureFormat } from './decoder.js';
 export { CaptureDecoder } from './decoder.js';
 export type { CaptureSource, ReadOptions, SyncReadOptions, ParsedCapture } from './reader.js';
-export { CaptureReader, readCaptureSync, readAllPackets } from './reader.js';
+export { CaptureReader, readCaptureSync, readAllPackets, DEFAULT_CHUNK_SIZE } from './reader.js';
 export { PacketBatch, BATCH_CAPACITY } from './batch.js';
 export type { PcapHeader, PcapWriteOptions } from './pcap.js';
 export { PCAP_MAGIC_US, PCAP_MAGIC_NS, encodePcapHeader } from './pcap.js';

@@ -23,5 +23,5 @@ export {
 export { parseD, parseDD, parseDDD, parseProgram, detectFormat, type ProgramFormat } from './parse.js';
 export { parseBpfAsm } from './asm.js';
 export {
-  jitWasm, wasmModuleBytes, clearWasmCache, WasmPackets, type WasmFilter, type WasmJitOptions,
+  jitWasm, jitWasmBatch, wasmModuleBytes, clearWasmCache, WasmPackets, type WasmFilter, type WasmJitOptions,
 } from './wasm.js';

@@ -27,7 +27,7 @@ import {
   BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX, BPF_TXA, BPF_W, BPF_X, BPF_XOR, BPF_A, BPF_K,
   type CbpfProgram,
 } from './insn.js';
-import { jitBatch, knownLengths, type JitOptions, type PacketBatch } from './jit.js';
+import { jitBatch, knownLengths, type BatchFilter, type JitOptions, type PacketBatch } from './jit.js';
 import { validate } from './validate.js';
 
 /** The part of the WebAssembly API used here (the project's TypeScript lib has no WebAssembly types). */
@@ -65,7 +65,7 @@ export class WasmPackets {
   readonly wireLengthsAt: number;
   readonly verdictsAt: number;
   /** The same packets as a PacketBatch over the memory (for jitBatch() and the fallback). */
-  readonly batch: PacketBatch;
+  readonly batch: { buffer: Uint8Array; offsets: Uint32Array; caplens: Uint32Array; wireLengths: Uint32Array };
 
   private constructor(memory: WasmMemory, dataSize: number, count: number) {
     this.memory = memory;
@@ -121,7 +121,7 @@ export class WasmPackets {
       throw new UsageError(`packet batch: count ${count} does not fit the offsets or lengths arrays`);
     }
     const b = this.batch;
-    const off = b.offsets as Uint32Array, cap = b.caplens as Uint32Array, wl = b.wireLengths as Uint32Array;
+    const off = b.offsets, cap = b.caplens, wl = b.wireLengths;
     for (let i = 0; i < count; i++) {
       const o = where.offsets[i]!, n = where.caplens[i]!;
       if (!Number.isInteger(o) || !Number.isInteger(n) || o < 0 || n < 0 || o + n > size) {
@@ -143,7 +143,7 @@ export class WasmPackets {
       throw new UsageError(`packet batch: count ${count} does not fit the offsets or lengths arrays`);
     }
     const store = WasmPackets.allocate(batch.buffer.length, count);
-    (store.batch.buffer as Uint8Array).set(batch.buffer);
+    store.batch.buffer.set(batch.buffer);
     store.setArrays(batch, count);
     return store;
   }
@@ -613,7 +613,13 @@ export function wasmModuleBytes(prog: CbpfProgram, prefetch = PREFETCH): Uint8Ar
 
 type RunFn = (offAt: number, capAt: number, wlAt: number, count: number, outAt: number, store: number, dataSize: number) => number;
 
-const moduleCache = new Map<string, WasmFilter>();
+/** A compiled program: its packet loop instantiated on a store's memory, or undefined for the jitBatch() fallback. */
+interface Compiled {
+  runOn: ((memory: WasmMemory) => RunFn) | undefined;
+  batch: BatchFilter | undefined;
+}
+
+const moduleCache = new Map<string, Compiled>();
 const CACHE_SIZE = 512;
 
 export interface WasmJitOptions extends JitOptions {
@@ -621,13 +627,7 @@ export interface WasmJitOptions extends JitOptions {
   prefetch?: number;
 }
 
-/**
- * Compile a program for packets in a WasmPackets store. Throws
- * CbpfValidationError when the program fails the chosen validator (libpcap
- * rules by default). Programs with backward jumps run through jitBatch().
- */
-
-export function jitWasm(prog: CbpfProgram, options: WasmJitOptions = {}): WasmFilter {
+function compileWasm(prog: CbpfProgram, options: WasmJitOptions): Compiled {
   const prefetch = options.prefetch ?? PREFETCH;
   if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > MAX_PREFETCH || (prefetch & (prefetch - 1)) !== 0) {
     throw new UsageError(`wasm JIT: prefetch ${prefetch} is not 0 or a power of two up to ${MAX_PREFETCH}`);
@@ -643,32 +643,80 @@ export function jitWasm(prog: CbpfProgram, options: WasmJitOptions = {}): WasmFi
   }
   validate(prog, mode);
   const bytes = wasmModuleBytes(prog, prefetch);
-  let fn: WasmFilter;
+  let compiled: Compiled;
   if (!bytes) {
-    const batch = jitBatch(prog, { mode, cache: useCache });
-    fn = (store, verdicts) => batch(store.batch, verdicts ? store.verdicts() : undefined);
+    compiled = { runOn: undefined, batch: jitBatch(prog, { mode, cache: useCache }) };
   } else {
     const module = new WA.Module(bytes);
     const instances = new WeakMap<WasmMemory, RunFn>();
-    fn = (store, verdicts) => {
-      let run = instances.get(store.memory);
+    const runOn = (memory: WasmMemory): RunFn => {
+      let run = instances.get(memory);
       if (!run) {
-        run = new WA.Instance(module, { e: { m: store.memory } }).exports.run as RunFn;
-        instances.set(store.memory, run);
+        run = new WA.Instance(module, { e: { m: memory } }).exports.run as RunFn;
+        instances.set(memory, run);
       }
-      const kept = run(store.offsetsAt, store.caplensAt, store.wireLengthsAt, store.count, store.verdictsAt, verdicts ? 1 : 0, store.dataSize);
-      if (kept < 0) {
-        const i = -kept - 1;
-        throw new UsageError(`wasm packets: packet ${i} (offset ${store.batch.offsets[i]}, length ${store.batch.caplens[i]}) is not inside the packet data`);
-      }
-      return kept;
+      return run;
     };
+    compiled = { runOn, batch: undefined };
   }
   if (useCache) {
-    moduleCache.set(key, fn);
+    moduleCache.set(key, compiled);
     if (moduleCache.size > CACHE_SIZE) moduleCache.delete(moduleCache.keys().next().value!);
   }
-  return fn;
+  return compiled;
+}
+
+function outside(store: WasmPackets, kept: number): UsageError {
+  const i = -kept - 1;
+  return new UsageError(`wasm packets: packet ${i} (offset ${store.batch.offsets[i]}, length ${store.batch.caplens[i]}) is not inside the packet data`);
+}
+
+/**
+ * Compile a program for packets in a WasmPackets store. Throws
+ * CbpfValidationError when the program fails the chosen validator (libpcap
+ * rules by default). Programs with backward jumps run through jitBatch().
+ */
+export function jitWasm(prog: CbpfProgram, options: WasmJitOptions = {}): WasmFilter {
+  const { runOn, batch } = compileWasm(prog, options);
+  if (runOn === undefined) return (store, verdicts) => batch!(store.batch, verdicts ? store.verdicts() : undefined);
+  return (store, verdicts) => {
+    const kept = runOn(store.memory)(store.offsetsAt, store.caplensAt, store.wireLengthsAt, store.count, store.verdictsAt, verdicts ? 1 : 0, store.dataSize);
+    if (kept < 0) throw outside(store, kept);
+    return kept;
+  };
+}
+
+/**
+ * A batch filter (the shape of jitBatch()) that runs in WebAssembly the
+ * batches laid out in `store`: packet bytes in its data region (the batch's
+ * buffer a view from the region's start, e.g. a chunk of a capture file read
+ * straight into it) and positions in its arrays (`store.batch`'s offsets,
+ * caplens and wireLengths, the batch's count at most the store's). Other
+ * batches, and programs the wasm form does not suit, go through jitBatch().
+ * Verdicts, when asked for, land in the given array (no copy when it is
+ * `store.verdicts()`).
+ */
+export function jitWasmBatch(prog: CbpfProgram, store: WasmPackets, options: WasmJitOptions = {}): BatchFilter {
+  const { runOn, batch } = compileWasm(prog, options);
+  const fallback = batch ?? jitBatch(prog, { ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.cache !== undefined ? { cache: options.cache } : {}) });
+  if (runOn === undefined) return fallback;
+  const run = runOn(store.memory);
+  const { offsets, caplens, wireLengths } = store.batch;
+  const own = store.verdicts();
+  return (b, verdicts) => {
+    const count = b.count ?? b.offsets.length;
+    const buf = b.buffer;
+    if (
+      buf.buffer !== store.memory.buffer || buf.byteOffset !== 0 || buf.length > store.dataSize ||
+      b.offsets !== offsets || b.caplens !== caplens || b.wireLengths !== wireLengths || count > store.count
+    ) {
+      return fallback(b, verdicts);
+    }
+    const kept = run(store.offsetsAt, store.caplensAt, store.wireLengthsAt, count, store.verdictsAt, verdicts ? 1 : 0, buf.length);
+    if (kept < 0) throw outside(store, kept);
+    if (verdicts !== undefined && (verdicts.buffer !== own.buffer || verdicts.byteOffset !== own.byteOffset)) verdicts.set(own.subarray(0, count));
+    return kept;
+  };
 }
 
 /** Forget every cached wasm filter. */

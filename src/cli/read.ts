@@ -23,6 +23,7 @@ import type { Packet } from '../capture/packet.js';
 import type { PacketBatch } from '../capture/batch.js';
 import type { CaptureInterface } from '../capture/interface.js';
 import type { CbpfProgram } from '../cbpf/insn.js';
+import type { WasmPackets } from '../cbpf/wasm.js';
 
 interface ReadCliOptions {
   read: string;
@@ -110,12 +111,26 @@ function warn(message: string): void {
 
 async function readCommand(expression: string, opts: ReadCliOptions): Promise<number> {
   // Import only what this run needs (the layers' index files pull in everything): start-up time counts here.
-  const [{ CaptureReader }, { BATCH_CAPACITY }, linktypes, { jitBatch }] = await Promise.all([
+  const [{ CaptureReader, DEFAULT_CHUNK_SIZE }, { BATCH_CAPACITY, PacketBatch }, linktypes, { jitBatch }, { jitWasmBatch, WasmPackets: Wasm }] = await Promise.all([
     import('../capture/reader.js'),
     import('../capture/batch.js'),
     import('../capture/linktype.js'),
     import('../cbpf/jit.js'),
+    import('../cbpf/wasm.js'),
   ]);
+  // A file is read chunk by chunk straight into a WebAssembly memory, with the positions of each
+  // chunk's packets, and the filter runs there as WebAssembly (jitWasmBatch): compiled at once to
+  // machine code, where a JavaScript filter runs slowly until V8 has optimised it, which over a
+  // capture of a few hundred thousand packets is a good part of the run.
+  let store: WasmPackets | undefined;
+  if (opts.read !== '-') {
+    try {
+      store = Wasm.allocate(DEFAULT_CHUNK_SIZE, BATCH_CAPACITY);
+    } catch {
+      // No WebAssembly here: JavaScript filters over ordinary buffers.
+    }
+  }
+  const compileFilter = (prog: CbpfProgram): Filter => (store !== undefined ? jitWasmBatch(prog, store) : jitBatch(prog));
 
   if (expression !== '' && opts.filterFile !== undefined) {
     throw new UsageError('give either a filter expression or -F PROGRAM_FILE, not both');
@@ -143,7 +158,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     }
     const { parseProgram } = await import('../cbpf/parse.js');
     const prog: CbpfProgram = parseProgram(text);
-    fixedFilter = jitBatch(prog);
+    fixedFilter = compileFilter(prog);
   }
 
   // Compiling expressions needs bpfkit/filter; load it before reading so filters compile synchronously.
@@ -154,6 +169,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
     name: opts.read,
     // Packets are printed, counted or copied into the -w buffer before the next read: one buffer will do.
     reuseBuffer: true,
+    ...(store !== undefined ? { buffer: store.batch.buffer } : {}),
     onWarning: (w) => warn(w.message),
     onProgress: (bytes) => {
       progressState.bytes = bytes;
@@ -182,7 +198,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
         // libpcap compiles a savefile's filter for the file's byte order (NULL/LOOP address families).
         offline: byteOrder === 'le' ? 'unswapped' : 'swapped',
       });
-      f = jitBatch(prog);
+      f = compileFilter(prog);
       compiled.set(key, f);
     }
     return f;
@@ -220,7 +236,7 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   let matched = 0;
   let filter: Filter | undefined = fixedFilter;
   let filterIface: CaptureInterface | undefined | null = null;
-  const verdicts = new Uint32Array(BATCH_CAPACITY);
+  const verdicts = store !== undefined ? store.verdicts() : new Uint32Array(BATCH_CAPACITY);
   const countOnly = opts.count === true && writer === undefined;
   const keep = (p: Packet): boolean => {
     matched++;
@@ -262,7 +278,10 @@ async function readCommand(expression: string, opts: ReadCliOptions): Promise<nu
   };
 
   try {
-    await reader.forEachBatch(onBatch);
+    const b = store !== undefined
+      ? new PacketBatch(store.batch)
+      : new PacketBatch();
+    await reader.forEachBatch(onBatch, b);
   } catch (err) {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CaptureReader, readCaptureSync } from '../../src/capture/index.js';
+import { BATCH_CAPACITY, CaptureReader, PacketBatch, readCaptureSync } from '../../src/capture/index.js';
 import type { Packet } from '../../src/capture/index.js';
 import { libpcapPacketsOf } from '../support/libpcap.js';
 import { samePackets } from './compare.js';
@@ -161,17 +161,21 @@ describe('tcpdump-tests corpus', () => {
       const mem = readCaptureSync(readFileSync(e.path));
       const whole = mem.packets;
       const warnings = mem.warnings.map((w) => `${w.kind} ${w.offset}`).join();
-      for (const chunkSize of [61, 1500, 65536]) {
+      for (const [chunkSize, own] of [[61, false], [1500, false], [65536, false], [1500, true], [65536, true]] as const) {
         const got: Packet[] = [];
-        const r = await CaptureReader.open(e.path, { chunkSize, reuseBuffer: true });
+        // `own`: the caller's buffer (read into, chunk by chunk) and the caller's arrays (listed in).
+        const buffer = own ? new Uint8Array(new ArrayBuffer(chunkSize + 16), 16, chunkSize) : undefined;
+        const arrays = { offsets: new Uint32Array(BATCH_CAPACITY), caplens: new Uint32Array(BATCH_CAPACITY), wireLengths: new Uint32Array(BATCH_CAPACITY) };
+        const r = await CaptureReader.open(e.path, { chunkSize, reuseBuffer: true, ...(buffer !== undefined ? { buffer } : {}) });
         await r.forEachBatch((b) => {
+          if (own && b.count > 1 && (b.buffer.buffer !== buffer!.buffer || b.offsets !== arrays.offsets)) problems.push(`${e.file}: not the caller's buffer or arrays`);
           for (let i = 0; i < b.count; i++) {
             const p = b.packet(i);
             const listed = b.buffer.subarray(b.offsets[i], b.offsets[i]! + b.caplens[i]!);
             if (Buffer.compare(listed, p.data) !== 0 || b.wireLengths[i] !== p.wireLength) problems.push(`${e.file} (${chunkSize}): entry ${i}`);
             got.push({ ...p, data: p.data.slice() });
           }
-        });
+        }, own ? new PacketBatch(arrays) : undefined);
         if (!samePackets(whole, got)) problems.push(`${e.file} (${chunkSize})`);
         const seen = r.warnings.map((w) => `${w.kind} ${w.offset}`).join();
         if (seen !== warnings) problems.push(`${e.file} (${chunkSize}): warnings ${seen} instead of ${warnings}`);

@@ -11,7 +11,8 @@ import {
   BPF_ABS, BPF_ALU, BPF_B, BPF_IND, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LSH, BPF_RET, BPF_RSH, BPF_A, BPF_X, BPF_LDX, BPF_IMM, BPF_W,
   CbpfValidationError, interpret, isValid, jump, stmt, type CbpfInsn, BPF_JEQ,
 } from '../../src/cbpf/index.js';
-import { WasmPackets, jitWasm, wasmModuleBytes } from '../../src/cbpf/wasm.js';
+import { WasmPackets, jitWasm, jitWasmBatch, wasmModuleBytes } from '../../src/cbpf/wasm.js';
+import { jitBatch } from '../../src/cbpf/jit.js';
 import { UsageError } from '../../src/errors.js';
 import { packetArb, programArb } from './gen.js';
 
@@ -112,7 +113,60 @@ describe('wasm JIT = interpreter', () => {
     expect(first(filled, true)).toBe(2);
     expect([...filled.verdicts()]).toEqual([1, 6]);
     expect(() => WasmPackets.fill(10, () => ({ offsets: [8], caplens: [5] }))).toThrow(/packet 0 \(offset 8, length 5\) is not inside/);
-    (store.batch.caplens as Uint32Array)[1] = 6; // now past the data
+    store.batch.caplens[1] = 6; // now past the data
     expect(() => jitWasm([stmt(BPF_RET | BPF_K, 1)])(store)).toThrow(/packet 1 .* is not inside the packet data/);
+  });
+
+  it('jitWasmBatch: batches laid out in the store (a chunk of a file read into it) run as wasm, any other batch through jitBatch(), same verdicts', () => {
+    const CAP = 64;
+    const store = WasmPackets.allocate(4096, CAP);
+    const { offsets, caplens, wireLengths, buffer: data } = store.batch;
+    let runs = 0;
+    fc.assert(
+      fc.property(
+        programArb({ backward: true, extensions: true, maxLength: 30 }).filter((p) => isValid(p, 'libpcap')),
+        fc.array(fc.tuple(packetArb(), fc.nat({ max: 2000 })), { minLength: 1, maxLength: CAP }),
+        fc.nat({ max: 4096 }),
+        (prog, packets, seed) => {
+          // The packets one after another in the store's data, as a chunk of `used` bytes; the rest of the data is junk.
+          data.fill(seed & 0xff);
+          let at = 0, n = 0;
+          for (const [d, extra] of packets) {
+            if (at + d.length > data.length) break;
+            data.set(d, at);
+            offsets[n] = at;
+            caplens[n] = d.length;
+            wireLengths[n] = d.length + extra;
+            at += d.length;
+            n++;
+          }
+          const chunk = data.subarray(0, at);
+          const inStore = { buffer: chunk, offsets, caplens, wireLengths, count: n };
+          const copy = { buffer: chunk.slice(), offsets: offsets.slice(0, n), caplens: caplens.slice(0, n), wireLengths: wireLengths.slice(0, n) };
+          const wasm = jitWasmBatch(prog, store, { cache: false });
+          const js = jitBatch(prog, { cache: false });
+          const want = new Uint32Array(n), got = new Uint32Array(n), other = new Uint32Array(n);
+          const kept = js(copy, want);
+          for (let i = 0; i < n; i++) if (want[i] !== interpret(prog, copy.buffer.subarray(offsets[i]!, offsets[i]! + caplens[i]!), wireLengths[i])) return false;
+          runs++;
+          return (
+            wasm(inStore, got) === kept && got.every((v, i) => v === want[i]) &&
+            wasm(inStore) === kept &&
+            // Verdicts straight into the store's own array.
+            wasm(inStore, store.verdicts()) === kept && store.verdicts().subarray(0, n).every((v, i) => v === want[i]) &&
+            // Not in the store: the fallback.
+            wasm(copy, other) === kept && other.every((v, i) => v === want[i])
+          );
+        },
+      ),
+      { numRuns: 600, seed: 0x5eed },
+    );
+    expect(runs).toBe(600);
+    // The store's own batch really runs in wasm: a packet placed outside the chunk is caught there.
+    caplens[0] = 4000;
+    offsets[0] = 0;
+    expect(() => jitWasmBatch([stmt(BPF_RET | BPF_K, 1)], store)({ buffer: data.subarray(0, 100), offsets, caplens, wireLengths, count: 1 })).toThrow(
+      /packet 0 .* is not inside the packet data/,
+    );
   });
 });
