@@ -27,40 +27,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Script } from 'node:vm';
-
-interface CliModule {
-  runCli(argv: string[]): Promise<void>;
-  main(argv: string[]): Promise<number>;
-}
+import { loadBundle } from './bundle.js';
 
 const file = fileURLToPath(new URL('./bpfkit.cjs', import.meta.url));
 if (process.env.BPFKIT_SNAPSHOT === 'write') {
   buildSnapshot();
   process.exit(0);
 }
-const cacheFile = `${file}.cache`;
 const writing = process.env.BPFKIT_CODE_CACHE === 'write';
-// esbuild writes ASCII only (other characters escaped), so latin1 reads it exactly and fastest.
-const text = readFileSync(file, 'latin1');
-// The entry's #! line, kept as a comment (so line numbers stay).
-const source = text.startsWith('#!') ? `//${text}` : text;
-let cachedData: Buffer | undefined;
-if (!writing && process.env.BPFKIT_CODE_CACHE !== 'off') {
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    // No cache: compile as usual.
-  }
-}
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
-  filename: file,
-  ...(cachedData !== undefined ? { cachedData } : {}),
-});
-const mod = { exports: {} as CliModule };
-(script.runInThisContext() as (...args: unknown[]) => void)(mod.exports, createRequire(file), mod, file, fileURLToPath(new URL('.', import.meta.url)));
+const { exports: cli, script } = loadBundle(file, !writing && process.env.BPFKIT_CODE_CACHE !== 'off');
 
 if (writing) {
   // Typical runs, so their functions are compiled when the cache is taken; output is discarded by the build.
@@ -74,14 +50,14 @@ if (writing) {
   }) as typeof process.stderr.write;
   for (const argv of runs) {
     said = '';
-    const code = await mod.exports.main(argv);
+    const code = await cli.main(argv);
     if (code !== 0) write(`bpfkit: building the code cache: 'bpfkit ${argv.join(' ')}' exited with ${code}\n${said}`);
   }
   process.stderr.write = write;
-  writeFileSync(cacheFile, script.createCachedData());
+  writeFileSync(`${file}.cache`, script.createCachedData());
   process.exitCode = 0;
 } else {
-  await mod.exports.runCli(process.argv.slice(2));
+  await cli.runCli(process.argv.slice(2));
 }
 
 /** The typical runs the code cache and the snapshot are warmed with. */
@@ -115,23 +91,32 @@ function shQuote(s: string): string {
 function buildSnapshot(): void {
   const dir = fileURLToPath(new URL('.', import.meta.url));
   const blob = `${file.slice(0, -'.cjs'.length)}.blob`;
+  const fast = `${file.slice(0, -'.cjs'.length)}-fast.cjs`;
   const entry = `${file.slice(0, -'.cjs'.length)}-snapshot.cjs`;
   const wrapper = `${dir}bpfkit`;
   rmSync(blob, { force: true });
-  const text = readFileSync(file, 'latin1')
+  const text = readFileSync(fast, 'latin1')
     .replace(/^#![^\n]*\n/, '')
     // The bundle's own location from where it was built (in the snapshot, __filename is the entry's).
-    .replace(/^var __bpfkitUrl = [^\n]*\n/, `var __bpfkitUrl = ${JSON.stringify(pathToFileURL(file).href)};\n`);
+    .replace(/^var __bpfkitUrl = [^\n]*\n/, `var __bpfkitUrl = ${JSON.stringify(pathToFileURL(fast).href)};\n`);
+  const warm = [...warmRuns().filter((argv) => argv[0] === 'read'), ['filter', '-ddd', 'tcp port 80']];
   const source = [
     // A snapshot's entry is a plain script: give the bundle the CommonJS module object it assigns to.
     'var module = { exports: {} }, exports = module.exports;',
+    // While the snapshot is built, require() loads Node's own modules only; a run gets a real one
+    // (the bundle requires cli-progress when it shows a progress bar).
+    'var __bpfkitRequire = require;',
+    '(function (require) {',
     text,
+    '})(function (id) { return __bpfkitRequire(id); });',
     ';(async () => {',
-    // Not --help: declaring every command puts more in the snapshot than it saves a read.
-    `  for (const argv of ${JSON.stringify(warmRuns().filter((argv) => argv[0] !== '--help'))}) await main(argv);`,
+    `  for (const argv of ${JSON.stringify(warm)}) await module.exports.mainFast(argv);`,
     '  process.exitCode = undefined;',
     '})();',
-    "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => { void runCli(process.argv.slice(1)); });",
+    "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {",
+    `  __bpfkitRequire = require('node:module').createRequire(${JSON.stringify(fast)});`,
+    '  void module.exports.runSnapshot(process.argv.slice(1));',
+    '});',
     '',
   ].join('\n');
   writeFileSync(entry, source, 'latin1');

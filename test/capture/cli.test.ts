@@ -191,13 +191,17 @@ describe('bpfkit read', () => {
     expect(readCaptureSync(readFileSync(o)).info.linkType).toBe(101);
   });
 
-  it('shows a progress bar when standard error is a terminal', () => {
-    const r = spawnSync('script', ['-qefc', `${process.execPath} ${EXE} read -r ${LOOPBACK} --count`, '/dev/null'], {
-      env: { ...env, BPFKIT_PROGRESS_DELAY_MS: '0' },
-      encoding: 'utf8',
-    });
-    expect(r.stdout).toContain('reading [');
-    expect(r.stdout).toContain('100%');
+  it('shows a progress bar when standard error is a terminal (the launcher, and the bin on its start-up snapshot)', () => {
+    const bin = resolve(REPO, 'dist/cli/bpfkit');
+    for (const cmd of [`${process.execPath} ${EXE}`, bin]) {
+      const r = spawnSync('script', ['-qefc', `${cmd} read -r ${LOOPBACK} --count`, '/dev/null'], {
+        env: { ...env, BPFKIT_PROGRESS_DELAY_MS: '0' },
+        encoding: 'utf8',
+      });
+      expect(r.stdout, cmd).toContain('reading [');
+      expect(r.stdout, cmd).toContain('100%');
+      expect(r.stdout, cmd).not.toContain('internal error');
+    }
     // Not when output goes to a pipe or file.
     expect(bpfkit(['read', '-r', LOOPBACK, '--count'], undefined, { BPFKIT_PROGRESS_DELAY_MS: '0' }).err).not.toContain('reading [');
   });

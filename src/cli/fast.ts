@@ -1,0 +1,45 @@
+/**
+ * The commands the start-up snapshot holds (`bpfkit read` and `bpfkit
+ * filter`: the ones people run over and over, in scripts and loops, where
+ * start-up time shows), and the snapshot's entry.
+ *
+ * `npm run build` bundles this file into dist/cli/bpfkit-fast.cjs and builds
+ * the snapshot from it (launch.ts): Node's start-up heap plus this small
+ * bundle, loaded, and its commands run once, so a `bpfkit read` starts with
+ * its code loaded and compiled. Every other command line (other commands,
+ * `--help`, `--version`) goes to the full CLI (main.ts, bundled as
+ * dist/cli/bpfkit.cjs next to this one), loaded with its code cache as the
+ * launcher does. The snapshot stays small that way: a bigger start-up heap
+ * costs every run time to deserialise.
+ */
+import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from './bundle.js';
+import { register as filter } from './filter.js';
+import { register as read } from './read.js';
+import { runProgram, startCli } from './program.js';
+
+const FAST: ReadonlyMap<string, (program: Command) => void> = new Map([
+  ['read', read],
+  ['filter', filter],
+]);
+
+/** The commands this bundle runs itself. */
+export const FAST_COMMANDS: readonly string[] = [...FAST.keys()];
+
+function registerFast(program: Command, only?: string): void {
+  const one = only !== undefined ? FAST.get(only) : undefined;
+  if (one !== undefined) one(program);
+}
+
+/** Run one command line of the fast commands; resolves to the exit status (the build's warm-up runs). */
+export function mainFast(argv: string[]): Promise<number> {
+  return runProgram(registerFast, argv);
+}
+
+/** The snapshot's entry: a fast command runs here, anything else in the full CLI. */
+export async function runSnapshot(argv: string[]): Promise<void> {
+  if (argv[0] !== undefined && FAST.has(argv[0])) return startCli(registerFast, argv);
+  const full = loadBundle(fileURLToPath(new URL('./bpfkit.cjs', import.meta.url)));
+  await full.exports.runCli(argv);
+}
