@@ -320,6 +320,34 @@ export function parseNumber(text: string, expression: string, pos: number): numb
   return n;
 }
 
+/**
+ * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
+ * a dotted quad of decimal numbers (HID: minus its end), either followed by nothing that could
+ * continue a name or start an IPv6 group (`:`). Every other rule's longest match is then no
+ * longer (a MAC needs 12 digits or six groups; `xxxx.xxxx.xxxx` is shorter than its quad) and
+ * a name of the same length loses the tie. 0 for anything else (the general rules decide).
+ */
+function plainNumeric(s: string, i: number, len: number): number {
+  let j = i;
+  let groups = 1;
+  let run = 0;
+  for (; j < len; j++) {
+    const c = s.charCodeAt(j);
+    if (c >= 48 && c <= 57) run++;
+    else if (c === 46 && run > 0) {
+      groups++;
+      run = 0;
+    } else break;
+  }
+  if (run === 0) return 0;
+  if (j < len) {
+    const c = s.charCodeAt(j);
+    if (c === 58 || (c < 128 && (CLASS[c]! & 8) !== 0)) return 0;
+  }
+  if (groups === 1) return j - i < 12 ? j : 0;
+  return groups === 4 ? -j : 0;
+}
+
 /** Which rule matched (in libpcap's rule order: on equal length the earlier rule wins). */
 const MAC = 0, NUM = 1, HID = 2, HID6 = 3, BOGUS = 4, NAME = 5;
 
@@ -394,6 +422,20 @@ export function tokenize(expression: string): Token[] {
         }
       }
       throw new FilterSyntaxError(`can't parse filter expression: syntax error: unexpected character '${s[pos]}'`, expression, pos);
+    }
+    if (cls & 2) {
+      const e = plainNumeric(s, pos, len);
+      if (e > 0) {
+        const text = s.slice(pos, e);
+        out.push({ kind: 'NUM', text, pos, num: parseNumber(text, expression, pos) });
+        pos = e;
+        continue;
+      }
+      if (e < 0) {
+        out.push({ kind: 'HID', text: s.slice(pos, -e), pos, num: undefined });
+        pos = -e;
+        continue;
+      }
     }
     // A letter or digit: the longest of the rules that start with one, the earlier on a tie.
     let end = -1;
