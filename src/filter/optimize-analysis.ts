@@ -249,8 +249,8 @@ export interface BlockInfo {
   inSafety: Safety;
   /** Safety after the statements (before the test). */
   outSafety: Safety;
-  /** Effects of the statements in order, each with whether it may still fail where it happens. */
-  effects: { e: Effect; mayFail: boolean }[];
+  /** Effects of the statements in order. */
+  effects: Effect[];
   /** The test (for a branch), on the values at its end. */
   cond?: Cond | undefined;
   /** False when some statement is not modelled: leave the block as it is. */
@@ -283,19 +283,20 @@ export function edgeFacts(a: Analysis, b: Block, succ: Block): Facts {
   return bi.inFacts;
 }
 
-/** Run the statements of a block from a state; effects are annotated with whether they may still fail. */
+/** Run the statements of a block from a state: its exit state and safety, its effects, whether any of them may still fail. */
 export function runBlock(
   t: ValueTable,
   stmts: readonly Stmt[],
   state: State,
   safety: Safety,
   facts: Facts | undefined,
-): { state: State; safety: Safety; effects: { e: Effect; mayFail: boolean }[]; ok: boolean } {
+): { state: State; safety: Safety; effects: Effect[]; mayFail: boolean; ok: boolean } {
   const s = state.slice();
   // The entry's safety until an effect adds to it (a load past what is known to fit, or any other kind).
   let sf = safety;
   let own = false;
-  const effects: { e: Effect; mayFail: boolean }[] = [];
+  const effects: Effect[] = [];
+  let fails = false;
   const buf: Effect[] = [];
   let ok = true;
   for (const st of stmts) {
@@ -305,7 +306,8 @@ export function runBlock(
       break;
     }
     for (const e of buf) {
-      effects.push({ e, mayFail: mayFail(t, sf, e, facts) });
+      effects.push(e);
+      if (!fails && mayFail(t, sf, e, facts)) fails = true;
       if (!own && (e.kind !== E_LOAD || e.end > sf.cap)) {
         sf = sf.clone();
         own = true;
@@ -313,7 +315,7 @@ export function runBlock(
       record(t, sf, e);
     }
   }
-  return { state: s, safety: sf, effects, ok };
+  return { state: s, safety: sf, effects, mayFail: fails, ok };
 }
 
 /** The test a branch terminator makes, on a state. */

@@ -92,6 +92,28 @@ function retarget(e: Edge, to: Block): void {
   } else if (t.kind === 'jump') t.target = to;
 }
 
+/**
+ * Tests of A against X right after `tax` or `txa` compare a value with itself (code generation
+ * makes them where paths join): jeq and jge always jump to jt, jgt never does. True when one
+ * became a jump.
+ */
+export function prefold(g: Graph): boolean {
+  let folded = false;
+  for (const b of g.order) {
+    const t = b.term;
+    const n = b.stmts.length;
+    if (t.kind !== 'branch' || (t.code & 0x08) === 0 || n === 0) continue;
+    const last = b.stmts[n - 1]!.code;
+    if (last !== 0x07 && last !== 0x87) continue; // tax, txa
+    const op = t.code & 0xf0;
+    if (op === 0x10 || op === 0x30) b.term = { kind: 'jump', target: t.jt };
+    else if (op === 0x20) b.term = { kind: 'jump', target: t.jf };
+    else continue;
+    folded = true;
+  }
+  return folded;
+}
+
 /** Thread edges past decided load tests; true when an edge moved. `g` is the graph of `cfg`. */
 export function prethread(cfg: Cfg, g: Graph): boolean {
   if (g.headers.size) return false;

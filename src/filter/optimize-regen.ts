@@ -110,8 +110,11 @@ function sameCond(t: ValueTable, a: Cond, b: Cond): boolean | undefined {
  * Does `stmts` followed by `branch` do what spec asks? Returns whether the
  * targets must be swapped, or undefined when it does not.
  */
-export function check(t: ValueTable, spec: BlockSpec, stmts: readonly Stmt[], branch?: { code: number; k: number }): { swap: boolean } | undefined {
-  const r = simulate(t, spec.entry, stmts);
+export function check(
+  t: ValueTable, spec: BlockSpec, stmts: readonly Stmt[], branch?: { code: number; k: number },
+  run?: { state: State; effects: Effect[] },
+): { swap: boolean } | undefined {
+  const r = run ?? simulate(t, spec.entry, stmts);
   if (!r) return undefined;
   for (let l = 0; l < NLOC; l++) if ((spec.liveOut >> l) & 1 && r.state[l] !== spec.exit[l]) return undefined;
   if (spec.retA !== undefined && r.state[LOC_A] !== spec.retA) return undefined;
@@ -214,6 +217,8 @@ function immediate(t: ValueTable, x: Stmt, s: State): Stmt | undefined {
 /** Instruction selection into A, X and slots, on a simulated state. */
 class Emitter {
   out: Stmt[] = [];
+  /** The effects of `out`, in order (what simulating it from the entry gives). */
+  effects: Effect[] = [];
   s: State;
   constructor(private t: ValueTable, entry: State, public fuel = 40) {
     this.s = entry.slice();
@@ -221,7 +226,7 @@ class Emitter {
   private emit(x: Stmt): boolean {
     if (--this.fuel < 0) return false;
     this.out.push(x);
-    return step(this.t, this.s, x, undefined);
+    return step(this.t, this.s, x, this.effects);
   }
   private slotHolding(v: number): number {
     for (let i = 0; i < 16; i++) if (this.s[i] === v) return i;
@@ -258,9 +263,10 @@ class Emitter {
           return this.toA(vi.a, keep) && this.emit(st(BPF_ALU | op | BPF_K, cb));
         }
         // A = a, X = b. Try b first (into X), then a; for commutative ops also the other way round.
-        const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel;
+        const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel, eff = this.effects.length;
         if (this.toX(vi.b, keep) && this.toA(vi.a, keep | (1 << LOC_X))) return this.emit(st(BPF_ALU | op | BPF_X));
         this.out.length = mark;
+        this.effects.length = eff;
         this.s = saved;
         this.fuel = fuel;
         if (op === 0x00 || op === 0x20 || op === 0x40 || op === 0x50 || op === 0xa0) {
@@ -292,9 +298,10 @@ class Emitter {
     if (this.s[i] === v) return true;
     if (this.s[LOC_A] === v) return this.emit(st(BPF_ST, i));
     if (this.s[LOC_X] === v) return this.emit(st(BPF_STX, i));
-    const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel;
+    const mark = this.out.length, saved = this.s.slice(), fuel = this.fuel, eff = this.effects.length;
     if (this.toA(v, keep)) return this.emit(st(BPF_ST, i));
     this.out.length = mark;
+    this.effects.length = eff;
     this.s = saved;
     this.fuel = fuel;
     return this.toX(v, keep) && this.emit(st(BPF_STX, i));
@@ -429,8 +436,8 @@ export function regenerate(
       seen.add(key);
       for (let pass = 0; pass < 2; pass++) {
         if (r.len <= lower) break;
-        const code = emitGoals(t, spec, order, pass === 0, slotGoals, xGoal, aGoal, r.len - 1);
-        if (code) consider(t, spec, r, code, br);
+        const em = emitGoals(t, spec, order, pass === 0, slotGoals, xGoal, aGoal, r.len - 1);
+        if (em) consider(t, spec, r, em.out, br, { state: em.s, effects: em.effects });
       }
     }
   }
@@ -473,10 +480,13 @@ interface Best {
   len: number;
 }
 
-function consider(t: ValueTable, spec: BlockSpec, r: Best, stmts: Stmt[], br?: { code: number; k: number }): void {
+function consider(
+  t: ValueTable, spec: BlockSpec, r: Best, stmts: Stmt[], br?: { code: number; k: number },
+  run?: { state: State; effects: Effect[] },
+): void {
   const len = stmts.length;
   if (len >= r.len) return;
-  const ok = check(t, spec, stmts, br);
+  const ok = check(t, spec, stmts, br, run);
   if (!ok) return;
   r.best = br ? { stmts, branch: { code: br.code, k: br.k >>> 0, swap: ok.swap } } : { stmts };
   r.len = len;
@@ -484,9 +494,7 @@ function consider(t: ValueTable, spec: BlockSpec, r: Best, stmts: Stmt[], br?: {
 
 /** Perform the effects the code so far has not performed (bounds checks); false when it cannot. */
 function doEffects(t: ValueTable, spec: BlockSpec, em: Emitter, keep: number): boolean {
-  const done = simulate(t, spec.entry, em.out);
-  if (!done) return false;
-  const sNow = after(t, spec.safety, done.effects);
+  const sNow = after(t, spec.safety, em.effects);
   for (const e of spec.effects) {
     if (!mayFail(t, sNow, e, spec.facts)) continue;
     if (!em.effect(e, keep)) return false;
@@ -502,7 +510,7 @@ function doEffects(t: ValueTable, spec: BlockSpec, em: Emitter, keep: number): b
 function emitGoals(
   t: ValueTable, spec: BlockSpec, order: readonly ('slots' | 'x' | 'a')[], effectsFirst: boolean,
   slotGoals: readonly [number, number][], xGoal: number | undefined, aGoal: number | undefined, fuel: number,
-): Stmt[] | undefined {
+): Emitter | undefined {
   const em = new Emitter(t, spec.entry, Math.min(40, fuel));
   let keep = 0;
   if (effectsFirst && !doEffects(t, spec, em, keep)) return undefined;
@@ -517,13 +525,12 @@ function emitGoals(
       keep |= 1 << LOC_X;
     } else if (g === 'a' && aGoal !== undefined) {
       // Compute A; if effects remain that it did not perform, do them first and compute A again.
-      const mark = em.out.length, saved = em.s.slice(), fuelBefore = em.fuel;
+      const mark = em.out.length, saved = em.s.slice(), fuelBefore = em.fuel, eff = em.effects.length;
       if (!em.toA(aGoal, keep)) return undefined;
       if (!effectsFirst) {
-        const done = simulate(t, spec.entry, em.out);
-        const sNow = done ? after(t, spec.safety, done.effects) : undefined;
-        if (!sNow || anyMayFail(t, sNow, spec)) {
+        if (anyMayFail(t, after(t, spec.safety, em.effects), spec)) {
           em.out.length = mark;
+          em.effects.length = eff;
           em.s = saved;
           em.fuel = fuelBefore;
           if (!doEffects(t, spec, em, keep)) return undefined;
@@ -534,7 +541,7 @@ function emitGoals(
     }
   }
   if (!effectsFirst && aGoal === undefined && !doEffects(t, spec, em, keep)) return undefined;
-  return em.out;
+  return em;
 }
 
 function anyMayFail(t: ValueTable, s: Safety, spec: BlockSpec): boolean {

@@ -64,7 +64,14 @@ export function foldBranches(cfg: Cfg, a: Analysis): boolean {
   return changed;
 }
 
-export function threadJumps(cfg: Cfg, a: Analysis, liveIn: BlockMap<number> = liveness(a.g)): boolean {
+/**
+ * Thread what the analysis decides. `stats.blocked` counts edges whose target's test was decided
+ * but that could not move (an effect that may still fail, or a location read at the new target
+ * that the skipped block changes).
+ */
+export function threadJumps(
+  cfg: Cfg, a: Analysis, liveIn: BlockMap<number> = liveness(a.g), stats?: { blocked: number },
+): boolean {
   const t = a.t;
   let changed = false;
   for (const b of a.g.order) {
@@ -81,16 +88,19 @@ export function threadJumps(cfg: Cfg, a: Analysis, liveIn: BlockMap<number> = li
       if (!pi.ok) continue;
       const facts = edgeFacts(a, p, b);
       const r = runBlock(t, b.stmts, pi.outState, pi.outSafety, facts);
-      if (!r.ok || r.effects.some((e) => e.mayFail)) continue;
+      if (!r.ok) continue;
       const c = condOf(t, b, r.state);
       if (!c) continue;
       const d = decide(t, facts, c);
       if (d === undefined) continue;
       const target = d ? term.jt : term.jf;
       const live = liveIn.get(target)!;
-      let clash = false;
-      for (let l = 0; l < NLOC; l++) if ((live >> l) & 1 && r.state[l] !== pi.outState[l]) clash = true;
-      if (clash) continue;
+      let clash = r.mayFail;
+      for (let l = 0; l < NLOC && !clash; l++) if ((live >> l) & 1 && r.state[l] !== pi.outState[l]) clash = true;
+      if (clash) {
+        if (stats) stats.blocked++;
+        continue;
+      }
       redirect(p, b, target);
       changed = true;
     }

@@ -29,7 +29,7 @@ import * as analysis from './optimize-analysis.js';
 import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
-import { prethread } from './optimize-pre.js';
+import { prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
 import * as thread from './optimize-thread.js';
@@ -49,31 +49,32 @@ export interface OptimizeOptions {
   maxRounds?: number;
 }
 
-/** A deep copy of the reachable graph (the optimiser rewrites blocks in place). */
+/**
+ * A copy of the reachable graph's blocks (the optimiser rewrites blocks in place). Statement
+ * arrays are shared: they are never changed in place (cfg.ts), only replaced.
+ */
 export function cloneCfg(cfg: Cfg): Cfg {
   const map = new Map<Block, Block>();
+  const work: Block[] = [];
   const get = (b: Block): Block => {
     let c = map.get(b);
-    if (!c) {
-      c = { id: b.id, stmts: b.stmts.map((s) => ({ code: s.code, k: s.k })), term: b.term, ix: map.size };
+    if (c === undefined) {
+      c = { id: b.id, stmts: b.stmts, term: b.term, ix: map.size };
       map.set(b, c);
+      work.push(b);
     }
     return c;
   };
-  const work = [cfg.entry];
-  const seen = new Set<Block>();
+  const entry = get(cfg.entry);
   while (work.length) {
     const b = work.pop()!;
-    if (seen.has(b)) continue;
-    seen.add(b);
-    const c = get(b);
+    const c = map.get(b)!;
     const t = b.term;
     if (t.kind === 'branch') c.term = { kind: 'branch', code: t.code, k: t.k, jt: get(t.jt), jf: get(t.jf) };
     else if (t.kind === 'jump') c.term = { kind: 'jump', target: get(t.target) };
     else c.term = { kind: 'ret', code: t.code, k: t.k };
-    for (const s of successors(b)) work.push(s);
   }
-  const out: Cfg = { entry: get(cfg.entry) };
+  const out: Cfg = { entry };
   if (cfg.cyclic) out.cyclic = true;
   return out;
 }
@@ -118,7 +119,7 @@ export function regenAll(a: Analysis, liveIn: BlockMap<number> = liveness(a.g)):
   for (let i = g.order.length - 1; i >= 0; i--) {
     const b = g.order[i]!;
     if (g.inLoop.has(b)) continue;
-    if (successors(b).some((s) => g.inLoop.has(s))) refreshLoops(g, liveIn);
+    if (g.inLoop.size && successors(b).some((s) => g.inLoop.has(s))) refreshLoops(g, liveIn);
     const bi = a.info.get(b)!;
     const out = liveOut(b, liveIn);
     if (bi.ok) {
@@ -129,7 +130,7 @@ export function regenAll(a: Analysis, liveIn: BlockMap<number> = liveness(a.g)):
         facts: bi.inFacts,
         liveOut: out,
         exit: bi.outState,
-        effects: bi.effects.map((x) => x.e),
+        effects: bi.effects,
       };
       if (bi.cond) spec.cond = bi.cond;
       if (term.kind === 'ret' && bpfClass(term.code) === BPF_RET && bpfRval(term.code) === BPF_A) spec.retA = bi.outState[LOC_A]!;
@@ -195,6 +196,8 @@ export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
   return changed;
 }
 
+const NO_SHRINK: readonly number[] = [];
+
 /** Did some block's live-in set lose a location (against `before`, by position in g.order)? */
 function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): boolean {
   for (let i = 0; i < before.length; i++) if (before[i]! & ~liveIn.get(g.order[i]!)!) return true;
@@ -210,8 +213,11 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   for (let round = 0; round < maxRounds; round++) {
     // One graph for as long as nothing changes the edges.
     let g = buildGraph(work);
-    // First, the cheap threading of repeated load tests (optimize-pre.ts).
-    if (round === 0 && prethread(work, g)) g = buildGraph(work);
+    // First, the cheap folding and threading of what code generation repeats (optimize-pre.ts).
+    if (round === 0) {
+      if (prefold(g)) g = buildGraph(work);
+      if (prethread(work, g)) g = buildGraph(work);
+    }
     let changed = sinkRejects(work, g) || carry;
     carry = false;
     if (changed) g = buildGraph(work);
@@ -224,7 +230,8 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // live-in sets after folding.
     const folded = foldBranches(work, a);
     let liveIn = liveness(a.g);
-    const threaded = threadJumps(work, a, liveIn);
+    const stats = { blocked: 0 };
+    const threaded = threadJumps(work, a, liveIn, stats);
     if (folded || threaded) {
       changed = true;
       cleanup(work);
@@ -237,7 +244,8 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
       final = a.g;
       break;
     }
-    const before = folded || threaded ? undefined : a.g.order.map((b) => liveIn.get(b)!);
+    // (Live-in sets before rewriting: only needed where threading was decided but held back.)
+    const before = folded || threaded ? undefined : stats.blocked ? a.g.order.map((b) => liveIn.get(b)!) : NO_SHRINK;
     // Rewriting may swap a branch's targets but keeps the edges: the analysis's graph still holds.
     if (regenAll(a, liveIn)) changed = true;
     const interned = intern(work, a.g);
@@ -249,8 +257,9 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // The round that would confirm this one can be left out when it could only find what this
     // one found: folding and threading found nothing on this graph, and rewriting kept every
     // test (or its negation) and every live value, so the facts and the values threading
-    // compares are the same; its effects fail on the same packets. What could differ is a
-    // location no longer read where an edge would lead: so no live-in set may have shrunk.
+    // compares are the same, and so are its decisions; its effects fail on the same packets.
+    // What could differ is a location no longer read where an edge would lead: where a decided
+    // edge was held back, no live-in set may have shrunk.
     // Merging identical blocks moves edges to a block with the same code (same decisions on
     // them; folding knows less at a join, not more). The structural clean-ups are cheap and run
     // here; what they change goes on to the next round.
