@@ -125,20 +125,21 @@ export class GraphBuilder {
   }
 
   lower(p: Pred, t: Block, f: Block): Block {
+    // The commonest kinds first (a string switch compares case by case).
     switch (p.k) {
-      case 'const':
-        return p.v ? t : f;
-      case 'not':
-        return this.lower(p.a, f, t);
+      case 'test': {
+        const stmts = p.lowered ? p.stmts.slice() : p.stmts;
+        p.lowered = true;
+        return this.block(stmts, { kind: 'branch', code: p.code, k: p.kv, jt: t, jf: f });
+      }
       case 'and':
         return this.lower(p.a, this.lower(p.b, t, f), f);
       case 'or':
         return this.lower(p.a, t, this.lower(p.b, t, f));
-      case 'test': {
-        const stmts = p.lowered ? p.stmts.slice() : p.stmts;
-        p.lowered = true;
-        return this.branch(stmts, p.code, p.kv, t, f);
-      }
+      case 'not':
+        return this.lower(p.a, f, t);
+      case 'const':
+        return p.v ? t : f;
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);

@@ -104,69 +104,63 @@ export class Gen {
 
   private initLinktype(): void {
     const lt = this.linktype;
-    const set = (linktype: number, linkpl: number, nl: number, nlNosnap: number): void => {
-      this.offLinktype.constant = linktype;
-      this.offLinkpl.constant = linkpl;
-      this.offNl = nl;
-      this.offNlNosnap = nlNosnap;
-    };
     const N = OFFSET_NOT_SET;
     switch (lt) {
-      case DLT.ARCNET: set(2, 6, 0, 0); break;
-      case DLT.ARCNET_LINUX: set(4, 8, 0, 0); break;
-      case DLT.EN10MB: set(12, 14, 0, 3); break;
-      case DLT.SLIP: set(N, 16, 0, 0); break;
-      case DLT.SLIP_BSDOS: set(N, 24, 0, 0); break;
+      case DLT.ARCNET: this.setOffsets(2, 6, 0, 0); break;
+      case DLT.ARCNET_LINUX: this.setOffsets(4, 8, 0, 0); break;
+      case DLT.EN10MB: this.setOffsets(12, 14, 0, 3); break;
+      case DLT.SLIP: this.setOffsets(N, 16, 0, 0); break;
+      case DLT.SLIP_BSDOS: this.setOffsets(N, 24, 0, 0); break;
       case DLT.NULL:
-      case DLT.LOOP: set(0, 4, 0, 0); break;
-      case DLT.ENC: set(0, 12, 0, 0); break;
+      case DLT.LOOP: this.setOffsets(0, 4, 0, 0); break;
+      case DLT.ENC: this.setOffsets(0, 12, 0, 0); break;
       case DLT.PPP:
       case DLT.PPP_PPPD:
       case DLT.C_HDLC:
-      case DLT.PPP_SERIAL: set(2, 4, 0, 0); break;
-      case DLT.PPP_ETHER: set(6, 8, 0, 0); break;
-      case DLT.PPP_BSDOS: set(5, 24, 0, 0); break;
-      case DLT.FDDI: set(13, 13, 8, 3); break;
-      case DLT.IEEE802: set(14, 14, 8, 3); break;
+      case DLT.PPP_SERIAL: this.setOffsets(2, 4, 0, 0); break;
+      case DLT.PPP_ETHER: this.setOffsets(6, 8, 0, 0); break;
+      case DLT.PPP_BSDOS: this.setOffsets(5, 24, 0, 0); break;
+      case DLT.FDDI: this.setOffsets(13, 13, 8, 3); break;
+      case DLT.IEEE802: this.setOffsets(14, 14, 8, 3); break;
       case DLT.PRISM_HEADER:
       case DLT.IEEE802_11_RADIO_AVS:
       case DLT.IEEE802_11_RADIO:
         this.offLinkhdr.isVariable = true;
-        set(24, 0, 8, 3);
+        this.setOffsets(24, 0, 8, 3);
         this.offLinkpl.isVariable = true;
         break;
       case DLT.IEEE802_11:
-        set(24, 0, 8, 3);
+        this.setOffsets(24, 0, 8, 3);
         this.offLinkpl.isVariable = true;
         break;
       case DLT.PPI:
-        set(24, 0, 8, 3);
+        this.setOffsets(24, 0, 8, 3);
         this.offLinkpl.isVariable = true;
         this.offLinkhdr.isVariable = true;
         break;
       case DLT.ATM_RFC1483:
-      case DLT.ATM_CLIP: set(0, 0, 8, 3); break;
+      case DLT.ATM_CLIP: this.setOffsets(0, 0, 8, 3); break;
       case DLT.SUNATM:
         this.isAtm = true;
         this.offVpi = 1;
         this.offVci = 2;
         this.offProto = 0;
         this.offPayload = 4;
-        set(4, 4, 8, 3);
+        this.setOffsets(4, 4, 8, 3);
         break;
       case DLT.RAW:
       case DLT.IPV4:
-      case DLT.IPV6: set(N, 0, 0, 0); break;
-      case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
-      case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
-      case DLT.LTALK: set(N, 0, 0, 0); break;
-      case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
-      case DLT.FRELAY: set(N, 0, 0, 0); break;
-      case DLT.MFR: set(N, 0, 4, 0); break;
-      case DLT.APPLE_IP_OVER_IEEE1394: set(16, 18, 0, 0); break;
-      case DLT.SYMANTEC_FIREWALL: set(6, 44, 0, 0); break;
+      case DLT.IPV6: this.setOffsets(N, 0, 0, 0); break;
+      case DLT.LINUX_SLL: this.setOffsets(14, 16, 0, 0); break;
+      case DLT.LINUX_SLL2: this.setOffsets(0, 20, 0, 0); break;
+      case DLT.LTALK: this.setOffsets(N, 0, 0, 0); break;
+      case DLT.IP_OVER_FC: this.setOffsets(16, 16, 8, 3); break;
+      case DLT.FRELAY: this.setOffsets(N, 0, 0, 0); break;
+      case DLT.MFR: this.setOffsets(N, 0, 4, 0); break;
+      case DLT.APPLE_IP_OVER_IEEE1394: this.setOffsets(16, 18, 0, 0); break;
+      case DLT.SYMANTEC_FIREWALL: this.setOffsets(6, 44, 0, 0); break;
       case DLT.PFLOG:
-        set(1, 0, 0, 0);
+        this.setOffsets(1, 0, 0, 0);
         this.offLinkpl.isVariable = true;
         break;
       case DLT.JUNIPER_MFR:
@@ -174,62 +168,69 @@ export class Gen {
       case DLT.JUNIPER_MLPPP:
       case DLT.JUNIPER_PPP:
       case DLT.JUNIPER_CHDLC:
-      case DLT.JUNIPER_FRELAY: set(4, 4, 0, N); break;
-      case DLT.JUNIPER_ATM1: set(4, 4, 0, 10); break;
-      case DLT.JUNIPER_ATM2: set(8, 8, 0, 10); break;
+      case DLT.JUNIPER_FRELAY: this.setOffsets(4, 4, 0, N); break;
+      case DLT.JUNIPER_ATM1: this.setOffsets(4, 4, 0, 10); break;
+      case DLT.JUNIPER_ATM2: this.setOffsets(8, 8, 0, 10); break;
       case DLT.JUNIPER_PPPOE:
-      case DLT.JUNIPER_ETHER: set(16, 14, 18, 21); break;
-      case DLT.JUNIPER_PPPOE_ATM: set(4, 6, 0, N); break;
-      case DLT.JUNIPER_GGSN: set(6, 12, 0, N); break;
-      case DLT.JUNIPER_ES: set(6, N, N, N); break;
-      case DLT.JUNIPER_MONITOR: set(12, 12, 0, N); break;
-      case DLT.BACNET_MS_TP: set(N, N, N, N); break;
-      case DLT.JUNIPER_SERVICES: set(12, N, N, N); break;
+      case DLT.JUNIPER_ETHER: this.setOffsets(16, 14, 18, 21); break;
+      case DLT.JUNIPER_PPPOE_ATM: this.setOffsets(4, 6, 0, N); break;
+      case DLT.JUNIPER_GGSN: this.setOffsets(6, 12, 0, N); break;
+      case DLT.JUNIPER_ES: this.setOffsets(6, N, N, N); break;
+      case DLT.JUNIPER_MONITOR: this.setOffsets(12, 12, 0, N); break;
+      case DLT.BACNET_MS_TP: this.setOffsets(N, N, N, N); break;
+      case DLT.JUNIPER_SERVICES: this.setOffsets(12, N, N, N); break;
       case DLT.JUNIPER_VP:
-      case DLT.JUNIPER_ST: set(18, N, N, N); break;
+      case DLT.JUNIPER_ST: this.setOffsets(18, N, N, N); break;
       case DLT.JUNIPER_ISM:
       case DLT.JUNIPER_VS:
       case DLT.JUNIPER_SRX_E2E:
       case DLT.JUNIPER_FIBRECHANNEL:
-      case DLT.JUNIPER_ATM_CEMIC: set(8, N, N, N); break;
+      case DLT.JUNIPER_ATM_CEMIC: this.setOffsets(8, N, N, N); break;
       case DLT.MTP2:
         this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
-        set(N, N, N, N);
+        this.setOffsets(N, N, N, N);
         break;
       case DLT.MTP2_WITH_PHDR:
         this.offLi = 6; this.offLiHsl = 8; this.offSio = 7; this.offOpc = 8; this.offDpc = 8; this.offSls = 11;
-        set(N, N, N, N);
+        this.setOffsets(N, N, N, N);
         break;
       case DLT.ERF:
         this.offLi = 22; this.offLiHsl = 24; this.offSio = 23; this.offOpc = 24; this.offDpc = 24; this.offSls = 27;
-        set(N, N, N, N);
+        this.setOffsets(N, N, N, N);
         break;
-      case DLT.PFSYNC: set(N, 4, 0, 0); break;
-      case DLT.AX25_KISS: set(N, N, N, N); break;
-      case DLT.IPNET: set(1, 24, 0, N); break;
+      case DLT.PFSYNC: this.setOffsets(N, 4, 0, 0); break;
+      case DLT.AX25_KISS: this.setOffsets(N, N, N, N); break;
+      case DLT.IPNET: this.setOffsets(1, 24, 0, N); break;
       case DLT.NETANALYZER:
         this.offLinkhdr.constant = 4;
-        set(16, 18, 0, 3);
+        this.setOffsets(16, 18, 0, 3);
         break;
       case DLT.NETANALYZER_TRANSPARENT:
         this.offLinkhdr.constant = 12;
-        set(24, 26, 0, 3);
+        this.setOffsets(24, 26, 0, 3);
         break;
       case DLT.DSA_TAG_BRCM:
-        set(16, 18, 0, 3);
+        this.setOffsets(16, 18, 0, 3);
         break;
       case DLT.DSA_TAG_DSA:
-        set(16, 18, 0, 3);
+        this.setOffsets(16, 18, 0, 3);
         break;
       default:
         if (lt >= DLT_MATCHING_MIN && lt <= DLT_MATCHING_MAX || dltName(lt) !== String(lt)) {
-          set(N, N, N, N);
+          this.setOffsets(N, N, N, N);
         } else {
           throw new FilterSemanticError(`unknown data link type ${lt}`);
         }
     }
     this.offOutermostlinkhdr = abs(this.offLinkhdr);
     this.offPrevlinkhdr = abs(this.offLinkhdr);
+  }
+
+  private setOffsets(linktype: number, linkpl: number, nl: number, nlNosnap: number): void {
+    this.offLinktype.constant = linktype;
+    this.offLinkpl.constant = linkpl;
+    this.offNl = nl;
+    this.offNlNosnap = nlNosnap;
   }
 
   // ---- scratch slots --------------------------------------------------------------------------
