@@ -219,16 +219,19 @@ export function liveness(g: Graph): BlockMap<number> {
     defs[i] = def;
     liveIn.set(b, use);
   }
+  // Successors come later in the order except on a loop's back edge: without loops, one
+  // backward pass is the fixpoint.
+  const again = g.headers.size > 0;
   for (let changed = true; changed; ) {
     changed = false;
-    for (let i = g.order.length - 1; i >= 0; i--) {
+    for (let i = n - 1; i >= 0; i--) {
       const b = g.order[i]!;
-      let out = 0;
-      for (const s of successors(b)) out |= liveIn.get(s)!;
+      const t = b.term;
+      const out = t.kind === 'branch' ? liveIn.get(t.jt)! | liveIn.get(t.jf)! : t.kind === 'jump' ? liveIn.get(t.target)! : 0;
       const inn = uses[i]! | (out & ~defs[i]!);
       if (inn !== liveIn.get(b)) {
         liveIn.set(b, inn);
-        changed = true;
+        changed = again;
       }
     }
   }
@@ -236,9 +239,10 @@ export function liveness(g: Graph): BlockMap<number> {
 }
 
 export function liveOut(b: Block, liveIn: BlockMap<number>): number {
-  let out = 0;
-  for (const s of successors(b)) out |= liveIn.get(s) ?? ALL_LOCS;
-  return out;
+  const t = b.term;
+  if (t.kind === 'branch') return (liveIn.get(t.jt) ?? ALL_LOCS) | (liveIn.get(t.jf) ?? ALL_LOCS);
+  if (t.kind === 'jump') return liveIn.get(t.target) ?? ALL_LOCS;
+  return 0;
 }
 
 /** What the forward analysis knows about one block. */

@@ -19,12 +19,16 @@ import * as analysis from './optimize-analysis.js';
 
 const { BIT_A, liveness } = analysis;
 
-/** A test outcome: load key (code * 2^32 + offset), jump op, constant, truth. */
+/**
+ * A test outcome: load key (code * 2^32 + offset), jump op, constant, truth. Facts form
+ * persistent lists (newest first, sharing their tails): an edge adds one to its block's list.
+ */
 interface Fact {
   key: number;
   op: number;
   k: number;
   truth: boolean;
+  next: Fact | undefined;
 }
 
 /** The absolute load a block tests (key), or -1 when the block is not a pure load-and-test. */
@@ -48,9 +52,8 @@ function compare(op: number, a: number, b: number): boolean {
 }
 
 /** The outcome of `key op k` that facts decide, or undefined. */
-function decide(facts: readonly Fact[], key: number, op: number, k: number): boolean | undefined {
-  for (let i = facts.length - 1; i >= 0; i--) {
-    const f = facts[i]!;
+function decide(facts: Fact | undefined, key: number, op: number, k: number): boolean | undefined {
+  for (let f = facts; f !== undefined; f = f.next) {
     if (f.key !== key) continue;
     if (f.op === op && f.k === k) return f.truth;
     if (f.op === 0x10 && f.truth) return compare(op, f.k, k);
@@ -59,29 +62,37 @@ function decide(facts: readonly Fact[], key: number, op: number, k: number): boo
   return undefined;
 }
 
-/** Facts in both lists (a and b are never changed in place). */
-function intersect(a: readonly Fact[], b: readonly Fact[]): readonly Fact[] {
-  if (a === b || a.length === 0) return a;
-  if (b.length === 0) return b;
-  const out: Fact[] = [];
-  for (const f of a) {
-    for (const g of b) {
-      if (f === g || (f.key === g.key && f.op === g.op && f.k === g.k && f.truth === g.truth)) {
-        out.push(f);
-        break;
-      }
-    }
+function has(list: Fact | undefined, f: Fact): boolean {
+  for (let g = list; g !== undefined; g = g.next) {
+    if (g === f || (f.key === g.key && f.op === g.op && f.k === g.k && f.truth === g.truth)) return true;
   }
-  return out.length === a.length ? a : out;
+  return false;
 }
 
-const NONE: readonly Fact[] = [];
+/** Facts in both lists (lists are never changed once made). */
+function intersect(a: Fact | undefined, b: Fact | undefined): Fact | undefined {
+  if (a === b || a === undefined) return a;
+  if (b === undefined) return b;
+  const kept: Fact[] = [];
+  let all = true;
+  for (let g: Fact | undefined = a; g !== undefined; g = g.next) {
+    if (has(b, g)) kept.push(g);
+    else all = false;
+  }
+  if (all) return a;
+  let out: Fact | undefined;
+  for (let i = kept.length - 1; i >= 0; i--) {
+    const g = kept[i]!;
+    out = { key: g.key, op: g.op, k: g.k, truth: g.truth, next: out };
+  }
+  return out;
+}
 
 /** An edge into a block: its source and which of its edges (0 jt, 1 jf, 2 jump). */
 interface Edge {
   from: Block;
   side: number;
-  facts: readonly Fact[];
+  facts: Fact | undefined;
 }
 
 function retarget(e: Edge, to: Block): void {
@@ -130,7 +141,7 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
     if (i > 0 && ins.length === 0) continue; // no way in any more
     const key = testedLoad(b);
     const t = b.term;
-    let facts: readonly Fact[] = NONE;
+    let facts: Fact | undefined;
     if (key >= 0 && t.kind === 'branch') {
       const op = t.code & 0xf0;
       const k = t.k >>> 0;
@@ -157,8 +168,8 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
       if (key >= 0) {
         const op = t.code & 0xf0;
         const k = t.k >>> 0;
-        ft = [...facts, { key, op, k, truth: true }];
-        ff = [...facts, { key, op, k, truth: false }];
+        ft = { key, op, k, truth: true, next: facts };
+        ff = { key, op, k, truth: false, next: facts };
       }
       incoming[pos.get(t.jt)!]!.push({ from: b, side: 0, facts: ft });
       incoming[pos.get(t.jf)!]!.push({ from: b, side: 1, facts: ff });

@@ -398,7 +398,9 @@ export function regenerate(
       consider(t, spec, r, prune(t, { ...spec }, pruned, br), br);
     }
   }
-  if (r.len === 0) return r.best;
+  // The search below grows fast with the length (orders of goals, both operand orders of each
+  // commutative operation): it is not tried past MAX_SEARCH statements.
+  if (r.len === 0 || r.len > MAX_SEARCH) return r.best;
   // Generated code, for each test form and order of goals.
   const forms = spec.cond ? testForms(t, spec.cond) : [undefined];
   const slotGoals: [number, number][] = [];
@@ -473,6 +475,9 @@ function minLength(t: ValueTable, spec: BlockSpec): number {
   }
   return n;
 }
+
+/** Longest pruned code the instruction selection search is tried on. */
+const MAX_SEARCH = 10;
 
 /** The best candidate so far. */
 interface Best {

@@ -167,26 +167,36 @@ export function regenAll(a: Analysis, liveIn: BlockMap<number> = liveness(a.g)):
  * are taken to accept.)
  */
 export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
+  const order = g.order;
+  const n = order.length;
   const accepts = new BlockMap<boolean>();
-  for (const b of g.order) {
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
     const t = b.term;
     let a = t.kind === 'ret' ? t.code !== 0x06 || t.k >>> 0 !== 0 : false;
-    if (b.stmts.some((s) => (s.code & 0xe7) === 0x20 && (s.k >>> 0 === 0xfffff008 || s.k >>> 0 === 0xfffff01c))) a = true;
+    for (const s of b.stmts) {
+      if ((s.code & 0xe7) === 0x20 && (s.k >>> 0 === 0xfffff008 || s.k >>> 0 === 0xfffff01c)) a = true;
+    }
     accepts.set(b, a);
   }
+  // Successors come later in the order (earlier only on a loop's back edge): one backward pass
+  // settles an acyclic graph.
   for (let changed = true; changed; ) {
     changed = false;
-    for (let i = g.order.length - 1; i >= 0; i--) {
-      const b = g.order[i]!;
+    for (let i = n - 1; i >= 0; i--) {
+      const b = order[i]!;
       if (accepts.get(b)) continue;
-      if (successors(b).some((s) => accepts.get(s))) {
+      const t = b.term;
+      const a = t.kind === 'branch' ? accepts.get(t.jt) || accepts.get(t.jf) : t.kind === 'jump' ? accepts.get(t.target) : false;
+      if (a) {
         accepts.set(b, true);
-        changed = true;
+        changed = g.headers.size > 0;
       }
     }
   }
   let changed = false;
-  for (const b of g.order) {
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
     if (accepts.get(b) || g.inLoop.has(b)) continue;
     if (b.term.kind === 'ret' && b.stmts.length === 0) continue;
     b.stmts = [];
