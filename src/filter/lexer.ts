@@ -292,6 +292,45 @@ function nameEnd(s: string, i: number): number {
   return j;
 }
 
+/**
+ * At a hex letter: can no rule but the name match here? (The conditions under which tokenize
+ * tries the MAC, IPv6 and bogus-address rules, none holding.)
+ */
+function onlyName(s: string, i: number): boolean {
+  const r = hexRun(s, i);
+  const next = s.charCodeAt(i + r);
+  if (r >= 12 || (r <= 2 && (next === 58 || next === 45 || next === 46)) || (r === 4 && next === 46)) return false;
+  return !(r <= 4 && next === 58);
+}
+
+/** The keyword nameAndKeyword found, or undefined. */
+let matchedKeyword: [string, TokKind] | undefined;
+
+/**
+ * nameEnd at a letter, walking the keyword trie over the same characters: returns the name's
+ * end and sets matchedKeyword to the keyword it spells, if any.
+ */
+function nameAndKeyword(s: string, i: number, len: number): number {
+  let node = 0;
+  let j = i;
+  for (; j < len; j++) {
+    const c = s.charCodeAt(j);
+    if (c >= 128 || (CLASS[c]! & 8) === 0) break;
+    if (node >= 0) {
+      node = TRIE[node * 128 + c]!;
+      if (node === 0) node = -1;
+    }
+  }
+  let end = j;
+  while (end > i + 1) {
+    const c = s.charCodeAt(end - 1);
+    if (c !== 45 && c !== 95) break;
+    end--;
+  }
+  matchedKeyword = end !== j ? keywordAt(s, i, end) : node > 0 ? TRIE_WORD[node] : undefined;
+  return end;
+}
+
 /** Parse a NUM token as libpcap does: decimal, 0x hex, leading-0 octal; errors on overflow. */
 export function parseNumber(text: string, expression: string, pos: number): number {
   let n = 0;
@@ -436,6 +475,20 @@ export function tokenize(expression: string): Token[] {
         pos = -e;
         continue;
       }
+    }
+    if ((cls & 2) === 0 && ((cls & 1) === 0 || onlyName(s, pos))) {
+      // A letter where only the name rule can match: one scan for the name's end and the keyword.
+      const e = nameAndKeyword(s, pos, len);
+      if (matchedKeyword !== undefined) {
+        out.push({ kind: matchedKeyword[1], text: matchedKeyword[0], pos, num: undefined });
+      } else {
+        const text = s.slice(pos, e);
+        const v = CONSTANT_VALUE.get(text);
+        if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
+        else out.push({ kind: 'ID', text, pos, num: undefined });
+      }
+      pos = e;
+      continue;
     }
     // A letter or digit: the longest of the rules that start with one, the earlier on a tie.
     let end = -1;
