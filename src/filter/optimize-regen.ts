@@ -372,9 +372,14 @@ export function regenerate(
   original: readonly Stmt[],
   branch: { code: number; k: number } | undefined,
 ): BlockCode | undefined {
+  // Nothing can be shorter than the original (which wins ties): keep it without searching.
+  if (original.length <= minLength(t, spec)) return undefined;
   // Blocks with an ifindex/hatype load that may still fail keep their order: leave them.
-  let dev = false;
-  for (const e of spec.effects) if (e.kind === E_DEV) dev = true;
+  let dev = false, anc = false;
+  for (const e of spec.effects) {
+    if (e.kind === E_DEV) dev = true;
+    else if (e.kind === E_ANC) anc = true;
+  }
   if (dev) {
     const s = spec.safety.clone();
     for (const e of spec.effects) {
@@ -382,12 +387,18 @@ export function regenerate(
       record(t, s, e);
     }
   }
-  // Nothing can be shorter than the original (which wins ties): keep it without searching.
-  if (original.length <= minLength(t, spec)) return undefined;
   const r: Best = { best: undefined, len: Infinity };
-  // The original (must pass: it is the definition) and its pruned form.
-  consider(t, spec, r, original.slice(), branch);
-  if (!r.best) return undefined;
+  // The original (the definition) and its pruned form. The original passes the check by
+  // construction (the analysis ran it), unless it makes a value of its own on each run (a
+  // random or negative-offset load, E_ANC): then it is checked too.
+  if (anc) {
+    consider(t, spec, r, original.slice(), branch);
+    if (!r.best) return undefined;
+  } else {
+    const stmts = original.slice();
+    r.best = branch ? { stmts, branch: { code: branch.code, k: branch.k >>> 0, swap: false } } : { stmts };
+    r.len = stmts.length;
+  }
   const pruned = prune(t, spec, original, branch);
   consider(t, spec, r, pruned, branch);
   // X-operand tests on constants as immediates.

@@ -116,7 +116,8 @@ export class ValueTable {
   /** An absolute packet load (or the wire length, code BPF_LD|BPF_LEN). */
   load(code: number, k: number): number {
     k >>>= 0;
-    const key = code * 0x100000000 + k;
+    // Small offsets make small-integer keys (fast to hash); others a double.
+    const key = k < 0x100000 ? code * 0x100000 + k : -(code * 0x100000000 + k);
     const hit = this.loads.get(key);
     if (hit !== undefined) return hit;
     let hi = FULL;
@@ -251,10 +252,11 @@ export class ValueTable {
     if ((op === BPF_ADD || op === BPF_MUL || op === BPF_AND || op === BPF_OR || op === BPF_XOR) && cb === undefined && b < a) {
       [a, b] = [b, a];
     }
-    // Value numbers stay far below 2^26 (each is an object in memory), so a * 2^26 + b is exact.
+    // Value numbers stay far below 2^26 (each is an object in memory), so a * 2^26 + b is exact;
+    // below 2^14 each, a * 2^14 + b is a small integer (fast to hash).
     let byOp = this.alus.get(op);
     if (!byOp) this.alus.set(op, (byOp = new Map()));
-    const key = a * 0x4000000 + b;
+    const key = a < 0x4000 && b < 0x4000 ? a * 0x4000 + b : -(a * 0x4000000 + b) - 1;
     const hit = byOp.get(key);
     if (hit !== undefined) return hit;
     const [lo, hi, zeros] = this.aluRange(op, a, b);
