@@ -100,36 +100,53 @@ export function linearize(cfg: Cfg): CbpfProgram {
 const MAX_DEPTH = 4000;
 
 /**
- * The fast path's depth-first walk (made per call: its arrays are young, so filling them costs
- * no write barriers into old objects): by block id, the block seen there and its postorder
- * index; the postorder; each block's size summed over the postorder up to it (its distance from
- * the program's end).
+ * The fast path: one depth-first walk (true edge before false edge) that emits each block as it
+ * finishes. The layout is the walk's reverse postorder, so a block finishes after everything laid
+ * out behind it: its instructions go onto `out` back to front, and every branch target already
+ * has its distance from the program's end (`tailById`), which is all an offset needs. The
+ * arrays are made per call (young: no write barriers into long-lived scratch).
  */
 class Walk {
   readonly seenById: Block[] = [];
-  readonly postById: number[] = [];
-  readonly post: Block[] = [];
-  readonly tail: number[] = [];
-  count = 0;
-  pcFromEnd = 0;
+  /** Instructions from a finished block's start to the program's end; -1 while on the walk's path. */
+  readonly tailById: number[] = [];
+  /** The program, last instruction first. */
+  readonly out: CbpfInsn[] = [];
+  /** The block finished last: the one laid out right after the next to finish. */
+  last: Block | undefined = undefined;
   unusual = false;
 
   visit(b: Block, depth: number): void {
     const t = b.term;
-    let size = b.stmts.length + 1;
+    const out = this.out;
     if (t.kind === 'branch') {
       this.edge(t.jt, depth);
       this.edge(t.jf, depth);
+      const base = out.length;
+      const jt = base - this.tailById[t.jt.id]!;
+      const jf = base - this.tailById[t.jf.id]!;
+      // A target still on the path (a loop), or too far for the 8-bit offsets: general path.
+      if (jt > base || jf > base || jt > 255 || jf > 255) this.unusual = true;
+      else out.push({ code: t.code, jt, jf, k: t.k >>> 0 });
     } else if (t.kind === 'jump') {
-      this.edge(t.target, depth);
-      // No `ja` when the target comes next (it was the last block finished before this one).
-      if (this.postById[t.target.id] === this.count - 1) size--;
+      const to = t.target;
+      this.edge(to, depth);
+      // No `ja` when the target comes next (it finished right before this block).
+      if (this.last !== to) {
+        const tail = this.tailById[to.id]!;
+        if (tail < 0) this.unusual = true; // a back edge: its offset is not known yet
+        else out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (out.length - tail) >>> 0 });
+      }
+    } else {
+      out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
     }
-    this.postById[b.id] = this.count;
-    this.pcFromEnd += size;
-    this.tail.push(this.pcFromEnd);
-    this.post.push(b);
-    this.count++;
+    const stmts = b.stmts;
+    for (let j = stmts.length - 1; j >= 0; j--) {
+      const s = stmts[j]!;
+      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+    }
+    this.tailById[b.id] = out.length;
+    this.last = b;
   }
 
   edge(s: Block, depth: number): void {
@@ -140,55 +157,24 @@ class Walk {
       return;
     }
     this.seenById[s.id] = s;
-    this.postById[s.id] = -1;
+    this.tailById[s.id] = -1;
     this.visit(s, depth + 1);
   }
 }
 
 /**
- * The common case: one depth-first walk (true edge before false edge; the layout is its reverse
- * postorder) that also sizes the blocks, then one pass that emits. Graphs whose block ids are
- * unique (code generation's and the optimiser's), not too deep, whose branches all reach their
- * targets within 255 instructions. Returns undefined for anything else (the general path handles
- * it); the program is the one the general path gives.
+ * The common case (see Walk): graphs whose block ids are unique (code generation's and the
+ * optimiser's), not too deep, without loops, whose branches all reach their targets within 255
+ * instructions. Returns undefined for anything else (the general path handles it); the program is
+ * the one the general path gives.
  */
 function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
   const w = new Walk();
   const entry = cfg.entry;
   w.seenById[entry.id] = entry;
-  w.postById[entry.id] = -1;
+  w.tailById[entry.id] = -1;
   w.visit(entry, 0);
-  if (w.unusual) return undefined;
-  const { post, postById, tail } = w;
-  const total = w.pcFromEnd;
-  // Sized once (every slot gets written): pushing would reallocate the array as it grows.
-  const out: CbpfInsn[] = new Array<CbpfInsn>(total);
-  let o = 0;
-  for (let p = w.count - 1; p >= 0; p--) {
-    const b = post[p]!;
-    const stmts = b.stmts;
-    for (let j = 0; j < stmts.length; j++) {
-      const s = stmts[j]!;
-      out[o++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
-    }
-    const t = b.term;
-    if (t.kind === 'ret') out[o++] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
-    else if (t.kind === 'jump') {
-      const to = postById[t.target.id]!;
-      // A block starts where the blocks after it (in layout) end: total - tail.
-      if (to !== p - 1) {
-        out[o] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (total - tail[to]! - o - 1) >>> 0 };
-        o++;
-      }
-    } else {
-      const nextPc = o + 1;
-      const jt = total - tail[postById[t.jt.id]!]! - nextPc;
-      const jf = total - tail[postById[t.jf.id]!]! - nextPc;
-      if (jt > 255 || jf > 255) return undefined;
-      out[o++] = { code: t.code, jt, jf, k: t.k >>> 0 };
-    }
-  }
-  return out;
+  return w.unusual ? undefined : w.out.reverse();
 }
 
 function linearizeGeneral(cfg: Cfg): CbpfProgram {
