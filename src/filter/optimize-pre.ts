@@ -31,10 +31,16 @@ interface Fact {
   next: Fact | undefined;
 }
 
-/** The absolute load a block tests (key), or -1 when the block is not a pure load-and-test. */
+/** The absolute load a block tests with `jeq #k` (key), or -1 when the block is not such a pure load-and-test. */
 function testedLoad(b: Block): number {
   const t = b.term;
-  if (t.kind !== 'branch' || b.stmts.length !== 1 || t.code !== 0x15 || t.jt === t.jf) return -1;
+  return t.kind === 'branch' && t.code === 0x15 ? loadKey(b) : -1;
+}
+
+/** The absolute load a block tests against a constant (key), or -1 when it is not a pure load-and-test. */
+function loadKey(b: Block): number {
+  const t = b.term;
+  if (t.kind !== 'branch' || b.stmts.length !== 1 || (t.code & 0x08) !== 0 || t.jt === t.jf) return -1;
   const s = b.stmts[0]!;
   const code = s.code;
   // BPF_LD | BPF_ABS | W/H/B, packet offsets only (not Linux's ancillary area or negative offsets).
@@ -128,6 +134,19 @@ export function prefold(g: Graph): boolean {
 /** Thread edges past decided load tests; true when an edge moved. `g` is the graph of `cfg`. */
 export function prethread(cfg: Cfg, g: Graph): boolean {
   if (g.headers.size) return false;
+  // Only a load tested twice can be decided: without one, there is nothing to walk for.
+  const keys: number[] = [];
+  let twice = false;
+  for (const b of g.order) {
+    const key = testedLoad(b);
+    if (key < 0) continue;
+    if (keys.includes(key)) {
+      twice = true;
+      break;
+    }
+    keys.push(key);
+  }
+  if (!twice) return false;
   let liveIn: BlockMap<number> | undefined; // when first needed
   const order = g.order;
   const n = order.length;
@@ -178,4 +197,66 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
     }
   }
   return changed;
+}
+
+/** The largest value of a packet load of this code (W, H, B). */
+function loadMax(code: number): number {
+  return code === 0x20 ? 0xffffffff : code === 0x28 ? 0xffff : 0xff;
+}
+
+/**
+ * Is there nothing for the optimiser to do? True for a graph of tests of distinct packet loads
+ * against constants (`ld[hb] [k]; jxx #c`, one load per block) and distinct `ret #k`, where no
+ * test is decided by its load's range and every test can still lead to acceptance: no test can
+ * decide another (they are on unrelated values), no block can be shorter (each load is needed
+ * for its test, nothing holds it before), none is the same as another, none only rejects, and
+ * there is nothing to clean up. The rounds would return the same graph.
+ */
+export function alreadyOptimal(cfg: Cfg): boolean {
+  if (cfg.cyclic) return false;
+  const loads: number[] = [];
+  const rets: number[] = [];
+  const blocks: Block[] = [];
+  const work: Block[] = [cfg.entry];
+  const seen = new Set<Block>();
+  while (work.length) {
+    const b = work.pop()!;
+    if (seen.has(b)) continue;
+    seen.add(b);
+    if (seen.size > 64) return false;
+    blocks.push(b);
+    const t = b.term;
+    if (t.kind === 'ret') {
+      if (t.code !== 0x06 || b.stmts.length !== 0 || rets.includes(t.k >>> 0)) return false;
+      rets.push(t.k >>> 0);
+      continue;
+    }
+    if (t.kind !== 'branch' || t.jt === t.jf) return false;
+    const key = loadKey(b);
+    if (key < 0 || loads.includes(key)) return false;
+    loads.push(key);
+    const code = b.stmts[0]!.code;
+    const max = loadMax(code);
+    const k = t.k >>> 0;
+    const op = t.code & 0xf0;
+    if (op === 0x10 ? k > max : op === 0x20 ? k >= max : op === 0x30 ? k === 0 || k > max : (k & max) === 0) return false;
+    work.push(t.jt, t.jf);
+  }
+  // Every test must reach a `ret` that accepts (else it would sink to `ret #0`).
+  if (!rets.some((k) => k !== 0)) return false;
+  const accepts = new Set<Block>();
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const b of blocks) {
+      if (accepts.has(b)) continue;
+      const t = b.term;
+      const a = t.kind === 'ret' ? t.k >>> 0 !== 0 : t.kind === 'branch' && (accepts.has(t.jt) || accepts.has(t.jf));
+      if (a) {
+        accepts.add(b);
+        changed = true;
+      }
+    }
+  }
+  for (const b of blocks) if (b.term.kind === 'branch' && !accepts.has(b)) return false;
+  return true;
 }

@@ -171,6 +171,12 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
       const def = stmtDef(stmts[i]!);
       if ((def & live) === 0 && def !== 0) {
         keep[i] = false;
+        // Without effects of its own, it changes nothing the rest computes or may fail on (what
+        // it writes is not read before being written again): the failures stay the original's.
+        if (effectFree(stmts[i]!)) {
+          changed = true;
+          continue;
+        }
         const rest = stmts.filter((_, j) => keep[j]);
         const r1 = simulate(t, spec.entry, rest);
         if (r1 && sameFailures(t, spec.safety, spec.facts, spec.effects, r1.effects)) {
@@ -185,6 +191,26 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
     if (!changed) break;
   }
   return stmts;
+}
+
+/** A statement that can never end the program (no packet load, no division by X). */
+function effectFree(x: Stmt): boolean {
+  const code = x.code;
+  switch (code & 7) {
+    case 0x00: // LD: imm, mem, len
+    case 0x01: // LDX: imm, mem, len
+      return (code & 0xe0) === 0x00 || (code & 0xe0) === 0x60 || (code & 0xe0) === 0x80;
+    case 0x02:
+    case 0x03:
+    case 0x07:
+      return true;
+    case 0x04: { // ALU: division and modulo by X may be by 0
+      const op = code & 0xf0;
+      return !((code & BPF_X) !== 0 && (op === 0x30 || op === 0x90));
+    }
+    default:
+      return false;
+  }
 }
 
 /** x with a constant operand made immediate (same length), or undefined. */

@@ -29,7 +29,7 @@ import * as analysis from './optimize-analysis.js';
 import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
-import { prefold, prethread } from './optimize-pre.js';
+import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
 import * as thread from './optimize-thread.js';
@@ -215,6 +215,8 @@ function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): 
 }
 
 export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
+  // A graph the rounds would return unchanged is returned as it is (optimize-pre.ts).
+  if (alreadyOptimal(cfg)) return cfg;
   const work = cloneCfg(cfg);
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
