@@ -22,14 +22,6 @@ const PNAME_TABLE: Partial<Record<TokKind, ProtoQual>> = {
   SNP: 'snp', PSNP: 'psnp', CSNP: 'csnp', CLNP: 'clnp', STP: 'stp', IPX: 'ipx', NETBEUI: 'netbeui', RADIO: 'radio',
 };
 
-const AQUAL_TABLE: Partial<Record<TokKind, Qual['addr']>> = {
-  HOST: 'host', NET: 'net', PORT: 'port', PORTRANGE: 'portrange',
-};
-
-const DQUAL_SIMPLE_TABLE: Partial<Record<TokKind, DirQual>> = {
-  ADDR1: 'addr1', ADDR2: 'addr2', ADDR3: 'addr3', ADDR4: 'addr4', RA: 'ra', TA: 'ta',
-};
-
 const RELOP_TABLE: Partial<Record<TokKind, RelOp>> = { '>': '>', GEQ: '>=', '=': '=', LEQ: '<=', '<': '<', NEQ: '!=' };
 
 const ATM_TYPES_TABLE: Partial<Record<TokKind, string>> = {
@@ -57,20 +49,61 @@ const BINOP_TABLE: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
   '/': { op: '/', prec: 5 },
 };
 
-/** Operators without a declared precedence in libpcap's grammar: yacc always shifts on them. */
-const SHIFTING_TABLE: Partial<Record<TokKind, ArithOp>> = { '^': '^', '%': '%' };
-
-/** The tables above as Maps: token kinds are looked up on every token, and a Map lookup stays fast. */
+/** The larger tables above as Maps. */
 const toMap = <V>(t: Partial<Record<TokKind, V>>): Map<TokKind, V> => new Map(Object.entries(t) as [TokKind, V][]);
 const PNAME = toMap(PNAME_TABLE);
-const AQUAL = toMap(AQUAL_TABLE);
-const DQUAL_SIMPLE = toMap(DQUAL_SIMPLE_TABLE);
 const RELOP = toMap(RELOP_TABLE);
 const ATM_TYPES = toMap(ATM_TYPES_TABLE);
 const MTP2_TYPES = toMap(MTP2_TYPES_TABLE);
 const MTP3_FIELDS = toMap(MTP3_FIELDS_TABLE);
-const BINOP = toMap(BINOP_TABLE);
-const SHIFTING = toMap(SHIFTING_TABLE);
+
+// The small tables as switches: token kinds are interned strings, so each case is one compare,
+// cheaper than hashing the kind for a Map lookup on every token.
+
+/** Address qualifiers: host, net, port, portrange. */
+function aqual(k: TokKind): Qual['addr'] | undefined {
+  switch (k) {
+    case 'HOST': return 'host';
+    case 'NET': return 'net';
+    case 'PORT': return 'port';
+    case 'PORTRANGE': return 'portrange';
+    default: return undefined;
+  }
+}
+
+/** Direction qualifiers that are one keyword: the 802.11 address fields. */
+function dqualSimple(k: TokKind): DirQual | undefined {
+  switch (k) {
+    case 'ADDR1': return 'addr1';
+    case 'ADDR2': return 'addr2';
+    case 'ADDR3': return 'addr3';
+    case 'ADDR4': return 'addr4';
+    case 'RA': return 'ra';
+    case 'TA': return 'ta';
+    default: return undefined;
+  }
+}
+
+/** Operators without a declared precedence in libpcap's grammar (`^`, `%`): yacc always shifts on them. */
+const shifting = (k: TokKind): ArithOp | undefined => (k === '^' ? '^' : k === '%' ? '%' : undefined);
+
+const BINOP_OR = BINOP_TABLE['|']!, BINOP_AND = BINOP_TABLE['&']!, BINOP_LSH = BINOP_TABLE.LSH!, BINOP_RSH = BINOP_TABLE.RSH!;
+const BINOP_ADD = BINOP_TABLE['+']!, BINOP_SUB = BINOP_TABLE['-']!, BINOP_MUL = BINOP_TABLE['*']!, BINOP_DIV = BINOP_TABLE['/']!;
+
+/** Binary operators that have a precedence. */
+function binop(k: TokKind): { op: ArithOp; prec: number } | undefined {
+  switch (k) {
+    case '|': return BINOP_OR;
+    case '&': return BINOP_AND;
+    case 'LSH': return BINOP_LSH;
+    case 'RSH': return BINOP_RSH;
+    case '+': return BINOP_ADD;
+    case '-': return BINOP_SUB;
+    case '*': return BINOP_MUL;
+    case '/': return BINOP_DIV;
+    default: return undefined;
+  }
+}
 
 const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 
@@ -335,7 +368,7 @@ class Parser {
   }
 
   private startsHeadRest(k: TokKind): boolean {
-    return k === 'SRC' || k === 'DST' || DQUAL_SIMPLE.get(k) !== undefined || AQUAL.get(k) !== undefined ||
+    return k === 'SRC' || k === 'DST' || dqualSimple(k) !== undefined || aqual(k) !== undefined ||
       k === 'PROTO' || k === 'PROTOCHAIN' || k === 'GATEWAY';
   }
 
@@ -354,14 +387,14 @@ class Parser {
         this.next();
         dir = a.kind === 'OR' ? 'src or dst' : 'src and dst';
       }
-    } else if (DQUAL_SIMPLE.get(t.kind)) {
+    } else if (dqualSimple(t.kind)) {
       this.next();
-      dir = DQUAL_SIMPLE.get(t.kind)!;
+      dir = dqualSimple(t.kind)!;
     }
     const a = this.peek();
-    if (AQUAL.get(a.kind)) {
+    if (aqual(a.kind)) {
       this.next();
-      addr = AQUAL.get(a.kind)!;
+      addr = aqual(a.kind)!;
     } else if (dir === 'default') {
       if (a.kind === 'PROTO' || a.kind === 'PROTOCHAIN' || a.kind === 'GATEWAY') {
         this.next();
@@ -490,13 +523,13 @@ class Parser {
     let lhs = this.parseUnary();
     for (;;) {
       const t = this.peek();
-      const sh = SHIFTING.get(t.kind);
+      const sh = shifting(t.kind);
       if (sh) {
         this.next();
         lhs = { type: 'binop', op: sh, left: lhs, right: this.parseArith(0) };
         continue;
       }
-      const b = BINOP.get(t.kind);
+      const b = binop(t.kind);
       if (!b || b.prec < minPrec) return lhs;
       this.next();
       lhs = { type: 'binop', op: b.op, left: lhs, right: this.parseArith(b.prec + 1) };
@@ -508,7 +541,7 @@ class Parser {
     if (t.kind === '-') {
       this.next();
       let x = this.parseUnary();
-      for (let sh = SHIFTING.get(this.peek().kind); sh; sh = SHIFTING.get(this.peek().kind)) {
+      for (let sh = shifting(this.peek().kind); sh; sh = shifting(this.peek().kind)) {
         this.next();
         x = { type: 'binop', op: sh, left: x, right: this.parseArith(0) };
       }
