@@ -226,13 +226,17 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // One graph for as long as nothing changes the edges.
     let g = buildGraph(work);
     // First, the cheap folding and threading of what code generation repeats (optimize-pre.ts).
+    // These and reject sinking only need an order in which successors come later and the
+    // current edges, so they share one graph (blocks they leave without a way in are skipped or
+    // harmlessly sunk); the clean-up needs current predecessors.
+    let pre = false;
     if (round === 0) {
-      if (prefold(g)) g = buildGraph(work);
-      if (prethread(work, g)) g = buildGraph(work);
+      pre = prefold(g);
+      if (prethread(work, g)) pre = true;
     }
     let changed = sinkRejects(work, g) || carry;
     carry = false;
-    if (changed) g = buildGraph(work);
+    if (changed || pre) g = buildGraph(work);
     if (cleanup(work, g)) {
       changed = true;
       g = buildGraph(work);
