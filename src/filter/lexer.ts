@@ -99,20 +99,26 @@ const CONSTANTS: Record<string, number> = {
  * Keywords as a trie over character codes, walked over the name in place:
  * no substring is cut out and hashed for the (frequent) keyword tokens.
  * Node 0 is the root; TRIE[node * 128 + c] is the child for character c (0:
- * none); TRIE_WORD[node] is the keyword ending there, if any.
+ * none); TRIE_WORD[node] is the keyword ending there, if any. The named
+ * constants are in the same trie (TRIE_CONST[node]: the value of the one
+ * ending there), so that a name token needs no substring hashed either.
  */
 const TRIE_WORD: ([string, TokKind] | undefined)[] = [undefined];
-const TRIE = new Uint16Array((1 + Object.keys(KEYWORDS).reduce((n, w) => n + w.length, 0)) * 128);
+const TRIE_CONST: (number | undefined)[] = [undefined];
+const trieChars = (o: Record<string, unknown>): number => Object.keys(o).reduce((n, w) => n + w.length, 0);
+const TRIE = new Uint16Array((1 + trieChars(KEYWORDS) + trieChars(CONSTANTS)) * 128);
 let trieNodes = 1;
-for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) {
+function trieInsert(word: string): number {
   let node = 0;
   for (let i = 0; i < word.length; i++) {
     const at = node * 128 + word.charCodeAt(i);
     if (TRIE[at] === 0) TRIE[at] = trieNodes++;
     node = TRIE[at]!;
   }
-  TRIE_WORD[node] = [word, kind];
+  return node;
 }
+for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[trieInsert(word)] = value;
+for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) TRIE_WORD[trieInsert(word)] = [word, kind];
 
 /** The keyword spelled by s[pos, end), or undefined. */
 function keywordAt(s: string, pos: number, end: number): [string, TokKind] | undefined {
@@ -305,10 +311,13 @@ function onlyName(s: string, i: number): boolean {
 
 /** The keyword nameAndKeyword found, or undefined. */
 let matchedKeyword: [string, TokKind] | undefined;
+/** The named constant nameAndKeyword found (when no keyword), or undefined. */
+let matchedConstant: number | undefined;
 
 /**
  * nameEnd at a letter, walking the keyword trie over the same characters: returns the name's
- * end and sets matchedKeyword to the keyword it spells, if any.
+ * end and sets matchedKeyword to the keyword it spells, if any, else matchedConstant to the
+ * named constant.
  */
 function nameAndKeyword(s: string, i: number, len: number): number {
   let node = 0;
@@ -327,7 +336,16 @@ function nameAndKeyword(s: string, i: number, len: number): number {
     if (c !== 45 && c !== 95) break;
     end--;
   }
-  matchedKeyword = end !== j ? keywordAt(s, i, end) : node > 0 ? TRIE_WORD[node] : undefined;
+  if (end !== j) {
+    matchedKeyword = keywordAt(s, i, end);
+    matchedConstant = CONSTANT_VALUE.get(s.slice(i, end));
+  } else if (node > 0) {
+    matchedKeyword = TRIE_WORD[node];
+    matchedConstant = TRIE_CONST[node];
+  } else {
+    matchedKeyword = undefined;
+    matchedConstant = undefined;
+  }
   return end;
 }
 
@@ -483,7 +501,7 @@ export function tokenize(expression: string): Token[] {
         out.push({ kind: matchedKeyword[1], text: matchedKeyword[0], pos, num: undefined });
       } else {
         const text = s.slice(pos, e);
-        const v = CONSTANT_VALUE.get(text);
+        const v = matchedConstant;
         if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
         else out.push({ kind: 'ID', text, pos, num: undefined });
       }
