@@ -154,8 +154,6 @@ async function loadFromObject(
 ): Promise<{ coll: KernelCollection; prog: KernelProgram; section: string | undefined }> {
   const elf = await import('../elf/index.js');
   const spec = elf.loadCollectionSpec(file);
-  // usdt.bpf.h's helpers go to the kernel as static functions, as libbpf sends them.
-  k.markHiddenSubprogsStatic(spec);
   const names = Object.keys(spec.programs);
   if (names.length === 0) throw new UsageError(`${file} has no programs`);
   const name = wanted ?? (names.length === 1 ? names[0]! : undefined);

@@ -9,20 +9,29 @@
  *  - in `.kconfig`, every VAR becomes global (offsets are the map layout).
  * Type ids are unchanged (the dummy is appended), so func_info, map BTF ids
  * and CO-RE results stay valid. The object's own Btf is left as parsed.
+ *
+ * And, as libbpf does, a global function the ELF symbol table marks hidden
+ * (`__hidden`, visibility("hidden")) is sent as a static FUNC: nothing outside
+ * the object calls it, so the verifier may check it in its callers' context
+ * (argument and return values known) instead of on its own.
  */
 import { Btf } from '../btf/btf.js';
 import type { BtfType, DatasecType, VarType } from '../btf/types.js';
-import { LINKAGE_GLOBAL } from '../btf/types.js';
+import { LINKAGE_GLOBAL, LINKAGE_STATIC } from '../btf/types.js';
 import { ElfExternError } from './errors.js';
 
 const DUMMY_KSYM = 'dummy_ksym';
 
-export function btfForKernel(btf: Btf): Btf {
-  const types = structuredClone(btf.ownTypes() as BtfType[]);
+export function btfForKernel(btf: Btf, hiddenFunctions: ReadonlySet<string> = new Set()): Btf {
+  const own = btf.ownTypes() as BtfType[];
+  const hides = (t: BtfType): boolean => t.kind === 'func' && t.linkage === LINKAGE_GLOBAL && hiddenFunctions.has(t.name);
+  const hasSec = (name: string): boolean => own.some((t) => t.kind === 'datasec' && t.name === name);
+  if (!hasSec('.ksyms') && !hasSec('.kconfig') && !own.some(hides)) return btf;
+  const types = structuredClone(own);
   const byId = (id: number) => types[id - 1];
+  for (const t of types) if (t.kind === 'func' && hides(t)) t.linkage = LINKAGE_STATIC;
   const ksyms = types.find((t): t is DatasecType => t.kind === 'datasec' && t.name === '.ksyms');
   const kconfig = types.find((t): t is DatasecType => t.kind === 'datasec' && t.name === '.kconfig');
-  if (!ksyms && !kconfig) return btf;
   const intId = types.find((t) => t.kind === 'int' && t.bits === 32)?.id ?? 0;
   if (ksyms) {
     let dummyId = 0;

@@ -220,7 +220,8 @@ class Builder {
     if (obj.kernelVersion !== undefined) out.kernelVersion = obj.kernelVersion;
     if (obj.btf) {
       out.objectBtf = obj.btf;
-      out.btf = encodeBtf(btfForKernel(obj.btf));
+      const hidden = new Set([...obj.functions.values()].filter((f) => f.hidden).map((f) => f.name));
+      out.btf = encodeBtf(btfForKernel(obj.btf, hidden));
     }
     return out;
   }

@@ -53,6 +53,8 @@ export interface BpfFunction {
   /** Number of slots. */
   count: number;
   global: boolean;
+  /** Global but hidden or internal (STV_HIDDEN, STV_INTERNAL): not called from outside the object. */
+  hidden: boolean;
 }
 
 export interface CodeSection {
@@ -138,7 +140,10 @@ export class BpfObject {
           symbol: sym.name,
         });
       }
-      const fn: BpfFunction = { name: sym.name, section: cs, start: start / 8, count: size / 8, global: sym.bind !== STB.LOCAL };
+      const global = sym.bind !== STB.LOCAL;
+      // STV_INTERNAL (1) or STV_HIDDEN (2).
+      const hidden = global && (sym.visibility === 1 || sym.visibility === 2);
+      const fn: BpfFunction = { name: sym.name, section: cs, start: start / 8, count: size / 8, global, hidden };
       cs.functions.push(fn);
       if (this.functions.has(sym.name)) throw new ElfError('is defined twice', { symbol: sym.name, section: cs.name });
       this.functions.set(sym.name, fn);

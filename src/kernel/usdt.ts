@@ -290,7 +290,9 @@ const BTF_EXTRA: Record<number, (vlen: number) => number> = {
  * bpf_usdt_arg) as static functions in BTF (linkage 0 instead of 1), so the
  * verifier checks them in their caller's context rather than on their own —
  * where it cannot know that `long *res` points to the stack. The ELF layer
- * does not do this yet; this does it for `names` in a copy of `spec.btf`.
+ * now does this for every hidden function of an object it loads (from the
+ * symbol table); this does it by name, in a copy of `spec.btf`, for specs
+ * that come from elsewhere.
  */
 export function markHiddenSubprogsStatic(spec: { btf?: Uint8Array }, names: readonly string[] = USDT_HIDDEN_HELPERS): void {
   if (!spec.btf || spec.btf.length < 24) return;

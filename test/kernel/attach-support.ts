@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCollectionSpec } from '../../src/elf/index.js';
-import { loadCollection, markHiddenSubprogsStatic, type KernelCollection } from '../../src/kernel/index.js';
+import { loadCollection, type KernelCollection } from '../../src/kernel/index.js';
 import type { LoadCollectionOptions } from '../../src/kernel/collection.js';
 import { compileBpfObject, fresh, TARGET_ARCH } from '../support/clang.js';
 import { REPO, TMP } from '../support/paths.js';
@@ -43,8 +43,6 @@ export function compileTarget(flags = ['-O0', '-fno-builtin'], name = 'attach_ta
 export function loadFixture(name: string, only: string[], options: Omit<LoadCollectionOptions, 'only'> = {}): KernelCollection {
   const path = compileAttachBpf(name);
   const spec = loadCollectionSpec(path);
-  // usdt.bpf.h's hidden helpers as libbpf sends them (until src/elf does it).
-  markHiddenSubprogsStatic(spec);
   return loadCollection(spec, { ...options, only });
 }
 

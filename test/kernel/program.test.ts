@@ -344,6 +344,23 @@ dc('a collection from a clang-compiled object', () => {
     }
   });
 
+  it('a hidden global subprogram goes to the kernel as a static function (as libbpf sends it); a plain global one stays global', () => {
+    const spec = loadCollectionSpec(compileBpf('kernel_hidden'));
+    // Checked in its caller's context, the hidden one's result indexes the stack array safely.
+    const c = loadCollection(spec, { only: ['hidden_call'] });
+    try {
+      // skb->len of a test run is the data without its Ethernet header.
+      for (const len of [60, 63, 64, 77]) expect(c.programs.hidden_call!.testRun({ data: new Uint8Array(len) }).retval).toBe(((len - 14) & 7) + 1);
+      const info = c.programs.hidden_call!.info();
+      const funcs = bpftool('btf', 'dump', 'id', String(info.btfId)) as { types: { kind: string; name: string; linkage?: string }[] };
+      expect(funcs.types.find((t) => t.kind === 'FUNC' && t.name === 'pick_hidden')?.linkage).toBe('static');
+    } finally {
+      c.close();
+    }
+    // The same code, global: checked on its own, its result is any value, and the verifier refuses the read.
+    expect(() => loadCollection(spec, { only: ['global_call'] })).toThrow(VerifierError);
+  });
+
   it('a kfunc call is resolved to the BTF id bpftool shows for it, and the kernel runs it', () => {
     const spec = loadCollectionSpec(compileBpf('kernel_kfunc'));
     const ref = spec.programs.kfunc_call!.references.find((r) => r.kind === 'kfunc');
