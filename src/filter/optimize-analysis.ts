@@ -301,16 +301,16 @@ export function runBlock(
   let own = false;
   const effects: Effect[] = [];
   let fails = false;
-  const buf: Effect[] = [];
   let ok = true;
   for (const st of stmts) {
-    buf.length = 0;
-    if (!step(t, s, st, buf)) {
+    const start = effects.length;
+    if (!step(t, s, st, effects)) {
+      effects.length = start;
       ok = false;
       break;
     }
-    for (const e of buf) {
-      effects.push(e);
+    for (let i = start; i < effects.length; i++) {
+      const e = effects[i]!;
       if (!fails && mayFail(t, sf, e, facts)) fails = true;
       if (!own && (e.kind !== E_LOAD || e.end > sf.cap)) {
         sf = sf.clone();

@@ -175,7 +175,7 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
           changed = true;
         } else ins[kept++] = e;
       }
-      ins.length = kept;
+      if (kept !== ins.length) ins.length = kept;
       if (kept === 0 && i > 0) continue;
     }
     if (i > 0) {
