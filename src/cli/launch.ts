@@ -103,18 +103,18 @@ function buildSnapshot(): void {
   const source = [
     // A snapshot's entry is a plain script: give the bundle the CommonJS module object it assigns to.
     'var module = { exports: {} }, exports = module.exports;',
-    // While the snapshot is built, require() loads Node's own modules only; a run gets a real one
-    // (the bundle requires cli-progress when it shows a progress bar).
-    'var __bpfkitRequire = require;',
+    // The snapshot's require() loads Node's own modules only; other packages (cli-progress, for a
+    // progress bar) go through a real require(), made when first needed (making one costs a few ms).
+    'var __bpfkitRequire;',
     '(function (require) {',
     text,
-    '})(function (id) { return __bpfkitRequire(id); });',
+    "})(function (id) { return id.startsWith('node:') ? require(id) : (__bpfkitRequire ??= require('node:module').createRequire(__bpfkitFile))(id); });",
     ';(async () => {',
     `  for (const argv of ${JSON.stringify(warm)}) await module.exports.mainFast(argv);`,
     '  process.exitCode = undefined;',
     '})();',
+    `var __bpfkitFile = ${JSON.stringify(fast)};`,
     "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {",
-    `  __bpfkitRequire = require('node:module').createRequire(${JSON.stringify(fast)});`,
     '  void module.exports.runSnapshot(process.argv.slice(1));',
     '});',
     '',
