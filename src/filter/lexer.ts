@@ -412,6 +412,10 @@ const SINGLE: Record<number, TokKind> = {};
 for (const ch of '+-*/%:[]<>()&|^=') SINGLE[ch.charCodeAt(0)] = ch as TokKind;
 SINGLE[33] = 'NOT'; // !
 
+/** The text of each two-character operator, by its two char codes (no substring made per token). */
+const PAIR_TEXT: Record<number, Record<number, string>> = {};
+for (const op of ['>=', '>>', '<=', '<<', '!=', '==', '&&', '||']) (PAIR_TEXT[op.charCodeAt(0)] ??= {})[op.charCodeAt(1)] = op;
+
 /** Two-character operators: first char code → second char code → token. */
 function pairKind(c: number, d: number): TokKind | undefined {
   switch (c) {
@@ -441,7 +445,7 @@ export function tokenize(expression: string): Token[] {
       // Operators, `$xx`, `::…`, `\name`, or a character no rule takes.
       const pair = pairKind(c, s.charCodeAt(pos + 1));
       if (pair !== undefined) {
-        out.push({ kind: pair, text: s.slice(pos, pos + 2), pos, num: undefined });
+        out.push({ kind: pair, text: PAIR_TEXT[c]![s.charCodeAt(pos + 1)]!, pos, num: undefined });
         pos += 2;
         continue;
       }

@@ -159,6 +159,18 @@ class Parser {
     }
   }
 
+  /** attempt(() => this.parseTerm(q)) without a closure (it runs after every `and`/`or`). */
+  private tryTerm(q: Qual): Parsed | undefined {
+    const save = this.i;
+    try {
+      return this.parseTerm(q);
+    } catch (e) {
+      if (!isBacktrack(e)) throw e;
+      this.i = save;
+      return undefined;
+    }
+  }
+
   syntaxError(): FilterSyntaxError {
     const tok = this.toks[Math.min(this.furthest, this.toks.length - 1)]!;
     return new FilterSyntaxError("can't parse filter expression: syntax error", this.expression, tok.pos);
@@ -179,7 +191,7 @@ class Parser {
       if (t.kind !== 'AND' && t.kind !== 'OR') return left;
       this.next();
       const q = left.q;
-      const right = this.attempt(() => this.parseTerm(q)) ?? this.parseId(q);
+      const right = this.tryTerm(q) ?? this.parseId(q);
       left = { node: { type: t.kind === 'AND' ? 'and' : 'or', left: left.node, right: right.node, pos: t.pos }, q: right.q };
     }
   }

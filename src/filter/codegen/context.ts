@@ -275,18 +275,10 @@ export class Gen {
   }
 
   loadA(rel: OffRel, offset: number, size: number, then?: Stmt): Stmt[] {
+    // The commonest offsets first (a string switch compares case by case).
     switch (rel) {
-      case 'packet': {
-        const ld = st(BPF_LD | BPF_ABS | size, offset);
-        return then ? [ld, then] : [ld];
-      }
-      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size, then);
-      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size, then);
-      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size, then);
-      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size, then);
-      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size, then);
-      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size, then);
       case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size, then);
+      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size, then);
       case 'tran_ipv4': {
         const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
         if (!this.offLinkpl.isVariable) {
@@ -299,6 +291,15 @@ export class Gen {
         return s;
       }
       case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size, then);
+      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size, then);
+      case 'packet': {
+        const ld = st(BPF_LD | BPF_ABS | size, offset);
+        return then ? [ld, then] : [ld];
+      }
+      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size, then);
+      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size, then);
+      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size, then);
+      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size, then);
     }
   }
 
