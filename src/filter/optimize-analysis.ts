@@ -268,6 +268,8 @@ export interface Analysis {
   g: Graph;
   t: ValueTable;
   info: BlockMap<BlockInfo>;
+  /** Live-in sets of the graph as analysed, when the analysis needed them (its own copy). */
+  liveIn?: BlockMap<number> | undefined;
 }
 
 /** The facts on the edge b → succ (the branch's outcome added). Shared: do not change them. */
@@ -336,7 +338,7 @@ const EMPTY_SAFETY = new Safety();
 
 export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): Analysis {
   const info = new BlockMap<BlockInfo>();
-  const a: Analysis = { g, t, info };
+  const a: Analysis = { g, t, info, liveIn: undefined };
   const entryState: State = new Array<number>(NLOC).fill(t.konst(0));
   let live: BlockMap<number> | undefined;
   let dead: number | undefined;
@@ -419,6 +421,7 @@ export function analyze(cfg: Cfg, t: ValueTable, g: Graph = buildGraph(cfg)): An
     }
     info.set(b, bi);
   }
+  a.liveIn = live;
   return a;
 }
 

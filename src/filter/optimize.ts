@@ -245,7 +245,8 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // Threading works on the same analysis as folding (see optimize-thread.ts), with the
     // live-in sets after folding.
     const folded = foldBranches(work, a);
-    let liveIn = liveness(a.g);
+    // (Folding turns tests into jumps, which read nothing: then the analysis's sets are stale.)
+    let liveIn = folded || a.liveIn === undefined ? liveness(a.g) : a.liveIn;
     const stats = { blocked: 0 };
     const threaded = threadJumps(work, a, liveIn, stats);
     if (folded || threaded) {
