@@ -93,11 +93,21 @@ const FAR_JT = 1;
 const FAR_JF = 2;
 
 export function linearize(cfg: Cfg): CbpfProgram {
-  return linearizeFast(cfg) ?? linearizeGeneral(cfg);
+  let prog: CbpfProgram | undefined;
+  try {
+    prog = linearizeFast(cfg);
+  } catch (e) {
+    // The stack ran out anyway (a deep caller): the general path does not recurse.
+    if (!(e instanceof RangeError)) throw e;
+  }
+  return prog ?? linearizeGeneral(cfg);
 }
 
-/** Deeper than this, the general (iterative) layout takes over. */
-const MAX_DEPTH = 4000;
+/**
+ * Deeper than this, the general (iterative) layout takes over: the walk recurses (two frames a
+ * level), and a big expression's first compile runs it in the interpreter, whose frames are large.
+ */
+const MAX_DEPTH = 1000;
 
 /**
  * The fast path: one depth-first walk (true edge before false edge) that emits each block as it
