@@ -39,6 +39,14 @@ describe('linearize', () => {
     expect(isValid(prog, 'kernel')).toBe(true);
   });
 
+  it('lays out graphs too deep for the recursive walk (the general path takes them)', () => {
+    // 2000 ports: a walk thousands of blocks deep, on the first compile of its kind.
+    const expr = Array.from({ length: 2000 }, (_, i) => `port ${i}`).join(' or ');
+    const prog = compile(expr, { optimize: false });
+    expect(prog.length).toBe(63965);
+    expect(isValid(prog, 'kernel')).toBe(true);
+  });
+
   it('round-trips programs through fromProgram', () => {
     const packets = (corpusPackets().get(1) ?? []).slice(0, 300);
     for (const e of ['tcp port 80', 'vlan and ip', 'ip protochain 17', 'geneve and ip', 'not (host 1.2.3.4 or udp)']) {
