@@ -28,6 +28,25 @@ export type Pred =
   /** A test that needs its own small graph (jumps inside a test, loops). */
   | { k: 'graph'; build: (g: GraphBuilder, t: Block, f: Block) => Block };
 
+/**
+ * V8 stores a field that has only ever held numbers, some of them not small integers (a uint32 k
+ * of 2^31 or more: masks, 0xffffffff), as a boxed double: every statement, terminator, test and
+ * instruction object of that shape then allocates a box for its k, and each read unboxes it. One
+ * object of each shape made here with a non-number in the field keeps it tagged instead (small
+ * integers stored in place; only a large k is boxed). Kept alive so that the shapes stay.
+ */
+const TAGGED_SHAPES: unknown[] = [];
+function keepTagged(...objs: unknown[]): void {
+  TAGGED_SHAPES.push(...objs);
+}
+keepTagged(
+  { code: 0, k: '' }, // Stmt
+  { code: 0, jt: 0, jf: 0, k: '' }, // CbpfInsn (linearize's output)
+  { kind: 'ret', code: 0, k: '' },
+  { kind: 'branch', code: 0, k: '', jt: null, jf: null },
+  { k: 'test', stmts: null, code: 0, kv: '', lowered: false },
+);
+
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
 
