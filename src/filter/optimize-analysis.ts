@@ -57,6 +57,14 @@ export class BlockMap<V> {
     return this.other !== undefined && this.other.has(b);
   }
 
+  /** Fill from arrays indexed by `ix` (`keys[i].ix === i` for every key present); takes them over. */
+  static dense<V>(keys: (Block | undefined)[], vals: (V | undefined)[]): BlockMap<V> {
+    const m = new BlockMap<V>();
+    (m as unknown as { keys: (Block | undefined)[] }).keys = keys;
+    (m as unknown as { vals: (V | undefined)[] }).vals = vals;
+    return m;
+  }
+
   set(b: Block, v: V): this {
     const i = b.ix;
     if (i !== undefined) {
@@ -86,7 +94,111 @@ function succAt(b: Block, i: number): Block | undefined {
   return undefined;
 }
 
+/** Marks of the dense walk, by block `ix`: `epoch` + 1 on the stack, `epoch` + 2 done. */
+let marks = new Uint32Array(256);
+let epoch = 0;
+
+function grow(ix: number): void {
+  const m = new Uint32Array(Math.max(marks.length * 2, ix + 1));
+  m.set(marks);
+  marks = m;
+}
+
+/**
+ * buildGraph for graphs whose blocks all have an `ix` (the optimiser's working copies): marks in
+ * a typed array, the tables filled by position. Undefined when a block has no `ix`.
+ */
+function buildGraphDense(cfg: Cfg): Graph | undefined {
+  if (epoch > 0xfffffff0) {
+    marks.fill(0);
+    epoch = 0;
+  }
+  const on = epoch + 1, done = epoch + 2;
+  epoch += 2;
+  const post: Block[] = [];
+  let headers: Set<Block> | undefined;
+  const stack: Block[] = [cfg.entry];
+  const next: number[] = [0];
+  let max = 0;
+  const e = cfg.entry.ix;
+  if (e === undefined) return undefined;
+  if (e >= marks.length) grow(e);
+  marks[e] = on;
+  max = e;
+  let sp = 0;
+  while (sp >= 0) {
+    const b = stack[sp]!;
+    const t = b.term;
+    const i = next[sp]!;
+    let n: Block | undefined;
+    if (t.kind === 'branch') n = i === 0 ? t.jt : i === 1 && t.jf !== t.jt ? t.jf : undefined;
+    else if (t.kind === 'jump') n = i === 0 ? t.target : undefined;
+    if (n !== undefined) {
+      next[sp] = i + 1;
+      const x = n.ix;
+      if (x === undefined) return undefined;
+      if (x >= marks.length) grow(x);
+      const st = marks[x]!;
+      if (st !== on && st !== done) {
+        marks[x] = on;
+        if (x > max) max = x;
+        sp++;
+        stack[sp] = n;
+        next[sp] = 0;
+      } else if (st === on) (headers ??= new Set<Block>()).add(n);
+    } else {
+      marks[b.ix!] = done;
+      post.push(b);
+      sp--;
+    }
+  }
+  const order = post.reverse();
+  const keys = new Array<Block | undefined>(max + 1);
+  const ixs = new Array<number | undefined>(max + 1);
+  const ps = new Array<Block[] | undefined>(max + 1);
+  for (let i = 0; i < order.length; i++) {
+    const b = order[i]!;
+    keys[b.ix!] = b;
+    ixs[b.ix!] = i;
+    ps[b.ix!] = [];
+  }
+  for (let i = 0; i < order.length; i++) {
+    const b = order[i]!;
+    const t = b.term;
+    if (t.kind === 'branch') {
+      ps[t.jt.ix!]!.push(b);
+      if (t.jf !== t.jt) ps[t.jf.ix!]!.push(b);
+    } else if (t.kind === 'jump') ps[t.target.ix!]!.push(b);
+  }
+  const index = BlockMap.dense<number>(keys, ixs);
+  const preds = BlockMap.dense<Block[]>(keys.slice(), ps);
+  return { order, index, preds, inLoop: headers === undefined ? new Set<Block>() : loopBlocks(headers, index, preds), headers: headers ?? new Set<Block>() };
+}
+
+/** Blocks on a loop: those on the natural loop of some header. */
+function loopBlocks(headers: Set<Block>, index: BlockMap<number>, preds: BlockMap<Block[]>): Set<Block> {
+  const inLoop = new Set<Block>();
+  // A block is on a loop when it reaches a header that reaches it back (both within the graph).
+  for (const h of headers) {
+    // Blocks that reach h backwards from its back-edge sources without passing h: the natural loop.
+    const body = new Set<Block>([h]);
+    const work: Block[] = preds.get(h)!.filter((p) => index.get(p)! >= index.get(h)!);
+    while (work.length) {
+      const x = work.pop()!;
+      if (body.has(x)) continue;
+      body.add(x);
+      for (const p of preds.get(x)!) work.push(p);
+    }
+    for (const x of body) inLoop.add(x);
+  }
+  return inLoop;
+}
+
 export function buildGraph(cfg: Cfg): Graph {
+  if (cfg.entry.ix !== undefined) {
+    const g = buildGraphDense(cfg);
+    if (g !== undefined) return g;
+  }
   const post: Block[] = [];
   const state = new BlockMap<number>(); // 1 on stack, 2 done
   const headers = new Set<Block>();
@@ -126,22 +238,7 @@ export function buildGraph(cfg: Cfg): Graph {
       preds.get(s)!.push(b);
     }
   }
-  const inLoop = new Set<Block>();
-  if (headers.size) {
-    // A block is on a loop when it reaches a header that reaches it back (both within the graph).
-    for (const h of headers) {
-      // Blocks that reach h backwards from its back-edge sources without passing h: the natural loop.
-      const body = new Set<Block>([h]);
-      const work: Block[] = preds.get(h)!.filter((p) => index.get(p)! >= index.get(h)!);
-      while (work.length) {
-        const x = work.pop()!;
-        if (body.has(x)) continue;
-        body.add(x);
-        for (const p of preds.get(x)!) work.push(p);
-      }
-      for (const x of body) inLoop.add(x);
-    }
-  }
+  const inLoop = headers.size ? loopBlocks(headers, index, preds) : new Set<Block>();
   return { order, index, preds, inLoop, headers };
 }
 
