@@ -139,7 +139,7 @@ export function check(
 export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[], branch?: { code: number; k: number }): Stmt[] {
   let stmts = original.slice();
   for (let round = 0; round < 4; round++) {
-    let changed = false;
+    let dropped = false;
     // Forward: drop statements that leave every location as it was and cannot fail here;
     // make operands that are known constants immediate.
     const s = spec.entry.slice();
@@ -155,10 +155,7 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
       const same = s[LOC_A] === pa && s[LOC_X] === px && (pk === undefined || s[slot] === pk);
       const fails = effects.some((e) => mayFail(t, safety, e, spec.facts));
       for (const e of effects) record(t, safety, e);
-      if (same && !fails) {
-        changed = true;
-        continue;
-      }
+      if (same && !fails) continue;
       kept.push(immediate(t, x, s) ?? x);
     }
     stmts = kept;
@@ -174,13 +171,13 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
         // Without effects of its own, it changes nothing the rest computes or may fail on (what
         // it writes is not read before being written again): the failures stay the original's.
         if (effectFree(stmts[i]!)) {
-          changed = true;
+          dropped = true;
           continue;
         }
         const rest = stmts.filter((_, j) => keep[j]);
         const r1 = simulate(t, spec.entry, rest);
         if (r1 && sameFailures(t, spec.safety, spec.facts, spec.effects, r1.effects)) {
-          changed = true;
+          dropped = true;
           continue;
         }
         keep[i] = true;
@@ -188,7 +185,10 @@ export function prune(t: ValueTable, spec: BlockSpec, original: readonly Stmt[],
       live = (live & ~def) | stmtUse(stmts[i]!);
     }
     stmts = stmts.filter((_, i) => keep[i]);
-    if (!changed) break;
+    // Another round finds more only after a dead statement went: the forward pass drops
+    // statements that change nothing (the states and what is known to fit stay as they were,
+    // so a second pass sees the same), and this backward pass saw its result.
+    if (!dropped) break;
   }
   return stmts;
 }
@@ -399,7 +399,8 @@ export function regenerate(
   branch: { code: number; k: number } | undefined,
 ): BlockCode | undefined {
   // Nothing can be shorter than the original (which wins ties): keep it without searching.
-  if (original.length <= minLength(t, spec)) return undefined;
+  const least = minLength(t, spec);
+  if (original.length <= least) return undefined;
   // Blocks with an ifindex/hatype load that may still fail keep their order: leave them.
   let dev = false, anc = false;
   for (const e of spec.effects) {
@@ -437,7 +438,8 @@ export function regenerate(
   }
   // The search below grows fast with the length (orders of goals, both operand orders of each
   // commutative operation): it is not tried past MAX_SEARCH statements.
-  if (r.len === 0 || r.len > MAX_SEARCH) return r.best;
+  // (Nor where the pruned code already meets the lower bound.)
+  if (r.len <= least || r.len > MAX_SEARCH) return r.best;
   // Generated code, for each test form and order of goals.
   const forms = spec.cond ? testForms(t, spec.cond) : [undefined];
   const slotGoals: [number, number][] = [];
@@ -508,9 +510,41 @@ function minLength(t: ValueTable, spec: BlockSpec): number {
       v = vi.a;
       reach = v === target;
     }
-    if (!reach) n++;
+    if (!reach) n += oneStatement(t, entry, target) ? 1 : 2;
   }
   return n;
+}
+
+/** Does the .a-chain (ALU and NEG operands, a few steps) of v pass through target? */
+function chainHas(t: ValueTable, v: number, target: number): boolean {
+  for (let i = 0; i < 8; i++) {
+    if (v === target) return true;
+    const vi = t.info[v]!;
+    if (vi.kind !== V_ALU && vi.kind !== V_NEG) return false;
+    v = vi.a;
+  }
+  return false;
+}
+
+/**
+ * Could one statement from `entry` leave in A a value whose canonical test operand is `target`
+ * (target itself, or an and/add/xor with constants above it)? False only when it cannot: every
+ * such value above target is computed from a value on or above target, so A, X or a slot must
+ * hold one (an ALU statement on A, txa, ld M[]), or target is loaded directly; an ALU statement
+ * (which simplifies: reassociation, narrowing) is counted when an operand of target is on the
+ * chain of A or X. Otherwise at least two statements (compute an operand, then the operation).
+ */
+function oneStatement(t: ValueTable, entry: State, target: number): boolean {
+  const ti = t.info[target]!;
+  const kind = ti.kind;
+  if (kind !== V_ALU && kind !== V_NEG && kind !== V_MSH) return true;
+  for (let l = 0; l < NLOC; l++) if (chainHas(t, entry[l]!, target)) return true;
+  const a = entry[LOC_A]!, x = entry[LOC_X]!;
+  if (kind === V_MSH) return false;
+  // An ALU or NEG statement on A (or with X as operand) whose result simplifies to target.
+  if (chainHas(t, a, ti.a) || chainHas(t, x, ti.a)) return true;
+  if (kind === V_ALU && (chainHas(t, a, ti.b) || chainHas(t, x, ti.b))) return true;
+  return false;
 }
 
 /** Longest pruned code the instruction selection search is tried on. */
