@@ -495,11 +495,14 @@ function minLength(t: ValueTable, spec: BlockSpec): number {
   const entry = spec.entry, exit = spec.exit, live = spec.liveOut;
   let n = 0;
   for (let i = 0; i < 16; i++) if ((live >> i) & 1 && entry[i] !== exit[i]) n++;
-  if ((live >> LOC_X) & 1 && entry[LOC_X] !== exit[LOC_X]) n++;
+  // A value for A that no single statement makes takes two (an operand, then the operation),
+  // unless the first is X's own final write (then `txa`).
+  const xGoal = (live >> LOC_X) & 1 && entry[LOC_X] !== exit[LOC_X];
+  if (xGoal) n++;
   if ((live >> LOC_A) & 1) {
-    if (entry[LOC_A] !== exit[LOC_A]) n++;
+    if (entry[LOC_A] !== exit[LOC_A]) n += xGoal || oneStatement(t, entry, exit[LOC_A]!) ? 1 : 2;
   } else if (spec.retA !== undefined) {
-    if (entry[LOC_A] !== spec.retA) n++;
+    if (entry[LOC_A] !== spec.retA) n += xGoal || oneStatement(t, entry, spec.retA) ? 1 : 2;
   } else if (spec.cond) {
     const target = canonical(t, spec.cond).c.a;
     let v = entry[LOC_A]!;
@@ -510,7 +513,7 @@ function minLength(t: ValueTable, spec: BlockSpec): number {
       v = vi.a;
       reach = v === target;
     }
-    if (!reach) n += oneStatement(t, entry, target) ? 1 : 2;
+    if (!reach) n += xGoal || oneStatement(t, entry, target) ? 1 : 2;
   }
   return n;
 }
@@ -532,15 +535,18 @@ function chainHas(t: ValueTable, v: number, target: number): boolean {
  * such value above target is computed from a value on or above target, so A, X or a slot must
  * hold one (an ALU statement on A, txa, ld M[]), or target is loaded directly; an ALU statement
  * (which simplifies: reassociation, narrowing) is counted when an operand of target is on the
- * chain of A or X. Otherwise at least two statements (compute an operand, then the operation).
+ * chain of A or X; an indirect load when X's chain has its base (or A holds an indirect load
+ * an and narrows). Otherwise at least two statements (compute an operand, then the operation).
  */
 function oneStatement(t: ValueTable, entry: State, target: number): boolean {
   const ti = t.info[target]!;
   const kind = ti.kind;
-  if (kind !== V_ALU && kind !== V_NEG && kind !== V_MSH) return true;
+  if (kind !== V_ALU && kind !== V_NEG && kind !== V_MSH && kind !== V_IND) return true;
   for (let l = 0; l < NLOC; l++) if (chainHas(t, entry[l]!, target)) return true;
   const a = entry[LOC_A]!, x = entry[LOC_X]!;
   if (kind === V_MSH) return false;
+  // An indirect load from X (offsets folded into the base), or an and narrowing one in A.
+  if (kind === V_IND) return chainHas(t, x, ti.a) || t.info[a]!.kind === V_IND;
   // An ALU or NEG statement on A (or with X as operand) whose result simplifies to target.
   if (chainHas(t, a, ti.a) || chainHas(t, x, ti.a)) return true;
   if (kind === V_ALU && (chainHas(t, a, ti.b) || chainHas(t, x, ti.b))) return true;
