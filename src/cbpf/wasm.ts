@@ -40,7 +40,16 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (m: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
 }
-const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/**
+ * The WebAssembly API, looked up when used: a V8 start-up snapshot is built
+ * without WebAssembly (bpfkit's CLI snapshot holds this module), so a
+ * reference taken when the module loads would stay undefined in every run.
+ */
+function wasmApi(): WasmApi {
+  const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined) throw new UsageError('this JavaScript engine has no WebAssembly');
+  return api;
+}
 
 /** Above this many jump targets (nested blocks), use jitBatch() instead. */
 const MAX_BLOCKS = 1500;
@@ -91,7 +100,7 @@ export class WasmPackets {
     }
     const total = align(dataSize) + 16 * count + 4 * (MAX_PREFETCH + 1); // + the loop's read-ahead and its scratch word
     if (total > 0xffff0000) throw new UsageError(`wasm packets: ${total} bytes do not fit a 4 GiB WebAssembly memory`);
-    const memory = new WA.Memory({ initial: Math.max(1, Math.ceil(total / PAGE)) });
+    const memory = new (wasmApi().Memory)({ initial: Math.max(1, Math.ceil(total / PAGE)) });
     return new WasmPackets(memory, dataSize, count);
   }
 
@@ -647,12 +656,12 @@ function compileWasm(prog: CbpfProgram, options: WasmJitOptions): Compiled {
   if (!bytes) {
     compiled = { runOn: undefined, batch: jitBatch(prog, { mode, cache: useCache }) };
   } else {
-    const module = new WA.Module(bytes);
+    const module = new (wasmApi().Module)(bytes);
     const instances = new WeakMap<WasmMemory, RunFn>();
     const runOn = (memory: WasmMemory): RunFn => {
       let run = instances.get(memory);
       if (!run) {
-        run = new WA.Instance(module, { e: { m: memory } }).exports.run as RunFn;
+        run = new (wasmApi().Instance)(module, { e: { m: memory } }).exports.run as RunFn;
         instances.set(memory, run);
       }
       return run;

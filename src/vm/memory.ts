@@ -36,7 +36,8 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 type WasmMemoryConstructor = new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
-const WasmMemoryCtor = (globalThis as unknown as { WebAssembly: { Memory: WasmMemoryConstructor } }).WebAssembly.Memory;
+/** WebAssembly.Memory, looked up when used (a V8 start-up snapshot is built without WebAssembly). */
+const wasmMemoryCtor = (): WasmMemoryConstructor => (globalThis as unknown as { WebAssembly: { Memory: WasmMemoryConstructor } }).WebAssembly.Memory;
 
 export interface MemoryOptions {
   /** Initial size in bytes (rounded up to 64 KiB pages); default 1 MiB. */
@@ -64,7 +65,7 @@ export class VmMemory {
     }
     this.maxPages = Math.floor(max / PAGE);
     const initial = Math.min(this.maxPages, Math.max(2, Math.ceil((options.initial ?? 1 << 20) / PAGE)));
-    this.memory = new WasmMemoryCtor({ initial, maximum: this.maxPages });
+    this.memory = new (wasmMemoryCtor())({ initial, maximum: this.maxPages });
     this.refresh();
   }
 

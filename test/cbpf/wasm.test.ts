@@ -6,7 +6,7 @@
  * corpus comparison with libpcap is in differential.test.ts.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BPF_ABS, BPF_ALU, BPF_B, BPF_IND, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LSH, BPF_RET, BPF_RSH, BPF_A, BPF_X, BPF_LDX, BPF_IMM, BPF_W,
   CbpfValidationError, interpret, isValid, jump, stmt, type CbpfInsn, BPF_JEQ,
@@ -168,5 +168,23 @@ describe('wasm JIT = interpreter', () => {
     expect(() => jitWasmBatch([stmt(BPF_RET | BPF_K, 1)], store)({ buffer: data.subarray(0, 100), offsets, caplens, wireLengths, count: 1 })).toThrow(
       /packet 0 .* is not inside the packet data/,
     );
+  });
+
+  it('works when its module was loaded where WebAssembly was missing (a V8 start-up snapshot is built without it)', async () => {
+    const g = globalThis as { WebAssembly?: unknown };
+    const saved = g.WebAssembly;
+    let mod: typeof import('../../src/cbpf/wasm.js');
+    try {
+      delete g.WebAssembly;
+      vi.resetModules();
+      mod = await import('../../src/cbpf/wasm.js');
+      expect(() => mod.WasmPackets.allocate(10, 1)).toThrow(/no WebAssembly/);
+    } finally {
+      g.WebAssembly = saved;
+    }
+    const store = mod.WasmPackets.from({ buffer: Uint8Array.of(1, 0, 3), offsets: [0, 1, 2], caplens: [1, 1, 1] });
+    const prog = [stmt(BPF_LD | BPF_B | BPF_ABS, 0), stmt(BPF_RET | BPF_A)];
+    expect(mod.wasmModuleBytes(prog)).toBeDefined();
+    expect(mod.jitWasm(prog, { cache: false })(store)).toBe(2);
   });
 });
