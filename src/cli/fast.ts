@@ -14,6 +14,8 @@
  */
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { wasmModuleBytes } from '../cbpf/wasm.js';
+import { compile } from '../filter/compile.js';
 import { loadBundle } from './bundle.js';
 import { register as filter } from './filter.js';
 import { register as read } from './read.js';
@@ -35,6 +37,16 @@ function registerFast(program: Command, only?: string): void {
 /** Run one command line of the fast commands; resolves to the exit status (the build's warm-up runs). */
 export function mainFast(argv: string[]): Promise<number> {
   return runProgram(registerFast, argv);
+}
+
+/**
+ * Build-time warm-up of the WebAssembly filter's code generator. A snapshot
+ * is built without WebAssembly, so the warm-up reads took the JavaScript
+ * filter; making the modules' bytes needs no WebAssembly, and compiles that
+ * code into the snapshot too.
+ */
+export function warmWasm(expressions: readonly string[]): void {
+  for (const e of expressions) wasmModuleBytes(compile(e, { linkType: 1 }));
 }
 
 /** The snapshot's entry: a fast command runs here, anything else in the full CLI. */

@@ -111,6 +111,7 @@ function buildSnapshot(): void {
     "})(function (id) { return id.startsWith('node:') ? require(id) : (__bpfkitRequire ??= require('node:module').createRequire(__bpfkitFile))(id); });",
     ';(async () => {',
     `  for (const argv of ${JSON.stringify(warm)}) await module.exports.mainFast(argv);`,
+    `  module.exports.warmWasm(${JSON.stringify(warm.filter((argv) => argv[0] === 'read').map((argv) => argv[argv.length - 1]!))});`,
     '  process.exitCode = undefined;',
     '})();',
     `var __bpfkitFile = ${JSON.stringify(fast)};`,
