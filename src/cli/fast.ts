@@ -26,9 +26,6 @@ const FAST: ReadonlyMap<string, (program: Command) => void> = new Map([
   ['filter', filter],
 ]);
 
-/** The commands this bundle runs itself. */
-export const FAST_COMMANDS: readonly string[] = [...FAST.keys()];
-
 function registerFast(program: Command, only?: string): void {
   const one = only !== undefined ? FAST.get(only) : undefined;
   if (one !== undefined) one(program);

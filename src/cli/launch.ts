@@ -2,9 +2,10 @@
 /**
  * The built `bpfkit` command (dist/cli/main.js): starts the CLI fast.
  *
- * `npm run build` bundles src/cli/main.ts and everything it imports into one
- * CommonJS script, dist/cli/bpfkit.cjs (esbuild; import() of Node modules and
- * cli-progress become require()), then runs this launcher
+ * `npm run build` (scripts/bundle.mjs) bundles src/cli/main.ts and
+ * everything it imports into one CommonJS script, dist/cli/bpfkit.cjs
+ * (esbuild; import() of Node modules and cli-progress become require()), and
+ * src/cli/fast.ts likewise into dist/cli/bpfkit-fast.cjs, then runs this launcher
  * once with BPFKIT_CODE_CACHE=write over a few typical commands and stores
  * V8's code cache of the script as it stands afterwards (the top level and
  * every function those commands compiled) in dist/cli/bpfkit.cjs.cache.
@@ -17,9 +18,10 @@
  * src/cli/main.ts itself.
  *
  * The build then also writes a V8 start-up snapshot (BPFKIT_SNAPSHOT=write,
- * see buildSnapshot): Node's own start-up heap plus the bundle's top level,
- * run, and the same typical `read` commands run once, so a run starts with the CLI
- * already loaded and compiled. Node takes a snapshot only as a command-line
+ * see buildSnapshot): Node's own start-up heap plus the fast bundle's top
+ * level, run, and the same typical `read` commands run once, so `bpfkit read`
+ * and `bpfkit filter` start with their code loaded and compiled (other
+ * command lines load the full bundle from there). Node takes a snapshot only as a command-line
  * flag, so the `bpfkit` command (package.json "bin") is dist/cli/bpfkit, a
  * small sh script that starts the node the snapshot was built with on it,
  * and otherwise (no snapshot, that node binary replaced since,
