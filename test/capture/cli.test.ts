@@ -54,6 +54,9 @@ describe('bpfkit read', () => {
     const bin = resolve(REPO, pkg.bin.bpfkit);
     expect(readFileSync(bin, 'utf8')).toContain('--snapshot-blob');
     expect(existsSync(resolve(REPO, 'dist/cli/bpfkit.blob'))).toBe(true);
+    // The script really takes the snapshot with the node that built it (sh -x shows the exec).
+    const traced = spawnSync('sh', ['-x', bin, '--version'], { env, encoding: 'utf8' });
+    expect(traced.stderr).toMatch(/exec \S*node --snapshot-blob \S*bpfkit\.blob -- --version/);
     const theirs = tcpdump(['-n', '-r', LOOPBACK, 'tcp port 80']);
     const count = tcpdump(['-n', '-r', LOOPBACK, 'ip6 or udp']);
     for (const snapshot of ['on', 'off']) {
