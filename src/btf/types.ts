@@ -6,30 +6,10 @@
  *
  * Layout facts come from the kernel's UAPI header include/uapi/linux/btf.h.
  */
+import { BtfKind } from '../ebpf/types.js';
 
-/** The numeric BTF_KIND_* values as they are on the wire. */
-export const BTF_KIND = {
-  UNKN: 0,
-  INT: 1,
-  PTR: 2,
-  ARRAY: 3,
-  STRUCT: 4,
-  UNION: 5,
-  ENUM: 6,
-  FWD: 7,
-  TYPEDEF: 8,
-  VOLATILE: 9,
-  CONST: 10,
-  RESTRICT: 11,
-  FUNC: 12,
-  FUNC_PROTO: 13,
-  VAR: 14,
-  DATASEC: 15,
-  FLOAT: 16,
-  DECL_TAG: 17,
-  TYPE_TAG: 18,
-  ENUM64: 19,
-} as const;
+/** The numeric BTF_KIND_* values as they are on the wire (src/ebpf/types.ts's table). */
+export const BTF_KIND = BtfKind;
 
 export type Kind =
   | 'void'

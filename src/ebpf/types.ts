@@ -209,6 +209,53 @@ export const BpfCmd = {
 } as const;
 export type BpfCmd = (typeof BpfCmd)[keyof typeof BpfCmd];
 
+/** BPF_F_* map flags (`enum` in include/uapi/linux/bpf.h): what both engines check. */
+export const MapFlags = {
+  NO_PREALLOC: 1 << 0,
+  NO_COMMON_LRU: 1 << 1,
+  NUMA_NODE: 1 << 2,
+  RDONLY: 1 << 3,
+  WRONLY: 1 << 4,
+  STACK_BUILD_ID: 1 << 5,
+  ZERO_SEED: 1 << 6,
+  RDONLY_PROG: 1 << 7,
+  WRONLY_PROG: 1 << 8,
+  CLONE: 1 << 9,
+  MMAPABLE: 1 << 10,
+  PRESERVE_ELEMS: 1 << 11,
+  INNER_MAP: 1 << 12,
+  LINK: 1 << 13,
+  PATH_FD: 1 << 14,
+  VTYPE_BTF_OBJ_FD: 1 << 15,
+  TOKEN_FD: 1 << 16,
+  SEGV_ON_FAULT: 1 << 17,
+  NO_USER_CONV: 1 << 18,
+} as const;
+
+/** BTF_KIND_* (include/uapi/linux/btf.h): the kind in a BTF type header's info word. */
+export const BtfKind = {
+  UNKN: 0,
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  FWD: 7,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+
 /** The name of a value in one of the tables above, e.g. nameOf(MapType, 2) === 'ARRAY'. */
 export function nameOf(table: Readonly<Record<string, number>>, value: number): string | undefined {
   for (const [k, v] of Object.entries(table)) if (v === value) return k;

@@ -15,12 +15,14 @@
  * `maps.__bpf_usdt_specs`). Without it, the program can still count the
  * probe; `cookie` is then the raw BPF cookie.
  */
+import { BtfKind } from '../ebpf/types.js';
 import { AttachError, AttachTargetError } from './attach-errors.js';
 import { hostUsdtProbes, type UsdtProbe } from './host-elf.js';
 import { resolveBinary } from './ld-cache.js';
 import { Link, building, type ProgramRef } from './link.js';
 import { attachToPerfEvent } from './perf-link.js';
 import { openUprobeEvent } from './uprobe.js';
+import { btfTypeExtra } from './vmlinux-btf.js';
 import type { Fd } from './fd.js';
 
 /** How an argument is found (libbpf's enum __bpf_usdt_arg_type). */
@@ -271,20 +273,6 @@ export function attachUsdt(prog: ProgramRef, options: UsdtOptions): Link & { sit
 /** The global functions of <bpf/usdt.bpf.h>, declared __hidden there. */
 export const USDT_HIDDEN_HELPERS = ['bpf_usdt_arg_cnt', 'bpf_usdt_arg', 'bpf_usdt_cookie'] as const;
 
-/** Bytes after each BTF type's 12-byte header, by kind (btf.h). */
-const BTF_EXTRA: Record<number, (vlen: number) => number> = {
-  1: () => 4, // INT
-  3: () => 12, // ARRAY
-  4: (v) => 12 * v, // STRUCT
-  5: (v) => 12 * v, // UNION
-  6: (v) => 8 * v, // ENUM
-  13: (v) => 8 * v, // FUNC_PROTO
-  14: () => 4, // VAR
-  15: (v) => 12 * v, // DATASEC
-  17: () => 4, // DECL_TAG
-  19: (v) => 12 * v, // ENUM64
-};
-
 /**
  * libbpf gives the kernel hidden global subprograms (like usdt.bpf.h's
  * bpf_usdt_arg) as static functions in BTF (linkage 0 instead of 1), so the
@@ -312,8 +300,8 @@ export function markHiddenSubprogsStatic(spec: { btf?: Uint8Array }, names: read
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
     // FUNC: vlen holds the linkage (0 static, 1 global, 2 extern).
-    if (kind === 12 && vlen === 1 && names.includes(name(v.getUint32(p, true)))) v.setUint32(p + 4, info & ~0xffff, true);
-    p += 12 + (BTF_EXTRA[kind]?.(vlen) ?? 0);
+    if (kind === BtfKind.FUNC && vlen === 1 && names.includes(name(v.getUint32(p, true)))) v.setUint32(p + 4, info & ~0xffff, true);
+    p += 12 + btfTypeExtra(kind, vlen);
   }
   spec.btf = btf;
 }

@@ -5,32 +5,13 @@
  * graph: that is src/btf's business); the index is built once, on first use.
  */
 import { readFileSync } from 'node:fs';
+import { BtfKind } from '../ebpf/types.js';
 import { UsageError } from '../errors.js';
 
-export const BtfKind = {
-  INT: 1,
-  PTR: 2,
-  ARRAY: 3,
-  STRUCT: 4,
-  UNION: 5,
-  ENUM: 6,
-  FWD: 7,
-  TYPEDEF: 8,
-  VOLATILE: 9,
-  CONST: 10,
-  RESTRICT: 11,
-  FUNC: 12,
-  FUNC_PROTO: 13,
-  VAR: 14,
-  DATASEC: 15,
-  FLOAT: 16,
-  DECL_TAG: 17,
-  TYPE_TAG: 18,
-  ENUM64: 19,
-} as const;
+export { BtfKind };
 
-/** Bytes that follow the 12-byte type header, per kind. */
-function extra(kind: number, vlen: number): number {
+/** Bytes that follow a BTF type's 12-byte header, for its kind and vlen. */
+export function btfTypeExtra(kind: number, vlen: number): number {
   switch (kind) {
     case BtfKind.INT:
     case BtfKind.VAR:
@@ -86,7 +67,7 @@ export function indexBtf(bytes: Uint8Array): BtfNameIndex {
       const key = `${kind}:${dec.decode(bytes.subarray(s, e))}`;
       if (!byKey.has(key)) byKey.set(key, id);
     }
-    p += 12 + extra(kind, vlen);
+    p += 12 + btfTypeExtra(kind, vlen);
     id++;
   }
   return { find: (name, kind) => byKey.get(`${kind}:${name}`), size: (id) => sizes.get(id) };

@@ -14,32 +14,12 @@
 import { Errno, UpdateFlags, type MapHandle } from '../../ebpf/engine.js';
 import { errnoError } from '../errors.js';
 import type { MapSpec } from '../../ebpf/spec.js';
+import { MapFlags } from '../../ebpf/types.js';
 import { MapType, nameOf } from '../../ebpf/types.js';
 import type { HostEnv } from '../env.js';
 import { MAP_HANDLE_BASE, MAP_HANDLE_STRIDE, type VmMemory } from '../memory.js';
 
-/** BPF_F_* map flags the VM looks at (values from include/uapi/linux/bpf.h). */
-export const MapFlags = {
-  NO_PREALLOC: 1 << 0,
-  NO_COMMON_LRU: 1 << 1,
-  NUMA_NODE: 1 << 2,
-  RDONLY: 1 << 3,
-  WRONLY: 1 << 4,
-  STACK_BUILD_ID: 1 << 5,
-  ZERO_SEED: 1 << 6,
-  RDONLY_PROG: 1 << 7,
-  WRONLY_PROG: 1 << 8,
-  CLONE: 1 << 9,
-  MMAPABLE: 1 << 10,
-  PRESERVE_ELEMS: 1 << 11,
-  INNER_MAP: 1 << 12,
-  LINK: 1 << 13,
-  PATH_FD: 1 << 14,
-  VTYPE_BTF_OBJ_FD: 1 << 15,
-  TOKEN_FD: 1 << 16,
-  SEGV_ON_FAULT: 1 << 17,
-  NO_USER_CONV: 1 << 18,
-} as const;
+export { MapFlags };
 
 /** What a map needs from the VM that owns it. */
 export interface MapHost {
