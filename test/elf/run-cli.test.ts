@@ -5,18 +5,7 @@
  * after the run, and clear errors for a missing or ambiguous program.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { compileFixture, HAVE_CLANG, IS_ROOT, runOracle } from './support.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const code = await main(args);
-  vi.restoreAllMocks();
-  return { code, out, err };
-}
+import { compileFixture, HAVE_CLANG, IS_ROOT, runCli as run, runOracle } from './support.js';
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { decode, type Instruction } from '../../src/ebpf/insn.js';
 import { compileBpfObject } from '../support/clang.js';
 import { REPO, TMP } from '../support/paths.js';
@@ -107,4 +109,15 @@ export function oracleInsns(p: OracleProg): Instruction[] {
 export function matchesMapName(ours: string, theirs: OracleMap): boolean {
   if (!theirs.internal) return ours === theirs.name;
   return theirs.name === ours || (ours.startsWith('.') && theirs.name.endsWith(ours) && !theirs.name.slice(0, -ours.length).includes('.'));
+}
+
+/** Run the `bpfkit` CLI in this process with its output captured. */
+export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  const code = await main(args);
+  vi.restoreAllMocks();
+  return { code, out, err };
 }
