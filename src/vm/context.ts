@@ -141,16 +141,20 @@ export function prepareInput(mem: VmMemory, kind: ProgKind, options: TestRunOpti
   }
 }
 
+/** Copy `bytes` into a fresh block that is one region of the given kind; its address, or 0 when there are none. */
+function placeBytes(a: Allocations, mem: VmMemory, bytes: Uint8Array, kind: 'mem' | 'ctx', name: string, writable: boolean): number {
+  if (bytes.length === 0) return 0;
+  const addr = a.block(bytes.length);
+  mem.u8.set(bytes, addr);
+  a.region({ start: addr, end: addr + bytes.length, kind, name, writable });
+  return addr;
+}
+
 function prepareRaw(mem: VmMemory, options: TestRunOptions): PreparedInput {
   if (options.ctx?.length) einval('raw programs take memory (data), not a context');
   const a = new Allocations(mem);
   const data = options.data ?? new Uint8Array(0);
-  let addr = 0;
-  if (data.length > 0) {
-    addr = a.block(data.length);
-    mem.u8.set(data, addr);
-    a.region({ start: addr, end: addr + data.length, kind: 'mem', name: 'memory', writable: true });
-  }
+  const addr = placeBytes(a, mem, data, 'mem', 'memory', true);
   return {
     r1: addr,
     r2: data.length,
@@ -162,13 +166,7 @@ function prepareRaw(mem: VmMemory, options: TestRunOptions): PreparedInput {
 function prepareTracing(mem: VmMemory, options: TestRunOptions): PreparedInput {
   if (options.data?.length) einval('tracing programs take a context, not packet data');
   const a = new Allocations(mem);
-  const ctx = options.ctx ?? new Uint8Array(0);
-  let addr = 0;
-  if (ctx.length > 0) {
-    addr = a.block(ctx.length);
-    mem.u8.set(ctx, addr);
-    a.region({ start: addr, end: addr + ctx.length, kind: 'ctx', name: 'context', writable: false });
-  }
+  const addr = placeBytes(a, mem, options.ctx ?? new Uint8Array(0), 'ctx', 'context', false);
   return { r1: addr, r2: 0, finish: () => ({ dataOut: new Uint8Array(0) }), dispose: () => a.dispose() };
 }
 
