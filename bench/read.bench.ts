@@ -13,7 +13,7 @@
  * difference between the two files per packet: the steady rate of each tool
  * once started, and by extrapolation its fixed (start-up) cost.
  *
- * `npm run bench -- read` (N from BENCH_RUNS, default 7; BENCH_RUNS_LARGE,
+ * `npm run bench -- read` (N from BENCH_RUNS, default 11: wall times on a shared machine scatter, and the median of more alternating runs moves less; BENCH_RUNS_LARGE,
  * default 5, for the 1M file).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -52,7 +52,7 @@ const median = (xs: number[]): number => {
 
 export async function run(): Promise<void> {
   const file = await ensureBenchCapture();
-  const runs = Number(process.env.BENCH_RUNS ?? 7);
+  const runs = Number(process.env.BENCH_RUNS ?? 11);
   mkdirSync(BENCH_OUT, { recursive: true });
   console.log(`capture: ${file} (250,000 packets); ${runs} runs each, alternating; median wall time`);
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, node ${process.version}, ${execFileSync('tcpdump', ['--version'], { encoding: 'utf8' }).split('\n')[0]}`);
