@@ -13,8 +13,9 @@
  * difference between the two files per packet: the steady rate of each tool
  * once started, and by extrapolation its fixed (start-up) cost.
  *
- * `npm run bench -- read` (N from BENCH_RUNS, default 11: wall times on a shared machine scatter, and the median of more alternating runs moves less; BENCH_RUNS_LARGE,
- * default 5, for the 1M file).
+ * `npm run bench -- read` (N from BENCH_RUNS, default 11: wall times on a
+ * shared machine scatter, and the median of more alternating runs moves
+ * less; BENCH_RUNS_LARGE, default 5, for the 1M file).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
