@@ -51,6 +51,38 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/**
+ * `runs` alternating runs of `bpfkit read --count` and `tcpdump -w /dev/null`
+ * on `file` (then `after`, given bpfkit's output, for one more variant), wall
+ * and CPU times of each; bpfkit's count is checked against `tcpdump --count`.
+ */
+function alternate(
+  file: string,
+  expr: string,
+  runs: number,
+  after?: (count: string) => void,
+): { ours: number[]; theirs: number[]; cpuOurs: number[]; cpuTheirs: number[]; want: string } {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  const cpuOurs: number[] = [];
+  const cpuTheirs: number[] = [];
+  let count = '';
+  for (let i = 0; i < runs; i++) {
+    const a = time(BIN, ['read', '--count', '-r', file, expr]);
+    if (a.status !== 0) throw new Error(`bpfkit read failed for '${expr}'`);
+    count = a.out.trim();
+    ours.push(a.ms);
+    cpuOurs.push(a.cpu);
+    const t = time('tcpdump', ['-r', file, '-w', '/dev/null', expr]);
+    theirs.push(t.ms);
+    cpuTheirs.push(t.cpu);
+    after?.(count);
+  }
+  const want = /^(\d+)/.exec(execFileSync('tcpdump', ['-r', file, '--count', expr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!;
+  if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
+  return { ours, theirs, cpuOurs, cpuTheirs, want };
+}
+
 export async function run(): Promise<void> {
   const file = await ensureBenchCapture();
   const runs = Number(process.env.BENCH_RUNS ?? 11);
@@ -70,27 +102,12 @@ export async function run(): Promise<void> {
   for (const expr of EXPRESSIONS) {
     const ddd = resolve(BENCH_OUT, `read-${EXPRESSIONS.indexOf(expr)}.ddd`);
     writeFileSync(ddd, execFileSync('tcpdump', ['-ddd', '-y', 'EN10MB', expr], { encoding: 'utf8' }));
-    const ours: number[] = [];
     const oursF: number[] = [];
-    const theirs: number[] = [];
-    const cpuOurs: number[] = [];
-    const cpuTheirs: number[] = [];
-    let count = '';
-    for (let i = 0; i < runs; i++) {
-      const a = time(BIN, ['read', '--count', '-r', file, expr]);
-      if (a.status !== 0) throw new Error(`bpfkit read failed for '${expr}'`);
-      count = a.out.trim();
-      ours.push(a.ms);
-      cpuOurs.push(a.cpu);
-      const t = time('tcpdump', ['-r', file, '-w', '/dev/null', expr]);
-      theirs.push(t.ms);
-      cpuTheirs.push(t.cpu);
+    const { ours, theirs, cpuOurs, cpuTheirs, want } = alternate(file, expr, runs, (count) => {
       const b = time(BIN, ['read', '--count', '-r', file, '-F', ddd]);
       if (b.out.trim() !== count) throw new Error(`-F and expression disagree for '${expr}': ${b.out} vs ${count}`);
       oursF.push(b.ms);
-    }
-    const want = /^(\d+)/.exec(execFileSync('tcpdump', ['-r', file, '--count', expr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
-    if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
+    });
     const [o, f, t] = [median(ours), median(oursF), median(theirs)];
     const [co, ct] = [median(cpuOurs), median(cpuTheirs)];
     mid250[expr] = [o, t, co, ct];
@@ -124,23 +141,7 @@ export async function run(): Promise<void> {
   console.log('| expression | matches | bpfkit read --count (ms) | tcpdump -w /dev/null (ms) | ratio | CPU ms bpfkit / tcpdump | CPU ns per extra packet, bpfkit / tcpdump | fixed CPU ms bpfkit / tcpdump |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const expr of EXPRESSIONS) {
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    const cpuOurs: number[] = [];
-    const cpuTheirs: number[] = [];
-    let count = '';
-    for (let i = 0; i < runsLarge; i++) {
-      const a = time(BIN, ['read', '--count', '-r', large, expr]);
-      if (a.status !== 0) throw new Error(`bpfkit read failed for '${expr}'`);
-      count = a.out.trim();
-      ours.push(a.ms);
-      cpuOurs.push(a.cpu);
-      const t = time('tcpdump', ['-r', large, '-w', '/dev/null', expr]);
-      theirs.push(t.ms);
-      cpuTheirs.push(t.cpu);
-    }
-    const want = /^(\d+)/.exec(execFileSync('tcpdump', ['-r', large, '--count', expr], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
-    if (count !== `${want} packets`) throw new Error(`'${expr}': bpfkit counted ${count}, tcpdump ${want}`);
+    const { ours, theirs, cpuOurs, cpuTheirs, want } = alternate(large, expr, runsLarge);
     const [o, t] = [median(ours), median(theirs)];
     const [co, ct] = [median(cpuOurs), median(cpuTheirs)];
     const [, , co250, ct250] = mid250[expr]!;
