@@ -707,8 +707,12 @@ export function jitWasm(prog: CbpfProgram, options: WasmJitOptions = {}): WasmFi
  */
 export function jitWasmBatch(prog: CbpfProgram, store: WasmPackets, options: WasmJitOptions = {}): BatchFilter {
   const { runOn, batch } = compileWasm(prog, options);
-  const fallback = batch ?? jitBatch(prog, { ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.cache !== undefined ? { cache: options.cache } : {}) });
-  if (runOn === undefined) return fallback;
+  if (runOn === undefined) return batch!;
+  // The JavaScript form only for a batch that is not laid out in the store (e.g. a record longer
+  // than a chunk, read into a buffer of its own): compiled when the first such batch comes.
+  let fallback: BatchFilter | undefined;
+  const other: BatchFilter = (b, verdicts) =>
+    (fallback ??= jitBatch(prog, { mode: options.mode ?? 'libpcap', cache: options.cache !== false }))(b, verdicts);
   const run = runOn(store.memory);
   const { offsets, caplens, wireLengths } = store.batch;
   const own = store.verdicts();
@@ -719,7 +723,7 @@ export function jitWasmBatch(prog: CbpfProgram, store: WasmPackets, options: Was
       buf.buffer !== store.memory.buffer || buf.byteOffset !== 0 || buf.length > store.dataSize ||
       b.offsets !== offsets || b.caplens !== caplens || b.wireLengths !== wireLengths || count > store.count
     ) {
-      return fallback(b, verdicts);
+      return other(b, verdicts);
     }
     const kept = run(store.offsetsAt, store.caplensAt, store.wireLengthsAt, count, store.verdictsAt, verdicts ? 1 : 0, buf.length);
     if (kept < 0) throw outside(store, kept);
