@@ -93,7 +93,7 @@ export { attachTracepoint, attachRawTracepoint, parseTracepoint, tracepointEvent
 export { attachTracing, attachTpBtf, attachFentry, attachFexit, attachLsm, tracingTarget, tracingTargetName, tracingLinkAttr } from './tracing.js';
 export { attachUprobe, attachUretprobe, attachUprobeMulti, uprobeMultiSupported, uprobeTarget, probePmu } from './uprobe.js';
 export type { UprobeOptions, UprobeMultiOptions, ProbePmu } from './uprobe.js';
-export { attachUsdt, markHiddenSubprogsStatic, USDT_HIDDEN_HELPERS, usdtSites, parseUsdtArg, parseUsdtArgs, encodeUsdtSpec, usdtRegisterOffset, UsdtArgType, USDT_SPEC_SIZE } from './usdt.js';
+export { attachUsdt, usdtSites, parseUsdtArg, parseUsdtArgs, encodeUsdtSpec, usdtRegisterOffset, UsdtArgType, USDT_SPEC_SIZE } from './usdt.js';
 export type { UsdtOptions, UsdtArg, UsdtSpecMap } from './usdt.js';
 export { attachKprobe, attachKretprobe, kprobeAttr, kprobeEventDefinition } from './kprobe.js';
 export type { KprobeOptions } from './kprobe.js';

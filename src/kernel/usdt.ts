@@ -15,14 +15,12 @@
  * `maps.__bpf_usdt_specs`). Without it, the program can still count the
  * probe; `cookie` is then the raw BPF cookie.
  */
-import { BtfKind } from '../ebpf/types.js';
 import { AttachError, AttachTargetError } from './attach-errors.js';
 import { hostUsdtProbes, type UsdtProbe } from './host-elf.js';
 import { resolveBinary } from './ld-cache.js';
 import { Link, building, type ProgramRef } from './link.js';
 import { attachToPerfEvent } from './perf-link.js';
 import { openUprobeEvent } from './uprobe.js';
-import { btfTypeExtra } from './vmlinux-btf.js';
 import type { Fd } from './fd.js';
 
 /** How an argument is found (libbpf's enum __bpf_usdt_arg_type). */
@@ -265,43 +263,4 @@ export function attachUsdt(prog: ProgramRef, options: UsdtOptions): Link & { sit
     });
     return Object.assign(new Link('usdt', target, parts, first), { sites });
   });
-}
-
-// ---------------------------------------------------------------------------
-// The BPF side's hidden helpers
-
-/** The global functions of <bpf/usdt.bpf.h>, declared __hidden there. */
-export const USDT_HIDDEN_HELPERS = ['bpf_usdt_arg_cnt', 'bpf_usdt_arg', 'bpf_usdt_cookie'] as const;
-
-/**
- * libbpf gives the kernel hidden global subprograms (like usdt.bpf.h's
- * bpf_usdt_arg) as static functions in BTF (linkage 0 instead of 1), so the
- * verifier checks them in their caller's context rather than on their own —
- * where it cannot know that `long *res` points to the stack. The ELF layer
- * now does this for every hidden function of an object it loads (from the
- * symbol table); this does it by name, in a copy of `spec.btf`, for specs
- * that come from elsewhere.
- */
-export function markHiddenSubprogsStatic(spec: { btf?: Uint8Array }, names: readonly string[] = USDT_HIDDEN_HELPERS): void {
-  if (!spec.btf || spec.btf.length < 24) return;
-  const btf = new Uint8Array(spec.btf);
-  const v = new DataView(btf.buffer);
-  const hdr = v.getUint32(4, true);
-  const typeOff = hdr + v.getUint32(8, true);
-  const typeEnd = typeOff + v.getUint32(12, true);
-  const strOff = hdr + v.getUint32(16, true);
-  const name = (off: number) => {
-    let e = strOff + off;
-    while (e < btf.length && btf[e] !== 0) e++;
-    return new TextDecoder().decode(btf.subarray(strOff + off, e));
-  };
-  for (let p = typeOff; p + 12 <= typeEnd; ) {
-    const info = v.getUint32(p + 4, true);
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    // FUNC: vlen holds the linkage (0 static, 1 global, 2 extern).
-    if (kind === BtfKind.FUNC && vlen === 1 && names.includes(name(v.getUint32(p, true)))) v.setUint32(p + 4, info & ~0xffff, true);
-    p += 12 + btfTypeExtra(kind, vlen);
-  }
-  spec.btf = btf;
 }

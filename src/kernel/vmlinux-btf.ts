@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 export { BtfKind };
 
 /** Bytes that follow a BTF type's 12-byte header, for its kind and vlen. */
-export function btfTypeExtra(kind: number, vlen: number): number {
+function btfTypeExtra(kind: number, vlen: number): number {
   switch (kind) {
     case BtfKind.INT:
     case BtfKind.VAR:
