@@ -17,7 +17,7 @@ import type { Cfg } from './cfg.js';
 import { generate } from './codegen/index.js';
 import { FilterSemanticError } from './errors.js';
 import { linearize } from './linearize.js';
-import { resolveLinkType } from './linktypes.js';
+import { DLT, resolveLinkType } from './linktypes.js';
 import { atoin } from './names/addr.js';
 import { fileResolver, type Resolver } from './names/resolver.js';
 import { optimize as optimizeCfg } from './optimize.js';
@@ -59,35 +59,61 @@ function parseNetmask(m: string | number | undefined): number | undefined {
   return a.value === 0xffffffff ? undefined : a.value;
 }
 
-/** Compile and keep every stage (AST, CFG before/after optimisation, program). */
-export function compileDetailed(expression: string, options: CompileOptions = {}): Compiled {
-  const linkType = resolveLinkType(options.linkType ?? 'EN10MB');
-  const snaplen = options.snaplen ?? 262144;
+/** The link type's value: EN10MB when not given (no table lookup for the default). */
+function linkTypeOf(spec: string | number | undefined): number {
+  return spec === undefined ? DLT.EN10MB : resolveLinkType(spec);
+}
+
+function checkSnaplen(snaplen: number, expression: string): void {
   if (!Number.isInteger(snaplen) || snaplen < 0 || snaplen > 0xffffffff) throw new UsageError(`invalid snaplen ${snaplen}`);
   if (snaplen === 0) throw new FilterSemanticError('snaplen of 0 rejects all packets', expression);
-  const ast = parseFilter(expression);
-  const cfg = generate(ast, {
+}
+
+/** Code generation's graph for a parsed expression (the options checked in compile()'s order). */
+function generateFor(ast: FilterAst, expression: string, options: CompileOptions, linkType: number, snaplen: number, doOpt: boolean): Cfg {
+  return generate(ast, {
     linkType,
     snaplen,
-    netmask: parseNetmask(options.netmask),
+    netmask: options.netmask === undefined ? undefined : parseNetmask(options.netmask),
     linuxExt: options.linuxExt ?? false,
     offline: options.offline ?? false,
     resolver: options.resolver ?? (defaultResolver ??= fileResolver()),
     expression,
-    fold: options.optimize ?? true,
+    fold: doOpt,
   });
-  const doOpt = options.optimize ?? true;
-  const optimized = doOpt ? optimizeCfg(cfg) : cfg;
-  if (doOpt) {
-    const e = optimized.entry;
-    if (e.term.kind === 'ret' && e.term.code === 0x06 && e.term.k === 0) {
-      throw new FilterSemanticError('expression rejects all packets', expression, 0);
-    }
-  }
-  return { ast, cfg, optimized, program: linearize(optimized) };
 }
 
-/** Compile a filter expression to a classic BPF program. */
+/** The optimised graph, refusing an expression that rejects every packet. */
+function optimized(cfg: Cfg, expression: string): Cfg {
+  const out = optimizeCfg(cfg);
+  const e = out.entry;
+  if (e.term.kind === 'ret' && e.term.code === 0x06 && e.term.k === 0) {
+    throw new FilterSemanticError('expression rejects all packets', expression, 0);
+  }
+  return out;
+}
+
+/** Compile and keep every stage (AST, CFG before/after optimisation, program). */
+export function compileDetailed(expression: string, options: CompileOptions = {}): Compiled {
+  const linkType = linkTypeOf(options.linkType);
+  const snaplen = options.snaplen ?? 262144;
+  checkSnaplen(snaplen, expression);
+  const ast = parseFilter(expression);
+  const doOpt = options.optimize ?? true;
+  const cfg = generateFor(ast, expression, options, linkType, snaplen, doOpt);
+  const opt = doOpt ? optimized(cfg, expression) : cfg;
+  return { ast, cfg, optimized: opt, program: linearize(opt) };
+}
+
+/**
+ * Compile a filter expression to a classic BPF program: what compileDetailed does, without
+ * keeping the stages (no result object per call).
+ */
 export function compile(expression: string, options: CompileOptions = {}): CbpfProgram {
-  return compileDetailed(expression, options).program;
+  const linkType = linkTypeOf(options.linkType);
+  const snaplen = options.snaplen ?? 262144;
+  checkSnaplen(snaplen, expression);
+  const doOpt = options.optimize ?? true;
+  const cfg = generateFor(parseFilter(expression), expression, options, linkType, snaplen, doOpt);
+  return linearize(doOpt ? optimized(cfg, expression) : cfg);
 }

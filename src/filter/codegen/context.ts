@@ -46,6 +46,28 @@ export interface GenOptions {
 
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 
+/** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
+interface FixedOffsets {
+  readonly vpi: number;
+  readonly vci: number;
+  readonly proto: number;
+  readonly payload: number;
+  readonly li: number;
+  readonly liHsl: number;
+  readonly sio: number;
+  readonly opc: number;
+  readonly dpc: number;
+  readonly sls: number;
+}
+const N_ = OFFSET_NOT_SET;
+const fixedOffsets = (vpi: number, vci: number, proto: number, payload: number, li: number, liHsl: number, sio: number, opc: number, dpc: number, sls: number): FixedOffsets =>
+  Object.freeze({ vpi, vci, proto, payload, li, liHsl, sio, opc, dpc, sls });
+const NO_FIXED_OFFSETS = fixedOffsets(N_, N_, N_, N_, N_, N_, N_, N_, N_, N_);
+const SUNATM_OFFSETS = fixedOffsets(1, 2, 0, 4, N_, N_, N_, N_, N_, N_);
+const MTP2_OFFSETS = fixedOffsets(N_, N_, N_, N_, 2, 4, 3, 4, 4, 7);
+const MTP2_WITH_PHDR_OFFSETS = fixedOffsets(N_, N_, N_, N_, 6, 8, 7, 8, 8, 11);
+const ERF_OFFSETS = fixedOffsets(N_, N_, N_, N_, 22, 24, 23, 24, 24, 27);
+
 const abs = (o: AbsOffset): AbsOffset => ({ isVariable: o.isVariable, constant: o.constant, reg: o.reg });
 
 export class Gen {
@@ -64,16 +86,8 @@ export class Gen {
   isAtm = false;
   isEncap = false;
   isVlanVloffset = false;
-  offVpi = OFFSET_NOT_SET;
-  offVci = OFFSET_NOT_SET;
-  offProto = OFFSET_NOT_SET;
-  offPayload = OFFSET_NOT_SET;
-  offLi = OFFSET_NOT_SET;
-  offLiHsl = OFFSET_NOT_SET;
-  offSio = OFFSET_NOT_SET;
-  offOpc = OFFSET_NOT_SET;
-  offDpc = OFFSET_NOT_SET;
-  offSls = OFFSET_NOT_SET;
+  /** SunATM and MTP2/ERF field offsets: fixed per link type, shared (not built per compile). */
+  private fixed: FixedOffsets = NO_FIXED_OFFSETS;
   labelStackDepth = 0;
   vlanStackDepth = 0;
   /** Bit n set: scratch slot n is in use. */
@@ -89,6 +103,17 @@ export class Gen {
     this.linktype = this.prevlinktype = this.outermostlinktype = opts.linkType;
     this.initLinktype();
   }
+
+  get offVpi(): number { return this.fixed.vpi; }
+  get offVci(): number { return this.fixed.vci; }
+  get offProto(): number { return this.fixed.proto; }
+  get offPayload(): number { return this.fixed.payload; }
+  get offLi(): number { return this.fixed.li; }
+  get offLiHsl(): number { return this.fixed.liHsl; }
+  get offSio(): number { return this.fixed.sio; }
+  get offOpc(): number { return this.fixed.opc; }
+  get offDpc(): number { return this.fixed.dpc; }
+  get offSls(): number { return this.fixed.sls; }
 
   error(message: string): never {
     throw new FilterSemanticError(message, this.opts.expression, this.pos);
@@ -142,10 +167,7 @@ export class Gen {
       case DLT.ATM_CLIP: this.setOffsets(0, 0, 8, 3); break;
       case DLT.SUNATM:
         this.isAtm = true;
-        this.offVpi = 1;
-        this.offVci = 2;
-        this.offProto = 0;
-        this.offPayload = 4;
+        this.fixed = SUNATM_OFFSETS;
         this.setOffsets(4, 4, 8, 3);
         break;
       case DLT.RAW:
@@ -187,15 +209,15 @@ export class Gen {
       case DLT.JUNIPER_FIBRECHANNEL:
       case DLT.JUNIPER_ATM_CEMIC: this.setOffsets(8, N, N, N); break;
       case DLT.MTP2:
-        this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
+        this.fixed = MTP2_OFFSETS;
         this.setOffsets(N, N, N, N);
         break;
       case DLT.MTP2_WITH_PHDR:
-        this.offLi = 6; this.offLiHsl = 8; this.offSio = 7; this.offOpc = 8; this.offDpc = 8; this.offSls = 11;
+        this.fixed = MTP2_WITH_PHDR_OFFSETS;
         this.setOffsets(N, N, N, N);
         break;
       case DLT.ERF:
-        this.offLi = 22; this.offLiHsl = 24; this.offSio = 23; this.offOpc = 24; this.offDpc = 24; this.offSls = 27;
+        this.fixed = ERF_OFFSETS;
         this.setOffsets(N, N, N, N);
         break;
       case DLT.PFSYNC: this.setOffsets(N, 4, 0, 0); break;
