@@ -60,7 +60,8 @@ const OPS = [
   0x25, 0x35, 0x15, 0x45, 0x2d, 0x3d, 0x1d, 0x4d, 0x0c, 0x1c, 0x2c, 0x3c, 0x9c, 0x5c, 0x4c, 0xac, 0x6c, 0x7c,
   0x04, 0x14, 0x24, 0x34, 0x94, 0x54, 0x44, 0xa4, 0x64, 0x74, 0x84, 0x07, 0x87,
 ];
-const DENSE = new Uint8Array(0x10000);
+/** Every classic opcode is below 0x100: a 256-entry table (small in the CLI's start-up snapshot too). */
+const DENSE = new Uint8Array(0x100);
 OPS.forEach((code, i) => {
   DENSE[code] = i + 1;
 });
@@ -72,7 +73,7 @@ export function decodeProgram(prog: CbpfProgram): DecodedProgram {
   for (let i = 0; i < n; i++) {
     const insn = prog[i]!;
     const code = insn.code & 0xffff;
-    d.op[i] = insn.code === code ? DENSE[code]! : 0;
+    d.op[i] = insn.code === code && code < 0x100 ? DENSE[code]! : 0;
     d.code[i] = code;
     d.jt[i] = insn.jt;
     d.jf[i] = insn.jf;

@@ -46,12 +46,13 @@ export const VALID_OPCODES: readonly number[] = (() => {
   return [...codes].sort((a, b) => a - b);
 })();
 
-const validTable = new Uint8Array(0x10000);
+/** Every classic opcode is below 0x100 (the table stays small in the CLI's start-up snapshot). */
+const validTable = new Uint8Array(0x100);
 for (const c of VALID_OPCODES) validTable[c] = 1;
 
 /** True when `code` is one of the 49 classic opcodes. */
 export function isValidOpcode(code: number): boolean {
-  return code >= 0 && code <= 0xffff && validTable[code] === 1;
+  return code >= 0 && code < 0x100 && validTable[code] === 1;
 }
 
 /** True for the conditional jumps (jeq, jgt, jge, jset with K or X). */
