@@ -120,24 +120,44 @@ class Walk {
   readonly seenById: Block[] = [];
   /** Instructions from a finished block's start to the program's end; -1 while on the walk's path. */
   readonly tailById: number[] = [];
-  /** The program, last instruction first. */
-  readonly out: CbpfInsn[] = [];
+  /**
+   * The program. With a size bound (code generation's graphs carry one), an array of that length
+   * filled from its end; otherwise last instruction first, reversed at the end.
+   */
+  readonly out: CbpfInsn[];
+  /** The size bound, or 0 when there is none. */
+  readonly cap: number;
+  /** Instructions emitted so far. */
+  n = 0;
   /** The block finished last: the one laid out right after the next to finish. */
   last: Block | undefined = undefined;
   unusual = false;
 
+  constructor(cap: number) {
+    this.cap = cap;
+    this.out = cap > 0 ? new Array<CbpfInsn>(cap) : [];
+  }
+
+  put(i: CbpfInsn): void {
+    const n = this.n;
+    const cap = this.cap;
+    if (cap === 0) this.out.push(i);
+    else if (n < cap) this.out[cap - 1 - n] = i;
+    else this.unusual = true; // a wrong bound: the general path
+    this.n = n + 1;
+  }
+
   visit(b: Block, depth: number): void {
     const t = b.term;
-    const out = this.out;
     if (t.kind === 'branch') {
       this.edge(t.jt, depth);
       this.edge(t.jf, depth);
-      const base = out.length;
+      const base = this.n;
       const jt = base - this.tailById[t.jt.id]!;
       const jf = base - this.tailById[t.jf.id]!;
       // A target still on the path (a loop), or too far for the 8-bit offsets: general path.
       if (jt > base || jf > base || jt > 255 || jf > 255) this.unusual = true;
-      else out.push({ code: t.code, jt, jf, k: t.k >>> 0 });
+      else this.put({ code: t.code, jt, jf, k: t.k >>> 0 });
     } else if (t.kind === 'jump') {
       const to = t.target;
       this.edge(to, depth);
@@ -145,17 +165,17 @@ class Walk {
       if (this.last !== to) {
         const tail = this.tailById[to.id]!;
         if (tail < 0) this.unusual = true; // a back edge: its offset is not known yet
-        else out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (out.length - tail) >>> 0 });
+        else this.put({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (this.n - tail) >>> 0 });
       }
     } else {
-      out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
+      this.put({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
     }
     const stmts = b.stmts;
     for (let j = stmts.length - 1; j >= 0; j--) {
       const s = stmts[j]!;
-      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+      this.put({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
     }
-    this.tailById[b.id] = out.length;
+    this.tailById[b.id] = this.n;
     this.last = b;
   }
 
@@ -173,18 +193,30 @@ class Walk {
 }
 
 /**
+ * A graph from code generation: `size` bounds the program's length (every block's statements
+ * plus one instruction per block, reachable or not).
+ */
+export interface SizedCfg extends Cfg {
+  size?: number;
+}
+
+/**
  * The common case (see Walk): graphs whose block ids are unique (code generation's and the
  * optimiser's), not too deep, without loops, whose branches all reach their targets within 255
  * instructions. Returns undefined for anything else (the general path handles it); the program is
  * the one the general path gives.
  */
 function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
-  const w = new Walk();
+  const w = new Walk((cfg as SizedCfg).size ?? 0);
   const entry = cfg.entry;
   w.seenById[entry.id] = entry;
   w.tailById[entry.id] = -1;
   w.visit(entry, 0);
-  return w.unusual ? undefined : w.out.reverse();
+  if (w.unusual) return undefined;
+  const out = w.out;
+  if (w.cap === 0) return out.reverse();
+  // Unreachable blocks (folded-away tests) leave room at the front.
+  return w.n === w.cap ? out : out.slice(w.cap - w.n);
 }
 
 function linearizeGeneral(cfg: Cfg): CbpfProgram {

@@ -126,8 +126,11 @@ function hasEffects(p: Pred): boolean {
 export class GraphBuilder {
   private nextId = 0;
   cyclic = false;
+  /** Statements plus one per block, over every block made: a bound on the program's length. */
+  size = 0;
 
   block(stmts: Stmt[], term: Block['term']): Block {
+    this.size += stmts.length + 1;
     return { id: this.nextId++, stmts, term };
   }
   ret(k: number): Block {
@@ -164,6 +167,7 @@ export class GraphBuilder {
         const h = this.lower(p.a, t, f);
         if (h.id < before) return this.jump(p.stmts.slice(), h);
         h.stmts = p.stmts.concat(h.stmts);
+        this.size += p.stmts.length;
         return h;
       }
       case 'prologue': {

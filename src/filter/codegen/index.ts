@@ -13,6 +13,7 @@ import {
 import type { FilterAst, Node } from '../ast.js';
 import type { Block, Cfg, Stmt } from '../cfg.js';
 import { DLT } from '../linktypes.js';
+import type { SizedCfg } from '../linearize.js';
 import { GraphBuilder, and, constValue, not, or, test, type Pred } from '../pred.js';
 import { genLength, genRelation } from './arith.js';
 import { Gen, st, type GenOptions } from './context.js';
@@ -192,7 +193,9 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   const g = new Gen(opts);
   const root = finish(g, genNode(g, ast.expr));
   const entry = gb.lower(root, accept, reject);
-  return g.cyclic ? { entry, cyclic: true } : { entry };
+  // The size bound lets linearisation fill a program array made at its length.
+  const cfg: SizedCfg = g.cyclic ? { entry, cyclic: true, size: gb.size } : { entry, size: gb.size };
+  return cfg;
 }
 
 export { BPF_X };
