@@ -19,7 +19,7 @@ import { compile } from '../filter/compile.js';
 import { loadBundle } from './bundle.js';
 import { register as filter } from './filter.js';
 import { register as read } from './read.js';
-import { runProgram, startCli } from './program.js';
+import { createProgram, runProgram, startCli } from './program.js';
 
 const FAST: ReadonlyMap<string, (program: Command) => void> = new Map([
   ['read', read],
@@ -46,9 +46,26 @@ export function warmWasm(expressions: readonly string[]): void {
   for (const e of expressions) wasmModuleBytes(compile(e, { linkType: 1 }));
 }
 
+/**
+ * The programs (commander's, with their one command declared) that runs of the snapshot take,
+ * made at build time (prepareSnapshot) so that a run does not declare its command and options
+ * again. Each serves one run: a program keeps what it parsed.
+ */
+const prepared = new Map<string, Command>();
+
+/** Build time, after the warm-up runs: make a fresh program for each fast command. */
+export function prepareSnapshot(): void {
+  for (const name of FAST.keys()) prepared.set(name, createProgram(registerFast, [name]));
+}
+
 /** The snapshot's entry: a fast command runs here, anything else in the full CLI. */
 export async function runSnapshot(argv: string[]): Promise<void> {
-  if (argv[0] !== undefined && FAST.has(argv[0])) return startCli(registerFast, argv);
+  const name = argv[0];
+  if (name !== undefined && FAST.has(name)) {
+    const program = prepared.get(name);
+    prepared.delete(name);
+    return startCli(registerFast, argv, program);
+  }
   const full = loadBundle(fileURLToPath(new URL('./bpfkit.cjs', import.meta.url)));
   await full.exports.runCli(argv);
 }

@@ -114,6 +114,7 @@ function buildSnapshot(): void {
     ';(async () => {',
     `  for (const argv of ${JSON.stringify(warm)}) await module.exports.mainFast(argv);`,
     `  module.exports.warmWasm(${JSON.stringify(warm.filter((argv) => argv[0] === 'read').map((argv) => argv[argv.length - 1]!))});`,
+    '  module.exports.prepareSnapshot();',
     '  process.exitCode = undefined;',
     '})();',
     `var __bpfkitFile = ${JSON.stringify(fast)};`,

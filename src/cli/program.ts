@@ -47,9 +47,12 @@ export function reportError(err: unknown): number {
   return 70;
 }
 
-/** Run one command line (the arguments after `bpfkit`); resolves to the exit status. */
-export async function runProgram(registrar: Registrar, argv: string[]): Promise<number> {
-  const program = createProgram(registrar, argv);
+/**
+ * Run one command line (the arguments after `bpfkit`); resolves to the exit status. `program`,
+ * when given, is one createProgram() made for this command and not run yet (the start-up
+ * snapshot holds such, made at build time).
+ */
+export async function runProgram(registrar: Registrar, argv: string[], program = createProgram(registrar, argv)): Promise<number> {
   program.exitOverride();
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -60,7 +63,7 @@ export async function runProgram(registrar: Registrar, argv: string[]): Promise<
 }
 
 /** Run as the `bpfkit` command: the exit status goes to process.exitCode. */
-export async function startCli(registrar: Registrar, argv: string[]): Promise<void> {
+export async function startCli(registrar: Registrar, argv: string[], program?: Command): Promise<void> {
   // The bpfkit sh script starts node without NODE_EXTRA_CA_CERTS (see src/cli/launch.ts); the programs bpfkit runs get it back.
   const ca = process.env.BPFKIT_NODE_EXTRA_CA_CERTS;
   if (ca !== undefined) {
@@ -70,5 +73,5 @@ export async function startCli(registrar: Registrar, argv: string[]): Promise<vo
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  process.exitCode = await runProgram(registrar, argv);
+  process.exitCode = await runProgram(registrar, argv, program);
 }
