@@ -117,9 +117,10 @@ const MAX_DEPTH = 1000;
  * arrays are made per call (young: no write barriers into long-lived scratch).
  */
 class Walk {
-  readonly seenById: Block[] = [];
+  /** Indexed by block id (sized for the entry's id: code generation makes the entry last). */
+  readonly seenById: Block[];
   /** Instructions from a finished block's start to the program's end; -1 while on the walk's path. */
-  readonly tailById: number[] = [];
+  readonly tailById: number[];
   /**
    * The program. With a size bound (code generation's graphs carry one), an array of that length
    * filled from its end; otherwise last instruction first, reversed at the end.
@@ -133,7 +134,9 @@ class Walk {
   last: Block | undefined = undefined;
   unusual = false;
 
-  constructor(cap: number) {
+  constructor(cap: number, ids: number) {
+    this.seenById = new Array<Block>(ids);
+    this.tailById = new Array<number>(ids);
     this.cap = cap;
     this.out = cap > 0 ? new Array<CbpfInsn>(cap) : [];
   }
@@ -207,8 +210,8 @@ export interface SizedCfg extends Cfg {
  * the one the general path gives.
  */
 function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
-  const w = new Walk((cfg as SizedCfg).size ?? 0);
   const entry = cfg.entry;
+  const w = new Walk((cfg as SizedCfg).size ?? 0, entry.id + 1);
   w.seenById[entry.id] = entry;
   w.tailById[entry.id] = -1;
   w.visit(entry, 0);
