@@ -29,6 +29,7 @@ import * as analysis from './optimize-analysis.js';
 import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
+import { fastPath } from './optimize-fast.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
@@ -237,9 +238,21 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     let changed = sinkRejects(work, g) || carry;
     carry = false;
     if (changed || pre) g = buildGraph(work);
+    let cleaned = false;
     if (cleanup(work, g)) {
-      changed = true;
+      changed = cleaned = true;
       g = buildGraph(work);
+    }
+    // Most graphs need only their reloads dropped and identical blocks merged: the fast path
+    // does that where it can show the rounds would find nothing more (optimize-fast.ts).
+    if (round === 0 && fastPath(work, g)) {
+      const g2 = intern(work, g) ? buildGraph(work) : g;
+      if ((g2 === g && !cleaned) || !cleanup(work, g2)) {
+        final = g2;
+        break;
+      }
+      carry = true;
+      continue;
     }
     let a = analyze(work, t, g);
     // Threading works on the same analysis as folding (see optimize-thread.ts), with the

@@ -1,0 +1,332 @@
+/**
+ * The fast path of the optimiser: after the cheap passes (optimize-pre.ts, reject sinking, the
+ * clean-ups), most graphs code generation makes need only one more thing, dropping loads of
+ * what A or X already holds (the protocol test repeated after a join, `ldxb 4*([14]&0xf)`
+ * before every TCP/UDP port load), and then merging identical blocks. This pass does that in
+ * one topological walk, and at the same time checks that the rounds could find nothing more:
+ *
+ * - values are named symbolically (packet loads at constant offsets, `ldxb 4*([k]&0xf)`,
+ *   loads at X + k with X such a value, `A & m` of a load); A and X hold a name on entry to a
+ *   block when they hold it on every edge into it;
+ * - facts are what `jeq` tests tell of a named value on every path to an edge: the constants it
+ *   may be (`IN`) or those it cannot be (`NE`), exactly (a union over paths, so at least as
+ *   precise as the analysis's facts and `oneOf`); any other test (jgt, jge, jset) leaves an
+ *   opaque fact that no later test of an overlapping value may meet;
+ * - a block qualifies when it is made of loads and `and #m` feeding one test of A against a
+ *   constant (or only returns), every statement left is needed (no load of a value that is not
+ *   read before it is overwritten, no location left as it was on entry), the test's constant is
+ *   within its value's range and no single-test form exists (`and #m; jeq #0` is a `jset`), and
+ *   no fact on any edge into it concerns the packet bytes it reads, unless it is a fact on the
+ *   tested value itself that leaves a `jeq` test undecided.
+ *
+ * When every block qualifies, no test can be folded or threaded (nothing decides it on any
+ * edge), no block can be rewritten shorter (each statement makes a value the test needs that no
+ * location holds, from packet bytes nothing is known about), and nothing can be sunk: the
+ * rounds would only drop the same loads and merge the same blocks. Otherwise nothing is changed
+ * and the rounds run as before.
+ */
+import type { Cfg, Stmt } from './cfg.js';
+import type { Graph } from './optimize-analysis.js';
+
+/**
+ * Fact kinds: the value is one of `vals`; it is in `lo..hi` and none of `vals`; something else
+ * is known of it (a jset outcome, or a union of paths no such set describes exactly).
+ */
+const IN = 0, RANGE = 1, OPAQUE = 2;
+
+interface Fact {
+  s: number;
+  kind: number;
+  lo: number;
+  hi: number;
+  vals: readonly number[];
+}
+
+/** A way into a block: the facts on it, and what A and X hold (symbol, or -1). */
+interface Edge {
+  facts: readonly Fact[];
+  a: number;
+  x: number;
+}
+
+const NO_FACTS: readonly Fact[] = [];
+const NO_VALS: readonly number[] = [];
+
+/** Symbol kinds. */
+const ABS = 0, MSH = 1, IND = 2, AND = 3;
+
+/** Per-call table of symbols: parallel arrays, found by a linear search (a graph names few). */
+class Syms {
+  readonly kind: number[] = [];
+  readonly code: number[] = [];
+  readonly k: number[] = [];
+  readonly base: number[] = [];
+  /** 0 for the packet; 1 + the MSH symbol for loads relative to X. */
+  readonly space: number[] = [];
+  readonly lo: number[] = [];
+  readonly hi: number[] = [];
+  /** Largest value (a load's width, an AND's mask). */
+  readonly max: number[] = [];
+
+  get(kind: number, code: number, k: number, base: number): number {
+    const n = this.kind.length;
+    for (let i = 0; i < n; i++) {
+      if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
+    }
+    this.kind.push(kind);
+    this.code.push(code);
+    this.k.push(k);
+    this.base.push(base);
+    if (kind === AND) {
+      this.space.push(this.space[base]!);
+      this.lo.push(this.lo[base]!);
+      this.hi.push(this.hi[base]!);
+      this.max.push(k);
+    } else {
+      this.space.push(kind === IND ? base + 1 : 0);
+      const size = kind === MSH ? 1 : code === 0x20 || code === 0x40 ? 4 : code === 0x28 || code === 0x48 ? 2 : 1;
+      this.lo.push(k);
+      this.hi.push(k + size);
+      this.max.push(kind === MSH ? 60 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+    }
+    return n;
+  }
+
+  overlaps(a: number, b: number): boolean {
+    return this.space[a] === this.space[b] && this.lo[a]! < this.hi[b]! && this.lo[b]! < this.hi[a]!;
+  }
+}
+
+function opaque(s: number): Fact {
+  return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS };
+}
+
+/** How many values the fact allows in lo..hi. */
+function count(f: Fact, lo: number, hi: number): number {
+  if (f.kind === IN) {
+    let c = 0;
+    for (const v of f.vals) if (v >= lo && v <= hi) c++;
+    return c;
+  }
+  const a = Math.max(lo, f.lo), b = Math.min(hi, f.hi);
+  if (a > b) return 0;
+  let c = b - a + 1;
+  for (const v of f.vals) if (v >= a && v <= b) c--;
+  return c;
+}
+
+/** Does the test `op k` (jeq, jgt, jge) come out true (false) for some value the fact allows? */
+function possible(f: Fact, op: number, k: number, truth: boolean): boolean {
+  const top = 0xffffffff;
+  if (op === 0x10) return truth ? count(f, k, k) > 0 : count(f, 0, k - 1) + count(f, k + 1, top) > 0;
+  if (op === 0x20) return truth ? count(f, k + 1, top) > 0 : count(f, 0, k) > 0;
+  return truth ? count(f, k, top) > 0 : k > 0 && count(f, 0, k - 1) > 0;
+}
+
+/** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
+function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
+  if (f.kind === IN) {
+    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth) };
+  }
+  if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k] };
+  let lo = f.lo, hi = f.hi;
+  let vals = f.vals;
+  if (op === 0x10) {
+    if (!vals.includes(k)) vals = [...vals, k];
+  } else if (op === 0x20) {
+    if (truth) lo = Math.max(lo, k + 1);
+    else hi = Math.min(hi, k);
+  } else if (truth) lo = Math.max(lo, k);
+  else hi = Math.min(hi, k - 1);
+  if (lo !== f.lo || hi !== f.hi) vals = vals.filter((v) => v >= lo && v <= hi);
+  return { s: f.s, kind: RANGE, lo, hi, vals };
+}
+
+/**
+ * What two paths' facts on one value leave known on both: exact where a set of the forms above
+ * is the union, else opaque; undefined when nothing is known (`max`: the value's largest).
+ */
+function unite(f: Fact, g: Fact, max: number): Fact | undefined {
+  if (f === g) return f;
+  if (f.kind === OPAQUE || g.kind === OPAQUE) return opaque(f.s);
+  let u: Fact;
+  if (f.kind === IN && g.kind === IN) {
+    const vals = f.vals.slice();
+    for (const v of g.vals) if (!vals.includes(v)) vals.push(v);
+    return { s: f.s, kind: IN, lo: 0, hi: 0, vals };
+  }
+  if (f.kind === RANGE && g.kind === RANGE) {
+    if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)) };
+    else if (f.vals.length === 0 && g.vals.length === 0 && Math.max(f.lo, g.lo) <= Math.min(f.hi, g.hi) + 1) {
+      u = { s: f.s, kind: RANGE, lo: Math.min(f.lo, g.lo), hi: Math.max(f.hi, g.hi), vals: NO_VALS };
+    } else return opaque(f.s);
+  } else {
+    const inn = f.kind === IN ? f : g, r = f.kind === IN ? g : f;
+    for (const v of inn.vals) if (v < r.lo || v > r.hi) return opaque(f.s);
+    u = { s: f.s, kind: RANGE, lo: r.lo, hi: r.hi, vals: r.vals.filter((v) => !inn.vals.includes(v)) };
+  }
+  return u.lo === 0 && u.hi === max && u.vals.length === 0 ? undefined : u;
+}
+
+/** Facts on every one of the edges. */
+function join(edges: readonly Edge[], syms: Syms): readonly Fact[] {
+  const first = edges[0]!.facts;
+  let same = true;
+  for (let j = 1; j < edges.length; j++) if (edges[j]!.facts !== first) same = false;
+  if (same || first.length === 0) return first;
+  const out: Fact[] = [];
+  for (const f of first) {
+    let u: Fact | undefined = f;
+    for (let j = 1; j < edges.length && u !== undefined; j++) {
+      let g: Fact | undefined;
+      for (const h of edges[j]!.facts) if (h.s === f.s) g = h;
+      u = g === undefined ? undefined : unite(u, g, syms.max[f.s]!);
+    }
+    if (u !== undefined) out.push(u);
+  }
+  return out;
+}
+
+/** Nothing known of a value but its range. */
+function unknown(s: number, max: number): Fact {
+  return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS };
+}
+
+/** The facts with `f` in place of any other on its value. */
+function add(facts: readonly Fact[], f: Fact): readonly Fact[] {
+  const out: Fact[] = [];
+  for (const g of facts) if (g.s !== f.s) out.push(g);
+  out.push(f);
+  return out;
+}
+
+/**
+ * Drop reloads and check that the rounds could do nothing more (see above); true when the graph
+ * qualified and the reloads were dropped, false (nothing changed) otherwise. `g` is the graph of
+ * `cfg`, acyclic or not.
+ */
+export function fastPath(cfg: Cfg, g: Graph): boolean {
+  if (g.headers.size) return false;
+  const order = g.order;
+  const n = order.length;
+  const pos = g.index;
+  const syms = new Syms();
+  const incoming: Edge[][] = [];
+  for (let i = 0; i < n; i++) incoming.push([]);
+  const newStmts: (Stmt[] | undefined)[] = [];
+  let dropped = false;
+  const touched: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
+    const ins = incoming[i]!;
+    let a0 = -1, x0 = -1;
+    let facts = NO_FACTS;
+    if (i > 0) {
+      if (ins.length === 0) return false;
+      a0 = ins[0]!.a;
+      x0 = ins[0]!.x;
+      for (let j = 1; j < ins.length; j++) {
+        if (ins[j]!.a !== a0) a0 = -1;
+        if (ins[j]!.x !== x0) x0 = -1;
+      }
+      facts = join(ins, syms);
+    }
+    let a = a0, x = x0;
+    let aWrote = false, xWrote = false, aPending = false, xPending = false;
+    touched.length = 0;
+    const stmts = b.stmts;
+    let kept: Stmt[] | undefined;
+    for (let j = 0; j < stmts.length; j++) {
+      const st = stmts[j]!;
+      const code = st.code;
+      const k = st.k >>> 0;
+      let drop = false;
+      if (code === 0x20 || code === 0x28 || code === 0x30 || code === 0x40 || code === 0x48 || code === 0x50) {
+        let s: number;
+        if (code < 0x40) {
+          if (k >= 0x80000000) return false;
+          s = syms.get(ABS, code, k, -1);
+        } else {
+          if (x < 0 || k >= 0x80000000) return false;
+          s = syms.get(IND, code, k, x);
+        }
+        touched.push(s);
+        if (a === s) drop = true;
+        else {
+          if (aPending) return false;
+          if (code >= 0x40) xPending = false;
+          a = s;
+          aWrote = aPending = true;
+        }
+      } else if (code === 0xb1) {
+        if (k >= 0x80000000) return false;
+        const s = syms.get(MSH, code, k, -1);
+        touched.push(s);
+        if (x === s) drop = true;
+        else {
+          if (xPending) return false;
+          x = s;
+          xWrote = xPending = true;
+        }
+      } else if (code === 0x54) {
+        if (a < 0 || syms.kind[a] === AND || ((syms.max[a]! & ~k) >>> 0) === 0) return false;
+        a = syms.get(AND, code, k, a);
+        aWrote = aPending = true;
+      } else return false;
+      if (drop) {
+        if (kept === undefined) kept = stmts.slice(0, j);
+      } else if (kept !== undefined) kept.push(st);
+    }
+    const t = b.term;
+    if (t.kind !== 'branch') {
+      if (stmts.length) return false;
+      if (t.kind === 'ret') {
+        if (t.code !== 0x06) return false;
+        continue;
+      }
+      incoming[pos.get(t.target)!]!.push({ facts, a, x });
+      continue;
+    }
+    const op = t.code & 0xf0;
+    if ((t.code & 0x08) !== 0 || op === 0 || op > 0x40 || a < 0 || xPending) return false;
+    if ((aWrote && a === a0) || (xWrote && x === x0)) return false;
+    const k = t.k >>> 0;
+    const mx = syms.max[a]!;
+    const kind = syms.kind[a];
+    if (kind === MSH) return false;
+    if (kind === AND) {
+      if (op !== 0x10 || k === 0 || k === mx || (k & ~mx) >>> 0 !== 0 || ((mx & (mx - 1)) >>> 0) === 0) return false;
+    } else if (op === 0x40 ? (k & mx) === 0 : !possible(unknown(a, mx), op, k, true) || !possible(unknown(a, mx), op, k, false)) return false;
+    touched.push(a);
+    // No edge in may know anything of the bytes this block reads, except facts on the tested
+    // value that leave its test undecided.
+    let known: Fact | undefined;
+    for (let e = 0; e < ins.length; e++) {
+      const ef = ins[e]!.facts;
+      for (let m = 0; m < ef.length; m++) {
+        const f = ef[m]!;
+        let hit = false;
+        for (let q = 0; q < touched.length && !hit; q++) hit = syms.overlaps(f.s, touched[q]!);
+        if (!hit) continue;
+        if (f.s !== a || op === 0x40 || f.kind === OPAQUE || (kind === AND && f.vals.length > 1)) return false;
+        if (!possible(f, op, k, true) || !possible(f, op, k, false)) return false;
+      }
+    }
+    for (const f of facts) if (f.s === a) known = f;
+    if (kept !== undefined) {
+      newStmts[i] = kept;
+      dropped = true;
+    }
+    let ft: readonly Fact[], ff: readonly Fact[];
+    if (op === 0x40) ft = ff = add(facts, opaque(a));
+    else {
+      const base = known ?? unknown(a, mx);
+      ft = add(facts, apply(base, op, k, true));
+      ff = add(facts, apply(base, op, k, false));
+    }
+    incoming[pos.get(t.jt)!]!.push({ facts: ft, a, x });
+    incoming[pos.get(t.jf)!]!.push({ facts: ff, a, x });
+  }
+  if (dropped) for (let i = 0; i < n; i++) if (newStmts[i] !== undefined) order[i]!.stmts = newStmts[i]!;
+  return true;
+}
