@@ -98,27 +98,44 @@ const CONSTANTS: Record<string, number> = {
 /**
  * Keywords as a trie over character codes, walked over the name in place:
  * no substring is cut out and hashed for the (frequent) keyword tokens.
- * Node 0 is the root; TRIE[node * 128 + c] is the child for character c (0:
- * none); TRIE_WORD[node] is the keyword ending there, if any. The named
+ * Node 0 is the root; TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]] is the child
+ * for character c (0: none; column 0, for the characters no keyword has, is
+ * all 0); TRIE_WORD[node] is the keyword ending there, if any. The named
  * constants are in the same trie (TRIE_CONST[node]: the value of the one
  * ending there), so that a name token needs no substring hashed either.
+ * Columns only for the characters keywords have, and rows only for the nodes
+ * there are, keep the table small (it is in the CLI's start-up snapshot).
  */
 const TRIE_WORD: ([string, TokKind] | undefined)[] = [undefined];
 const TRIE_CONST: (number | undefined)[] = [undefined];
-const trieChars = (o: Record<string, unknown>): number => Object.keys(o).reduce((n, w) => n + w.length, 0);
-const TRIE = new Uint16Array((1 + trieChars(KEYWORDS) + trieChars(CONSTANTS)) * 128);
-let trieNodes = 1;
-function trieInsert(word: string): number {
-  let node = 0;
-  for (let i = 0; i < word.length; i++) {
-    const at = node * 128 + word.charCodeAt(i);
-    if (TRIE[at] === 0) TRIE[at] = trieNodes++;
-    node = TRIE[at]!;
+const TRIE_COLUMN = new Uint8Array(128);
+const TRIE_WIDTH = (() => {
+  let width = 1;
+  for (const word of [...Object.keys(KEYWORDS), ...Object.keys(CONSTANTS)]) {
+    for (let i = 0; i < word.length; i++) {
+      const c = word.charCodeAt(i);
+      if (TRIE_COLUMN[c] === 0) TRIE_COLUMN[c] = width++;
+    }
   }
-  return node;
-}
-for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[trieInsert(word)] = value;
-for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) TRIE_WORD[trieInsert(word)] = [word, kind];
+  return width;
+})();
+const TRIE = ((): Uint16Array => {
+  const chars = (o: Record<string, unknown>): number => Object.keys(o).reduce((n, w) => n + w.length, 0);
+  const trie = new Uint16Array((1 + chars(KEYWORDS) + chars(CONSTANTS)) * TRIE_WIDTH);
+  let nodes = 1;
+  const insert = (word: string): number => {
+    let node = 0;
+    for (let i = 0; i < word.length; i++) {
+      const at = node * TRIE_WIDTH + TRIE_COLUMN[word.charCodeAt(i)]!;
+      if (trie[at] === 0) trie[at] = nodes++;
+      node = trie[at]!;
+    }
+    return node;
+  };
+  for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[insert(word)] = value;
+  for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) TRIE_WORD[insert(word)] = [word, kind];
+  return trie.slice(0, nodes * TRIE_WIDTH);
+})();
 
 /** The keyword spelled by s[pos, end), or undefined. */
 function keywordAt(s: string, pos: number, end: number): [string, TokKind] | undefined {
@@ -126,7 +143,7 @@ function keywordAt(s: string, pos: number, end: number): [string, TokKind] | und
   for (let i = pos; i < end; i++) {
     const c = s.charCodeAt(i);
     if (c >= 128) return undefined;
-    node = TRIE[node * 128 + c]!;
+    node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
     if (node === 0) return undefined;
   }
   return TRIE_WORD[node];
@@ -137,15 +154,18 @@ const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
 
 /**
  * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
- * name ([-_.A-Za-z0-9]). Indexed by any UTF-16 code unit (0 above 127).
+ * name ([-_.A-Za-z0-9]). ASCII only (none above 127).
  */
-const CLASS = new Uint8Array(65536);
+const CLASS = new Uint8Array(128);
 for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
 for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
 for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
 CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
 
-const is = (s: string, i: number, bit: number): boolean => i < s.length && (CLASS[s.charCodeAt(i)]! & bit) !== 0;
+const is = (s: string, i: number, bit: number): boolean => {
+  const c = i < s.length ? s.charCodeAt(i) : 128;
+  return c < 128 && (CLASS[c]! & bit) !== 0;
+};
 const isHexAt = (s: string, i: number): boolean => is(s, i, 1);
 
 /** Number of consecutive hex digits at i. */
@@ -326,7 +346,7 @@ function nameAndKeyword(s: string, i: number, len: number): number {
     const c = s.charCodeAt(j);
     if (c >= 128 || (CLASS[c]! & 8) === 0) break;
     if (node >= 0) {
-      node = TRIE[node * 128 + c]!;
+      node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
       if (node === 0) node = -1;
     }
   }
