@@ -34,22 +34,23 @@ import type { Graph } from './optimize-analysis.js';
  */
 const IN = 0, RANGE = 1, OPAQUE = 2;
 
+/** Facts form lists (one fact per value), never changed once made: edges share their tails. */
 interface Fact {
   s: number;
   kind: number;
   lo: number;
   hi: number;
   vals: readonly number[];
+  next: Fact | undefined;
 }
 
 /** A way into a block: the facts on it, and what A and X hold (symbol, or -1). */
 interface Edge {
-  facts: readonly Fact[];
+  facts: Fact | undefined;
   a: number;
   x: number;
 }
 
-const NO_FACTS: readonly Fact[] = [];
 const NO_VALS: readonly number[] = [];
 
 /** Symbol kinds. */
@@ -98,7 +99,7 @@ class Syms {
 }
 
 function opaque(s: number): Fact {
-  return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS };
+  return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS, next: undefined };
 }
 
 /** How many values the fact allows in lo..hi. */
@@ -126,9 +127,9 @@ function possible(f: Fact, op: number, k: number, truth: boolean): boolean {
 /** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
 function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   if (f.kind === IN) {
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth) };
+    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth), next: undefined };
   }
-  if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k] };
+  if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined };
   let lo = f.lo, hi = f.hi;
   let vals = f.vals;
   if (op === 0x10) {
@@ -139,7 +140,7 @@ function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   } else if (truth) lo = Math.max(lo, k);
   else hi = Math.min(hi, k - 1);
   if (lo !== f.lo || hi !== f.hi) vals = vals.filter((v) => v >= lo && v <= hi);
-  return { s: f.s, kind: RANGE, lo, hi, vals };
+  return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
 }
 
 /**
@@ -153,52 +154,65 @@ function unite(f: Fact, g: Fact, max: number): Fact | undefined {
   if (f.kind === IN && g.kind === IN) {
     const vals = f.vals.slice();
     for (const v of g.vals) if (!vals.includes(v)) vals.push(v);
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals };
+    return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
   }
   if (f.kind === RANGE && g.kind === RANGE) {
-    if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)) };
+    if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)), next: undefined };
     else if (f.vals.length === 0 && g.vals.length === 0 && Math.max(f.lo, g.lo) <= Math.min(f.hi, g.hi) + 1) {
-      u = { s: f.s, kind: RANGE, lo: Math.min(f.lo, g.lo), hi: Math.max(f.hi, g.hi), vals: NO_VALS };
+      u = { s: f.s, kind: RANGE, lo: Math.min(f.lo, g.lo), hi: Math.max(f.hi, g.hi), vals: NO_VALS, next: undefined };
     } else return opaque(f.s);
   } else {
     const inn = f.kind === IN ? f : g, r = f.kind === IN ? g : f;
     for (const v of inn.vals) if (v < r.lo || v > r.hi) return opaque(f.s);
-    u = { s: f.s, kind: RANGE, lo: r.lo, hi: r.hi, vals: r.vals.filter((v) => !inn.vals.includes(v)) };
+    u = { s: f.s, kind: RANGE, lo: r.lo, hi: r.hi, vals: r.vals.filter((v) => !inn.vals.includes(v)), next: undefined };
   }
   return u.lo === 0 && u.hi === max && u.vals.length === 0 ? undefined : u;
 }
 
 /** Facts on every one of the edges. */
-function join(edges: readonly Edge[], syms: Syms): readonly Fact[] {
+function join(edges: readonly Edge[], syms: Syms): Fact | undefined {
   const first = edges[0]!.facts;
   let same = true;
   for (let j = 1; j < edges.length; j++) if (edges[j]!.facts !== first) same = false;
-  if (same || first.length === 0) return first;
-  const out: Fact[] = [];
-  for (const f of first) {
+  if (same || first === undefined) return first;
+  let out: Fact | undefined;
+  for (let f: Fact | undefined = first; f !== undefined; f = f.next) {
     let u: Fact | undefined = f;
     for (let j = 1; j < edges.length && u !== undefined; j++) {
-      let g: Fact | undefined;
-      for (const h of edges[j]!.facts) if (h.s === f.s) g = h;
+      let g: Fact | undefined = edges[j]!.facts;
+      while (g !== undefined && g.s !== f.s) g = g.next;
       u = g === undefined ? undefined : unite(u, g, syms.max[f.s]!);
     }
-    if (u !== undefined) out.push(u);
+    if (u !== undefined) out = { s: u.s, kind: u.kind, lo: u.lo, hi: u.hi, vals: u.vals, next: out };
   }
   return out;
 }
 
-/** Nothing known of a value but its range. */
-function unknown(s: number, max: number): Fact {
-  return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS };
+/** The facts with `f` (on no value the list has a fact on, or in place of `old`). */
+function add(facts: Fact | undefined, f: Fact, old: Fact | undefined): Fact {
+  if (old === undefined) {
+    f.next = facts;
+    return f;
+  }
+  let rest = old.next;
+  for (let g = facts; g !== old && g !== undefined; g = g.next) rest = { s: g.s, kind: g.kind, lo: g.lo, hi: g.hi, vals: g.vals, next: rest };
+  f.next = rest;
+  return f;
 }
 
-/** The facts with `f` in place of any other on its value. */
-function add(facts: readonly Fact[], f: Fact): readonly Fact[] {
-  const out: Fact[] = [];
-  for (const g of facts) if (g.s !== f.s) out.push(g);
-  out.push(f);
-  return out;
+/** Nothing known of a value but its range. */
+function unknown(s: number, max: number): Fact {
+  return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS, next: undefined };
 }
+
+function grow(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/** Values whose facts a block's check meets: symbols it loads or tests. */
+let touched: Int32Array = new Int32Array(16);
 
 /**
  * Drop reloads and check that the rounds could do nothing more (see above); true when the graph
@@ -215,12 +229,11 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
   for (let i = 0; i < n; i++) incoming.push([]);
   const newStmts: (Stmt[] | undefined)[] = [];
   let dropped = false;
-  const touched: number[] = [];
   for (let i = 0; i < n; i++) {
     const b = order[i]!;
     const ins = incoming[i]!;
     let a0 = -1, x0 = -1;
-    let facts = NO_FACTS;
+    let facts: Fact | undefined;
     if (i > 0) {
       if (ins.length === 0) return false;
       a0 = ins[0]!.a;
@@ -233,7 +246,7 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     }
     let a = a0, x = x0;
     let aWrote = false, xWrote = false, aPending = false, xPending = false;
-    touched.length = 0;
+    let nt = 0;
     const stmts = b.stmts;
     let kept: Stmt[] | undefined;
     for (let j = 0; j < stmts.length; j++) {
@@ -250,7 +263,8 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
           if (x < 0 || k >= 0x80000000) return false;
           s = syms.get(IND, code, k, x);
         }
-        touched.push(s);
+        if (nt === touched.length) touched = grow(touched);
+        touched[nt++] = s;
         if (a === s) drop = true;
         else {
           if (aPending) return false;
@@ -261,7 +275,8 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
       } else if (code === 0xb1) {
         if (k >= 0x80000000) return false;
         const s = syms.get(MSH, code, k, -1);
-        touched.push(s);
+        if (nt === touched.length) touched = grow(touched);
+        touched[nt++] = s;
         if (x === s) drop = true;
         else {
           if (xPending) return false;
@@ -297,32 +312,31 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     if (kind === AND) {
       if (op !== 0x10 || k === 0 || k === mx || (k & ~mx) >>> 0 !== 0 || ((mx & (mx - 1)) >>> 0) === 0) return false;
     } else if (op === 0x40 ? (k & mx) === 0 : !possible(unknown(a, mx), op, k, true) || !possible(unknown(a, mx), op, k, false)) return false;
-    touched.push(a);
+    if (nt === touched.length) touched = grow(touched);
+    touched[nt++] = a;
     // No edge in may know anything of the bytes this block reads, except facts on the tested
     // value that leave its test undecided.
     let known: Fact | undefined;
     for (let e = 0; e < ins.length; e++) {
-      const ef = ins[e]!.facts;
-      for (let m = 0; m < ef.length; m++) {
-        const f = ef[m]!;
+      for (let f = ins[e]!.facts; f !== undefined; f = f.next) {
         let hit = false;
-        for (let q = 0; q < touched.length && !hit; q++) hit = syms.overlaps(f.s, touched[q]!);
+        for (let q = 0; q < nt && !hit; q++) hit = syms.overlaps(f.s, touched[q]!);
         if (!hit) continue;
         if (f.s !== a || op === 0x40 || f.kind === OPAQUE || (kind === AND && f.vals.length > 1)) return false;
         if (!possible(f, op, k, true) || !possible(f, op, k, false)) return false;
       }
     }
-    for (const f of facts) if (f.s === a) known = f;
+    for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
     if (kept !== undefined) {
       newStmts[i] = kept;
       dropped = true;
     }
-    let ft: readonly Fact[], ff: readonly Fact[];
-    if (op === 0x40) ft = ff = add(facts, opaque(a));
+    let ft: Fact, ff: Fact;
+    if (op === 0x40) ft = ff = add(facts, opaque(a), known);
     else {
       const base = known ?? unknown(a, mx);
-      ft = add(facts, apply(base, op, k, true));
-      ff = add(facts, apply(base, op, k, false));
+      ft = add(facts, apply(base, op, k, true), known);
+      ff = add(facts, apply(base, op, k, false), known);
     }
     incoming[pos.get(t.jt)!]!.push({ facts: ft, a, x });
     incoming[pos.get(t.jf)!]!.push({ facts: ff, a, x });
