@@ -55,21 +55,42 @@ export interface OptimizeOptions {
  * arrays are shared: they are never changed in place (cfg.ts), only replaced.
  */
 export function cloneCfg(cfg: Cfg): Cfg {
-  const map = new Map<Block, Block>();
+  // Copies found by the original's id (small and unique in what code generation makes); a
+  // Map for blocks whose id another block already has.
+  const orig: (Block | undefined)[] = [];
+  const copy: Block[] = [];
+  let other: Map<Block, Block> | undefined;
   const work: Block[] = [];
+  const done: Block[] = [];
+  let n = 0;
   const get = (b: Block): Block => {
-    let c = map.get(b);
+    const id = b.id;
+    const small = id >>> 0 === id && id < 0x10000;
+    if (small) {
+      const o = orig[id];
+      if (o === b) return copy[id]!;
+      if (o === undefined) {
+        const c: Block = { id, stmts: b.stmts, term: b.term, ix: n++ };
+        orig[id] = b;
+        copy[id] = c;
+        work.push(b);
+        done.push(c);
+        return c;
+      }
+    }
+    let c = (other ??= new Map()).get(b);
     if (c === undefined) {
-      c = { id: b.id, stmts: b.stmts, term: b.term, ix: map.size };
-      map.set(b, c);
+      c = { id, stmts: b.stmts, term: b.term, ix: n++ };
+      other.set(b, c);
       work.push(b);
+      done.push(c);
     }
     return c;
   };
   const entry = get(cfg.entry);
-  while (work.length) {
-    const b = work.pop()!;
-    const c = map.get(b)!;
+  for (let i = 0; i < work.length; i++) {
+    const b = work[i]!;
+    const c = done[i]!;
     const t = b.term;
     if (t.kind === 'branch') c.term = { kind: 'branch', code: t.code, k: t.k, jt: get(t.jt), jf: get(t.jf) };
     else if (t.kind === 'jump') c.term = { kind: 'jump', target: get(t.target) };
@@ -209,6 +230,12 @@ export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
 
 const NO_SHRINK: readonly number[] = [];
 
+/** Does some block of the graph test with the same block on both sides? */
+function sameSides(g: Graph): boolean {
+  for (const b of g.order) if (b.term.kind === 'branch' && b.term.jt === b.term.jf) return true;
+  return false;
+}
+
 /** Did some block's live-in set lose a location (against `before`, by position in g.order)? */
 function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): boolean {
   for (let i = 0; i < before.length; i++) if (before[i]! & ~liveIn.get(g.order[i]!)!) return true;
@@ -245,12 +272,10 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     }
     // Most graphs need only their reloads dropped and identical blocks merged: the fast path
     // does that where it can show the rounds would find nothing more (optimize-fast.ts).
+    // (After the clean-up, the graph has no jump left that it could remove: the fast path takes
+    // no block that jumps. Merging can only leave a test with the same block on both sides.)
     if (round === 0 && fastPath(work, g)) {
-      const g2 = intern(work, g) ? buildGraph(work) : g;
-      if ((g2 === g && !cleaned) || !cleanup(work, g2)) {
-        final = g2;
-        break;
-      }
+      if (!intern(work, g) ? !cleaned || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
       carry = true;
       continue;
     }
