@@ -68,6 +68,8 @@ class Syms {
   readonly hi: number[] = [];
   /** Largest value (a load's width, an AND's mask). */
   readonly max: number[] = [];
+  /** A bit per byte read, folded to 32 (values that share no bit share no byte). */
+  readonly bits: number[] = [];
 
   get(kind: number, code: number, k: number, base: number): number {
     const n = this.kind.length;
@@ -83,12 +85,17 @@ class Syms {
       this.lo.push(this.lo[base]!);
       this.hi.push(this.hi[base]!);
       this.max.push(k);
+      this.bits.push(this.bits[base]!);
     } else {
       this.space.push(kind === IND ? base + 1 : 0);
       const size = kind === MSH ? 1 : code === 0x20 || code === 0x40 ? 4 : code === 0x28 || code === 0x48 ? 2 : 1;
       this.lo.push(k);
       this.hi.push(k + size);
       this.max.push(kind === MSH ? 60 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+      let bits = 0;
+      const sp = kind === IND ? (base + 1) * 13 : 0;
+      for (let i = 0; i < size; i++) bits |= 1 << ((sp + k + i) & 31);
+      this.bits.push(bits);
     }
     return n;
   }
@@ -133,13 +140,17 @@ function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   let lo = f.lo, hi = f.hi;
   let vals = f.vals;
   if (op === 0x10) {
-    if (!vals.includes(k)) vals = [...vals, k];
+    if (k >= lo && k <= hi && !vals.includes(k)) {
+      const more = vals.slice();
+      more.push(k);
+      vals = more;
+    }
   } else if (op === 0x20) {
     if (truth) lo = Math.max(lo, k + 1);
     else hi = Math.min(hi, k);
   } else if (truth) lo = Math.max(lo, k);
   else hi = Math.min(hi, k - 1);
-  if (lo !== f.lo || hi !== f.hi) vals = vals.filter((v) => v >= lo && v <= hi);
+  if ((lo !== f.lo || hi !== f.hi) && vals.length) vals = vals.filter((v) => v >= lo && v <= hi);
   return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
 }
 
@@ -247,6 +258,7 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     let a = a0, x = x0;
     let aWrote = false, xWrote = false, aPending = false, xPending = false;
     let nt = 0;
+    let tbits = 0;
     const stmts = b.stmts;
     let kept: Stmt[] | undefined;
     for (let j = 0; j < stmts.length; j++) {
@@ -265,6 +277,7 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
         }
         if (nt === touched.length) touched = grow(touched);
         touched[nt++] = s;
+        tbits |= syms.bits[s]!;
         if (a === s) drop = true;
         else {
           if (aPending) return false;
@@ -277,6 +290,7 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
         const s = syms.get(MSH, code, k, -1);
         if (nt === touched.length) touched = grow(touched);
         touched[nt++] = s;
+        tbits |= syms.bits[s]!;
         if (x === s) drop = true;
         else {
           if (xPending) return false;
@@ -311,14 +325,16 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     if (kind === MSH) return false;
     if (kind === AND) {
       if (op !== 0x10 || k === 0 || k === mx || (k & ~mx) >>> 0 !== 0 || ((mx & (mx - 1)) >>> 0) === 0) return false;
-    } else if (op === 0x40 ? (k & mx) === 0 : !possible(unknown(a, mx), op, k, true) || !possible(unknown(a, mx), op, k, false)) return false;
+    } else if (op === 0x10 ? k > mx : op === 0x20 ? k >= mx : op === 0x30 ? k === 0 || k > mx : (k & mx) === 0) return false;
     if (nt === touched.length) touched = grow(touched);
     touched[nt++] = a;
+    tbits |= syms.bits[a]!;
     // No edge in may know anything of the bytes this block reads, except facts on the tested
     // value that leave its test undecided.
     let known: Fact | undefined;
     for (let e = 0; e < ins.length; e++) {
       for (let f = ins[e]!.facts; f !== undefined; f = f.next) {
+        if ((syms.bits[f.s]! & tbits) === 0) continue;
         let hit = false;
         for (let q = 0; q < nt && !hit; q++) hit = syms.overlaps(f.s, touched[q]!);
         if (!hit) continue;
