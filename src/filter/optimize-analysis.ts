@@ -94,6 +94,9 @@ function succAt(b: Block, i: number): Block | undefined {
   return undefined;
 }
 
+/** The loop sets of an acyclic graph (shared, never changed). */
+const NO_BLOCKS: Set<Block> = new Set<Block>();
+
 /** Marks of the dense walk, by block `ix`: `epoch` + 1 on the stack, `epoch` + 2 done. */
 let marks = new Uint32Array(256);
 let epoch = 0;
@@ -170,9 +173,11 @@ function buildGraphDense(cfg: Cfg): Graph | undefined {
       if (t.jf !== t.jt) ps[t.jf.ix!]!.push(b);
     } else if (t.kind === 'jump') ps[t.target.ix!]!.push(b);
   }
+  // (The two tables share their keys: neither gets a key after this.)
   const index = BlockMap.dense<number>(keys, ixs);
-  const preds = BlockMap.dense<Block[]>(keys.slice(), ps);
-  return { order, index, preds, inLoop: headers === undefined ? new Set<Block>() : loopBlocks(headers, index, preds), headers: headers ?? new Set<Block>() };
+  const preds = BlockMap.dense<Block[]>(keys, ps);
+  if (headers === undefined) return { order, index, preds, inLoop: NO_BLOCKS, headers: NO_BLOCKS };
+  return { order, index, preds, inLoop: loopBlocks(headers, index, preds), headers };
 }
 
 /** Blocks on a loop: those on the natural loop of some header. */

@@ -10,7 +10,7 @@
  */
 import type { Block, Cfg } from './cfg.js';
 import * as analysis from './optimize-analysis.js';
-import { BlockMap, type Graph } from './optimize-analysis.js';
+import type { Graph } from './optimize-analysis.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { buildGraph, successors } = analysis;
@@ -91,44 +91,69 @@ function sameTerm(a: Block, b: Block): boolean {
   return t.kind === 'jump' && s.target === t.target;
 }
 
+/** intern's hash table: position + 1 of a kept block (0: empty), and its hash. */
+let table = new Int32Array(256);
+let hashes = new Int32Array(256);
+
 /** Merge identical blocks (bottom-up). */
 export function intern(cfg: Cfg, g0?: Graph): boolean {
   const g = g0 ?? buildGraph(cfg);
   if (g.headers.size) return false;
-  const rep = new BlockMap<Block>();
-  // Blocks kept so far, bucketed by a hash of their code and terminator (successors already
-  // replaced by their representatives, so equal blocks have identical successor objects).
-  const buckets = new Map<number, Block[]>();
-  const id = new BlockMap<number>();
+  const order = g.order;
+  const n = order.length;
+  const index = g.index;
+  // By position in the order: a block's representative (undefined: itself) and, for kept
+  // blocks, a dense id. Kept blocks sit in an open-addressed table by a hash of their code and
+  // terminator (successors already replaced by their representatives, so equal blocks have
+  // identical successor objects).
+  const rep: (Block | undefined)[] = new Array<Block | undefined>(n);
+  const id: number[] = new Array<number>(n).fill(0);
+  let size = 16;
+  while (size < 2 * n) size *= 2;
+  // (Scratch tables kept between calls: a typed array costs more to make than to clear.)
+  if (size > table.length) {
+    table = new Int32Array(size);
+    hashes = new Int32Array(size);
+  } else table.fill(0, 0, size);
   let next = 0;
   let changed = false;
-  const r = (b: Block): Block => rep.get(b) ?? b;
-  for (let i = g.order.length - 1; i >= 0; i--) {
-    const b = g.order[i]!;
+  const r = (b: Block): Block => rep[index.get(b)!] ?? b;
+  for (let i = n - 1; i >= 0; i--) {
+    const b = order[i]!;
     const t = b.term;
     let h: number;
     if (t.kind === 'branch') {
-      t.jt = r(t.jt);
-      t.jf = r(t.jf);
-      h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(id.get(t.jt)! + 1, 0x85ebca6b) ^ Math.imul(id.get(t.jf)! + 7, 0xc2b2ae35);
+      const jt = (t.jt = r(t.jt));
+      const jf = (t.jf = r(t.jf));
+      h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(id[index.get(jt)!]! + 1, 0x85ebca6b) ^ Math.imul(id[index.get(jf)!]! + 7, 0xc2b2ae35);
     } else if (t.kind === 'jump') {
-      t.target = r(t.target);
-      h = Math.imul(id.get(t.target)! + 3, 0x27d4eb2f);
+      const to = (t.target = r(t.target));
+      h = Math.imul(id[index.get(to)!]! + 3, 0x27d4eb2f);
     } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
     for (const x of b.stmts) h = Math.imul(h ^ x.code, 0x01000193) ^ Math.imul(x.k, 0x5bd1e995);
     h |= 0;
-    let list = buckets.get(h);
+    let slot = (h ^ (h >>> 15)) & (size - 1);
     let hit: Block | undefined;
-    if (list === undefined) buckets.set(h, (list = []));
-    else for (const c of list) if (sameTerm(c, b) && sameStmts(c, b)) hit = c;
+    for (let e = table[slot]!; e !== 0; e = table[slot]!) {
+      if (hashes[slot] === h) {
+        const c = order[e - 1]!;
+        if (sameTerm(c, b) && sameStmts(c, b)) {
+          hit = c;
+          break;
+        }
+      }
+      slot = (slot + 1) & (size - 1);
+    }
     if (hit !== undefined) {
-      rep.set(b, hit);
+      rep[i] = hit;
       changed = true;
     } else {
-      list.push(b);
-      id.set(b, next++);
+      table[slot] = i + 1;
+      hashes[slot] = h;
+      id[i] = next++;
     }
   }
-  if (rep.has(cfg.entry)) cfg.entry = r(cfg.entry);
+  const e = index.get(cfg.entry);
+  if (e !== undefined && rep[e] !== undefined) cfg.entry = rep[e]!;
   return changed;
 }
