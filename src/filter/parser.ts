@@ -111,15 +111,15 @@ const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 const BACKTRACK = { backtrack: true } as const;
 const isBacktrack = (e: unknown): boolean => e === BACKTRACK;
 
-interface Parsed {
-  node: Node;
-  q: Qual;
-}
-
 class Parser {
   private i = 0;
   /** Furthest token index a parse attempt reached: where a syntax error is reported. */
   private furthest = 0;
+  /**
+   * The qualifiers in force after the term or id parsed last (what a bare id after `and`/`or`
+   * inherits): set by every parse that completes one, instead of a result object per parse.
+   */
+  private q: Qual = QERR;
 
   constructor(
     private readonly toks: Token[],
@@ -160,7 +160,7 @@ class Parser {
   }
 
   /** attempt(() => this.parseTerm(q)) without a closure (it runs after every `and`/`or`). */
-  private tryTerm(q: Qual): Parsed | undefined {
+  private tryTerm(q: Qual): Node | undefined {
     const save = this.i;
     try {
       return this.parseTerm(q);
@@ -180,34 +180,39 @@ class Parser {
     if (this.peek().kind === 'EOF') return undefined;
     const e = this.parseExpr(QERR);
     if (this.peek().kind !== 'EOF') this.fail();
-    return e.node;
+    return e;
   }
 
   /** expr: term | expr and term | expr and id | expr or term | expr or id */
-  private parseExpr(q0: Qual): Parsed {
+  private parseExpr(q0: Qual): Node {
     let left = this.parseTerm(q0);
     for (;;) {
       const t = this.peek();
       if (t.kind !== 'AND' && t.kind !== 'OR') return left;
       this.next();
-      const q = left.q;
+      const q = this.q;
       const right = this.tryTerm(q) ?? this.parseId(q);
-      left = { node: { type: t.kind === 'AND' ? 'and' : 'or', left: left.node, right: right.node, pos: t.pos }, q: right.q };
+      left = { type: t.kind === 'AND' ? 'and' : 'or', left, right, pos: t.pos };
     }
   }
 
+  /** The node of a term after which no qualifiers are in force. */
+  private qerr(node: Node): Node {
+    this.q = QERR;
+    return node;
+  }
+
   /** term: rterm | not term */
-  private parseTerm(q0: Qual): Parsed {
+  private parseTerm(q0: Qual): Node {
     const t = this.peek();
     if (t.kind === 'NOT') {
       this.next();
-      const inner = this.parseTerm(q0);
-      return { node: { type: 'not', expr: inner.node, pos: t.pos }, q: inner.q };
+      return { type: 'not', expr: this.parseTerm(q0), pos: t.pos };
     }
     return this.parseRterm(q0);
   }
 
-  private parseRterm(q0: Qual): Parsed {
+  private parseRterm(q0: Qual): Node {
     const t = this.peek();
     const k = t.kind;
     if (k === '(') {
@@ -215,46 +220,47 @@ class Parser {
         this.next();
         const e = this.parseExpr(q0);
         this.expect(')');
-        return { node: e.node, q: q0 };
+        this.q = q0;
+        return e;
       });
-      if (paren) return paren;
-      return { node: this.parseRelation(), q: QERR };
+      if (paren !== undefined) return paren;
+      return this.qerr(this.parseRelation());
     }
     const pname = PNAME.get(k);
     if (pname !== undefined) {
       const after = this.peek(1).kind;
-      if (after === '[') return { node: this.parseRelation(), q: QERR };
+      if (after === '[') return this.qerr(this.parseRelation());
       if (after === 'BROADCAST' || after === 'MULTICAST') {
         this.next();
         this.next();
-        return { node: { type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos: t.pos }, q: QERR };
+        return this.qerr({ type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos: t.pos });
       }
       if (after === 'TYPE' || after === 'SUBTYPE' || after === 'DIR') {
         this.next();
-        return { node: this.parseP80211(pname, t.pos), q: QERR };
+        return this.qerr(this.parseP80211(pname, t.pos));
       }
       if (this.startsHeadRest(after)) {
         this.next();
         return this.parseHeadId(pname, t.pos);
       }
       this.next();
-      return { node: { type: 'abbrev', proto: pname, pos: t.pos }, q: QERR };
+      return this.qerr({ type: 'abbrev', proto: pname, pos: t.pos });
     }
     if (this.startsHeadRest(k)) return this.parseHeadId('default', t.pos);
     switch (k) {
       case 'BROADCAST':
       case 'MULTICAST':
         this.next();
-        return { node: { type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos: t.pos }, q: QERR };
+        return this.qerr({ type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos: t.pos });
       case 'TYPE':
       case 'SUBTYPE':
       case 'DIR':
-        return { node: this.parseP80211('default', t.pos), q: QERR };
+        return this.qerr(this.parseP80211('default', t.pos));
       case 'LESS':
       case 'GREATER': {
         this.next();
         const n = this.expect('NUM');
-        return { node: { type: k === 'LESS' ? 'less' : 'greater', value: n.num!, pos: t.pos }, q: QERR };
+        return this.qerr({ type: k === 'LESS' ? 'less' : 'greater', value: n.num!, pos: t.pos });
       }
       case 'CBYTE': {
         this.next();
@@ -264,15 +270,15 @@ class Parser {
         const op = ops[opTok.kind];
         if (!op) this.fail();
         const v = this.expect('NUM').num!;
-        return { node: { type: 'byte', index: idx, op, value: v, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'byte', index: idx, op, value: v, pos: t.pos });
       }
       case 'INBOUND':
       case 'OUTBOUND':
         this.next();
-        return { node: { type: k === 'INBOUND' ? 'inbound' : 'outbound', pos: t.pos }, q: QERR };
+        return this.qerr({ type: k === 'INBOUND' ? 'inbound' : 'outbound', pos: t.pos });
       case 'IFINDEX': {
         this.next();
-        return { node: { type: 'ifindex', value: this.expect('NUM').num!, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'ifindex', value: this.expect('NUM').num!, pos: t.pos });
       }
       case 'VLAN':
       case 'MPLS':
@@ -284,56 +290,56 @@ class Parser {
         const nk = this.peek().kind;
         const v = nk === 'NUM' || nk === '(' ? this.attempt(() => this.parsePnum()) : undefined;
         const type = k === 'VLAN' ? 'vlan' : k === 'MPLS' ? 'mpls' : k === 'PPPOES' ? 'pppoes' : k === 'GENEVE' ? 'geneve' : 'vxlan';
-        return { node: v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos }, q: QERR };
+        return this.qerr(v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos });
       }
       case 'PPPOED':
         this.next();
-        return { node: { type: 'pppoed', pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'pppoed', pos: t.pos });
       case 'PF_IFNAME':
       case 'PF_RSET': {
         this.next();
         const id = this.expect('ID');
-        return { node: { type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id.text, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id.text, pos: t.pos });
       }
       case 'PF_RNR':
       case 'PF_SRNR': {
         this.next();
         const n = this.expect('NUM');
-        return { node: { type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n.num!, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n.num!, pos: t.pos });
       }
       case 'PF_REASON': {
         this.next();
         const v = this.peek();
         if (v.kind === 'NUM') {
           this.next();
-          return { node: { type: 'pf', field: 'reason', value: v.num!, pos: t.pos }, q: QERR };
+          return this.qerr({ type: 'pf', field: 'reason', value: v.num!, pos: t.pos });
         }
         const id = this.expect('ID');
-        return { node: { type: 'pf', field: 'reason', value: id.text, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'pf', field: 'reason', value: id.text, pos: t.pos });
       }
       case 'PF_ACTION': {
         this.next();
         const id = this.expect('ID');
-        return { node: { type: 'pf', field: 'action', value: id.text, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'pf', field: 'action', value: id.text, pos: t.pos });
       }
       case 'LLC': {
         this.next();
         const v = this.peek();
         if (v.kind === 'ID') {
           this.next();
-          return { node: { type: 'llc', kind: v.text, pos: t.pos }, q: QERR };
+          return this.qerr({ type: 'llc', kind: v.text, pos: t.pos });
         }
         if (v.kind === 'PF_RNR') {
           this.next();
-          return { node: { type: 'llc', kind: 'rnr', pos: t.pos }, q: QERR };
+          return this.qerr({ type: 'llc', kind: 'rnr', pos: t.pos });
         }
-        return { node: { type: 'llc', pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'llc', pos: t.pos });
       }
       case 'VPI':
       case 'VCI': {
         this.next();
         const tests = this.parseFieldValue();
-        return { node: { type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos: t.pos }, q: QERR };
+        return this.qerr({ type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos: t.pos });
       }
       default:
         break;
@@ -341,20 +347,20 @@ class Parser {
     const atm = ATM_TYPES.get(k);
     if (atm) {
       this.next();
-      return { node: { type: 'atm', name: atm, pos: t.pos }, q: QERR };
+      return this.qerr({ type: 'atm', name: atm, pos: t.pos });
     }
     const mtp2 = MTP2_TYPES.get(k);
     if (mtp2) {
       this.next();
-      return { node: { type: 'mtp2', name: mtp2, pos: t.pos }, q: QERR };
+      return this.qerr({ type: 'mtp2', name: mtp2, pos: t.pos });
     }
     const mtp3 = MTP3_FIELDS.get(k);
     if (mtp3) {
       this.next();
       const tests = this.parseFieldValue();
-      return { node: { type: 'mtp3', field: mtp3, tests, pos: t.pos }, q: QERR };
+      return this.qerr({ type: 'mtp3', field: mtp3, tests, pos: t.pos });
     }
-    return { node: this.parseRelation(), q: QERR };
+    return this.qerr(this.parseRelation());
   }
 
   /** atmvalue / mtp3value: NUM | relop NUM | irelop NUM | ( NUM or NUM ... ) */
@@ -385,7 +391,7 @@ class Parser {
   }
 
   /** head id, where the optional pname has been consumed. */
-  private parseHeadId(proto: ProtoQual, pos: number): Parsed {
+  private parseHeadId(proto: ProtoQual, pos: number): Node {
     let dir: DirQual = 'default';
     let addr: Qual['addr'] = 'default';
     const t = this.peek();
@@ -422,35 +428,39 @@ class Parser {
   }
 
   /** id: nid | pnum | ( pid ) ; nid includes `not id`. */
-  private parseId(q: Qual): Parsed {
+  private parseId(q: Qual): Node {
     const t = this.peek();
     switch (t.kind) {
       case 'NOT': {
         this.next();
-        const inner = this.parseId(q);
-        return { node: { type: 'not', expr: inner.node, pos: t.pos }, q: inner.q };
+        return { type: 'not', expr: this.parseId(q), pos: t.pos };
       }
       case '(': {
         const pn = this.attempt(() => this.parsePnum());
-        if (pn !== undefined) return { node: { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos: t.pos }, q };
+        if (pn !== undefined) {
+          this.q = q;
+          return { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos: t.pos };
+        }
         this.next();
         let left = this.parseId(q);
         for (;;) {
           const op = this.peek();
           if (op.kind !== 'AND' && op.kind !== 'OR') break;
           this.next();
-          const right = this.parseId(left.q);
-          left = { node: { type: op.kind === 'AND' ? 'and' : 'or', left: left.node, right: right.node, pos: op.pos }, q: right.q };
+          const right = this.parseId(this.q);
+          left = { type: op.kind === 'AND' ? 'and' : 'or', left, right, pos: op.pos };
         }
         this.expect(')');
         return left;
       }
       case 'NUM':
         this.next();
-        return { node: { type: 'id', qual: q, id: { kind: 'num', value: t.num! }, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id: { kind: 'num', value: t.num! }, pos: t.pos };
       case 'ID':
         this.next();
-        return { node: { type: 'id', qual: q, id: { kind: 'name', name: t.text }, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id: { kind: 'name', name: t.text }, pos: t.pos };
       case 'HID': {
         this.next();
         let id: IdValue = { kind: 'ipv4', text: t.text };
@@ -461,7 +471,8 @@ class Parser {
           this.next();
           id = { kind: 'ipv4mask', text: t.text, mask: this.expect('HID').text };
         }
-        return { node: { type: 'id', qual: q, id, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id, pos: t.pos };
       }
       case 'HID6': {
         this.next();
@@ -470,14 +481,17 @@ class Parser {
           this.next();
           id = { kind: 'ipv6', text: t.text, len: this.expect('NUM').num! };
         }
-        return { node: { type: 'id', qual: q, id, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id, pos: t.pos };
       }
       case 'EID':
         this.next();
-        return { node: { type: 'id', qual: q, id: { kind: 'mac', text: t.text }, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id: { kind: 'mac', text: t.text }, pos: t.pos };
       case 'AID':
         this.next();
-        return { node: { type: 'id', qual: q, id: { kind: 'arcnet', text: t.text }, pos: t.pos }, q };
+        this.q = q;
+        return { type: 'id', qual: q, id: { kind: 'arcnet', text: t.text }, pos: t.pos };
       default:
         this.fail();
     }
