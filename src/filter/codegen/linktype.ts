@@ -31,27 +31,29 @@ export function snap(g: Gen, orgcode: number, ptype: number): Pred {
   ]);
 }
 
+/** An 802.3 length field rather than an Ethernet type. */
+const is8023 = (g: Gen): Pred => not(g.cmpGt('linktype', 0, BPF_H, ETHERMTU));
+
 function etherLinktype(g: Gen, ll: number): Pred {
-  const is8023 = (): Pred => not(g.cmpGt('linktype', 0, BPF_H, ETHERMTU));
   switch (ll) {
     case LLCSAP.ISONS:
     case LLCSAP.IP:
     case LLCSAP.NETBEUI:
-      return and(is8023(), g.cmp('llc', 0, BPF_H, (ll << 8) | ll));
+      return and(is8023(g), g.cmp('llc', 0, BPF_H, (ll << 8) | ll));
     case LLCSAP.IPX: {
       let b1 = or(g.cmp('llc', 0, BPF_B, LLCSAP.IPX), g.cmp('llc', 0, BPF_H, 0xffff));
       b1 = or(snap(g, 0, ETHERTYPE.IPX), b1);
-      b1 = and(is8023(), b1);
+      b1 = and(is8023(g), b1);
       return or(g.cmp('linktype', 0, BPF_H, ETHERTYPE.IPX), b1);
     }
     case ETHERTYPE.ATALK:
     case ETHERTYPE.AARP: {
-      const b0 = is8023();
+      const b0 = is8023(g);
       const b1 = ll === ETHERTYPE.ATALK ? snap(g, 0x080007, ETHERTYPE.ATALK) : snap(g, 0, ETHERTYPE.AARP);
       return or(g.cmp('linktype', 0, BPF_H, ll), and(b0, b1));
     }
     default:
-      if (ll <= ETHERMTU) return and(is8023(), g.cmp('linktype', 2, BPF_B, ll));
+      if (ll <= ETHERMTU) return and(is8023(g), g.cmp('linktype', 2, BPF_B, ll));
       return g.cmp('linktype', 0, BPF_H, ll);
   }
 }

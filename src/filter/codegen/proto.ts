@@ -35,29 +35,24 @@ function dirPorts(g: Gen, dir: DirQual, atom: (off: number) => Pred, what: strin
   }
 }
 
-/** "IP protocol is one of `protos`" at the given offset of the network header. */
-function protoIn(g: Gen, off: number, protos: number[]): Pred {
-  let p: Pred | undefined;
-  for (const v of protos) {
-    const t = g.cmp('linkpl', off, BPF_B, v);
-    p = p ? or(p, t) : t;
-  }
-  return p!;
+/** "IP protocol is `proto`" (any: TCP, UDP or SCTP) at the given offset of the network header. */
+function protoIn(g: Gen, off: number, proto: PortProto): Pred {
+  if (proto !== 'any') return g.cmp('linkpl', off, BPF_B, proto);
+  let p = g.cmp('linkpl', off, BPF_B, IPPROTO.TCP);
+  p = or(p, g.cmp('linkpl', off, BPF_B, IPPROTO.UDP));
+  return or(p, g.cmp('linkpl', off, BPF_B, IPPROTO.SCTP));
 }
-
-const ANY = [IPPROTO.TCP, IPPROTO.UDP, IPPROTO.SCTP];
-const protosOf = (proto: PortProto): number[] => (proto === 'any' ? ANY : [proto]);
 
 /** IPv4, one of the protocols, first fragment, then the port test (once for all protocols). */
 function ports4(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
   const b0 = genLinktype(g, ETHERTYPE.IP);
-  const b1 = and(protoIn(g, 9, protosOf(proto)), ipfrag(g));
+  const b1 = and(protoIn(g, 9, proto), ipfrag(g));
   return and(b0, and(b1, dirPorts(g, dir, atom, what)));
 }
 
 function ports6(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
   const b0 = genLinktype(g, ETHERTYPE.IPV6);
-  return and(b0, and(protoIn(g, 6, protosOf(proto)), dirPorts(g, dir, atom, what)));
+  return and(b0, and(protoIn(g, 6, proto), dirPorts(g, dir, atom, what)));
 }
 
 export function genPort(g: Gen, port: number, proto: PortProto, dir: DirQual): Pred {
