@@ -436,6 +436,12 @@ export function regenerate(
       consider(t, spec, r, prune(t, { ...spec }, pruned, br), br);
     }
   }
+  // `and #m; jeq #0` as `jset #m` the other way round (where the masked value is not needed
+  // after): the search's commonest find, tried first; where it meets the bound, no search.
+  if (branch && r.len > least && branch.code === 0x15 && branch.k >>> 0 === 0 && pruned.length > 0) {
+    const last = pruned[pruned.length - 1]!;
+    if (last.code === 0x54) consider(t, spec, r, pruned.slice(0, -1), { code: 0x45, k: last.k >>> 0 });
+  }
   // The search below grows fast with the length (orders of goals, both operand orders of each
   // commutative operation): it is not tried past MAX_SEARCH statements.
   // (Nor where the pruned code already meets the lower bound.)
