@@ -64,7 +64,11 @@ export async function runSnapshot(argv: string[]): Promise<void> {
   if (name !== undefined && FAST.has(name)) {
     const program = prepared.get(name);
     prepared.delete(name);
-    return startCli(registerFast, argv, program);
+    await startCli(registerFast, argv, program);
+    // Done: read and filter leave nothing pending (their output went out synchronously, as
+    // Node writes files, pipes and terminals on Linux; files they wrote are closed). Exiting
+    // now skips the teardown of the heap and environment a natural exit does: 2-4 ms.
+    process.exit();
   }
   const full = loadBundle(fileURLToPath(new URL('./bpfkit.cjs', import.meta.url)));
   await full.exports.runCli(argv);
