@@ -234,6 +234,13 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
   if (g.headers.size) return false;
   const order = g.order;
   const n = order.length;
+  // A statement of a kind no qualifying block has ends it at once (the walk below may find it late).
+  for (let i = 0; i < n; i++) {
+    for (const st of order[i]!.stmts) {
+      const c = st.code;
+      if (c !== 0x20 && c !== 0x28 && c !== 0x30 && c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return false;
+    }
+  }
   const pos = g.index;
   const syms = new Syms();
   const incoming: Edge[][] = [];

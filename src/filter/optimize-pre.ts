@@ -14,10 +14,42 @@
  * What it leaves is what the full analysis would find anyway; the rounds then have less to do.
  */
 import type { Block, Cfg } from './cfg.js';
-import type { BlockMap, Graph } from './optimize-analysis.js';
+import type { Graph } from './optimize-analysis.js';
 import * as analysis from './optimize-analysis.js';
 
-const { BIT_A, liveness } = analysis;
+const { BIT_A, stmtDef, stmtUse, termUse } = analysis;
+
+/**
+ * Is A live on entry to b (read on some path before it is written)? Memoised by `ix`; past a
+ * depth of 64 blocks that neither read nor write A, taken to be live (the caller then keeps
+ * its edge where it is). Blocks almost always load A first or test it at once.
+ */
+function readsA(b: Block, memo: number[], depth: number): boolean {
+  const ix = b.ix!;
+  const m = memo[ix];
+  if (m !== undefined) return m === 2;
+  let live: boolean | undefined;
+  for (const s of b.stmts) {
+    if (stmtUse(s) & BIT_A) {
+      live = true;
+      break;
+    }
+    if (stmtDef(s) & BIT_A) {
+      live = false;
+      break;
+    }
+  }
+  if (live === undefined) {
+    const t = b.term;
+    if (termUse(b) & BIT_A) live = true;
+    else if (t.kind === 'ret') live = false;
+    else if (depth >= 64) live = true;
+    else if (t.kind === 'jump') live = readsA(t.target, memo, depth + 1);
+    else live = readsA(t.jt, memo, depth + 1) || readsA(t.jf, memo, depth + 1);
+  }
+  memo[ix] = live ? 2 : 1;
+  return live;
+}
 
 /**
  * A test outcome: load key (code * 2^32 + offset), jump op, constant, truth. Facts form
@@ -147,7 +179,7 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
     keys.push(key);
   }
   if (!twice) return false;
-  let liveIn: BlockMap<number> | undefined; // when first needed
+  const aLive: number[] = []; // by ix: 1 + whether A is live on entry, when known
   const order = g.order;
   const n = order.length;
   const pos = g.index;
@@ -169,7 +201,7 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
       for (const e of ins) {
         const d = decide(e.facts, key, op, k);
         const to = d === undefined ? undefined : d ? t.jt : t.jf;
-        if (to !== undefined && !((liveIn ??= liveness(g)).get(to)! & BIT_A)) {
+        if (to !== undefined && !readsA(to, aLive, 0)) {
           retarget(e, to);
           incoming[pos.get(to)!]!.push(e);
           changed = true;
