@@ -58,6 +58,8 @@ const ABS = 0, MSH = 1, IND = 2, AND = 3;
 
 /** Per-call table of symbols: parallel arrays, found by a linear search (a graph names few). */
 class Syms {
+  /** How many symbols this call has named (the arrays are reused between calls). */
+  n = 0;
   readonly kind: number[] = [];
   readonly code: number[] = [];
   readonly k: number[] = [];
@@ -72,30 +74,31 @@ class Syms {
   readonly bits: number[] = [];
 
   get(kind: number, code: number, k: number, base: number): number {
-    const n = this.kind.length;
+    const n = this.n;
     for (let i = 0; i < n; i++) {
       if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
     }
-    this.kind.push(kind);
-    this.code.push(code);
-    this.k.push(k);
-    this.base.push(base);
+    this.n = n + 1;
+    this.kind[n] = kind;
+    this.code[n] = code;
+    this.k[n] = k;
+    this.base[n] = base;
     if (kind === AND) {
-      this.space.push(this.space[base]!);
-      this.lo.push(this.lo[base]!);
-      this.hi.push(this.hi[base]!);
-      this.max.push(k);
-      this.bits.push(this.bits[base]!);
+      this.space[n] = this.space[base]!;
+      this.lo[n] = this.lo[base]!;
+      this.hi[n] = this.hi[base]!;
+      this.max[n] = k;
+      this.bits[n] = this.bits[base]!;
     } else {
-      this.space.push(kind === IND ? base + 1 : 0);
+      this.space[n] = kind === IND ? base + 1 : 0;
       const size = kind === MSH ? 1 : code === 0x20 || code === 0x40 ? 4 : code === 0x28 || code === 0x48 ? 2 : 1;
-      this.lo.push(k);
-      this.hi.push(k + size);
-      this.max.push(kind === MSH ? 60 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+      this.lo[n] = k;
+      this.hi[n] = k + size;
+      this.max[n] = kind === MSH ? 60 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
       let bits = 0;
       const sp = kind === IND ? (base + 1) * 13 : 0;
       for (let i = 0; i < size; i++) bits |= 1 << ((sp + k + i) & 31);
-      this.bits.push(bits);
+      this.bits[n] = bits;
     }
     return n;
   }
@@ -222,6 +225,9 @@ function grow(a: Int32Array): Int32Array {
   return b;
 }
 
+/** The symbol table (reused: made anew per call it cost more than the walk's use of it). */
+const SYMS = new Syms();
+
 /** Values whose facts a block's check meets: symbols it loads or tests. */
 let touched: Int32Array = new Int32Array(16);
 
@@ -242,7 +248,8 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     }
   }
   const pos = g.index;
-  const syms = new Syms();
+  const syms = SYMS;
+  syms.n = 0;
   const incoming: Edge[][] = [];
   for (let i = 0; i < n; i++) incoming.push([]);
   const newStmts: (Stmt[] | undefined)[] = [];
