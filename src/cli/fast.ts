@@ -14,7 +14,8 @@
  */
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { wasmModuleBytes } from '../cbpf/wasm.js';
+import { clearJitCache } from '../cbpf/jit.js';
+import { clearWasmCache, wasmModuleBytes } from '../cbpf/wasm.js';
 import { compile } from '../filter/compile.js';
 import { loadBundle } from './bundle.js';
 import { register as filter } from './filter.js';
@@ -53,8 +54,13 @@ export function warmWasm(expressions: readonly string[]): void {
  */
 const prepared = new Map<string, Command>();
 
-/** Build time, after the warm-up runs: make a fresh program for each fast command. */
+/**
+ * Build time, after the warm-up runs: drop the filters they compiled (a run compiles its own;
+ * the snapshot keeps code, not results) and make a fresh program for each fast command.
+ */
 export function prepareSnapshot(): void {
+  clearWasmCache();
+  clearJitCache();
   for (const name of FAST.keys()) prepared.set(name, createProgram(registerFast, [name]));
 }
 
