@@ -158,13 +158,21 @@ function buildGraphDense(cfg: Cfg): Graph | undefined {
   const order = post.reverse();
   const keys = new Array<Block | undefined>(max + 1);
   const ixs = new Array<number | undefined>(max + 1);
-  const ps = new Array<Block[] | undefined>(max + 1);
   for (let i = 0; i < order.length; i++) {
     const b = order[i]!;
     keys[b.ix!] = b;
     ixs[b.ix!] = i;
-    ps[b.ix!] = [];
   }
+  const index = BlockMap.dense<number>(keys, ixs);
+  if (headers === undefined) return new DenseGraph(order, index, keys);
+  const preds = densePreds(order, keys);
+  return { order, index, preds, inLoop: loopBlocks(headers, index, preds), headers };
+}
+
+/** Predecessor lists of the blocks in `order`, by `ix` (`keys`: the blocks by `ix`). */
+function densePreds(order: readonly Block[], keys: (Block | undefined)[]): BlockMap<Block[]> {
+  const ps = new Array<Block[] | undefined>(keys.length);
+  for (let i = 0; i < order.length; i++) ps[order[i]!.ix!] = [];
   for (let i = 0; i < order.length; i++) {
     const b = order[i]!;
     const t = b.term;
@@ -173,11 +181,30 @@ function buildGraphDense(cfg: Cfg): Graph | undefined {
       if (t.jf !== t.jt) ps[t.jf.ix!]!.push(b);
     } else if (t.kind === 'jump') ps[t.target.ix!]!.push(b);
   }
-  // (The two tables share their keys: neither gets a key after this.)
-  const index = BlockMap.dense<number>(keys, ixs);
-  const preds = BlockMap.dense<Block[]>(keys, ps);
-  if (headers === undefined) return { order, index, preds, inLoop: NO_BLOCKS, headers: NO_BLOCKS };
-  return { order, index, preds, inLoop: loopBlocks(headers, index, preds), headers };
+  // (The index and predecessor tables share their keys: neither gets a key after this.)
+  return BlockMap.dense<Block[]>(keys, ps);
+}
+
+/**
+ * The graph of an acyclic working copy. Its predecessor lists are made when first asked for
+ * (the cheap passes and the fast path never ask): from the edges as they are then, which is
+ * as they were when the graph was made wherever it is used (a pass that changes edges makes a
+ * new graph before the next one reads predecessors).
+ */
+class DenseGraph implements Graph {
+  private p: BlockMap<Block[]> | undefined = undefined;
+  readonly inLoop: Set<Block> = NO_BLOCKS;
+  readonly headers: Set<Block> = NO_BLOCKS;
+
+  constructor(
+    readonly order: Block[],
+    readonly index: BlockMap<number>,
+    private readonly keys: (Block | undefined)[],
+  ) {}
+
+  get preds(): BlockMap<Block[]> {
+    return (this.p ??= densePreds(this.order, this.keys));
+  }
 }
 
 /** Blocks on a loop: those on the natural loop of some header. */
