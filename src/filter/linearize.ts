@@ -204,6 +204,113 @@ export interface SizedCfg extends Cfg {
 }
 
 /**
+ * The walk for code generation's graphs (SizedCfg): the same layout and program as Walk, but
+ * block ids are unique by construction, so a block is seen when it has a tail (no second table),
+ * and the program array is made at the size bound and filled from its end.
+ */
+class SizedWalk {
+  /** Indexed by block id: instructions from a finished block's start to the program's end; -1 while on the walk's path. */
+  readonly tail: number[];
+  readonly out: CbpfInsn[];
+  /** The size bound (the array's length). */
+  readonly cap: number;
+  /** Instructions emitted so far. */
+  n = 0;
+  /** The block finished last: the one laid out right after the next to finish. */
+  last: Block | undefined = undefined;
+  unusual = false;
+
+  constructor(cap: number, ids: number) {
+    this.tail = new Array<number>(ids);
+    this.out = new Array<CbpfInsn>(cap);
+    this.cap = cap;
+  }
+}
+
+function visitSized(w: SizedWalk, b: Block, depth: number): void {
+  const t = b.term;
+  const tail = w.tail;
+  const top = w.cap - 1;
+  const stmts = b.stmts;
+  if (t.kind === 'branch') {
+    const tb = t.jt;
+    const fb = t.jf;
+    if (tail[tb.id] === undefined) {
+      tail[tb.id] = -1;
+      if (depth > MAX_DEPTH) w.unusual = true;
+      else visitSized(w, tb, depth + 1);
+    }
+    if (tail[fb.id] === undefined) {
+      tail[fb.id] = -1;
+      if (depth > MAX_DEPTH) w.unusual = true;
+      else visitSized(w, fb, depth + 1);
+    }
+    const n = w.n;
+    // A wrong bound (a graph changed after code generation) would overrun the array: general path.
+    if (n + stmts.length + 1 > w.cap) {
+      w.unusual = true;
+      return;
+    }
+    const jt = n - tail[tb.id]!;
+    const jf = n - tail[fb.id]!;
+    // A target still on the path (a loop), or too far for the 8-bit offsets: general path.
+    if (jt > n || jf > n || jt > 255 || jf > 255) w.unusual = true;
+    else {
+      w.out[top - n] = { code: t.code, jt, jf, k: t.k >>> 0 };
+      w.n = n + 1;
+    }
+  } else if (t.kind === 'jump') {
+    const to = t.target;
+    if (tail[to.id] === undefined) {
+      tail[to.id] = -1;
+      if (depth > MAX_DEPTH) w.unusual = true;
+      else visitSized(w, to, depth + 1);
+    }
+    if (w.n + stmts.length + 1 > w.cap) {
+      w.unusual = true;
+      return;
+    }
+    // No `ja` when the target comes next (it finished right before this block).
+    if (w.last !== to) {
+      const at = tail[to.id]!;
+      const n = w.n;
+      if (at < 0) w.unusual = true; // a back edge: its offset is not known yet
+      else {
+        w.out[top - n] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (n - at) >>> 0 };
+        w.n = n + 1;
+      }
+    }
+  } else {
+    const n = w.n;
+    if (n + stmts.length + 1 > w.cap) {
+      w.unusual = true;
+      return;
+    }
+    w.out[top - n] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
+    w.n = n + 1;
+  }
+  const out = w.out;
+  let n = w.n;
+  for (let j = stmts.length - 1; j >= 0; j--) {
+    const s = stmts[j]!;
+    out[top - n] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
+    n++;
+  }
+  w.n = n;
+  tail[b.id] = n;
+  w.last = b;
+}
+
+function linearizeSized(entry: Block, size: number): CbpfProgram | undefined {
+  const w = new SizedWalk(size, entry.id + 1);
+  w.tail[entry.id] = -1;
+  visitSized(w, entry, 0);
+  if (w.unusual || w.n > w.cap) return undefined;
+  // Unreachable blocks (folded-away tests) leave room at the front.
+  return w.n === w.cap ? w.out : w.out.slice(w.cap - w.n);
+}
+
+/**
  * The common case (see Walk): graphs whose block ids are unique (code generation's and the
  * optimiser's), not too deep, without loops, whose branches all reach their targets within 255
  * instructions. Returns undefined for anything else (the general path handles it); the program is
@@ -211,6 +318,8 @@ export interface SizedCfg extends Cfg {
  */
 function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
   const entry = cfg.entry;
+  const size = (cfg as SizedCfg).size;
+  if (size !== undefined) return linearizeSized(entry, size);
   const w = new Walk((cfg as SizedCfg).size ?? 0, entry.id + 1);
   w.seenById[entry.id] = entry;
   w.tailById[entry.id] = -1;
