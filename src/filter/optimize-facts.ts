@@ -421,19 +421,23 @@ function compare(op: number, a: number, b: number): boolean {
 /** Which effects cannot end the program any more (see the file comment). */
 export class Safety {
   cap = 0;
-  ind: Map<number, number>;
-  nz: Set<number>;
+  /** Base values of indirect loads and how far past each one loads cannot fail: pairs (v, end). */
+  ind: number[];
+  /** Values known not to be zero. */
+  nz: number[];
   anc = false;
   dev = false;
   /** Negative-offset loads and indirect loads that happened (keys: `indKey`, `ancKey`): the very same load cannot fail. */
-  neg: Set<number>;
+  neg: number[];
   /** Which collections are shared with another Safety (1 ind, 2 nz, 4 neg): copy them before a change. */
   private shared = 0;
 
-  constructor(ind?: Map<number, number>, nz?: Set<number>, neg?: Set<number>) {
-    this.ind = ind ?? new Map();
-    this.nz = nz ?? new Set();
-    this.neg = neg ?? new Set();
+  // (Plain arrays: they hold a few entries each, and copying one on write costs far less than
+  // copying a Set or Map.)
+  constructor(ind?: number[], nz?: number[], neg?: number[]) {
+    this.ind = ind ?? [];
+    this.nz = nz ?? [];
+    this.neg = neg ?? [];
   }
 
   /** A copy (sharing the collections until either side changes). */
@@ -447,35 +451,53 @@ export class Safety {
     return s;
   }
 
+  /** How far past base value v indirect loads cannot fail (undefined: not known). */
+  indEnd(v: number): number | undefined {
+    const ind = this.ind;
+    for (let i = 0; i < ind.length; i += 2) if (ind[i] === v) return ind[i + 1];
+    return undefined;
+  }
+
+  hasNz(v: number): boolean {
+    return this.nz.includes(v);
+  }
+
+  hasNeg(key: number): boolean {
+    return this.neg.includes(key);
+  }
+
   /** Record that the load of base value v ending at `end` cannot fail any more. */
   addInd(v: number, end: number): void {
-    const known = this.ind.get(v) ?? 0;
-    if (end <= known) return;
+    let ind = this.ind;
+    let i = 0;
+    while (i < ind.length && ind[i] !== v) i += 2;
+    if (end <= (i < ind.length ? ind[i + 1]! : 0)) return;
     if (this.shared & 1) {
-      this.ind = new Map(this.ind);
+      this.ind = ind = ind.slice();
       this.shared &= ~1;
     }
-    this.ind.set(v, end);
+    if (i < ind.length) ind[i + 1] = end;
+    else ind.push(v, end);
   }
 
   /** Record that value v is not zero. */
   addNz(v: number): void {
-    if (this.nz.has(v)) return;
+    if (this.nz.includes(v)) return;
     if (this.shared & 2) {
-      this.nz = new Set(this.nz);
+      this.nz = this.nz.slice();
       this.shared &= ~2;
     }
-    this.nz.add(v);
+    this.nz.push(v);
   }
 
   /** Record that the load described by key happened. */
   addNeg(key: number): void {
-    if (this.neg.has(key)) return;
+    if (this.neg.includes(key)) return;
     if (this.shared & 4) {
-      this.neg = new Set(this.neg);
+      this.neg = this.neg.slice();
       this.shared &= ~4;
     }
-    this.neg.add(key);
+    this.neg.push(key);
   }
 
   intersect(o: Safety): Safety {
@@ -485,12 +507,13 @@ export class Safety {
       s = this.clone();
     } else {
       s = new Safety();
-      for (const [v, e] of this.ind) {
-        const e2 = o.ind.get(v);
-        if (e2 !== undefined) s.ind.set(v, Math.min(e, e2));
+      const ind = this.ind;
+      for (let i = 0; i < ind.length; i += 2) {
+        const e2 = o.indEnd(ind[i]!);
+        if (e2 !== undefined) s.ind.push(ind[i]!, Math.min(ind[i + 1]!, e2));
       }
-      for (const v of this.nz) if (o.nz.has(v)) s.nz.add(v);
-      for (const n of this.neg) if (o.neg.has(n)) s.neg.add(n);
+      for (const v of this.nz) if (o.nz.includes(v)) s.nz.push(v);
+      for (const n of this.neg) if (o.neg.includes(n)) s.neg.push(n);
     }
     s.cap = Math.min(this.cap, o.cap);
     s.anc = this.anc && o.anc;
@@ -500,10 +523,11 @@ export class Safety {
 
   equals(o: Safety): boolean {
     if (this.cap !== o.cap || this.anc !== o.anc || this.dev !== o.dev) return false;
-    if (this.ind.size !== o.ind.size || this.nz.size !== o.nz.size || this.neg.size !== o.neg.size) return false;
-    for (const [v, e] of this.ind) if (o.ind.get(v) !== e) return false;
-    for (const v of this.nz) if (!o.nz.has(v)) return false;
-    for (const n of this.neg) if (!o.neg.has(n)) return false;
+    if (this.ind.length !== o.ind.length || this.nz.length !== o.nz.length || this.neg.length !== o.neg.length) return false;
+    const ind = this.ind;
+    for (let i = 0; i < ind.length; i += 2) if (o.indEnd(ind[i]!) !== ind[i + 1]) return false;
+    for (const v of this.nz) if (!o.nz.includes(v)) return false;
+    for (const n of this.neg) if (!o.neg.includes(n)) return false;
     return true;
   }
 }
@@ -527,18 +551,18 @@ export function mayFail(t: ValueTable, s: Safety, e: Effect, f?: Facts): boolean
     case E_LOAD:
       return e.end > s.cap;
     case E_IND: {
-      const known = s.ind.get(e.v);
+      const known = s.indEnd(e.v);
       if (known !== undefined && known >= e.end) return false;
-      if (s.neg.has(indKey(e))) return false;
+      if (s.hasNeg(indKey(e))) return false;
       return t.info[e.v]!.hi + e.end > s.cap;
     }
     case E_DIV: {
-      if (s.nz.has(e.v) || t.info[e.v]!.lo > 0) return false;
+      if (s.hasNz(e.v) || t.info[e.v]!.lo > 0) return false;
       if (f && decide(t, f, { op: JEQ, a: e.v, b: t.konst(0) }) === false) return false;
       return true;
     }
     case E_ANC:
-      return e.k >= AD ? !s.anc : !s.neg.has(ancKey(e));
+      return e.k >= AD ? !s.anc : !s.hasNeg(ancKey(e));
     case E_DEV:
       return !s.dev;
     default:
