@@ -8,10 +8,11 @@
  * - values are named symbolically (packet loads at constant offsets, `ldxb 4*([k]&0xf)`,
  *   loads at X + k with X such a value, `A & m` of a load); A and X hold a name on entry to a
  *   block when they hold it on every edge into it;
- * - facts are what `jeq` tests tell of a named value on every path to an edge: the constants it
- *   may be (`IN`) or those it cannot be (`NE`), exactly (a union over paths, so at least as
- *   precise as the analysis's facts and `oneOf`); any other test (jgt, jge, jset) leaves an
- *   opaque fact that no later test of an overlapping value may meet;
+ * - facts are what `jeq`, `jgt` and `jge` tests tell of a named value on every path to an edge:
+ *   the constants it may be (`IN`), or a range less some constants (`RANGE`), exactly (a union
+ *   over paths, so at least as precise as the analysis's facts and `oneOf`); a `jset` outcome,
+ *   or a union no such set describes, leaves an opaque fact that no later test of an
+ *   overlapping value may meet;
  * - a block qualifies when it is made of loads and `and #m` feeding one test of A against a
  *   constant (or only returns), every statement left is needed (no load of a value that is not
  *   read before it is overwritten, no location left as it was on entry), the test's constant is
@@ -56,7 +57,7 @@ const NO_VALS: readonly number[] = [];
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
 
-/** Per-call table of symbols: parallel arrays, found by a linear search (a graph names few). */
+/** The table of symbols: parallel arrays, found by a linear search (a graph names few). */
 class Syms {
   /** How many symbols this call has named (the arrays are reused between calls). */
   n = 0;
