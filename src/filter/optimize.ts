@@ -191,7 +191,10 @@ export function regenAll(a: Analysis, liveIn: BlockMap<number> = liveness(a.g)):
 export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
   const order = g.order;
   const n = order.length;
-  const accepts = new BlockMap<boolean>();
+  const index = g.index;
+  // Whether each block can accept, by position in the order (a typed array reused between calls).
+  if (n > acceptsBuf.length) acceptsBuf = new Uint8Array(Math.max(n, acceptsBuf.length * 2));
+  const accepts = acceptsBuf;
   for (let i = 0; i < n; i++) {
     const b = order[i]!;
     const t = b.term;
@@ -199,34 +202,37 @@ export function sinkRejects(cfg: Cfg, g: Graph = buildGraph(cfg)): boolean {
     for (const s of b.stmts) {
       if ((s.code & 0xe7) === 0x20 && (s.k >>> 0 === 0xfffff008 || s.k >>> 0 === 0xfffff01c)) a = true;
     }
-    accepts.set(b, a);
+    accepts[i] = a ? 1 : 0;
   }
   // Successors come later in the order (earlier only on a loop's back edge): one backward pass
   // settles an acyclic graph.
   for (let changed = true; changed; ) {
     changed = false;
     for (let i = n - 1; i >= 0; i--) {
-      const b = order[i]!;
-      if (accepts.get(b)) continue;
-      const t = b.term;
-      const a = t.kind === 'branch' ? accepts.get(t.jt) || accepts.get(t.jf) : t.kind === 'jump' ? accepts.get(t.target) : false;
+      if (accepts[i]) continue;
+      const t = order[i]!.term;
+      const a = t.kind === 'branch' ? accepts[index.get(t.jt)!]! | accepts[index.get(t.jf)!]! : t.kind === 'jump' ? accepts[index.get(t.target)!]! : 0;
       if (a) {
-        accepts.set(b, true);
+        accepts[i] = 1;
         changed = g.headers.size > 0;
       }
     }
   }
   let changed = false;
   for (let i = 0; i < n; i++) {
+    if (accepts[i]) continue;
     const b = order[i]!;
-    if (accepts.get(b) || g.inLoop.has(b)) continue;
     if (b.term.kind === 'ret' && b.stmts.length === 0) continue;
+    if (g.inLoop.size && g.inLoop.has(b)) continue;
     b.stmts = [];
     b.term = { kind: 'ret', code: 0x06, k: 0 };
     changed = true;
   }
   return changed;
 }
+
+/** sinkRejects's table (grown as needed). */
+let acceptsBuf = new Uint8Array(64);
 
 const NO_SHRINK: readonly number[] = [];
 
