@@ -61,7 +61,8 @@ function parseNetmask(m: string | number | undefined): number | undefined {
 
 /** The link type's value: EN10MB when not given (no table lookup for the default). */
 function linkTypeOf(spec: string | number | undefined): number {
-  return spec === undefined ? DLT.EN10MB : resolveLinkType(spec);
+  // `??` as before: null (from JavaScript callers) is the default too.
+  return spec === undefined || spec === null ? DLT.EN10MB : resolveLinkType(spec);
 }
 
 function checkSnaplen(snaplen: number, expression: string): void {
