@@ -117,50 +117,33 @@ const MAX_DEPTH = 1000;
  * arrays are made per call (young: no write barriers into long-lived scratch).
  */
 class Walk {
-  /** Indexed by block id (sized for the entry's id: code generation makes the entry last). */
+  /** Indexed by block id (sized for the entry's id, which is often the largest). */
   readonly seenById: Block[];
   /** Instructions from a finished block's start to the program's end; -1 while on the walk's path. */
   readonly tailById: number[];
-  /**
-   * The program. With a size bound (code generation's graphs carry one), an array of that length
-   * filled from its end; otherwise last instruction first, reversed at the end.
-   */
-  readonly out: CbpfInsn[];
-  /** The size bound, or 0 when there is none. */
-  readonly cap: number;
-  /** Instructions emitted so far. */
-  n = 0;
+  /** The program, last instruction first. */
+  readonly out: CbpfInsn[] = [];
   /** The block finished last: the one laid out right after the next to finish. */
   last: Block | undefined = undefined;
   unusual = false;
 
-  constructor(cap: number, ids: number) {
+  constructor(ids: number) {
     this.seenById = new Array<Block>(ids);
     this.tailById = new Array<number>(ids);
-    this.cap = cap;
-    this.out = cap > 0 ? new Array<CbpfInsn>(cap) : [];
-  }
-
-  put(i: CbpfInsn): void {
-    const n = this.n;
-    const cap = this.cap;
-    if (cap === 0) this.out.push(i);
-    else if (n < cap) this.out[cap - 1 - n] = i;
-    else this.unusual = true; // a wrong bound: the general path
-    this.n = n + 1;
   }
 
   visit(b: Block, depth: number): void {
     const t = b.term;
+    const out = this.out;
     if (t.kind === 'branch') {
       this.edge(t.jt, depth);
       this.edge(t.jf, depth);
-      const base = this.n;
+      const base = out.length;
       const jt = base - this.tailById[t.jt.id]!;
       const jf = base - this.tailById[t.jf.id]!;
       // A target still on the path (a loop), or too far for the 8-bit offsets: general path.
       if (jt > base || jf > base || jt > 255 || jf > 255) this.unusual = true;
-      else this.put({ code: t.code, jt, jf, k: t.k >>> 0 });
+      else out.push({ code: t.code, jt, jf, k: t.k >>> 0 });
     } else if (t.kind === 'jump') {
       const to = t.target;
       this.edge(to, depth);
@@ -168,17 +151,17 @@ class Walk {
       if (this.last !== to) {
         const tail = this.tailById[to.id]!;
         if (tail < 0) this.unusual = true; // a back edge: its offset is not known yet
-        else this.put({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (this.n - tail) >>> 0 });
+        else out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (out.length - tail) >>> 0 });
       }
     } else {
-      this.put({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
+      out.push({ code: t.code, jt: 0, jf: 0, k: t.k >>> 0 });
     }
     const stmts = b.stmts;
     for (let j = stmts.length - 1; j >= 0; j--) {
       const s = stmts[j]!;
-      this.put({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+      out.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
     }
-    this.tailById[b.id] = this.n;
+    this.tailById[b.id] = out.length;
     this.last = b;
   }
 
@@ -197,7 +180,8 @@ class Walk {
 
 /**
  * A graph from code generation: `size` bounds the program's length (every block's statements
- * plus one instruction per block, reachable or not).
+ * plus one instruction per block, reachable or not), and the block ids are unique (GraphBuilder
+ * numbers them). Whoever changes such a graph's blocks should drop `size`.
  */
 export interface SizedCfg extends Cfg {
   size?: number;
@@ -320,15 +304,11 @@ function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
   const entry = cfg.entry;
   const size = (cfg as SizedCfg).size;
   if (size !== undefined) return linearizeSized(entry, size);
-  const w = new Walk((cfg as SizedCfg).size ?? 0, entry.id + 1);
+  const w = new Walk(entry.id + 1);
   w.seenById[entry.id] = entry;
   w.tailById[entry.id] = -1;
   w.visit(entry, 0);
-  if (w.unusual) return undefined;
-  const out = w.out;
-  if (w.cap === 0) return out.reverse();
-  // Unreachable blocks (folded-away tests) leave room at the front.
-  return w.n === w.cap ? out : out.slice(w.cap - w.n);
+  return w.unusual ? undefined : w.out.reverse();
 }
 
 function linearizeGeneral(cfg: Cfg): CbpfProgram {
