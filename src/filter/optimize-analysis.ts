@@ -207,6 +207,23 @@ class DenseGraph implements Graph {
   }
 }
 
+/**
+ * The graph of an acyclic working copy whose reachable blocks (all with an `ix`) are known in
+ * a topological order, entry first: no walk needed.
+ */
+export function graphOfOrder(order: Block[]): Graph {
+  let max = 0;
+  for (let i = 0; i < order.length; i++) if (order[i]!.ix! > max) max = order[i]!.ix!;
+  const keys = new Array<Block | undefined>(max + 1);
+  const ixs = new Array<number | undefined>(max + 1);
+  for (let i = 0; i < order.length; i++) {
+    const b = order[i]!;
+    keys[b.ix!] = b;
+    ixs[b.ix!] = i;
+  }
+  return new DenseGraph(order, BlockMap.dense<number>(keys, ixs), keys);
+}
+
 /** Blocks on a loop: those on the natural loop of some header. */
 function loopBlocks(headers: Set<Block>, index: BlockMap<number>, preds: BlockMap<Block[]>): Set<Block> {
   const inLoop = new Set<Block>();

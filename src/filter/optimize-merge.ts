@@ -26,6 +26,7 @@ function resolve(b: Block): Block {
 export function cleanup(cfg: Cfg, g0?: Graph): boolean {
   let changed = false;
   let g = g0 ?? buildGraph(cfg);
+  let jumps = false;
   for (const b of g.order) {
     const t = b.term;
     if (t.kind === 'branch') {
@@ -35,9 +36,10 @@ export function cleanup(cfg: Cfg, g0?: Graph): boolean {
       t.jf = jf;
       if (jt === jf) {
         b.term = { kind: 'jump', target: jt };
-        changed = true;
+        changed = jumps = true;
       }
     } else if (t.kind === 'jump') {
+      jumps = true;
       const to = resolve(t.target);
       if (to !== t.target) {
         t.target = to;
@@ -50,17 +52,19 @@ export function cleanup(cfg: Cfg, g0?: Graph): boolean {
     cfg.entry = entry;
     changed = true;
   }
-  // Absorb single-predecessor jump targets.
+  // Absorb single-predecessor jump targets (where some reachable block jumps: a block that
+  // does not is only ever a target).
+  if (!jumps) return changed;
   if (changed) g = buildGraph(cfg);
-  const dead = new Set<Block>();
+  let dead: Set<Block> | undefined;
   for (const b of g.order) {
-    if (dead.has(b)) continue;
+    if (dead !== undefined && dead.has(b)) continue;
     for (;;) {
       const t = b.term;
       if (t.kind !== 'jump') break;
       const to = t.target;
       if (to === b || to === cfg.entry || g.preds.get(to)!.length !== 1 || g.headers.has(to)) break;
-      dead.add(to);
+      (dead ??= new Set<Block>()).add(to);
       b.stmts = [...b.stmts, ...to.stmts];
       b.term = to.term.kind === 'branch' ? { ...to.term } : to.term.kind === 'jump' ? { ...to.term } : { ...to.term };
       // `to` is gone; its successors now have b as predecessor.

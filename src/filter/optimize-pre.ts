@@ -163,8 +163,12 @@ export function prefold(g: Graph): boolean {
   return folded;
 }
 
-/** Thread edges past decided load tests; true when an edge moved. `g` is the graph of `cfg`. */
-export function prethread(cfg: Cfg, g: Graph): boolean {
+/**
+ * Thread edges past decided load tests; true when an edge moved. `g` is the graph of `cfg`.
+ * When it walks the graph, the blocks still reached after it are pushed onto `reached` (in the
+ * order of `g`, which stays topological: moved edges only skip forward).
+ */
+export function prethread(cfg: Cfg, g: Graph, reached?: Block[]): boolean {
   if (g.headers.size) return false;
   // Only a load tested twice can be decided: without one, there is nothing to walk for.
   const keys: number[] = [];
@@ -210,6 +214,7 @@ export function prethread(cfg: Cfg, g: Graph): boolean {
       if (kept !== ins.length) ins.length = kept;
       if (kept === 0 && i > 0) continue;
     }
+    if (reached !== undefined) reached.push(b);
     if (i > 0) {
       facts = ins[0]!.facts;
       for (let j = 1; j < ins.length; j++) facts = intersect(facts, ins[j]!.facts);

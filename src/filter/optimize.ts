@@ -39,7 +39,7 @@ import { ValueTable } from './optimize-values.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { BPF_A, BPF_RET, bpfClass, bpfRval } = insn;
-const { ALL_LOCS, analyze, buildGraph, liveOut, liveness, stmtDef, stmtUse, successors, termUse } = analysis;
+const { ALL_LOCS, analyze, buildGraph, graphOfOrder, liveOut, liveness, stmtDef, stmtUse, successors, termUse } = analysis;
 const { cleanup, intern } = merge;
 const { regenerate } = regen;
 const { foldBranches, threadJumps } = thread;
@@ -264,13 +264,18 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // current edges, so they share one graph (blocks they leave without a way in are skipped or
     // harmlessly sunk); the clean-up needs current predecessors.
     let pre = false;
+    let reached: Block[] | undefined;
     if (round === 0) {
       pre = prefold(g);
-      if (prethread(work, g)) pre = true;
+      reached = [];
+      if (prethread(work, g, reached)) pre = true;
     }
     let changed = sinkRejects(work, g) || carry;
     carry = false;
-    if (changed || pre) g = buildGraph(work);
+    // (Where nothing was sunk, the blocks the threading pass still reached are the graph, in
+    // a topological order: no new walk.)
+    if (changed) g = buildGraph(work);
+    else if (pre) g = reached !== undefined && reached.length ? graphOfOrder(reached) : buildGraph(work);
     let cleaned = false;
     if (cleanup(work, g)) {
       changed = cleaned = true;
