@@ -23,7 +23,7 @@ type FilterModule = typeof import('../src/filter/index.js');
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = resolve(here, 'out');
 const MIN_MS = 300;
-const ROUNDS = 3;
+const ROUNDS = 5;
 /**
  * Compiles between two clock reads, on both sides (filter_compile.c does the same): a clock read
  * costs ~110 ns from JavaScript and ~40 ns from C, a fifth of an unoptimised `ip` compile here.
@@ -95,18 +95,19 @@ export async function run(): Promise<void> {
   // Warm up V8's JIT: steady state is what pcap_compile's loop measures.
   for (let i = 0; i < 20000; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: false });
   for (let i = 0; i < 500; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: true });
-  // ROUNDS rounds, each libpcap then bpfkit over every expression; the best round of each side
-  // counts, so a burst of load from other jobs on a shared machine penalises neither side alone.
+  // ROUNDS rounds; in each, every expression is measured by libpcap and then by bpfkit, one
+  // right after the other, and the best round of each side counts: a burst of load from other
+  // jobs on a shared machine (they last seconds) penalises neither side alone.
   const libpcap = new Map<string, Rate>();
   const bpfkit = new Map<string, Rate>();
   for (let r = 0; r < ROUNDS; r++) {
-    const out = execFileSync(bin, [String(MIN_MS)], { input: EXPRESSIONS.join('\n') + '\n', encoding: 'utf8' });
-    for (const line of out.trim().split('\n')) {
-      const [expr, opt, wall, insns, cpu] = line.split('\t');
-      const key = `${expr}\t${opt}`;
-      libpcap.set(key, best(libpcap.get(key), { wall: Number(wall), cpu: Number(cpu), insns: Number(insns) }));
-    }
     for (const e of EXPRESSIONS) {
+      const out = execFileSync(bin, [String(MIN_MS)], { input: `${e}\n`, encoding: 'utf8' });
+      for (const line of out.trim().split('\n')) {
+        const [expr, opt, wall, insns, cpu] = line.split('\t');
+        const key = `${expr}\t${opt}`;
+        libpcap.set(key, best(libpcap.get(key), { wall: Number(wall), cpu: Number(cpu), insns: Number(insns) }));
+      }
       for (const opt of [1, 0]) {
         const key = `${e}\t${opt}`;
         bpfkit.set(key, best(bpfkit.get(key), bpfkitRate(compile, e, opt === 1)));
