@@ -39,6 +39,12 @@ const ALU_OP: Record<ArithOp, number> = {
 /** IP protocol numbers of the transport-layer qualifiers an index operation may use. */
 const TRANSPORT_PROTO = { sctp: 132, tcp: 6, udp: 17, icmp: 1, igmp: 2, igrp: 9, pim: 103, vrrp: 112, carp: 112 };
 
+/** Push `more` onto `s` (no spread: it iterates); returns `s`. */
+function pushAll(s: Stmt[], more: Stmt[]): Stmt[] {
+  for (let i = 0; i < more.length; i++) s.push(more[i]!);
+  return s;
+}
+
 function andOpt(a: Pred | undefined, b: Pred | undefined): Pred | undefined {
   if (a && b) return and(a, b);
   return a ?? b;
@@ -58,35 +64,46 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
   if (sizeCode < 0) g.error('data size must be 1, 2, or 4');
   const regno = g.allocReg();
   g.freeReg(inst.reg);
+  // The index's statements are its own (a Value is used once): the load's are pushed onto them.
   const out: Value = { s: inst.s, reg: regno, b: inst.b };
-  const xferX = st(BPF_LDX | BPF_MEM, inst.reg);
-  const xferA = st(BPF_LD | BPF_MEM, inst.reg);
-  const viaVar = (vp: Stmt[] | undefined): Stmt[] =>
-    vp ? [...vp, xferA, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX)] : [xferX];
+  const s = out.s;
+  const ireg = inst.reg;
+  /** X = the index plus the variable part of `off`'s offset (when it has one). */
+  const viaVar = (vp: Stmt[] | undefined): void => {
+    if (vp) {
+      pushAll(s, vp);
+      s.push(st(BPF_LD | BPF_MEM, ireg), st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX));
+    } else {
+      s.push(st(BPF_LDX | BPF_MEM, ireg));
+    }
+  };
   switch (proto) {
     case 'radio': {
       const lt = g.linktype;
       if (lt !== DLT.IEEE802_11_RADIO_AVS && lt !== DLT.IEEE802_11_RADIO && lt !== DLT.PRISM_HEADER) {
         g.error("'radio' does not support the index operation");
       }
-      out.s = [...out.s, xferX, st(BPF_LD | BPF_IND | sizeCode, 0)];
+      s.push(st(BPF_LDX | BPF_MEM, ireg), st(BPF_LD | BPF_IND | sizeCode, 0));
       break;
     }
     case 'link':
     case 'default':
-      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkhdr)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkhdr.constant)];
+      viaVar(g.varpart(g.offLinkhdr));
+      s.push(st(BPF_LD | BPF_IND | sizeCode, g.offLinkhdr.constant));
       break;
     case 'ip': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'sca': case 'lat': case 'moprc':
     case 'mopdl': case 'ip6': {
-      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkpl)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl)];
+      viaVar(g.varpart(g.offLinkpl));
+      s.push(st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl));
       out.b = andOpt(out.b, genProtoAbbrev(g, proto));
       break;
     }
     case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp': {
-      out.s = [
-        ...out.s, ...g.loadxIpHdrLen(), xferA, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
+      g.pushLoadxIpHdrLen(s);
+      s.push(
+        st(BPF_LD | BPF_MEM, ireg), st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
         st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
-      ];
+      );
       // The header is found through the IPv4 header length: IPv4, this protocol, first fragment.
       const num = TRANSPORT_PROTO[proto];
       let b = and(g.cmp('linkpl', 9, BPF_B, num), ipfrag(g));
@@ -97,13 +114,14 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
     case 'icmp6': {
       out.b = andOpt(out.b, genProtoAbbrev(g, 'ip6'));
       out.b = and(out.b!, g.cmp('linkpl', 6, BPF_B, 58));
-      out.s = [...out.s, ...viaVar(g.varpart(g.offLinkpl)), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + 40)];
+      viaVar(g.varpart(g.offLinkpl));
+      s.push(st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + 40));
       break;
     }
     default:
       g.error(`'${proto}' does not support the index operation`);
   }
-  out.s.push(st(BPF_ST, regno));
+  s.push(st(BPF_ST, regno));
   return out;
 }
 
@@ -142,7 +160,7 @@ function evalArith(g: Gen, a: Arith): Value {
       const v = evalArith(g, a.arg);
       v.s.push(st(BPF_LD | BPF_MEM, v.reg), st(BPF_ALU | BPF_NEG), st(BPF_ST, v.reg));
       delete v.constant;
-      if (v.simple) v.simple = [...v.simple, st(BPF_ALU | BPF_NEG)];
+      if (v.simple) v.simple.push(st(BPF_ALU | BPF_NEG));
       return v;
     }
     case 'load': {
@@ -171,13 +189,18 @@ function evalArith(g: Gen, a: Arith): Value {
         if (code === BPF_MOD && a1.constant === 0) g.error('modulus by zero');
         if ((code === BPF_LSH || code === BPF_RSH) && a1.constant > 31) g.error('shift by more than 31 bits');
       }
-      const s = [...a0.s, ...a1.s, st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg), st(BPF_ALU | BPF_X | code)];
+      // Each operand's statements are its own (a Value is used once): the left's take the rest.
+      const s = pushAll(a0.s, a1.s);
+      s.push(st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg), st(BPF_ALU | BPF_X | code));
       g.freeReg(a0.reg);
       g.freeReg(a1.reg);
       const reg = g.allocReg();
       s.push(st(BPF_ST, reg));
       const out: Value = { s, reg, b: andOpt(a0.b, a1.b) };
-      if (a0.simple && a1.constant !== undefined) out.simple = [...a0.simple, st(BPF_ALU | BPF_K | code, a1.constant)];
+      if (a0.simple && a1.constant !== undefined) {
+        a0.simple.push(st(BPF_ALU | BPF_K | code, a1.constant));
+        out.simple = a0.simple;
+      }
       return out;
     }
   }
@@ -225,13 +248,14 @@ export function genRelation(g: Gen, op: RelOp, left: Arith, right: Arith): Pred 
       b = test(a0.simple.slice(0, -1), BPF_JMP | 0x40 | BPF_K, last.k);
       if (op === '=') b = not(b);
     } else {
-      b = test([...a0.simple], BPF_JMP | jtype | BPF_K, a1.constant);
+      b = test(a0.simple, BPF_JMP | jtype | BPF_K, a1.constant);
       if (reverse) b = not(b);
     }
     const checks0 = andOpt(a0.b, a1.b);
     return checks0 ? and(checks0, b) : b;
   }
-  const s = [...a0.s, ...a1.s, st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg)];
+  const s = pushAll(a0.s, a1.s);
+  s.push(st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg));
   let b: Pred = test(s, BPF_JMP | jtype | BPF_X, 0);
   if (reverse) b = not(b);
   g.freeReg(a0.reg);

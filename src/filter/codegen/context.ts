@@ -340,6 +340,22 @@ export class Gen {
     }
     return [st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl)];
   }
+  /** loadxIpHdrLen's statements pushed onto `s`. */
+  pushLoadxIpHdrLen(s: Stmt[]): void {
+    const vp = this.varpart(this.offLinkpl);
+    if (vp) {
+      s.push(
+        vp[0]!,
+        st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
+        st(BPF_ALU | BPF_AND | BPF_K, 0xf),
+        st(BPF_ALU | BPF_LSH | BPF_K, 2),
+        st(BPF_ALU | BPF_ADD | BPF_X),
+        st(BPF_MISC | BPF_TAX),
+      );
+    } else {
+      s.push(st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl));
+    }
+  }
 
   // ---- comparisons ------------------------------------------------------------------------------
 
