@@ -250,50 +250,105 @@ function loadMax(code: number): number {
  * there is nothing to clean up. The rounds would return the same graph.
  */
 export function alreadyOptimal(cfg: Cfg): boolean {
+  nVisited = 0;
+  const r = optimalWalk(cfg);
+  // (Clear the tables by id for the next call.)
+  for (let i = 0; i < nVisited; i++) {
+    const id = visited[i]!.id;
+    seenById[id] = undefined;
+    acceptsById[id] = 0;
+  }
+  return r;
+}
+
+/**
+ * alreadyOptimal's tables, reused between calls with counts of what is in use (a Set per call
+ * cost more than the check on the small graphs it answers for): by block id, the block seen
+ * with that id and whether it can accept; the blocks seen; the walk's stack; the loads and
+ * returns met.
+ */
+let seenById: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
+let acceptsById = new Uint8Array(256);
+const visited: Block[] = [];
+let nVisited = 0;
+const stack: Block[] = [];
+const loadsMet: number[] = [];
+const retsMet: number[] = [];
+
+function met(list: number[], n: number, v: number): boolean {
+  for (let i = 0; i < n; i++) if (list[i] === v) return true;
+  return false;
+}
+
+function optimalWalk(cfg: Cfg): boolean {
   if (cfg.cyclic) return false;
-  const loads: number[] = [];
-  const rets: number[] = [];
-  const blocks: Block[] = [];
-  const work: Block[] = [cfg.entry];
-  const seen = new Set<Block>();
-  while (work.length) {
-    const b = work.pop()!;
-    if (seen.has(b)) continue;
-    seen.add(b);
-    if (seen.size > 64) return false;
-    blocks.push(b);
+  const loads = loadsMet;
+  const rets = retsMet;
+  let nl = 0, nr = 0;
+  const work = stack;
+  work[0] = cfg.entry;
+  let sp = 1;
+  let accepting = false;
+  while (sp > 0) {
+    const b = work[--sp]!;
+    const id = b.id;
+    // (Ids are small and unique in what code generation makes; otherwise the rounds decide.)
+    if (id >>> 0 !== id || id >= 0x10000) return false;
+    if (id >= seenById.length) {
+      const n = Math.max(id + 1, seenById.length * 2);
+      const more = new Array<Block | undefined>(n).fill(undefined);
+      for (let i = 0; i < seenById.length; i++) more[i] = seenById[i];
+      seenById = more;
+      const acc = new Uint8Array(n);
+      acc.set(acceptsById);
+      acceptsById = acc;
+    }
+    const seen = seenById[id];
+    if (seen === b) continue;
+    if (seen !== undefined) return false;
+    seenById[id] = b;
+    visited[nVisited++] = b;
+    if (nVisited > 64) return false;
     const t = b.term;
     if (t.kind === 'ret') {
-      if (t.code !== 0x06 || b.stmts.length !== 0 || rets.includes(t.k >>> 0)) return false;
-      rets.push(t.k >>> 0);
+      const k = t.k >>> 0;
+      if (t.code !== 0x06 || b.stmts.length !== 0 || met(rets, nr, k)) return false;
+      rets[nr++] = k;
+      if (k !== 0) {
+        acceptsById[id] = 1;
+        accepting = true;
+      }
       continue;
     }
     if (t.kind !== 'branch' || t.jt === t.jf) return false;
     const key = loadKey(b);
-    if (key < 0 || loads.includes(key)) return false;
-    loads.push(key);
+    if (key < 0 || met(loads, nl, key)) return false;
+    loads[nl++] = key;
     const code = b.stmts[0]!.code;
     const max = loadMax(code);
     const k = t.k >>> 0;
     const op = t.code & 0xf0;
     if (op === 0x10 ? k > max : op === 0x20 ? k >= max : op === 0x30 ? k === 0 || k > max : (k & max) === 0) return false;
-    work.push(t.jt, t.jf);
+    work[sp++] = t.jt;
+    work[sp++] = t.jf;
   }
   // Every test must reach a `ret` that accepts (else it would sink to `ret #0`).
-  if (!rets.some((k) => k !== 0)) return false;
-  const accepts = new Set<Block>();
+  if (!accepting) return false;
   for (let changed = true; changed; ) {
     changed = false;
-    for (const b of blocks) {
-      if (accepts.has(b)) continue;
+    for (let i = nVisited - 1; i >= 0; i--) {
+      const b = visited[i]!;
       const t = b.term;
-      const a = t.kind === 'ret' ? t.k >>> 0 !== 0 : t.kind === 'branch' && (accepts.has(t.jt) || accepts.has(t.jf));
-      if (a) {
-        accepts.add(b);
+      if (acceptsById[b.id] || t.kind !== 'branch') continue;
+      if (acceptsById[t.jt.id] || acceptsById[t.jf.id]) {
+        acceptsById[b.id] = 1;
         changed = true;
       }
     }
   }
-  for (const b of blocks) if (b.term.kind === 'branch' && !accepts.has(b)) return false;
+  for (let i = 0; i < nVisited; i++) {
+    const b = visited[i]!;
+    if (b.term.kind === 'branch' && !acceptsById[b.id]) return false;
+  }
   return true;
 }
