@@ -22,14 +22,18 @@ function ipfrag(g: Gen): Pred {
   return not(g.jset('linkpl', 6, BPF_H, 0x1fff));
 }
 
-function dirPorts(g: Gen, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
+/**
+ * The port test at each offset `dir` asks for (0: source, 2: destination): the 16-bit field at
+ * `rel` + offset in [v1, v2] (a single port when equal). Plain arguments, not a closure per test.
+ */
+function dirPorts(g: Gen, dir: DirQual, rel: 'tran_ipv4' | 'tran_ipv6', v1: number, v2: number, what: string): Pred {
   switch (dir) {
-    case 'src': return atom(0);
-    case 'dst': return atom(2);
-    case 'src and dst': return and(atom(0), atom(2));
+    case 'src': return rangeAtom(g, rel, 0, v1, v2);
+    case 'dst': return rangeAtom(g, rel, 2, v1, v2);
+    case 'src and dst': return and(rangeAtom(g, rel, 0, v1, v2), rangeAtom(g, rel, 2, v1, v2));
     case 'default':
     case 'src or dst':
-      return or(atom(0), atom(2));
+      return or(rangeAtom(g, rel, 0, v1, v2), rangeAtom(g, rel, 2, v1, v2));
     default:
       g.error(`'${dir}' is not a valid qualifier for '${what}'`);
   }
@@ -44,25 +48,26 @@ function protoIn(g: Gen, off: number, proto: PortProto): Pred {
 }
 
 /** IPv4, one of the protocols, first fragment, then the port test (once for all protocols). */
-function ports4(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
+function ports4(g: Gen, proto: PortProto, dir: DirQual, v1: number, v2: number, what: string): Pred {
   const b0 = genLinktype(g, ETHERTYPE.IP);
   const b1 = and(protoIn(g, 9, proto), ipfrag(g));
-  return and(b0, and(b1, dirPorts(g, dir, atom, what)));
+  return and(b0, and(b1, dirPorts(g, dir, 'tran_ipv4', v1, v2, what)));
 }
 
-function ports6(g: Gen, proto: PortProto, dir: DirQual, atom: (off: number) => Pred, what: string): Pred {
+function ports6(g: Gen, proto: PortProto, dir: DirQual, v1: number, v2: number, what: string): Pred {
   const b0 = genLinktype(g, ETHERTYPE.IPV6);
-  return and(b0, and(protoIn(g, 6, proto), dirPorts(g, dir, atom, what)));
+  return and(b0, and(protoIn(g, 6, proto), dirPorts(g, dir, 'tran_ipv6', v1, v2, what)));
 }
 
 export function genPort(g: Gen, port: number, proto: PortProto, dir: DirQual): Pred {
-  return ports4(g, proto, dir, (off) => g.cmp('tran_ipv4', off, BPF_H, port), 'port');
+  return ports4(g, proto, dir, port, port, 'port');
 }
 
 export function genPort6(g: Gen, port: number, proto: PortProto, dir: DirQual): Pred {
-  return ports6(g, proto, dir, (off) => g.cmp('tran_ipv6', off, BPF_H, port), 'port');
+  return ports6(g, proto, dir, port, port, 'port');
 }
 
+/** The 16-bit field in [min(v1, v2), max(v1, v2)]: one test when they are equal (a port). */
 function rangeAtom(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', off: number, v1: number, v2: number): Pred {
   const lo = Math.min(v1, v2), hi = Math.max(v1, v2);
   if (lo === hi) return g.cmp(rel, off, BPF_H, lo);
@@ -72,11 +77,11 @@ function rangeAtom(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', off: number, v1: numb
 }
 
 export function genPortrange(g: Gen, p1: number, p2: number, proto: PortProto, dir: DirQual): Pred {
-  return ports4(g, proto, dir, (off) => rangeAtom(g, 'tran_ipv4', off, p1, p2), 'portrange');
+  return ports4(g, proto, dir, p1, p2, 'portrange');
 }
 
 export function genPortrange6(g: Gen, p1: number, p2: number, proto: PortProto, dir: DirQual): Pred {
-  return ports6(g, proto, dir, (off) => rangeAtom(g, 'tran_ipv6', off, p1, p2), 'portrange');
+  return ports6(g, proto, dir, p1, p2, 'portrange');
 }
 
 /** `<proto> proto v` */
