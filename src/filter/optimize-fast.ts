@@ -57,28 +57,55 @@ const NO_VALS: readonly number[] = [];
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
 
-/** The table of symbols: parallel arrays, found by a linear search (a graph names few). */
+/**
+ * The table of symbols: parallel typed arrays (reused between calls, grown as needed), found by
+ * a linear search (a graph names few).
+ */
 class Syms {
-  /** How many symbols this call has named (the arrays are reused between calls). */
+  /** How many symbols this call has named. */
   n = 0;
-  readonly kind: number[] = [];
-  readonly code: number[] = [];
-  readonly k: number[] = [];
-  readonly base: number[] = [];
+  kind = new Int32Array(64);
+  code = new Int32Array(64);
+  k = new Float64Array(64);
+  base = new Int32Array(64);
   /** 0 for the packet; 1 + the MSH symbol for loads relative to X. */
-  readonly space: number[] = [];
-  readonly lo: number[] = [];
-  readonly hi: number[] = [];
+  space = new Int32Array(64);
+  lo = new Float64Array(64);
+  hi = new Float64Array(64);
   /** Largest value (a load's width, an AND's mask). */
-  readonly max: number[] = [];
+  max = new Float64Array(64);
   /** A bit per byte read, folded to 32 (values that share no bit share no byte). */
-  readonly bits: number[] = [];
+  bits = new Int32Array(64);
+
+  private grow(): void {
+    const m = this.kind.length * 2;
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(m);
+      b.set(a);
+      return b;
+    };
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(m);
+      b.set(a);
+      return b;
+    };
+    this.kind = i32(this.kind);
+    this.code = i32(this.code);
+    this.k = f64(this.k);
+    this.base = i32(this.base);
+    this.space = i32(this.space);
+    this.lo = f64(this.lo);
+    this.hi = f64(this.hi);
+    this.max = f64(this.max);
+    this.bits = i32(this.bits);
+  }
 
   get(kind: number, code: number, k: number, base: number): number {
     const n = this.n;
     for (let i = 0; i < n; i++) {
       if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
     }
+    if (n === this.kind.length) this.grow();
     this.n = n + 1;
     this.kind[n] = kind;
     this.code[n] = code;
