@@ -156,14 +156,24 @@ function tunnelCheck4(g: Gen, port: number, rest: Pred[]): Pred {
   let b0 = genPort(g, port, IPPROTO.UDP, 'dst');
   for (const r of rest) b0 = and(b0, r);
   // Leave the IPv4 header length in A for the offset computation that follows.
-  return and(b0, test([...g.loadxIpHdrLen(), st(BPF_MISC | BPF_TXA)], BPF_JMP | BPF_JEQ | BPF_X, 0));
+  // loadxIpHdrLen's array is fresh: the transfer is pushed onto it (no spread).
+  const s = g.loadxIpHdrLen();
+  s.push(st(BPF_MISC | BPF_TXA));
+  return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
 
 function tunnelCheck6(g: Gen, port: number, rest: Pred[]): Pred {
   let b0 = genPort6(g, port, IPPROTO.UDP, 'dst');
   for (const r of rest) b0 = and(b0, r);
   const vp = g.varpart(g.offLinkpl);
-  const s = vp ? [...vp, st(BPF_LD | BPF_IMM, 40), st(BPF_ALU | BPF_ADD | BPF_X)] : [st(BPF_LD | BPF_IMM, 40)];
+  // varpart's array is fresh: the rest is pushed onto it (no spread).
+  let s: Stmt[];
+  if (vp) {
+    s = vp;
+    s.push(st(BPF_LD | BPF_IMM, 40), st(BPF_ALU | BPF_ADD | BPF_X));
+  } else {
+    s = [st(BPF_LD | BPF_IMM, 40)];
+  }
   s.push(st(BPF_MISC | BPF_TAX));
   return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
@@ -177,18 +187,20 @@ function enterTunnel(g: Gen): void {
   g.offNlNosnap = 0;
 }
 
+/** Geneve's version bits and, when given, its VNI (a plain function: no closure per call). */
+function geneveChecks(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', vni: number | undefined): Pred[] {
+  const r = [g.mcmp(rel, 8, BPF_B, 0, 0xc0)];
+  if (vni !== undefined) {
+    if (vni > 0xffffff) g.error(`Geneve VNI ${vni} greater than maximum ${0xffffff}`);
+    r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
+  }
+  return r;
+}
+
 export function genGeneve(g: Gen, vni: number | undefined): Pred {
   if (g.labelStackDepth > 0) g.error("'geneve' cannot be used within MPLS");
-  const checks = (rel: 'tran_ipv4' | 'tran_ipv6'): Pred[] => {
-    const r = [g.mcmp(rel, 8, BPF_B, 0, 0xc0)];
-    if (vni !== undefined) {
-      if (vni > 0xffffff) g.error(`Geneve VNI ${vni} greater than maximum ${0xffffff}`);
-      r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
-    }
-    return r;
-  };
-  const b4 = tunnelCheck4(g, GENEVE_PORT, checks('tran_ipv4'));
-  const b6 = tunnelCheck6(g, GENEVE_PORT, checks('tran_ipv6'));
+  const b4 = tunnelCheck4(g, GENEVE_PORT, geneveChecks(g, 'tran_ipv4', vni));
+  const b6 = tunnelCheck6(g, GENEVE_PORT, geneveChecks(g, 'tran_ipv6', vni));
   const base = g.offLinkpl.constant + g.offNl + 8;
   const ltReg = g.allocReg();
   const hdrReg = g.allocReg();
