@@ -197,6 +197,9 @@ export function prethread(cfg: Cfg, g: Graph, reached?: Block[]): boolean {
     const key = testedLoad(b);
     const t = b.term;
     let facts: Fact | undefined;
+    // (Edges into b that stay: the first nIn of ins. Nothing reads ins after this block, so
+    // it is not truncated: setting an array's length is a slow call.)
+    let nIn = ins.length;
     if (key >= 0 && t.kind === 'branch') {
       const op = t.code & 0xf0;
       const k = t.k >>> 0;
@@ -211,13 +214,13 @@ export function prethread(cfg: Cfg, g: Graph, reached?: Block[]): boolean {
           changed = true;
         } else ins[kept++] = e;
       }
-      if (kept !== ins.length) ins.length = kept;
+      nIn = kept;
       if (kept === 0 && i > 0) continue;
     }
     if (reached !== undefined) reached.push(b);
     if (i > 0) {
       facts = ins[0]!.facts;
-      for (let j = 1; j < ins.length; j++) facts = intersect(facts, ins[j]!.facts);
+      for (let j = 1; j < nIn; j++) facts = intersect(facts, ins[j]!.facts);
     }
     if (t.kind === 'branch') {
       let ft = facts, ff = facts;
