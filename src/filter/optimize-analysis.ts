@@ -156,17 +156,10 @@ function buildGraphDense(cfg: Cfg): Graph | undefined {
     }
   }
   const order = post.reverse();
-  const keys = new Array<Block | undefined>(max + 1);
-  const ixs = new Array<number | undefined>(max + 1);
-  for (let i = 0; i < order.length; i++) {
-    const b = order[i]!;
-    keys[b.ix!] = b;
-    ixs[b.ix!] = i;
-  }
-  const index = BlockMap.dense<number>(keys, ixs);
-  if (headers === undefined) return new DenseGraph(order, index, keys);
-  const preds = densePreds(order, keys);
-  return { order, index, preds, inLoop: loopBlocks(headers, index, preds), headers };
+  const g = denseGraph(order, max);
+  if (headers === undefined) return g;
+  const preds = g.preds;
+  return { order, index: g.index, preds, inLoop: loopBlocks(headers, g.index, preds), headers };
 }
 
 /** Predecessor lists of the blocks in `order`, by `ix` (`keys`: the blocks by `ix`). */
@@ -214,6 +207,11 @@ class DenseGraph implements Graph {
 export function graphOfOrder(order: Block[]): Graph {
   let max = 0;
   for (let i = 0; i < order.length; i++) if (order[i]!.ix! > max) max = order[i]!.ix!;
+  return denseGraph(order, max);
+}
+
+/** The graph of `order`, blocks in a topological order whose `ix` go up to `max` (loops not marked). */
+function denseGraph(order: Block[], max: number): DenseGraph {
   const keys = new Array<Block | undefined>(max + 1);
   const ixs = new Array<number | undefined>(max + 1);
   for (let i = 0; i < order.length; i++) {
