@@ -11,6 +11,7 @@
  *   type:   u32 name_off, u32 info (vlen 0-15, kind 24-28, kind_flag 31),
  *           u32 size|type, then kind-specific data.
  */
+import { btfTypeExtraBytes } from '../ebpf/types.js';
 import { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { StringTable } from './strings.js';
@@ -99,28 +100,6 @@ export function parseBtfHeader(bytes: Uint8Array, section = '.BTF'): BtfHeader {
   return h;
 }
 
-/** Bytes of kind-specific data after the 12-byte common header. */
-function extraBytes(kindNo: number, vlen: number): number {
-  switch (kindNo) {
-    case 1: // INT
-    case 14: // VAR
-    case 17: // DECL_TAG
-      return 4;
-    case 3: // ARRAY
-      return 12;
-    case 4: // STRUCT
-    case 5: // UNION
-    case 15: // DATASEC
-    case 19: // ENUM64
-      return 12 * vlen;
-    case 6: // ENUM
-    case 13: // FUNC_PROTO
-      return 8 * vlen;
-    default:
-      return 0;
-  }
-}
-
 /**
  * Parse raw BTF bytes. One pass checks every type (bounds, kinds, name
  * offsets, references, per-kind rules) and records where it starts; type
@@ -180,7 +159,7 @@ export function parseBtf(input: Uint8Array, options: ParseOptions = {}): Btf {
     const vlen = info & 0xffff;
     const kindNo = (info >>> 24) & 0x1f;
     if (kindNo === 0 || kindNo > 19) fail(`unknown kind ${kindNo}`, id, at);
-    const extra = extraBytes(kindNo, vlen) >> 2;
+    const extra = btfTypeExtraBytes(kindNo, vlen) >> 2;
     if (p + extra > nw) {
       fail(`truncated ${KIND_BY_NUMBER[kindNo]!.toUpperCase()} data (needs ${extra * 4} bytes, ${(nw - p) * 4} remain)`, id, p);
     }

@@ -256,6 +256,28 @@ export const BtfKind = {
   ENUM64: 19,
 } as const;
 
+/** Bytes of kind-specific data that follow a BTF type's 12-byte header, for its kind and vlen. */
+export function btfTypeExtraBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case BtfKind.INT:
+    case BtfKind.VAR:
+    case BtfKind.DECL_TAG:
+      return 4;
+    case BtfKind.ARRAY:
+      return 12;
+    case BtfKind.STRUCT:
+    case BtfKind.UNION:
+    case BtfKind.DATASEC:
+    case BtfKind.ENUM64:
+      return 12 * vlen;
+    case BtfKind.ENUM:
+    case BtfKind.FUNC_PROTO:
+      return 8 * vlen;
+    default:
+      return 0;
+  }
+}
+
 /** The name of a value in one of the tables above, e.g. nameOf(MapType, 2) === 'ARRAY'. */
 export function nameOf(table: Readonly<Record<string, number>>, value: number): string | undefined {
   for (const [k, v] of Object.entries(table)) if (v === value) return k;

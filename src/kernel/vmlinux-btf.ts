@@ -5,32 +5,10 @@
  * graph: that is src/btf's business); the index is built once, on first use.
  */
 import { readFileSync } from 'node:fs';
-import { BtfKind } from '../ebpf/types.js';
+import { BtfKind, btfTypeExtraBytes } from '../ebpf/types.js';
 import { UsageError } from '../errors.js';
 
 export { BtfKind };
-
-/** Bytes that follow a BTF type's 12-byte header, for its kind and vlen. */
-function btfTypeExtra(kind: number, vlen: number): number {
-  switch (kind) {
-    case BtfKind.INT:
-    case BtfKind.VAR:
-    case BtfKind.DECL_TAG:
-      return 4;
-    case BtfKind.ARRAY:
-      return 12;
-    case BtfKind.STRUCT:
-    case BtfKind.UNION:
-    case BtfKind.DATASEC:
-    case BtfKind.ENUM64:
-      return 12 * vlen;
-    case BtfKind.ENUM:
-    case BtfKind.FUNC_PROTO:
-      return 8 * vlen;
-    default:
-      return 0;
-  }
-}
 
 export interface BtfNameIndex {
   /** Type id of the first type with this name and kind. */
@@ -67,7 +45,7 @@ export function indexBtf(bytes: Uint8Array): BtfNameIndex {
       const key = `${kind}:${dec.decode(bytes.subarray(s, e))}`;
       if (!byKey.has(key)) byKey.set(key, id);
     }
-    p += 12 + btfTypeExtra(kind, vlen);
+    p += 12 + btfTypeExtraBytes(kind, vlen);
     id++;
   }
   return { find: (name, kind) => byKey.get(`${kind}:${name}`), size: (id) => sizes.get(id) };
