@@ -94,7 +94,11 @@ function optimized(cfg: Cfg, expression: string): Cfg {
   return out;
 }
 
-/** Compile and keep every stage (AST, CFG before/after optimisation, program). */
+/**
+ * Compile and keep every stage (AST, CFG before/after optimisation, program). The graphs come
+ * without code generation's size bound (a hint to linearize() that holds only for the graph as
+ * generated: a caller may edit what it gets, and linearize it again).
+ */
 export function compileDetailed(expression: string, options: CompileOptions = {}): Compiled {
   const linkType = linkTypeOf(options.linkType);
   const snaplen = options.snaplen ?? 262144;
@@ -103,7 +107,9 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
   const doOpt = options.optimize ?? true;
   const cfg = generateFor(ast, expression, options, linkType, snaplen, doOpt);
   const opt = doOpt ? optimized(cfg, expression) : cfg;
-  return { ast, cfg, optimized: opt, program: linearize(opt) };
+  const program = linearize(opt);
+  const plain: Cfg = cfg.cyclic ? { entry: cfg.entry, cyclic: true } : { entry: cfg.entry };
+  return { ast, cfg: plain, optimized: opt === cfg ? plain : opt, program };
 }
 
 /**
