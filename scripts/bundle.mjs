@@ -8,12 +8,14 @@
  * - dist/cli/bpfkit-fast.cjs: the same for src/cli/fast.ts, the commands the
  *   start-up snapshot holds;
  * - dist/cli/main.js: the launcher (src/cli/launch.ts), which then writes the
- *   full bundle's code cache and the start-up snapshot with the `bpfkit` sh
- *   script (see launch.ts).
+ *   full bundle's code cache (twice: for plain node and under the snapshot's
+ *   V8 flags) and the start-up snapshot with the `bpfkit` sh script (see
+ *   launch.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { SNAPSHOT_FLAGS } from '../dist/cli/bundle.js';
 
 const cli = {
   bundle: true,
@@ -43,6 +45,9 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli/main.js', 0o755);
-const run = (env) => execFileSync(process.execPath, ['dist/cli/main.js'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+const run = (env, flags = []) =>
+  execFileSync(process.execPath, [...flags, 'dist/cli/main.js'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 run({ BPFKIT_CODE_CACHE: 'write' });
+// The code cache again under the snapshot's V8 flags (V8 takes a cache only under the flags that made it).
+run({ BPFKIT_CODE_CACHE: 'write' }, SNAPSHOT_FLAGS);
 run({ BPFKIT_SNAPSHOT: 'write' });

@@ -8,7 +8,8 @@
  * src/cli/fast.ts likewise into dist/cli/bpfkit-fast.cjs, then runs this launcher
  * once with BPFKIT_CODE_CACHE=write over a few typical commands and stores
  * V8's code cache of the script as it stands afterwards (the top level and
- * every function those commands compiled) in dist/cli/bpfkit.cjs.cache.
+ * every function those commands compiled) in dist/cli/bpfkit.cjs.cache (and,
+ * run again under the snapshot's V8 flags, in bpfkit.cjs.snapshot-cache).
  *
  * A run then compiles the script with that cache: no ES module resolution,
  * no parsing or compiling of the functions the cache holds. V8 checks the
@@ -30,7 +31,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadBundle } from './bundle.js';
+import { codeCacheFile, loadBundle, SNAPSHOT_FLAGS } from './bundle.js';
 
 const file = fileURLToPath(new URL('./bpfkit.cjs', import.meta.url));
 if (process.env.BPFKIT_SNAPSHOT === 'write') {
@@ -56,7 +57,7 @@ if (writing) {
     if (code !== 0) write(`bpfkit: building the code cache: 'bpfkit ${argv.join(' ')}' exited with ${code}\n${said}`);
   }
   process.stderr.write = write;
-  writeFileSync(`${file}.cache`, script.createCachedData());
+  writeFileSync(codeCacheFile(file), script.createCachedData());
   process.exitCode = 0;
 } else {
   await cli.runCli(process.argv.slice(2));
@@ -133,7 +134,7 @@ function buildSnapshot(): void {
     '',
   ].join('\n');
   writeFileSync(entry, source, 'latin1');
-  const built = spawnSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], {
+  const built = spawnSync(process.execPath, [...SNAPSHOT_FLAGS, '--snapshot-blob', blob, '--build-snapshot', entry], {
     stdio: ['ignore', 'ignore', 'pipe'],
     encoding: 'utf8',
   });
@@ -153,11 +154,14 @@ function buildSnapshot(): void {
   const sameTime = '[ ! "$node" -nt "$stamp" ] && [ ! "$node" -ot "$stamp" ]';
   const byStamp = spawnSync('sh', ['-c', `node=$0 stamp=$1; ${sameTime}`, process.execPath, stamp]).status === 0;
   const id = `${node.ino} ${node.size} ${Math.floor(node.mtimeMs / 1000)}`;
+  // V8 takes a snapshot only under the flags it was built with, so a run with NODE_OPTIONS
+  // (which may carry V8 flags: --max-old-space-size, ...) goes to the launcher.
+  const useBlob = '[ "${BPFKIT_SNAPSHOT:-}" != off ] && [ -z "${NODE_OPTIONS:-}" ] && [ -f "$blob" ]';
   const lines = [
     '#!/bin/sh',
     '# The bpfkit command, written by `npm run build` (src/cli/launch.ts): starts',
     '# the node that built the start-up snapshot on it while that node binary is',
-    '# unchanged; otherwise runs the launcher dist/cli/main.js.',
+    '# unchanged and NODE_OPTIONS is empty; otherwise runs the launcher dist/cli/main.js.',
     '# Node reads and parses every certificate of NODE_EXTRA_CA_CERTS as it starts (about',
     '# 90 ms for a system bundle); bpfkit makes no TLS connections, so its node starts',
     '# without it, and bpfkit puts it back for the programs it runs.',
@@ -167,12 +171,12 @@ function buildSnapshot(): void {
     `node=${shQuote(process.execPath)}`,
     `blob=${shQuote(blob)}`,
     ...(byStamp
-      ? [`stamp=${shQuote(stamp)}`, `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] && ${sameTime}; then`]
+      ? [`stamp=${shQuote(stamp)}`, `if ${useBlob} && ${sameTime}; then`]
       : [
-          `if [ "\${BPFKIT_SNAPSHOT:-}" != off ] && [ -f "$blob" ] &&`,
+          `if ${useBlob} &&`,
           `  [ "$(stat -L -c '%i %s %Y' "$node" 2>/dev/null)" = ${shQuote(id)} ]; then`,
         ]),
-    '  exec "$node" --snapshot-blob "$blob" -- "$@"',
+    `  exec "$node" ${SNAPSHOT_FLAGS.join(' ')} --snapshot-blob "$blob" -- "$@"`,
     'fi',
     'self=$(readlink -f "$0")',
     'exec node "${self%/*}/main.js" "$@"',

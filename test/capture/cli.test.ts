@@ -55,14 +55,22 @@ describe('bpfkit read', () => {
     expect(readFileSync(bin, 'utf8')).toContain('--snapshot-blob');
     expect(existsSync(resolve(REPO, 'dist/cli/bpfkit.blob'))).toBe(true);
     // The script really takes the snapshot with the node that built it (sh -x shows the exec).
-    const traced = spawnSync('sh', ['-x', bin, '--version'], { env, encoding: 'utf8' });
-    expect(traced.stderr).toMatch(/exec \S*node --snapshot-blob \S*bpfkit\.blob -- --version/);
+    const traced = spawnSync('sh', ['-x', bin, '--version'], { env: { ...env, NODE_OPTIONS: '' }, encoding: 'utf8' });
+    expect(traced.stderr).toMatch(/exec \S*node (--[\w-]+ )*--snapshot-blob \S*bpfkit\.blob -- --version/);
+    // V8 flags in NODE_OPTIONS would make V8 refuse the snapshot: the script runs the launcher then.
+    const withOptions = spawnSync('sh', ['-x', bin, 'read', '--count', '-r', LOOPBACK, 'tcp port 80'], {
+      env: { ...env, NODE_OPTIONS: '--max-old-space-size=2000' },
+      encoding: 'utf8',
+    });
+    expect(withOptions.status).toBe(0);
+    expect(withOptions.stderr).not.toMatch(/--snapshot-blob/);
+    expect(withOptions.stdout).toBe(`${lines(tcpdump(['-n', '-r', LOOPBACK, 'tcp port 80']).out).length} packets\n`);
     const theirs = tcpdump(['-n', '-r', LOOPBACK, 'tcp port 80']);
     const count = tcpdump(['-n', '-r', LOOPBACK, 'ip6 or udp']);
     for (const snapshot of ['on', 'off']) {
       // NODE_EXTRA_CA_CERTS naming a missing file would make node warn as it starts: the script starts node without it.
       const run = (args: string[]) =>
-        spawnSync(bin, args, { env: { ...env, BPFKIT_SNAPSHOT: snapshot, NODE_EXTRA_CA_CERTS: resolve(OUT, 'no-such-ca.pem') } });
+        spawnSync(bin, args, { env: { ...env, NODE_OPTIONS: '', BPFKIT_SNAPSHOT: snapshot, NODE_EXTRA_CA_CERTS: resolve(OUT, 'no-such-ca.pem') } });
       const r = run(['read', '-r', LOOPBACK, 'tcp port 80']);
       expect(r.status).toBe(0);
       expect(lines(r.stdout.toString())).toEqual(lines(theirs.out));
