@@ -52,6 +52,13 @@ export interface Block {
    * among the blocks of one copy, used to key per-block tables by array position.
    */
   ix?: number;
+  /**
+   * Set only on code generation's blocks (GraphBuilder makes them 0): scratch for linearize()'s
+   * walk of such a graph. `tail` (instructions from the block's start to the program's end, -1
+   * while the block is on the walk's path) holds for the walk whose number is in `walk`.
+   */
+  walk?: number;
+  tail?: number;
 }
 
 export interface Cfg {

@@ -14,14 +14,24 @@ import type { CbpfProgram } from '../cbpf/insn.js';
 import { UsageError } from '../errors.js';
 import type { FilterAst } from './ast.js';
 import type { Cfg } from './cfg.js';
-import { generate } from './codegen/index.js';
+import * as indexModule from './codegen/index.js';
 import { FilterSemanticError } from './errors.js';
-import { linearize } from './linearize.js';
-import { DLT, resolveLinkType } from './linktypes.js';
-import { atoin } from './names/addr.js';
-import { fileResolver, type Resolver } from './names/resolver.js';
-import { optimize as optimizeCfg } from './optimize.js';
-import { parseFilter } from './parser.js';
+import * as linearizeModule from './linearize.js';
+import * as linktypesModule from './linktypes.js';
+import * as addrModule from './names/addr.js';
+import * as resolverModule from './names/resolver.js';
+import type { Resolver } from './names/resolver.js';
+import * as optimizeModule from './optimize.js';
+import * as parserModule from './parser.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { generate } = indexModule;
+const { linearize } = linearizeModule;
+const { DLT, resolveLinkType } = linktypesModule;
+const { atoin } = addrModule;
+const { fileResolver } = resolverModule;
+const { optimize: optimizeCfg } = optimizeModule;
+const { parseFilter } = parserModule;
 
 export interface CompileOptions {
   /** DLT name (`EN10MB`, `DLT_RAW`, `linux_sll`) or number. Default EN10MB. */

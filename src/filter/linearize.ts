@@ -188,44 +188,50 @@ export interface SizedCfg extends Cfg {
 }
 
 /**
- * The walk for code generation's graphs (SizedCfg): the same layout and program as Walk, but
- * block ids are unique by construction, so a block is seen when it has a tail (no second table),
- * and the program array is made at the size bound and filled from its end.
+ * The walk for code generation's graphs (SizedCfg): the same layout and program as Walk, but the
+ * per-block state is on the blocks themselves (GraphBuilder gives each a `walk` and a `tail`
+ * field: no per-id table made per call), and the program array is made at the size bound and
+ * filled from its end.
  */
 class SizedWalk {
-  /** Indexed by block id: instructions from a finished block's start to the program's end; -1 while on the walk's path. */
-  readonly tail: number[];
   readonly out: CbpfInsn[];
   /** The size bound (the array's length). */
   readonly cap: number;
+  /** This walk's number: a block's `tail` is this walk's where its `walk` is this. */
+  readonly id: number;
   /** Instructions emitted so far. */
   n = 0;
   /** The block finished last: the one laid out right after the next to finish. */
   last: Block | undefined = undefined;
   unusual = false;
 
-  constructor(cap: number, ids: number) {
-    this.tail = new Array<number>(ids);
+  constructor(cap: number, id: number) {
     this.out = new Array<CbpfInsn>(cap);
     this.cap = cap;
+    this.id = id;
   }
 }
 
+/** Numbers SizedWalks (a block's `walk` field starts at 0: no walk has that number). */
+let walks = 0;
+
 function visitSized(w: SizedWalk, b: Block, depth: number): void {
   const t = b.term;
-  const tail = w.tail;
+  const id = w.id;
   const top = w.cap - 1;
   const stmts = b.stmts;
   if (t.kind === 'branch') {
     const tb = t.jt;
     const fb = t.jf;
-    if (tail[tb.id] === undefined) {
-      tail[tb.id] = -1;
+    if (tb.walk !== id) {
+      tb.walk = id;
+      tb.tail = -1;
       if (depth > MAX_DEPTH) w.unusual = true;
       else visitSized(w, tb, depth + 1);
     }
-    if (tail[fb.id] === undefined) {
-      tail[fb.id] = -1;
+    if (fb.walk !== id) {
+      fb.walk = id;
+      fb.tail = -1;
       if (depth > MAX_DEPTH) w.unusual = true;
       else visitSized(w, fb, depth + 1);
     }
@@ -235,8 +241,8 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
       w.unusual = true;
       return;
     }
-    const jt = n - tail[tb.id]!;
-    const jf = n - tail[fb.id]!;
+    const jt = n - tb.tail!;
+    const jf = n - fb.tail!;
     // A target still on the path (a loop), or too far for the 8-bit offsets: general path.
     if (jt > n || jf > n || jt > 255 || jf > 255) w.unusual = true;
     else {
@@ -245,8 +251,9 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
     }
   } else if (t.kind === 'jump') {
     const to = t.target;
-    if (tail[to.id] === undefined) {
-      tail[to.id] = -1;
+    if (to.walk !== id) {
+      to.walk = id;
+      to.tail = -1;
       if (depth > MAX_DEPTH) w.unusual = true;
       else visitSized(w, to, depth + 1);
     }
@@ -256,7 +263,7 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
     }
     // No `ja` when the target comes next (it finished right before this block).
     if (w.last !== to) {
-      const at = tail[to.id]!;
+      const at = to.tail!;
       const n = w.n;
       if (at < 0) w.unusual = true; // a back edge: its offset is not known yet
       else {
@@ -281,13 +288,17 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
     n++;
   }
   w.n = n;
-  tail[b.id] = n;
+  b.tail = n;
   w.last = b;
 }
 
 function linearizeSized(entry: Block, size: number): CbpfProgram | undefined {
-  const w = new SizedWalk(size, entry.id + 1);
-  w.tail[entry.id] = -1;
+  // Blocks not made by GraphBuilder (no walk field): the general walk.
+  if (entry.walk === undefined) return undefined;
+  walks = walks === 0x3fffffff ? 1 : walks + 1;
+  const w = new SizedWalk(size, walks);
+  entry.walk = w.id;
+  entry.tail = -1;
   visitSized(w, entry, 0);
   if (w.unusual || w.n > w.cap) return undefined;
   // Unreachable blocks (folded-away tests) leave room at the front.

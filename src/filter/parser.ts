@@ -12,7 +12,11 @@
  */
 import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
-import { tokenize, type Token, type TokKind } from './lexer.js';
+import * as lexerModule from './lexer.js';
+import type { Token, TokKind } from './lexer.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { tokenize } = lexerModule;
 
 const PNAME_TABLE: Partial<Record<TokKind, ProtoQual>> = {
   LINK: 'link', IP: 'ip', ARP: 'arp', RARP: 'rarp', SCTP: 'sctp', TCP: 'tcp', UDP: 'udp', ICMP: 'icmp',

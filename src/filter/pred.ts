@@ -131,7 +131,8 @@ export class GraphBuilder {
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
-    return { id: this.nextId++, stmts, term };
+    // walk/tail: linearize()'s scratch, made here so that every block has them (one shape).
+    return { id: this.nextId++, stmts, term, walk: 0, tail: 0 };
   }
   ret(k: number): Block {
     return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });

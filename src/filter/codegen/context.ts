@@ -6,15 +6,21 @@
  * constant plus, optionally, a variable part kept in a scratch slot that the
  * entry prologue (or an encapsulation test) computes.
  */
-import {
-  BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K,
-  BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
-} from '../../cbpf/insn.js';
+import * as insnModule from '../../cbpf/insn.js';
 import type { Stmt } from '../cfg.js';
 import { FilterSemanticError } from '../errors.js';
-import { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } from '../linktypes.js';
+import * as linktypesModule from '../linktypes.js';
 import type { Resolver } from '../names/resolver.js';
-import { not, test, type Pred } from '../pred.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const {
+  BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD,
+  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
+} = insnModule;
+const { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } = linktypesModule;
+const { not, test } = predModule;
 
 export const OFFSET_NOT_SET = 0xffffffff;
 

@@ -5,17 +5,28 @@
  * Geneve and VXLAN (after which tests apply to the inner frame, at offsets
  * computed at run time into scratch slots).
  */
-import {
+import * as insnModule from '../../cbpf/insn.js';
+import type { Stmt } from '../cfg.js';
+import * as linktypesModule from '../linktypes.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+import * as constantsModule from './constants.js';
+import * as contextModule from './context.js';
+import type { AbsOffset, Gen } from './context.js';
+import * as linktypeModule from './linktype.js';
+import * as protoModule from './proto.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX,
   BPF_MEM, BPF_MISC, BPF_MUL, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
-} from '../../cbpf/insn.js';
-import type { Stmt } from '../cfg.js';
-import { DLT } from '../linktypes.js';
-import { TRUE, and, not, or, pre, test, type Pred } from '../pred.js';
-import { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } from './constants.js';
-import { st, type AbsOffset, type Gen } from './context.js';
-import { genLinktype, isEthernetLike, isWlan } from './linktype.js';
-import { genPort, genPort6 } from './proto.js';
+} = insnModule;
+const { DLT } = linktypesModule;
+const { TRUE, and, not, or, pre, test } = predModule;
+const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
+const { st } = contextModule;
+const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
+const { genPort, genPort6 } = protoModule;
 
 function vlanTpid(g: Gen): Pred {
   let b = or(genLinktype(g, ETHERTYPE.VLAN), genLinktype(g, ETHERTYPE.QINQ_AD));

@@ -4,13 +4,21 @@
  * Ring, 802.11 with its address fields by frame type and DS bits, IP over
  * Fibre Channel, ARCnet), and DECnet's padded long/short headers.
  */
-import { BPF_B, BPF_H, BPF_W } from '../../cbpf/insn.js';
+import * as insnModule from '../../cbpf/insn.js';
 import type { DirQual, ProtoQual } from '../ast.js';
-import { DLT } from '../linktypes.js';
-import { TRUE, and, not, or, orAll, type Pred } from '../pred.js';
-import { ETHERTYPE, IEEE80211 } from './constants.js';
+import * as linktypesModule from '../linktypes.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+import * as constantsModule from './constants.js';
 import type { Gen } from './context.js';
-import { genLinktype, prevlinkhdrCheck } from './linktype.js';
+import * as linktypeModule from './linktype.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { BPF_B, BPF_H, BPF_W } = insnModule;
+const { DLT } = linktypesModule;
+const { TRUE, and, not, or, orAll } = predModule;
+const { ETHERTYPE, IEEE80211 } = constantsModule;
+const { genLinktype, prevlinkhdrCheck } = linktypeModule;
 
 type Dir = DirQual;
 

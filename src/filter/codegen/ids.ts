@@ -5,16 +5,29 @@
  * protochain and gateway generators.
  */
 import type { DirQual, IdValue, ProtoQual, Qual } from '../ast.js';
-import { DLT } from '../linktypes.js';
-import { atoan, atodn, atoin, etherAton, parseIpv6 } from '../names/addr.js';
-import { and, not, or, type Pred } from '../pred.js';
-import { ISO } from './constants.js';
+import * as linktypesModule from '../linktypes.js';
+import * as addrModule from '../names/addr.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+import * as constantsModule from './constants.js';
 import type { Gen } from './context.js';
-import { ahostop, dnhostop, genHost, genHost6, host6List, hostList, linkHostop } from './hosts.js';
-import { isEthernetLike, isWlan } from './linktype.js';
-import { genPort, genPort6, genPortrange, genPortrange6, genProto, genProtochain, type PortProto } from './proto.js';
-import { IPPROTO } from './constants.js';
-import { BPF_B } from '../../cbpf/insn.js';
+import * as hostsModule from './hosts.js';
+import * as linktypeModule from './linktype.js';
+import * as protoModule from './proto.js';
+import type { PortProto } from './proto.js';
+import * as constantsModule2 from './constants.js';
+import * as insnModule from '../../cbpf/insn.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { DLT } = linktypesModule;
+const { atoan, atodn, atoin, etherAton, parseIpv6 } = addrModule;
+const { and, not, or } = predModule;
+const { ISO } = constantsModule;
+const { ahostop, dnhostop, genHost, genHost6, host6List, hostList, linkHostop } = hostsModule;
+const { isEthernetLike, isWlan } = linktypeModule;
+const { genPort, genPort6, genPortrange, genPortrange6, genProto, genProtochain } = protoModule;
+const { IPPROTO } = constantsModule2;
+const { BPF_B } = insnModule;
 
 /** The 802.11 address-field qualifiers (string compares: cheaper than a Set lookup per test). */
 const isWlanDir = (d: DirQual): boolean => d === 'addr1' || d === 'addr2' || d === 'addr3' || d === 'addr4' || d === 'ra' || d === 'ta';

@@ -6,25 +6,39 @@
  * offsets (radiotap/AVS/Prism/PPI prefixes, the 802.11 header length, the
  * pflog header length) into the scratch slots the tests read.
  */
-import {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX,
-  BPF_LSH, BPF_MEM, BPF_MISC, BPF_OR, BPF_ST, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
-} from '../../cbpf/insn.js';
+import * as insnModule from '../../cbpf/insn.js';
 import type { FilterAst, Node } from '../ast.js';
 import type { Block, Cfg, Stmt } from '../cfg.js';
-import { DLT } from '../linktypes.js';
+import * as linktypesModule from '../linktypes.js';
 import type { SizedCfg } from '../linearize.js';
-import { GraphBuilder, and, constValue, not, or, test, type Pred } from '../pred.js';
-import { genLength, genRelation } from './arith.js';
-import { Gen, st, type GenOptions } from './context.js';
-import { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } from './encap.js';
-import { genId } from './ids.js';
-import { isWlan } from './linktype.js';
-import { genProtoAbbrev } from './proto.js';
-import {
+import * as predModule from '../pred.js';
+import { GraphBuilder, type Pred } from '../pred.js';
+import * as arithModule from './arith.js';
+import * as contextModule from './context.js';
+import { Gen, type GenOptions } from './context.js';
+import * as encapModule from './encap.js';
+import * as idsModule from './ids.js';
+import * as linktypeModule from './linktype.js';
+import * as protoModule from './proto.js';
+import * as specialModule from './special.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const {
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX,
+  BPF_LSH, BPF_MEM, BPF_MISC, BPF_OR, BPF_ST, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
+} = insnModule;
+const { DLT } = linktypesModule;
+const { and, constValue, not, or, test } = predModule;
+const { genLength, genRelation } = arithModule;
+const { st } = contextModule;
+const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
+const { genId } = idsModule;
+const { isWlan } = linktypeModule;
+const { genProtoAbbrev } = protoModule;
+const {
   genAtmField, genAtmType, genBroadcast, genByteop, genIfindex, genInbound, genLlc, genMtp2, genMtp3, genMulticast,
   genPf, genWlanDir, genWlanSubtype, genWlanType,
-} from './special.js';
+} = specialModule;
 
 export type { GenOptions } from './context.js';
 

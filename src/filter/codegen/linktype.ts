@@ -6,11 +6,20 @@
  * IP. `ll` is an Ethernet type when > 1500, else an LLC SAP (libpcap's
  * convention).
  */
-import { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_LD, BPF_LDX, BPF_MEM, BPF_W, BPF_X } from '../../cbpf/insn.js';
-import { DLT, dltName } from '../linktypes.js';
-import { FALSE, TRUE, and, not, or, test, type Pred } from '../pred.js';
-import { AF, ARCTYPE, ETHERTYPE, IEEE80211, ISO, LLCSAP, PPP, SLL } from './constants.js';
-import { Gen, OFFSET_NOT_SET, st } from './context.js';
+import * as insnModule from '../../cbpf/insn.js';
+import * as linktypesModule from '../linktypes.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+import * as constantsModule from './constants.js';
+import * as contextModule from './context.js';
+import { Gen } from './context.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_LD, BPF_LDX, BPF_MEM, BPF_W, BPF_X } = insnModule;
+const { DLT, dltName } = linktypesModule;
+const { FALSE, TRUE, and, not, or, test } = predModule;
+const { AF, ARCTYPE, ETHERTYPE, IEEE80211, ISO, LLCSAP, PPP, SLL } = constantsModule;
+const { OFFSET_NOT_SET, st } = contextModule;
 
 const ETHERMTU = 1500;
 

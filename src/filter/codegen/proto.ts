@@ -4,17 +4,27 @@
  * and port ranges over IPv4 (first fragments only) and IPv6, and
  * `protochain`, whose header walk is a loop.
  */
-import {
-  BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MISC,
-  BPF_MSH, BPF_MUL, BPF_ST, BPF_TAX, BPF_TXA, BPF_ABS,
-} from '../../cbpf/insn.js';
+import * as insnModule from '../../cbpf/insn.js';
 import type { Block } from '../cfg.js';
 import type { DirQual, ProtoQual } from '../ast.js';
-import { DLT } from '../linktypes.js';
-import { and, not, or, type Pred } from '../pred.js';
-import { ETHERTYPE, IPPROTO, ISIS_PDU, ISO, LLCSAP } from './constants.js';
-import { st, type Gen } from './context.js';
-import { genLinktype } from './linktype.js';
+import * as linktypesModule from '../linktypes.js';
+import * as predModule from '../pred.js';
+import type { Pred } from '../pred.js';
+import * as constantsModule from './constants.js';
+import * as contextModule from './context.js';
+import type { Gen } from './context.js';
+import * as linktypeModule from './linktype.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const {
+  BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MISC,
+  BPF_MSH, BPF_MUL, BPF_ST, BPF_TAX, BPF_TXA, BPF_ABS,
+} = insnModule;
+const { DLT } = linktypesModule;
+const { and, not, or } = predModule;
+const { ETHERTYPE, IPPROTO, ISIS_PDU, ISO, LLCSAP } = constantsModule;
+const { st } = contextModule;
+const { genLinktype } = linktypeModule;
 
 export type PortProto = number | 'any';
 

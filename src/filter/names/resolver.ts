@@ -6,9 +6,15 @@
  * built-in tables. Lookups of host, ether and network names ignore case, as
  * glibc's do. No DNS: a name not in the files does not resolve.
  */
-import { readFileSync } from 'node:fs';
-import { atoin, etherAton, parseIpv6 } from './addr.js';
-import { ETHER_PROTOS, IP_PROTOS, LLC_SAPS, SERVICE_TABLE, type ServiceEntry } from './tables.js';
+import * as nodefsModule from 'node:fs';
+import * as addrModule from './addr.js';
+import * as tablesModule from './tables.js';
+import type { ServiceEntry } from './tables.js';
+// Module-level copies of the imports: V8 folds a module's own constants into optimised code,
+// not imported (live) bindings (see src/filter/README.md, "Compile speed").
+const { readFileSync } = nodefsModule;
+const { atoin, etherAton, parseIpv6 } = addrModule;
+const { ETHER_PROTOS, IP_PROTOS, LLC_SAPS, SERVICE_TABLE } = tablesModule;
 
 export interface HostAddresses {
   /** IPv4 addresses, host byte order as numbers. */
