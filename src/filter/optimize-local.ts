@@ -82,8 +82,34 @@ class Syms {
   vlo = new Float64Array(64);
   vhi = new Float64Array(64);
 
+  /** Hash table of names (see get), its stamps, and this call's stamp. */
+  table = new Int32Array(256);
+  stamp = new Int32Array(256);
+  gen = 1;
+
+  /** Start naming afresh. */
+  reset(): void {
+    this.n = 0;
+    this.gen++;
+  }
+
   private grow(): void {
     const m = this.kind.length * 2;
+    // The hash table, rebuilt at four times the names' room (at most a quarter full).
+    this.table = new Int32Array(4 * m);
+    this.stamp = new Int32Array(4 * m);
+    this.gen = 1;
+    const tm = 4 * m - 1;
+    for (let i = 0; i < this.n; i++) {
+      if (this.kind[i] === K_OPAQUE) continue;
+      const kind = this.kind[i]!, code = this.code[i]!, k = this.k[i]!, base = this.base[i]!;
+      let h = Math.imul(kind * 0x100 + code, 0x9e3779b1) ^ Math.imul((k | 0) ^ ((k / 0x100000000) | 0), 0x85ebca6b) ^ Math.imul(base + 3, 0xc2b2ae35);
+      h ^= h >>> 15;
+      let slot = h & tm;
+      while (this.stamp[slot] === 1) slot = (slot + 1) & tm;
+      this.table[slot] = i;
+      this.stamp[slot] = 1;
+    }
     const i32 = (a: Int32Array) => {
       const b = new Int32Array(m);
       b.set(a);
@@ -109,12 +135,25 @@ class Syms {
   /** The name of (kind, code, k, base): found, or made with the given value range. */
   get(kind: number, code: number, k: number, base: number, vlo: number, vhi: number): number {
     const n = this.n;
+    let slot = -1;
     if (kind !== K_OPAQUE) {
-      for (let i = 0; i < n; i++) {
+      // An open-addressed table of names + 1, valid where its stamp is this call's.
+      let h = Math.imul(kind * 0x100 + code, 0x9e3779b1) ^ Math.imul((k | 0) ^ ((k / 0x100000000) | 0), 0x85ebca6b) ^ Math.imul(base + 3, 0xc2b2ae35);
+      h ^= h >>> 15;
+      const table = this.table, stamp = this.stamp, gen = this.gen, mask = table.length - 1;
+      for (slot = h & mask; stamp[slot] === gen; slot = (slot + 1) & mask) {
+        const i = table[slot]!;
         if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
       }
     }
-    if (n === this.kind.length) this.grow();
+    if (n === this.kind.length) {
+      this.grow();
+      return this.get(kind, code, k, base, vlo, vhi);
+    }
+    if (slot >= 0) {
+      this.table[slot] = n;
+      this.stamp[slot] = this.gen;
+    }
     this.n = n + 1;
     this.kind[n] = kind;
     this.code[n] = code;
@@ -413,7 +452,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
   }
   const pos = g.index;
   const syms = SYMS;
-  syms.n = 0;
+  syms.reset();
   const incoming: Edge[][] = [];
   for (let i = 0; i < n; i++) incoming.push([]);
   // Per block (by position): the statements after reloads went (undefined: all kept), and
@@ -427,10 +466,6 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     inX = new Int32Array(2 * n);
     outA = new Int32Array(2 * n);
     outX = new Int32Array(2 * n);
-  } else {
-    fwd.fill(undefined, 0, n);
-    fin.fill(undefined, 0, n);
-    toJset.fill(0, 0, n);
   }
   // What A, X and the slots hold (names, -1: none): the slots copied on write.
   let A = -1, X = -1;
@@ -471,6 +506,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     }
     // (The entry's slots stay as they are: the first write copies them.)
     const entryA = A, entryX = X, entryM = m;
+    toJset[i] = 0;
     inA[i] = A;
     inX[i] = X;
     inM[i] = m;
@@ -746,12 +782,11 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
       if (keep !== undefined) keep.push(st);
     }
     liveIn[i] = live;
-    if (keep !== undefined) final[i] = keep.reverse();
-    else if (fwd[i] !== undefined) final[i] = stmts;
+    final[i] = keep !== undefined ? keep.reverse() : fwd[i] !== undefined ? stmts : undefined;
     // Where the rounds would search for shorter code (at most 10 statements), no shorter code
     // may exist.
     const len = (final[i] ?? stmts).length - toJset[i]!;
-    if (len > 0 && len <= 10 && len > lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] === 1)) return false;
+    if (len > 1 && len <= 10 && len > lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] === 1)) return false;
     // A jump block left without code is the clean-up's business (the rounds').
     if (t.kind === 'jump' && final[i] !== undefined && final[i]!.length === 0) return false;
   }
