@@ -590,9 +590,8 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
           const x = X;
           if (syms.kind[x] === K_CONST) return false;
           if (a === x && (op === 0x10 || op === 0x40 || op === 0x50)) return false;
-          // Commutative: operands ordered as the value table orders them (lower name first;
-          // names are made in a different order, so only an operand pair seen once is safe:
-          // the table below has each pair in one order only).
+          // Commutative operations: operands in one order (lower name first), so that x op y and
+          // y op x get one name, as in the value table.
           let p = a, q = x;
           if (op !== 0x10 && q < p) {
             p = x;
