@@ -390,6 +390,19 @@ function lowerBound(syms: Syms, i: number, out: number, op: number, jset: boolea
   return n + (xw ? 1 : 0) + costA;
 }
 
+/** An opaque name for location l where the edges bring different names, with their range. */
+function joined(syms: Syms, ins: readonly Edge[], l: number): number {
+  let lo = FULL, hi = 0;
+  for (let j = 0; j < ins.length; j++) {
+    const e = ins[j]!;
+    const v = l === LA ? e.a : l === LX ? e.x : e.m[l]!;
+    if (v < 0) return syms.get(K_OPAQUE, 0, 0, -1, 0, FULL);
+    lo = Math.min(lo, syms.vlo[v]!);
+    hi = Math.max(hi, syms.vhi[v]!);
+  }
+  return syms.get(K_OPAQUE, 0, 0, -1, lo, hi);
+}
+
 function growI32(a: Int32Array) {
   const b = new Int32Array(a.length * 2);
   b.set(a);
@@ -482,24 +495,35 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
       own = false;
     } else {
       if (ins.length === 0) return false;
+      // A block that only returns reads nothing of what holds on its way in (no join).
+      if (b.stmts.length === 0 && b.term.kind === 'ret') {
+        if (b.term.code !== 0x06) return false;
+        fwd[i] = undefined;
+        toJset[i] = 0;
+        continue;
+      }
       const e0 = ins[0]!;
       A = e0.a;
       X = e0.x;
       m = e0.m;
       own = false;
+      let diff = 0;
       for (let j = 1; j < ins.length; j++) {
         const ej = ins[j]!;
-        if (ej.a !== A) A = -1;
-        if (ej.x !== X) X = -1;
+        if (ej.a !== A) diff |= BA;
+        if (ej.x !== X) diff |= BX;
         const mj = ej.m;
         if (mj === m) continue;
-        for (let l = 0; l < 16; l++) {
-          if (m[l] === mj[l]) continue;
-          if (!own) {
-            m = m.slice();
-            own = true;
-          }
-          (m as number[])[l] = -1;
+        for (let l = 0; l < 16; l++) if (m[l] !== mj[l]) diff |= 1 << l;
+      }
+      // Where the edges differ, an opaque name with the range of what flows in (as the
+      // analysis makes it).
+      if (diff) {
+        if (diff & BA) A = joined(syms, ins, LA);
+        if (diff & BX) X = joined(syms, ins, LX);
+        if (diff & 0xffff) {
+          m = m.slice();
+          for (let l = 0; l < 16; l++) if ((diff >> l) & 1) (m as number[])[l] = joined(syms, ins, l);
         }
       }
       facts = join(ins, syms);
