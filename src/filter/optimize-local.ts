@@ -337,6 +337,31 @@ function needA(syms: Syms, v: number, ea: number, ex: number, em: readonly numbe
   return 1 + best;
 }
 
+/**
+ * For block i (by position), whose statements are `stmts` and whose successors read `out`: when
+ * its test is on a packet load that is its only load (its last statement) and no location its
+ * successors read changes but A, code that makes that load straight from what holds on entry:
+ * the load itself (absolute, or at X + k with X holding the base), or `tax` and the load (A
+ * holding the base, X not read after). The load is the same (same bytes, the same failure).
+ */
+function loadAlone(syms: Syms, i: number, stmts: readonly Stmt[], out: number): Stmt[] | undefined {
+  const n = stmts.length;
+  const last = stmts[n - 1]!.code;
+  if (!isLoad(last) || last === 0xb1) return undefined;
+  for (let j = 0; j < n - 1; j++) if (isLoad(stmts[j]!.code)) return undefined;
+  const em = inM[i]!, xm = outM[i]!;
+  if (out & 0xffff) for (let l = 0; l < 16; l++) if ((out >> l) & 1 && xm[l] !== em[l]) return undefined;
+  const t = outA[i]!;
+  const kind = syms.kind[t];
+  if (kind === K_ABS) return out & BX && outX[i] !== inX[i] ? undefined : [{ code: last, k: syms.k[t]! }];
+  if (kind !== K_IND) return undefined;
+  const base = syms.base[t]!, k = syms.k[t]!;
+  if (k >= 0x80000000) return undefined;
+  if (inX[i] === base) return out & BX && outX[i] !== base ? undefined : [{ code: last, k }];
+  if (inA[i] === base && (!(out & BX) || outX[i] === base)) return [{ code: 0x07, k: 0 }, { code: last, k }];
+  return undefined;
+}
+
 /** The operand under an added constant (the value itself otherwise): offsets fold into the base. */
 function addRoot(syms: Syms, v: number): number {
   return v >= 0 && syms.kind[v] === K_ALU && syms.code[v] === 0x00 ? syms.base[v]! : v;
@@ -809,7 +834,17 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     // Where the rounds would search for shorter code (at most 10 statements), no shorter code
     // may exist.
     const len = (final[i] ?? stmts).length - toJset[i]!;
-    if (len > 1 && len <= 10 && len > lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] === 1)) return false;
+    if (len > 1 && len <= 10) {
+      const least = lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] === 1);
+      if (len > least) {
+        // The one shorter form taken here: a test of a packet load, the block's only load, made
+        // straight from what A or X holds (what the rounds' instruction selection finds).
+        const code = t.kind === 'branch' && !toJset[i] ? loadAlone(syms, i, final[i] ?? stmts, out) : undefined;
+        if (code === undefined || code.length > least) return false;
+        final[i] = code;
+        liveIn[i] = code.length === 2 ? (out & ~BX) | BA : (out & ~BA) | (code[0]!.code >= 0x40 ? BX : 0);
+      }
+    }
     // A jump block left without code is the clean-up's business (the rounds').
     if (t.kind === 'jump' && final[i] !== undefined && final[i]!.length === 0) return false;
   }
