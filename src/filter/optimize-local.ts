@@ -90,7 +90,10 @@ class Syms {
   /** Start naming afresh. */
   reset(): void {
     this.n = 0;
-    this.gen++;
+    if (++this.gen === 0x7fffffff) {
+      this.stamp.fill(0);
+      this.gen = 1;
+    }
   }
 
   private grow(): void {
