@@ -11,9 +11,10 @@
  *
  * - values are named symbolically and hash-consed as the value numbering does (constants,
  *   packet loads at constant offsets, `ldxb 4*([k]&0xf)`, loads at a named base + k, ALU
- *   results on names and constants, reassociated and commuted as the value table does); a
- *   location holds a name on entry to a block when it holds it on every edge in, otherwise a
- *   fresh opaque name when first read. Where the value table would simplify (constant operands
+ *   results on names and constants, reassociated and commuted as the value table does; every
+ *   location holds the constant 0 on entry); a location holds a name on entry to a block when
+ *   it holds it on every edge in, otherwise a fresh opaque name with the range of the names
+ *   that flow in (as the analysis's join). Where the value table would simplify (constant operands
  *   on both sides, an identity or absorbing constant, a narrowing mask, a constant base or X
  *   operand, a test with X) the pass gives up;
  * - facts are what tests tell of a named value on every path to an edge (the fast path's exact
@@ -27,9 +28,13 @@
  *
  * Blocks of loads and `and #m` feeding one test are then what the fast path takes (the rounds
  * would find nothing more there, see optimize-fast.ts). Blocks that compute are rewritten here
- * only by dropping what is provably useless: the rounds' instruction selection (tried on blocks
- * of at most 10 statements whose length exceeds a lower bound) may on some graphs find shorter
- * code for them; on every conformance case this path takes, the programs are the rounds'.
+ * by dropping what is provably useless, and where the rounds' instruction selection (tried on
+ * blocks of at most 10 statements longer than a lower bound on any code for them) could find
+ * shorter code, the pass gives up (see lowerBound), except for one form it makes itself: a
+ * test of the block's only load, made straight from what A or X holds (see loadAlone). Other
+ * shorter code the selection might find for longer blocks is not looked for (the rounds do
+ * not look either: the search stops at 10 statements); on every conformance case this path
+ * takes, and on every tunnel expression tried, the programs are the rounds', byte for byte.
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
