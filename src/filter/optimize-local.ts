@@ -772,11 +772,14 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     let jset = false;
     if (kind === K_AND) {
       const m = syms.k[a]!;
+      // (x & m) == 0 is jset #m the other way round; (x & bit) == bit is jset #bit.
       if (op === 0x10 && k === 0) {
         jset = true;
         toJset[i] = 1;
-      }
-      else if (op !== 0x10 || k === m || (k & ~mx) >>> 0 !== 0 || ((m & (m - 1)) >>> 0) === 0) return false;
+      } else if (op === 0x10 && k === m && ((m & (m - 1)) >>> 0) === 0) {
+        jset = true;
+        toJset[i] = 2;
+      } else if (op === 0x10 ? k === m || (k & ~mx) >>> 0 !== 0 || ((m & (m - 1)) >>> 0) === 0 : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : true) return false;
     } else if (op === 0x10 ? k > mx || k < lo : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : (k & fillBelow(mx)) === 0) return false;
     if (nt === touched.length) touched = growI32(touched);
     touched[nt++] = a;
@@ -841,9 +844,9 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     final[i] = keep !== undefined ? keep.reverse() : fwd[i] !== undefined ? stmts : undefined;
     // Where the rounds would search for shorter code (at most 10 statements), no shorter code
     // may exist.
-    const len = (final[i] ?? stmts).length - toJset[i]!;
+    const len = (final[i] ?? stmts).length - (toJset[i] ? 1 : 0);
     if (len > 1 && len <= 10) {
-      const least = lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] === 1);
+      const least = lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] !== 0);
       if (len > least) {
         // The one shorter form taken here: a test of a packet load, the block's only load, made
         // straight from what A or X holds (what the rounds' instruction selection finds).
@@ -871,7 +874,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
       if (t.kind !== 'branch') continue;
       const m = b.stmts[b.stmts.length - 1]!.k >>> 0;
       b.stmts = b.stmts.slice(0, -1);
-      b.term = { kind: 'branch', code: 0x45, k: m, jt: t.jf, jf: t.jt };
+      b.term = toJset[i] === 1 ? { kind: 'branch', code: 0x45, k: m, jt: t.jf, jf: t.jt } : { kind: 'branch', code: 0x45, k: m, jt: t.jt, jf: t.jf };
     }
   }
   return true;
