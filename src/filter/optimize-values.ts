@@ -78,32 +78,34 @@ const fillBelow = (x: number): number => (x === 0 ? 0 : (FULL >>> Math.clz32(x))
 
 export class ValueTable {
   readonly info: ValueInfo[] = [];
-  private readonly map = new Map<string, number>();
-  private readonly consts = new Map<number, number>();
+  // (The tables are made when first written: most compiles never reach the rounds, and six
+  // Maps per table cost more than an optimised compile's fast path spends on some graphs.)
+  private map: Map<string, number> | undefined = undefined;
+  private consts: Map<number, number> | undefined = undefined;
 
   private add(v: ValueInfo, key?: string): number {
     const id = this.info.length;
     this.info.push(v);
-    if (key !== undefined) this.map.set(key, id);
+    if (key !== undefined) (this.map ??= new Map()).set(key, id);
     return id;
   }
 
   private lookup(key: string): number | undefined {
-    return this.map.get(key);
+    return this.map?.get(key);
   }
 
   /** Numeric-keyed tables for the frequent kinds (absolute loads, MSH, NEG, ALU by op). */
-  private readonly loads = new Map<number, number>();
-  private readonly mshs = new Map<number, number>();
-  private readonly negs = new Map<number, number>();
-  private readonly alus = new Map<number, Map<number, number>>();
+  private loads: Map<number, number> | undefined = undefined;
+  private mshs: Map<number, number> | undefined = undefined;
+  private negs: Map<number, number> | undefined = undefined;
+  private alus: Map<number, Map<number, number>> | undefined = undefined;
 
   konst(c: number): number {
     c >>>= 0;
-    let id = this.consts.get(c);
+    let id = this.consts?.get(c);
     if (id === undefined) {
       id = this.add({ kind: V_CONST, code: 0, k: c, a: -1, b: -1, lo: c, hi: c, zeros: ~c >>> 0 });
-      this.consts.set(c, id);
+      (this.consts ??= new Map()).set(c, id);
     }
     return id;
   }
@@ -118,7 +120,7 @@ export class ValueTable {
     k >>>= 0;
     // Small offsets make small-integer keys (fast to hash); others a double.
     const key = k < 0x100000 ? code * 0x100000 + k : -(code * 0x100000000 + k);
-    const hit = this.loads.get(key);
+    const hit = this.loads?.get(key);
     if (hit !== undefined) return hit;
     let hi = FULL;
     if (bpfMode(code) === BPF_ABS) {
@@ -130,7 +132,7 @@ export class ValueTable {
       }
     }
     const id = this.add({ kind: V_LOAD, code, k, a: -1, b: -1, lo: 0, hi, zeros: ~hi >>> 0 });
-    this.loads.set(key, id);
+    (this.loads ??= new Map()).set(key, id);
     return id;
   }
 
@@ -155,10 +157,10 @@ export class ValueTable {
 
   msh(k: number): number {
     k >>>= 0;
-    const hit = this.mshs.get(k);
+    const hit = this.mshs?.get(k);
     if (hit !== undefined) return hit;
     const id = this.add({ kind: V_MSH, code: 0, k, a: -1, b: -1, lo: 0, hi: 60, zeros: ~0x3c >>> 0 });
-    this.mshs.set(k, id);
+    (this.mshs ??= new Map()).set(k, id);
     return id;
   }
 
@@ -178,10 +180,10 @@ export class ValueTable {
     if (c !== undefined) return this.konst(-c);
     const ai = this.info[a]!;
     if (ai.kind === V_NEG) return ai.a;
-    const hit = this.negs.get(a);
+    const hit = this.negs?.get(a);
     if (hit !== undefined) return hit;
     const id = this.add({ kind: V_NEG, code: 0, k: 0, a, b: -1, lo: 0, hi: FULL, zeros: 0 });
-    this.negs.set(a, id);
+    (this.negs ??= new Map()).set(a, id);
     return id;
   }
 
@@ -254,8 +256,9 @@ export class ValueTable {
     }
     // Value numbers stay far below 2^26 (each is an object in memory), so a * 2^26 + b is exact;
     // below 2^14 each, a * 2^14 + b is a small integer (fast to hash).
-    let byOp = this.alus.get(op);
-    if (!byOp) this.alus.set(op, (byOp = new Map()));
+    const alus = (this.alus ??= new Map());
+    let byOp = alus.get(op);
+    if (!byOp) alus.set(op, (byOp = new Map()));
     const key = a < 0x4000 && b < 0x4000 ? a * 0x4000 + b : -(a * 0x4000000 + b) - 1;
     const hit = byOp.get(key);
     if (hit !== undefined) return hit;

@@ -30,6 +30,7 @@ import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
 import { fastPath } from './optimize-fast.js';
+import { localPath } from './optimize-local.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
@@ -285,7 +286,8 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // does that where it can show the rounds would find nothing more (optimize-fast.ts).
     // (After the clean-up, the graph has no jump left that it could remove: the fast path takes
     // no block that jumps. Merging can only leave a test with the same block on both sides.)
-    if (round === 0 && fastPath(work, g)) {
+    // (Graphs that compute: the local path, optimize-local.ts.)
+    if (round === 0 && (fastPath(work, g) || localPath(work, g))) {
       if (!intern(work, g) ? !cleaned || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
       carry = true;
       continue;
