@@ -287,6 +287,12 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     const ins = incoming[i]!;
     let a0 = -1, x0 = -1;
     let facts: Fact | undefined;
+    const t = b.term;
+    if (t.kind === 'ret') {
+      // (A return passes nothing on: no facts or values to join.)
+      if ((i > 0 && ins.length === 0) || b.stmts.length || t.code !== 0x06) return false;
+      continue;
+    }
     if (i > 0) {
       if (ins.length === 0) return false;
       a0 = ins[0]!.a;
@@ -348,13 +354,8 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
         if (kept === undefined) kept = stmts.slice(0, j);
       } else if (kept !== undefined) kept.push(st);
     }
-    const t = b.term;
     if (t.kind !== 'branch') {
       if (stmts.length) return false;
-      if (t.kind === 'ret') {
-        if (t.code !== 0x06) return false;
-        continue;
-      }
       incoming[pos.get(t.target)!]!.push({ facts, a, x });
       continue;
     }

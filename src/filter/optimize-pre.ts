@@ -218,6 +218,8 @@ export function prethread(cfg: Cfg, g: Graph, reached?: Block[]): boolean {
       if (kept === 0 && i > 0) continue;
     }
     if (reached !== undefined) reached.push(b);
+    // (A return passes nothing on: no facts to intersect.)
+    if (t.kind === 'ret') continue;
     if (i > 0) {
       facts = ins[0]!.facts;
       for (let j = 1; j < nIn; j++) facts = intersect(facts, ins[j]!.facts);
