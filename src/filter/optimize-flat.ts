@@ -1,0 +1,493 @@
+/**
+ * The flat route: the optimiser's first round (optimize.ts) for the graphs that end on the fast
+ * path, on arrays by block instead of a working copy of the blocks and its graphs. It does what
+ * that round does, in the same order and with the same results: the first threading pass
+ * (optimize-pre.ts), reject sinking, the fast path's walk (optimize-fast.ts) and merging
+ * identical blocks; the blocks of the result are made once, at the end.
+ *
+ * It takes graphs of the kinds that round ends on the fast path for: acyclic, small unique ids,
+ * no jump, no test against X, statements only of the kinds the fast path takes and no Linux
+ * ancillary load, returns only of constants. It gives up (undefined, nothing changed, the caller
+ * runs the rounds) wherever that round would go on: a jump or a test with the same block on both
+ * sides to clean up, a graph the fast path does not take, merging that leaves a test with the
+ * same block on both sides.
+ *
+ * A block's slot is the order in which the depth-first walk found it; tables by slot are typed
+ * arrays reused between calls; what holds objects is made per call.
+ */
+import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
+import { BRANCH, RET, fastWalk, stmtsTaken } from './optimize-fast.js';
+import type { CodeK, FlatGraph } from './optimize-fast.js';
+import * as pre from './optimize-pre.js';
+import type { Fact } from './optimize-pre.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { decide, intersect } = pre;
+
+/** A sunk block's terminator (never handed out: the result gets its own). */
+const SUNK: CodeK = { code: 0x06, k: 0 };
+
+/** Tables by slot (grown together by doubling). */
+let cap = 64;
+let kind = new Uint8Array(cap);
+let jt = new Int32Array(cap);
+let jf = new Int32Array(cap);
+let order = new Int32Array(cap);
+let at = new Int32Array(cap);
+/** The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad), or -1. */
+let key = new Float64Array(cap);
+/** Walks: 0 unseen, 1 on the stack, 2 done; the successor to look at next. */
+let state = new Uint8Array(cap);
+let nextSucc = new Uint8Array(cap);
+let stack = new Int32Array(cap);
+let post = new Int32Array(cap);
+/** Threading: whether A is read on entry (0 unknown, 1 no, 2 yes); the first and last edge in. */
+let readA = new Uint8Array(cap);
+let inHead = new Int32Array(cap);
+let inTail = new Int32Array(cap);
+/** The blocks still reached after threading, in order. */
+let reached = new Int32Array(cap);
+/** Reject sinking: whether the block at a position can accept; whether a slot was sunk. */
+let accepts = new Uint8Array(cap);
+let sunk = new Uint8Array(cap);
+/** Merging: a slot's representative (-1: itself) and a kept slot's dense id. */
+let rep = new Int32Array(cap);
+let denseId = new Int32Array(cap);
+/** Threading's edges (two per branch): source slot, side (0 jt, 1 jf), next edge into the same block. */
+let eFrom = new Int32Array(2 * cap);
+let eSide = new Uint8Array(2 * cap);
+let eNext = new Int32Array(2 * cap);
+/** Loads tested twice, threading's precheck. */
+let keysSeen = new Float64Array(cap);
+/** Merging's hash table: slot + 1 of a kept block (0 empty), and its hash. */
+let table = new Int32Array(256);
+let hashes = new Int32Array(256);
+
+function growSlots(): void {
+  const c = cap * 2;
+  const u8 = (a: Uint8Array) => {
+    const b = new Uint8Array(c);
+    b.set(a);
+    return b;
+  };
+  const i32 = (a: Int32Array, f = 1) => {
+    const b = new Int32Array(c * f);
+    b.set(a);
+    return b;
+  };
+  kind = u8(kind);
+  jt = i32(jt);
+  jf = i32(jf);
+  order = i32(order);
+  at = i32(at);
+  const k2 = new Float64Array(c);
+  k2.set(key);
+  key = k2;
+  state = u8(state);
+  nextSucc = u8(nextSucc);
+  stack = i32(stack);
+  post = i32(post);
+  readA = u8(readA);
+  inHead = i32(inHead);
+  inTail = i32(inTail);
+  reached = i32(reached);
+  accepts = u8(accepts);
+  sunk = u8(sunk);
+  rep = i32(rep);
+  denseId = i32(denseId);
+  eFrom = i32(eFrom, 2);
+  eSide = new Uint8Array(2 * c);
+  eNext = i32(eNext, 2);
+  keysSeen = new Float64Array(c);
+  cap = c;
+}
+
+/** Blocks found so far by id (cleared after each call), and their slots. */
+let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
+let slotById = new Int32Array(256);
+
+/** Per call: the blocks by slot, their statements and terminators' code and k. */
+let blocks: Block[] = [];
+let stmtsOf: Stmt[][] = [];
+let terms: CodeK[] = [];
+let n = 0;
+
+/**
+ * The optimiser's first round for a graph that ends on the fast path (see above): the optimised
+ * graph (new blocks), or undefined when the graph is not one this takes.
+ */
+export function flatRoute(cfg: Cfg): Cfg | undefined {
+  if (cfg.cyclic) return undefined;
+  n = 0;
+  blocks = [];
+  stmtsOf = [];
+  terms = [];
+  const r = route(cfg.entry);
+  for (let s = 0; s < n; s++) byId[blocks[s]!.id] = undefined;
+  blocks = [];
+  stmtsOf = [];
+  terms = [];
+  return r;
+}
+
+/** The slot of b (found now if new), or -1 when the graph is not one the route takes. */
+function slotOf(b: Block): number {
+  const id = b.id;
+  if (id >>> 0 !== id || id >= 0x10000) return -1;
+  if (id >= byId.length) {
+    const m = Math.max(id + 1, byId.length * 2);
+    const more = new Array<Block | undefined>(m).fill(undefined);
+    for (let i = 0; i < byId.length; i++) more[i] = byId[i];
+    byId = more;
+    const s2 = new Int32Array(m);
+    s2.set(slotById);
+    slotById = s2;
+  }
+  const seen = byId[id];
+  if (seen === b) return slotById[id]!;
+  if (seen !== undefined) return -1;
+  if (n === cap) growSlots();
+  const s = n++;
+  byId[id] = b;
+  slotById[id] = s;
+  blocks.push(b);
+  const stmts = b.stmts;
+  stmtsOf.push(stmts);
+  const t = b.term;
+  state[s] = 0;
+  if (t.kind === 'branch') terms.push(t);
+  else if (t.kind === 'ret') terms.push(t);
+  else {
+    terms.push(SUNK);
+    return -1;
+  }
+  if (!stmtsTaken(stmts)) return -1;
+  for (let j = 0; j < stmts.length; j++) {
+    const st = stmts[j]!;
+    if (st.code < 0x40 && st.k >>> 0 >= 0x80000000) return -1;
+  }
+  key[s] = -1;
+  if (t.kind === 'ret') {
+    if (t.code !== 0x06) return -1;
+    kind[s] = RET;
+    return s;
+  }
+  if ((t.code & 0x08) !== 0) return -1;
+  kind[s] = BRANCH;
+  // (optimize-pre.ts testedLoad: `ld[hb] [k]; jeq #c` and nothing else, with two sides.)
+  if (t.code === 0x15 && stmts.length === 1 && t.jt !== t.jf) {
+    const st = stmts[0]!;
+    const code = st.code;
+    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = code * 0x100000000 + (st.k >>> 0);
+  }
+  return s;
+}
+
+/**
+ * Depth-first from `e` (true side first), as buildGraph: the reverse postorder into `order`,
+ * positions into `at`; how many, or -1 on a back edge. `find`: the graph's blocks are being found
+ * (successors from the blocks), else the successors are the tables'.
+ */
+function walk(e: number, find: boolean): number {
+  let np = 0;
+  let sp = 0;
+  stack[0] = e;
+  nextSucc[e] = 0;
+  state[e] = 1;
+  while (sp >= 0) {
+    const s = stack[sp]!;
+    const i = nextSucc[s]!;
+    let c = -1;
+    if (kind[s] === BRANCH) {
+      if (find) {
+        const t = blocks[s]!.term as Extract<Terminator, { kind: 'branch' }>;
+        if (i === 0) {
+          c = slotOf(t.jt);
+          if (c < 0) return -1;
+          jt[s] = c;
+        } else if (i === 1) {
+          if (t.jf !== t.jt) {
+            c = slotOf(t.jf);
+            if (c < 0) return -1;
+            jf[s] = c;
+          } else jf[s] = jt[s]!;
+        }
+      } else if (i === 0) c = jt[s]!;
+      else if (i === 1 && jf[s] !== jt[s]) c = jf[s]!;
+    }
+    if (c >= 0) {
+      nextSucc[s] = i + 1;
+      const st = state[c]!;
+      if (st === 0) {
+        state[c] = 1;
+        stack[++sp] = c;
+        nextSucc[c] = 0;
+      } else if (st === 1) return -1;
+    } else {
+      state[s] = 2;
+      post[np++] = s;
+      sp--;
+    }
+  }
+  for (let i = 0; i < np; i++) {
+    const s = post[np - 1 - i]!;
+    order[i] = s;
+    at[s] = i;
+  }
+  return np;
+}
+
+/** Is A read on entry to the block (before a statement writes it)? Memoised in readA. */
+function readsA(s: number): boolean {
+  const m = readA[s]!;
+  if (m !== 0) return m === 2;
+  let live = kind[s] === BRANCH;
+  const stmts = stmtsOf[s]!;
+  for (let j = 0; j < stmts.length; j++) {
+    const c = stmts[j]!.code;
+    if (c === 0x54) {
+      live = true;
+      break;
+    }
+    if (c !== 0xb1) {
+      live = false;
+      break;
+    }
+  }
+  readA[s] = live ? 2 : 1;
+  return live;
+}
+
+/** Add edge e at the end of the edges into s. */
+function link(e: number, s: number): void {
+  eNext[e] = -1;
+  const tl = inTail[s]!;
+  if (tl < 0) inHead[s] = e;
+  else eNext[tl] = e;
+  inTail[s] = e;
+}
+
+/**
+ * optimize-pre.ts prethread on the tables (order: all n slots): true when an edge moved; the
+ * blocks still reached then go to `reached` (how many: the result's count, else 0).
+ */
+function thread(): number {
+  // Only a load tested twice can be decided: without one, there is nothing to walk for.
+  let nk = 0;
+  let twice = false;
+  for (let i = 0; i < n && !twice; i++) {
+    const k = key[order[i]!]!;
+    if (k < 0) continue;
+    for (let j = 0; j < nk; j++) {
+      if (keysSeen[j] === k) {
+        twice = true;
+        break;
+      }
+    }
+    keysSeen[nk++] = k;
+  }
+  if (!twice) return 0;
+  for (let s = 0; s < n; s++) {
+    inHead[s] = inTail[s] = -1;
+    readA[s] = 0;
+  }
+  const facts: (Fact | undefined)[] = [];
+  let ne = 0;
+  let nr = 0;
+  let moved = false;
+  for (let i = 0; i < n; i++) {
+    const s = order[i]!;
+    if (i > 0 && inHead[s]! < 0) continue; // no way in any more
+    const k = key[s]!;
+    if (k >= 0) {
+      const t = terms[s]!;
+      const op = t.code & 0xf0;
+      const c = t.k >>> 0;
+      // Edges the facts decide go on to the side taken (A is only read there if never).
+      let e = inHead[s]!;
+      inHead[s] = inTail[s] = -1;
+      while (e >= 0) {
+        const next = eNext[e]!;
+        const d = decide(facts[e], k, op, c);
+        const to = d === undefined ? -1 : d ? jt[s]! : jf[s]!;
+        if (to >= 0 && !readsA(to)) {
+          if (eSide[e] === 0) jt[eFrom[e]!] = to;
+          else jf[eFrom[e]!] = to;
+          link(e, to);
+          moved = true;
+        } else link(e, s);
+        e = next;
+      }
+      if (inHead[s]! < 0 && i > 0) continue;
+    }
+    reached[nr++] = s;
+    // (A return passes nothing on: no facts to intersect.)
+    if (kind[s] === RET) continue;
+    let f: Fact | undefined;
+    if (i > 0) {
+      let e = inHead[s]!;
+      f = facts[e];
+      for (e = eNext[e]!; e >= 0; e = eNext[e]!) f = intersect(f, facts[e]);
+    }
+    let ft = f, ff = f;
+    if (k >= 0) {
+      const t = terms[s]!;
+      const op = t.code & 0xf0;
+      const c = t.k >>> 0;
+      ft = { key: k, op, k: c, truth: true, next: f };
+      ff = { key: k, op, k: c, truth: false, next: f };
+    }
+    eFrom[ne] = s;
+    eSide[ne] = 0;
+    facts.push(ft);
+    link(ne++, jt[s]!);
+    eFrom[ne] = s;
+    eSide[ne] = 1;
+    facts.push(ff);
+    link(ne++, jf[s]!);
+  }
+  return moved ? nr : 0;
+}
+
+/** optimize.ts sinkRejects on the tables (order: all n slots): true when a block was sunk. */
+function sinkRejects(): boolean {
+  for (let i = 0; i < n; i++) {
+    const s = order[i]!;
+    accepts[i] = kind[s] === RET && terms[s]!.k >>> 0 !== 0 ? 1 : 0;
+    sunk[s] = 0;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    if (accepts[i]) continue;
+    const s = order[i]!;
+    if (kind[s] === BRANCH && (accepts[at[jt[s]!]!] || accepts[at[jf[s]!]!])) accepts[i] = 1;
+  }
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    if (accepts[i]) continue;
+    const s = order[i]!;
+    if (kind[s] === RET && stmtsOf[s]!.length === 0) continue;
+    kind[s] = RET;
+    stmtsOf[s] = [];
+    terms[s] = SUNK;
+    sunk[s] = 1;
+    any = true;
+  }
+  return any;
+}
+
+function sameStmts(x: readonly Stmt[], y: readonly Stmt[]): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
+  return true;
+}
+
+/** The slot's representative among merged blocks. */
+function repOf(s: number): number {
+  const r = rep[s]!;
+  return r < 0 ? s : r;
+}
+
+/**
+ * optimize-merge.ts intern on the tables (the first m of order; statements as the fast path
+ * left them): true when blocks merged.
+ */
+function intern(m: number, newStmts: (Stmt[] | undefined)[]): boolean {
+  let size = 16;
+  while (size < 2 * m) size *= 2;
+  if (size > table.length) {
+    table = new Int32Array(size);
+    hashes = new Int32Array(size);
+  } else table.fill(0, 0, size);
+  let next = 0;
+  let changed = false;
+  for (let i = m - 1; i >= 0; i--) {
+    const s = order[i]!;
+    rep[s] = -1;
+    const t = terms[s]!;
+    let h: number;
+    if (kind[s] === BRANCH) {
+      const a = (jt[s] = repOf(jt[s]!));
+      const b = (jf[s] = repOf(jf[s]!));
+      h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(denseId[a]! + 1, 0x85ebca6b) ^ Math.imul(denseId[b]! + 7, 0xc2b2ae35);
+    } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
+    const stmts = newStmts[s] ?? stmtsOf[s]!;
+    for (let j = 0; j < stmts.length; j++) h = Math.imul(h ^ stmts[j]!.code, 0x01000193) ^ Math.imul(stmts[j]!.k, 0x5bd1e995);
+    h |= 0;
+    let slot = (h ^ (h >>> 15)) & (size - 1);
+    let hit = -1;
+    for (let e = table[slot]!; e !== 0; e = table[slot]!) {
+      if (hashes[slot] === h) {
+        const c = e - 1;
+        const u = terms[c]!;
+        if (
+          kind[c] === kind[s] && u.code === t.code && u.k >>> 0 === t.k >>> 0 &&
+          (kind[s] !== BRANCH || (jt[c] === jt[s] && jf[c] === jf[s])) &&
+          sameStmts(newStmts[c] ?? stmtsOf[c]!, stmts)
+        ) {
+          hit = c;
+          break;
+        }
+      }
+      slot = (slot + 1) & (size - 1);
+    }
+    if (hit >= 0) {
+      rep[s] = hit;
+      changed = true;
+    } else {
+      table[slot] = s + 1;
+      hashes[slot] = h;
+      denseId[s] = next++;
+    }
+  }
+  return changed;
+}
+
+function route(entry: Block): Cfg | undefined {
+  const e = slotOf(entry);
+  if (e < 0) return undefined;
+  let m = walk(e, true);
+  if (m < 0) return undefined;
+  // First threading (the first n of order is the graph as generated), then reject sinking on
+  // the same order; the order after: a new walk where a block was sunk, else the blocks the
+  // threading still reached (in the old order, still topological), else the old order.
+  const nr = thread();
+  if (sinkRejects()) {
+    for (let s = 0; s < n; s++) state[s] = 0;
+    m = walk(e, false);
+    if (m < 0) return undefined;
+  } else if (nr > 0) {
+    for (let i = 0; i < nr; i++) {
+      const s = reached[i]!;
+      order[i] = s;
+      at[s] = i;
+    }
+    m = nr;
+  }
+  // Nothing for the clean-up to do: no test with the same block on both sides (no jumps).
+  for (let i = 0; i < m; i++) {
+    const s = order[i]!;
+    if (kind[s] === BRANCH && jt[s] === jf[s]) return undefined;
+  }
+  const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
+  const newStmts: (Stmt[] | undefined)[] = [];
+  if (!fastWalk(fg, newStmts)) return undefined;
+  if (intern(m, newStmts)) {
+    for (let i = 0; i < m; i++) {
+      const s = order[i]!;
+      if (kind[s] === BRANCH && jt[s] === jf[s]) return undefined;
+    }
+  }
+  // The result's blocks, successors first.
+  const out: Block[] = [];
+  for (let i = m - 1; i >= 0; i--) {
+    const s = order[i]!;
+    if (rep[s]! >= 0) continue;
+    const b = blocks[s]!;
+    const t = terms[s]!;
+    let term: Terminator;
+    if (kind[s] === BRANCH) term = { kind: 'branch', code: t.code, k: t.k, jt: out[jt[s]!]!, jf: out[jf[s]!]! };
+    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
+    out[s] = { id: b.id, stmts: newStmts[s] ?? stmtsOf[s]!, term, ix: s };
+  }
+  return { entry: out[repOf(e)]! };
+}
