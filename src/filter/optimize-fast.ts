@@ -95,9 +95,8 @@ class Syms {
 
   get(kind: number, code: number, k: number, base: number): number {
     const n = this.n;
-    for (let i = 0; i < n; i++) {
-      if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
-    }
+    // (The code says the kind: compared after k, the most telling.)
+    for (let i = 0; i < n; i++) if (this.k[i] === k && this.code[i] === code && this.base[i] === base) return i;
     if (n === this.kind.length) this.grow();
     this.n = n + 1;
     if (n < symNeed.length) symNeed[n] = 0;
@@ -381,6 +380,20 @@ function needed(syms: Syms, s: number, nr: number): boolean {
   const lo = syms.lo[s]!, hi = syms.hi[s]!;
   let first = -1;
   let two = false;
+  if (nearReads) {
+    // (By byte: a second block reads the byte, or bytes of the value read by different blocks.)
+    const base = ind * NEAR;
+    for (let b = lo; b < hi && !two; b++) {
+      const f = byteFirst[base + b]!;
+      if (byteMulti[base + b]) two = true;
+      else if (f >= 0) {
+        if (first < 0) first = f;
+        else if (f !== first) two = true;
+      }
+    }
+    symNeed[s] = two ? 2 : 1;
+    return two;
+  }
   for (let r = 0; r < nr; r++) {
     if (readInd[r] !== ind || readLo[r]! >= hi || lo >= readHi[r]!) continue;
     const b = readAt[r]!;
@@ -394,9 +407,31 @@ function needed(syms: Syms, s: number, nr: number): boolean {
   return two;
 }
 
+/**
+ * The reads by byte, where every read is within the first NEAR bytes of its space (nearReads):
+ * per byte (packet bytes, then bytes relative to X), the first block that reads it and whether
+ * another one does (cleared per call).
+ */
+const NEAR = 256;
+const byteFirst = new Int32Array(2 * NEAR).fill(-1);
+const byteMulti = new Uint8Array(2 * NEAR);
+let nearReads = false;
+/** How many of the reads in readLo/readHi/readInd the tables by byte hold (to clear next call). */
+let filled = 0;
+
 /** The reads of the blocks at positions 0..n-1 into the tables above; how many. */
 function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
+  // (First clear what the last call left in the tables by byte.)
+  for (let r = 0; r < filled; r++) {
+    const base = readInd[r]! * NEAR;
+    for (let b = readLo[r]!; b < readHi[r]!; b++) {
+      byteFirst[base + b] = -1;
+      byteMulti[base + b] = 0;
+    }
+  }
+  filled = 0;
   let nr = 0;
+  let near = true;
   for (let i = 0; i < n; i++) {
     const stmts = stmtsOf[order[i]!]!;
     for (let j = 0; j < stmts.length; j++) {
@@ -425,7 +460,22 @@ function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
       readInd[nr] = code >= 0x40 && code <= 0x50 ? 1 : 0;
       readAt[nr] = i;
       nr++;
+      if (k + size > NEAR) near = false;
     }
+  }
+  nearReads = near;
+  if (near) {
+    for (let r = 0; r < nr; r++) {
+      const base = readInd[r]! * NEAR;
+      const i = readAt[r]!;
+      for (let b = readLo[r]!; b < readHi[r]!; b++) {
+        const f = byteFirst[base + b]!;
+        if (f < 0) byteFirst[base + b] = i;
+        else if (f !== i) byteMulti[base + b] = 1;
+      }
+    }
+    // (Cleared next call from readLo/readHi/readInd, which still hold them then.)
+    filled = nr;
   }
   return nr;
 }

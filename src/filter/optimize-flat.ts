@@ -16,7 +16,7 @@
  * arrays reused between calls; what holds objects is made per call.
  */
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
-import { BRANCH, RET, fastWalk, stmtsTaken } from './optimize-fast.js';
+import { BRANCH, RET, fastWalk } from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
 import type { Fact } from './optimize-pre.js';
@@ -36,10 +36,8 @@ let order = new Int32Array(cap);
 let at = new Int32Array(cap);
 /** The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad), or -1. */
 let key = new Float64Array(cap);
-/** Walks: 0 unseen, 1 on the stack, 2 done; the successor to look at next. */
+/** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
-let nextSucc = new Uint8Array(cap);
-let stack = new Int32Array(cap);
 let post = new Int32Array(cap);
 /** Threading: whether A is read on entry (0 unknown, 1 no, 2 yes); the first and last edge in. */
 let readA = new Uint8Array(cap);
@@ -84,8 +82,6 @@ function growSlots(): void {
   k2.set(key);
   key = k2;
   state = u8(state);
-  nextSucc = u8(nextSucc);
-  stack = i32(stack);
   post = i32(post);
   readA = u8(readA);
   inHead = i32(inHead);
@@ -161,10 +157,13 @@ function slotOf(b: Block): number {
     terms.push(SUNK);
     return -1;
   }
-  if (!stmtsTaken(stmts)) return -1;
+  // (Only statements the fast path takes, no Linux ancillary load.)
   for (let j = 0; j < stmts.length; j++) {
     const st = stmts[j]!;
-    if (st.code < 0x40 && st.k >>> 0 >= 0x80000000) return -1;
+    const c = st.code;
+    if (c === 0x20 || c === 0x28 || c === 0x30) {
+      if (st.k >>> 0 >= 0x80000000) return -1;
+    } else if (c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return -1;
   }
   key[s] = -1;
   if (t.kind === 'ret') {
@@ -183,52 +182,74 @@ function slotOf(b: Block): number {
   return s;
 }
 
-/**
- * Depth-first from `e` (true side first), as buildGraph: the reverse postorder into `order`,
- * positions into `at`; how many, or -1 on a back edge. `find`: the graph's blocks are being found
- * (successors from the blocks), else the successors are the tables'.
- */
-function walk(e: number, find: boolean): number {
-  let np = 0;
-  let sp = 0;
-  stack[0] = e;
-  nextSucc[e] = 0;
-  state[e] = 1;
-  while (sp >= 0) {
-    const s = stack[sp]!;
-    const i = nextSucc[s]!;
-    let c = -1;
-    if (kind[s] === BRANCH) {
-      if (find) {
-        const t = blocks[s]!.term as Extract<Terminator, { kind: 'branch' }>;
-        if (i === 0) {
-          c = slotOf(t.jt);
-          if (c < 0) return -1;
-          jt[s] = c;
-        } else if (i === 1) {
-          if (t.jf !== t.jt) {
-            c = slotOf(t.jf);
-            if (c < 0) return -1;
-            jf[s] = c;
-          } else jf[s] = jt[s]!;
-        }
-      } else if (i === 0) c = jt[s]!;
-      else if (i === 1 && jf[s] !== jt[s]) c = jf[s]!;
+/** Postorder of the walks below so far; false once a walk has failed (back edge, too deep, a block not taken). */
+let np = 0;
+let walkOk = true;
+
+/** Deeper than this, the walks give up (they recurse; the rounds' walks do not). */
+const MAX_DEPTH = 1000;
+
+/** Depth-first from slot s, finding the graph's blocks (successors from the blocks): postorder into `post`. */
+function find(s: number, depth: number): void {
+  state[s] = 1;
+  if (kind[s] === BRANCH) {
+    if (depth > MAX_DEPTH) {
+      walkOk = false;
+      return;
     }
-    if (c >= 0) {
-      nextSucc[s] = i + 1;
-      const st = state[c]!;
-      if (st === 0) {
-        state[c] = 1;
-        stack[++sp] = c;
-        nextSucc[c] = 0;
-      } else if (st === 1) return -1;
-    } else {
-      state[s] = 2;
-      post[np++] = s;
-      sp--;
+    const t = blocks[s]!.term as Extract<Terminator, { kind: 'branch' }>;
+    const a = slotOf(t.jt);
+    if (a < 0) {
+      walkOk = false;
+      return;
+    }
+    jt[s] = a;
+    const sa = state[a];
+    if (sa === 0) find(a, depth + 1);
+    else if (sa === 1) walkOk = false;
+    if (!walkOk) return;
+    if (t.jf === t.jt) jf[s] = a;
+    else {
+      const b = slotOf(t.jf);
+      if (b < 0) {
+        walkOk = false;
+        return;
+      }
+      jf[s] = b;
+      const sb = state[b];
+      if (sb === 0) find(b, depth + 1);
+      else if (sb === 1) walkOk = false;
+      if (!walkOk) return;
     }
   }
+  state[s] = 2;
+  post[np++] = s;
+}
+
+/** Depth-first from slot s over the tables' successors: postorder into `post`. */
+function rewalk(s: number): void {
+  state[s] = 1;
+  if (kind[s] === BRANCH) {
+    const a = jt[s]!, b = jf[s]!;
+    if (state[a] === 0) rewalk(a);
+    if (b !== a && state[b] === 0) rewalk(b);
+  }
+  state[s] = 2;
+  post[np++] = s;
+}
+
+/**
+ * Depth-first from `e` (true side first), as buildGraph: the reverse postorder into `order`,
+ * positions into `at`; how many, or -1 (a back edge, too deep, a block the route does not
+ * take). `first`: the graph's blocks are being found, else the successors are the tables' (an
+ * acyclic graph no deeper than when found).
+ */
+function walk(e: number, first: boolean): number {
+  np = 0;
+  walkOk = true;
+  if (first) find(e, 0);
+  else rewalk(e);
+  if (!walkOk) return -1;
   for (let i = 0; i < np; i++) {
     const s = post[np - 1 - i]!;
     order[i] = s;
@@ -389,9 +410,10 @@ function repOf(s: number): number {
 
 /**
  * optimize-merge.ts intern on the tables (the first m of order; statements as the fast path
- * left them): true when blocks merged.
+ * left them), and the result's blocks (successors first, as merging goes): the entry of the
+ * result, or undefined where merging leaves a test with the same block on both sides.
  */
-function intern(m: number, newStmts: (Stmt[] | undefined)[]): boolean {
+function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): Block | undefined {
   let size = 16;
   while (size < 2 * m) size *= 2;
   if (size > table.length) {
@@ -399,15 +421,19 @@ function intern(m: number, newStmts: (Stmt[] | undefined)[]): boolean {
     hashes = new Int32Array(size);
   } else table.fill(0, 0, size);
   let next = 0;
-  let changed = false;
+  const out: Block[] = [];
   for (let i = m - 1; i >= 0; i--) {
     const s = order[i]!;
     rep[s] = -1;
     const t = terms[s]!;
+    const br = kind[s] === BRANCH;
     let h: number;
-    if (kind[s] === BRANCH) {
-      const a = (jt[s] = repOf(jt[s]!));
-      const b = (jf[s] = repOf(jf[s]!));
+    let a = -1, b = -1;
+    if (br) {
+      a = jt[s] = repOf(jt[s]!);
+      b = jf[s] = repOf(jf[s]!);
+      // (Merging made the two sides one: the rounds would clean that up.)
+      if (a === b) return undefined;
       h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(denseId[a]! + 1, 0x85ebca6b) ^ Math.imul(denseId[b]! + 7, 0xc2b2ae35);
     } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
     const stmts = newStmts[s] ?? stmtsOf[s]!;
@@ -421,7 +447,7 @@ function intern(m: number, newStmts: (Stmt[] | undefined)[]): boolean {
         const u = terms[c]!;
         if (
           kind[c] === kind[s] && u.code === t.code && u.k >>> 0 === t.k >>> 0 &&
-          (kind[s] !== BRANCH || (jt[c] === jt[s] && jf[c] === jf[s])) &&
+          (!br || (jt[c] === a && jf[c] === b)) &&
           sameStmts(newStmts[c] ?? stmtsOf[c]!, stmts)
         ) {
           hit = c;
@@ -432,14 +458,17 @@ function intern(m: number, newStmts: (Stmt[] | undefined)[]): boolean {
     }
     if (hit >= 0) {
       rep[s] = hit;
-      changed = true;
-    } else {
-      table[slot] = s + 1;
-      hashes[slot] = h;
-      denseId[s] = next++;
+      continue;
     }
+    table[slot] = s + 1;
+    hashes[slot] = h;
+    denseId[s] = next++;
+    let term: Terminator;
+    if (br) term = { kind: 'branch', code: t.code, k: t.k, jt: out[a]!, jf: out[b]! };
+    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
+    out[s] = { id: blocks[s]!.id, stmts, term, ix: s };
   }
-  return changed;
+  return out[repOf(entry)];
 }
 
 function route(entry: Block): Cfg | undefined {
@@ -471,23 +500,6 @@ function route(entry: Block): Cfg | undefined {
   const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
   const newStmts: (Stmt[] | undefined)[] = [];
   if (!fastWalk(fg, newStmts)) return undefined;
-  if (intern(m, newStmts)) {
-    for (let i = 0; i < m; i++) {
-      const s = order[i]!;
-      if (kind[s] === BRANCH && jt[s] === jf[s]) return undefined;
-    }
-  }
-  // The result's blocks, successors first.
-  const out: Block[] = [];
-  for (let i = m - 1; i >= 0; i--) {
-    const s = order[i]!;
-    if (rep[s]! >= 0) continue;
-    const b = blocks[s]!;
-    const t = terms[s]!;
-    let term: Terminator;
-    if (kind[s] === BRANCH) term = { kind: 'branch', code: t.code, k: t.k, jt: out[jt[s]!]!, jf: out[jf[s]!]! };
-    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
-    out[s] = { id: b.id, stmts: newStmts[s] ?? stmtsOf[s]!, term, ix: s };
-  }
-  return { entry: out[repOf(e)]! };
+  const out = internOut(m, newStmts, e);
+  return out === undefined ? undefined : { entry: out };
 }
