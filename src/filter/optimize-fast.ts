@@ -93,11 +93,58 @@ class Syms {
     this.bits = i32(this.bits);
   }
 
+  /** The hash table: symbol by slot, valid where its stamp is this call's epoch. */
+  slots = new Int32Array(256);
+  stamp = new Int32Array(256);
+  epoch = 1;
+
+  /** Forget every symbol (a new call). */
+  clear(): void {
+    this.n = 0;
+    if (++this.epoch > 0x3fffffff) {
+      this.stamp.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /** A table twice as big holding the first n symbols. */
+  private rehash(n: number): void {
+    const size = this.slots.length * 2;
+    this.slots = new Int32Array(size);
+    this.stamp = new Int32Array(size);
+    this.epoch = 1;
+    const all = n;
+    this.n = 0;
+    for (let i = 0; i < all; i++) {
+      const mask = size - 1;
+      const k = this.k[i]!, code = this.code[i]!, base = this.base[i]!;
+      let h = (Math.imul((k | 0) ^ (code << 20) ^ Math.imul(base + 2, 0x27d4eb2f), 0x9e3779b1) >>> 24) & mask;
+      while (this.stamp[h] === this.epoch) h = (h + 1) & mask;
+      this.stamp[h] = this.epoch;
+      this.slots[h] = i;
+    }
+    this.n = all;
+  }
+
   get(kind: number, code: number, k: number, base: number): number {
     const n = this.n;
-    // (The code says the kind: compared after k, the most telling.)
-    for (let i = 0; i < n; i++) if (this.k[i] === k && this.code[i] === code && this.base[i] === base) return i;
+    // (An open-addressed table of the symbols named this call, by a hash of k, code and base;
+    // the code says the kind.)
+    const mask = this.slots.length - 1;
+    let h = (Math.imul((k | 0) ^ (code << 20) ^ Math.imul(base + 2, 0x27d4eb2f), 0x9e3779b1) >>> 24) & mask;
+    for (;;) {
+      if (this.stamp[h] !== this.epoch) break;
+      const i = this.slots[h]!;
+      if (this.k[i] === k && this.code[i] === code && this.base[i] === base) return i;
+      h = (h + 1) & mask;
+    }
     if (n === this.kind.length) this.grow();
+    if (2 * (n + 1) > this.slots.length) {
+      this.rehash(n);
+      return this.get(kind, code, k, base);
+    }
+    this.stamp[h] = this.epoch;
+    this.slots[h] = n;
     this.n = n + 1;
     if (n < symNeed.length) symNeed[n] = 0;
     this.kind[n] = kind;
@@ -383,7 +430,7 @@ function needed(syms: Syms, s: number, nr: number): boolean {
   if (nearReads) {
     // (By byte: a second block reads the byte, or bytes of the value read by different blocks.)
     const base = ind * NEAR;
-    for (let b = lo; b < hi && !two; b++) {
+    for (let b = lo | 0, end = hi | 0; b < end && !two; b++) {
       const f = byteFirst[base + b]!;
       if (byteMulti[base + b]) two = true;
       else if (f >= 0) {
@@ -424,7 +471,8 @@ function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
   // (First clear what the last call left in the tables by byte.)
   for (let r = 0; r < filled; r++) {
     const base = readInd[r]! * NEAR;
-    for (let b = readLo[r]!; b < readHi[r]!; b++) {
+    // (Near reads: small integers.)
+    for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
       byteFirst[base + b] = -1;
       byteMulti[base + b] = 0;
     }
@@ -468,7 +516,7 @@ function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
     for (let r = 0; r < nr; r++) {
       const base = readInd[r]! * NEAR;
       const i = readAt[r]!;
-      for (let b = readLo[r]!; b < readHi[r]!; b++) {
+      for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
         const f = byteFirst[base + b]!;
         if (f < 0) byteFirst[base + b] = i;
         else if (f !== i) byteMulti[base + b] = 1;
@@ -498,7 +546,7 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
   const { order, m: n, at, kind, jt, jf } = fg;
   const stmtsOf = fg.stmts, terms = fg.terms;
   const syms = SYMS;
-  syms.n = 0;
+  syms.clear();
   if (n > inHead.length) {
     const c = Math.max(n, inHead.length * 2);
     inHead = new Int32Array(c);

@@ -372,21 +372,16 @@ function thread(): number {
 
 /** optimize.ts sinkRejects on the tables (order: all n slots): true when a block was sunk. */
 function sinkRejects(): boolean {
-  for (let i = 0; i < n; i++) {
-    const s = order[i]!;
-    accepts[i] = kind[s] === RET && terms[s]!.k >>> 0 !== 0 ? 1 : 0;
-    sunk[s] = 0;
-  }
-  for (let i = n - 1; i >= 0; i--) {
-    if (accepts[i]) continue;
-    const s = order[i]!;
-    if (kind[s] === BRANCH && (accepts[at[jt[s]!]!] || accepts[at[jf[s]!]!])) accepts[i] = 1;
-  }
+  // (One backward pass: successors come later in the order; sinking a block changes nothing
+  // its predecessors read.)
   let any = false;
-  for (let i = 0; i < n; i++) {
-    if (accepts[i]) continue;
+  for (let i = n - 1; i >= 0; i--) {
     const s = order[i]!;
-    if (kind[s] === RET && stmtsOf[s]!.length === 0) continue;
+    sunk[s] = 0;
+    const ks = kind[s];
+    const a = ks === RET ? terms[s]!.k >>> 0 !== 0 : ks === BRANCH && (accepts[at[jt[s]!]!] === 1 || accepts[at[jf[s]!]!] === 1);
+    accepts[i] = a ? 1 : 0;
+    if (a || (ks === RET && stmtsOf[s]!.length === 0)) continue;
     kind[s] = RET;
     stmtsOf[s] = [];
     terms[s] = SUNK;
@@ -495,7 +490,7 @@ function route(entry: Block): Cfg | undefined {
   // Nothing for the clean-up to do: no test with the same block on both sides (no jumps).
   for (let i = 0; i < m; i++) {
     const s = order[i]!;
-    if (kind[s] === BRANCH && jt[s] === jf[s]) return undefined;
+    if (jt[s] === jf[s] && kind[s] === BRANCH) return undefined;
   }
   const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
   const newStmts: (Stmt[] | undefined)[] = [];
