@@ -57,9 +57,11 @@ let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
 /** Loads tested twice, threading's precheck. */
 let keysSeen = new Float64Array(cap);
-/** Merging's hash table: slot + 1 of a kept block (0 empty), and its hash. */
+/** Merging's hash table: slot + 1 of a kept block, its hash, and the call it is from (tableEpoch). */
 let table = new Int32Array(256);
 let hashes = new Int32Array(256);
+let tableStamp = new Int32Array(256);
+let tableEpoch = 0;
 
 function growSlots(): void {
   const c = cap * 2;
@@ -102,6 +104,10 @@ function growSlots(): void {
 let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
 let slotById = new Int32Array(256);
 
+const NO_BLOCKS: Block[] = [];
+const NO_STMTS: Stmt[][] = [];
+const NO_TERMS: CodeK[] = [];
+
 /** Per call: the blocks by slot, their statements and terminators' code and k. */
 let blocks: Block[] = [];
 let stmtsOf: Stmt[][] = [];
@@ -120,9 +126,10 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
   terms = [];
   const r = route(cfg.entry);
   for (let s = 0; s < n; s++) byId[blocks[s]!.id] = undefined;
-  blocks = [];
-  stmtsOf = [];
-  terms = [];
+  // (Nothing of this call's graph kept: shared empty lists, never added to.)
+  blocks = NO_BLOCKS;
+  stmtsOf = NO_STMTS;
+  terms = NO_TERMS;
   return r;
 }
 
@@ -414,7 +421,15 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
   if (size > table.length) {
     table = new Int32Array(size);
     hashes = new Int32Array(size);
-  } else table.fill(0, 0, size);
+    tableStamp = new Int32Array(size);
+    tableEpoch = 0;
+  }
+  // (An entry is this call's where its stamp is: no clearing.)
+  if (++tableEpoch > 0x3fffffff) {
+    tableStamp.fill(0);
+    tableEpoch = 1;
+  }
+  const epoch = tableEpoch;
   let next = 0;
   const out: Block[] = [];
   for (let i = m - 1; i >= 0; i--) {
@@ -436,7 +451,8 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
     h |= 0;
     let slot = (h ^ (h >>> 15)) & (size - 1);
     let hit = -1;
-    for (let e = table[slot]!; e !== 0; e = table[slot]!) {
+    for (; tableStamp[slot] === epoch; ) {
+      const e = table[slot]!;
       if (hashes[slot] === h) {
         const c = e - 1;
         const u = terms[c]!;
@@ -457,6 +473,7 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
     }
     table[slot] = s + 1;
     hashes[slot] = h;
+    tableStamp[slot] = epoch;
     denseId[s] = next++;
     let term: Terminator;
     if (br) term = { kind: 'branch', code: t.code, k: t.k, jt: out[a]!, jf: out[b]! };
