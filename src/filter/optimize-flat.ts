@@ -104,14 +104,14 @@ function growSlots(): void {
 let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
 let slotById = new Int32Array(256);
 
-const NO_BLOCKS: Block[] = [];
-const NO_STMTS: Stmt[][] = [];
-const NO_TERMS: CodeK[] = [];
+/** What the reused lists hold between calls. */
+const NO_STMTS: Stmt[] = [];
+const NO_BLOCK: Block = { id: -1, stmts: NO_STMTS, term: { kind: 'ret', code: 0x06, k: 0 } };
 
-/** Per call: the blocks by slot, their statements and terminators' code and k. */
-let blocks: Block[] = [];
-let stmtsOf: Stmt[][] = [];
-let terms: CodeK[] = [];
+/** By slot (reused between calls, the first n this call's): the blocks, their statements and terminators' code and k. */
+const blocks: Block[] = [];
+const stmtsOf: Stmt[][] = [];
+const terms: CodeK[] = [];
 let n = 0;
 
 /**
@@ -121,15 +121,14 @@ let n = 0;
 export function flatRoute(cfg: Cfg): Cfg | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
-  blocks = [];
-  stmtsOf = [];
-  terms = [];
   const r = route(cfg.entry);
-  for (let s = 0; s < n; s++) byId[blocks[s]!.id] = undefined;
-  // (Nothing of this call's graph kept: shared empty lists, never added to.)
-  blocks = NO_BLOCKS;
-  stmtsOf = NO_STMTS;
-  terms = NO_TERMS;
+  // (The lists are reused; what they hold past n is stale, and dropped here.)
+  for (let s = 0; s < n; s++) {
+    byId[blocks[s]!.id] = undefined;
+    blocks[s] = NO_BLOCK;
+    stmtsOf[s] = NO_STMTS;
+    terms[s] = SUNK;
+  }
   return r;
 }
 
@@ -153,17 +152,19 @@ function slotOf(b: Block): number {
   const s = n++;
   byId[id] = b;
   slotById[id] = s;
-  blocks.push(b);
   const stmts = b.stmts;
-  stmtsOf.push(stmts);
   const t = b.term;
-  state[s] = 0;
-  if (t.kind === 'branch') terms.push(t);
-  else if (t.kind === 'ret') terms.push(t);
-  else {
-    terms.push(SUNK);
-    return -1;
+  if (s < blocks.length) {
+    blocks[s] = b;
+    stmtsOf[s] = stmts;
+    terms[s] = t.kind === 'jump' ? SUNK : t;
+  } else {
+    blocks.push(b);
+    stmtsOf.push(stmts);
+    terms.push(t.kind === 'jump' ? SUNK : t);
   }
+  state[s] = 0;
+  if (t.kind === 'jump') return -1;
   // (Only statements the fast path takes, no Linux ancillary load.)
   for (let j = 0; j < stmts.length; j++) {
     const st = stmts[j]!;
