@@ -121,15 +121,21 @@ let n = 0;
 export function flatRoute(cfg: Cfg): Cfg | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
-  const r = route(cfg.entry);
-  // (The lists are reused; what they hold past n is stale, and dropped here.)
-  for (let s = 0; s < n; s++) {
-    byId[blocks[s]!.id] = undefined;
-    blocks[s] = NO_BLOCK;
-    stmtsOf[s] = NO_STMTS;
-    terms[s] = SUNK;
+  try {
+    return route(cfg.entry);
+  } catch (e) {
+    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  } finally {
+    // (The tables are reused: emptied for the next call, nothing of this graph kept.)
+    for (let s = 0; s < n; s++) {
+      byId[blocks[s]!.id] = undefined;
+      blocks[s] = NO_BLOCK;
+      stmtsOf[s] = NO_STMTS;
+      terms[s] = SUNK;
+    }
   }
-  return r;
 }
 
 /** The slot of b (found now if new), or -1 when the graph is not one the route takes. */
