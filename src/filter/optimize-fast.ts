@@ -45,13 +45,6 @@ interface Fact {
   next: Fact | undefined;
 }
 
-/** A way into a block: the facts on it, and what A and X hold (symbol, or -1). */
-interface Edge {
-  facts: Fact | undefined;
-  a: number;
-  x: number;
-}
-
 const NO_VALS: readonly number[] = [];
 
 /** Symbol kinds. */
@@ -100,13 +93,60 @@ class Syms {
     this.bits = i32(this.bits);
   }
 
+  /** The hash table: symbol by slot, valid where its stamp is this call's epoch. */
+  slots = new Int32Array(256);
+  stamp = new Int32Array(256);
+  epoch = 1;
+
+  /** Forget every symbol (a new call). */
+  clear(): void {
+    this.n = 0;
+    if (++this.epoch > 0x3fffffff) {
+      this.stamp.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /** A table twice as big holding the first n symbols. */
+  private rehash(n: number): void {
+    const size = this.slots.length * 2;
+    this.slots = new Int32Array(size);
+    this.stamp = new Int32Array(size);
+    this.epoch = 1;
+    const all = n;
+    this.n = 0;
+    for (let i = 0; i < all; i++) {
+      const mask = size - 1;
+      const k = this.k[i]!, code = this.code[i]!, base = this.base[i]!;
+      let h = (Math.imul((k | 0) ^ (code << 20) ^ Math.imul(base + 2, 0x27d4eb2f), 0x9e3779b1) >>> 24) & mask;
+      while (this.stamp[h] === this.epoch) h = (h + 1) & mask;
+      this.stamp[h] = this.epoch;
+      this.slots[h] = i;
+    }
+    this.n = all;
+  }
+
   get(kind: number, code: number, k: number, base: number): number {
     const n = this.n;
-    for (let i = 0; i < n; i++) {
-      if (this.kind[i] === kind && this.code[i] === code && this.k[i] === k && this.base[i] === base) return i;
+    // (An open-addressed table of the symbols named this call, by a hash of k, code and base;
+    // the code says the kind.)
+    const mask = this.slots.length - 1;
+    let h = (Math.imul((k | 0) ^ (code << 20) ^ Math.imul(base + 2, 0x27d4eb2f), 0x9e3779b1) >>> 24) & mask;
+    for (;;) {
+      if (this.stamp[h] !== this.epoch) break;
+      const i = this.slots[h]!;
+      if (this.k[i] === k && this.code[i] === code && this.base[i] === base) return i;
+      h = (h + 1) & mask;
     }
     if (n === this.kind.length) this.grow();
+    if (2 * (n + 1) > this.slots.length) {
+      this.rehash(n);
+      return this.get(kind, code, k, base);
+    }
+    this.stamp[h] = this.epoch;
+    this.slots[h] = n;
     this.n = n + 1;
+    if (n < symNeed.length) symNeed[n] = 0;
     this.kind[n] = kind;
     this.code[n] = code;
     this.k[n] = k;
@@ -211,17 +251,20 @@ function unite(f: Fact, g: Fact, max: number): Fact | undefined {
   return u.lo === 0 && u.hi === max && u.vals.length === 0 ? undefined : u;
 }
 
-/** Facts on every one of the edges. */
-function join(edges: readonly Edge[], syms: Syms): Fact | undefined {
-  const first = edges[0]!.facts;
+/**
+ * Facts on every one of the edges into a block: the list from edge `e0` on (`facts` and `next` by
+ * edge).
+ */
+function join(e0: number, facts: readonly (Fact | undefined)[], next: Int32Array, syms: Syms): Fact | undefined {
+  const first = facts[e0];
   let same = true;
-  for (let j = 1; j < edges.length; j++) if (edges[j]!.facts !== first) same = false;
+  for (let e = next[e0]!; e >= 0 && same; e = next[e]!) if (facts[e] !== first) same = false;
   if (same || first === undefined) return first;
   let out: Fact | undefined;
   for (let f: Fact | undefined = first; f !== undefined; f = f.next) {
     let u: Fact | undefined = f;
-    for (let j = 1; j < edges.length && u !== undefined; j++) {
-      let g: Fact | undefined = edges[j]!.facts;
+    for (let e = next[e0]!; e >= 0 && u !== undefined; e = next[e]!) {
+      let g: Fact | undefined = facts[e];
       while (g !== undefined && g.s !== f.s) g = g.next;
       u = g === undefined ? undefined : unite(u, g, syms.max[f.s]!);
     }
@@ -259,6 +302,46 @@ const SYMS = new Syms();
 /** Values whose facts a block's check meets: symbols it loads or tests. */
 let touched: Int32Array = new Int32Array(16);
 
+/** A graph as flat arrays by slot (see optimize-flat.ts), for the walk below. */
+export interface FlatGraph {
+  /** Slots in a topological order, entry first (the first `m`). */
+  order: Int32Array;
+  m: number;
+  /** Position in `order` by slot. */
+  at: Int32Array;
+  /** By slot: RET, BRANCH or JUMP; successors (a jump's target in `jt`). */
+  kind: Uint8Array;
+  jt: Int32Array;
+  jf: Int32Array;
+  /** By slot: the statements, and the terminator's code and k (a jump's: anything). */
+  stmts: Stmt[][];
+  terms: CodeK[];
+}
+
+/** A return's or a branch's code and k. */
+export interface CodeK {
+  code: number;
+  k: number;
+}
+
+const NO_CODE: CodeK = { code: -1, k: 0 };
+
+export const RET = 0, BRANCH = 1, JUMP = 2;
+
+/** Is every statement of a kind the walk takes (else it ends at once: the walk may find it late)? */
+export function stmtsTaken(stmts: readonly Stmt[]): boolean {
+  for (let j = 0; j < stmts.length; j++) {
+    const c = stmts[j]!.code;
+    if (c !== 0x20 && c !== 0x28 && c !== 0x30 && c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return false;
+  }
+  return true;
+}
+
+/** fastPath's view of a Graph (reused between calls). */
+let view: FlatGraph = {
+  order: new Int32Array(64), m: 0, at: new Int32Array(64), kind: new Uint8Array(64), jt: new Int32Array(64), jf: new Int32Array(64), stmts: [], terms: [],
+};
+
 /**
  * Drop reloads and check that the rounds could do nothing more (see above); true when the graph
  * qualified and the reloads were dropped, false (nothing changed) otherwise. `g` is the graph of
@@ -268,40 +351,244 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
   if (g.headers.size) return false;
   const order = g.order;
   const n = order.length;
-  // A statement of a kind no qualifying block has ends it at once (the walk below may find it late).
-  for (let i = 0; i < n; i++) {
-    for (const st of order[i]!.stmts) {
-      const c = st.code;
-      if (c !== 0x20 && c !== 0x28 && c !== 0x30 && c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return false;
-    }
+  for (let i = 0; i < n; i++) if (!stmtsTaken(order[i]!.stmts)) return false;
+  if (n > view.order.length) {
+    const c = Math.max(n, view.order.length * 2);
+    view = { order: new Int32Array(c), m: 0, at: new Int32Array(c), kind: new Uint8Array(c), jt: new Int32Array(c), jf: new Int32Array(c), stmts: [], terms: [] };
   }
+  const v = view;
   const pos = g.index;
-  const syms = SYMS;
-  syms.n = 0;
-  const incoming: Edge[][] = [];
-  for (let i = 0; i < n; i++) incoming.push([]);
-  const newStmts: (Stmt[] | undefined)[] = [];
-  let dropped = false;
+  const stmts: Stmt[][] = [];
+  const terms: CodeK[] = [];
   for (let i = 0; i < n; i++) {
     const b = order[i]!;
-    const ins = incoming[i]!;
+    const t = b.term;
+    v.order[i] = i;
+    v.at[i] = i;
+    stmts.push(b.stmts);
+    if (t.kind === 'branch') {
+      v.kind[i] = BRANCH;
+      v.jt[i] = pos.get(t.jt)!;
+      v.jf[i] = pos.get(t.jf)!;
+      terms.push(t);
+    } else if (t.kind === 'jump') {
+      v.kind[i] = JUMP;
+      v.jt[i] = pos.get(t.target)!;
+      terms.push(NO_CODE);
+    } else {
+      v.kind[i] = RET;
+      terms.push(t);
+    }
+  }
+  v.m = n;
+  v.stmts = stmts;
+  v.terms = terms;
+  const newStmts: (Stmt[] | undefined)[] = [];
+  const ok = fastWalk(v, newStmts);
+  v.stmts = v.terms = [];
+  if (!ok) return false;
+  for (let i = 0; i < n; i++) if (newStmts[i] !== undefined) order[i]!.stmts = newStmts[i]!;
+  void cfg;
+  return true;
+}
+
+/**
+ * The walk's tables, reused between calls (grown as needed): by edge, what A and X hold on it and
+ * the next edge into the same block; by position, the first and last edge into the block; the
+ * packet bytes each block's statements read (start, end, 1 for loads relative to X, position).
+ */
+let edgeA = new Int32Array(64);
+let edgeX = new Int32Array(64);
+let edgeNext = new Int32Array(64);
+let inHead = new Int32Array(32);
+let inTail = new Int32Array(32);
+let readLo = new Float64Array(64);
+let readHi = new Float64Array(64);
+let readInd = new Uint8Array(64);
+let readAt: Int32Array = new Int32Array(64);
+/** By symbol: 0 not yet known, 1 when no two blocks read its bytes (no fact on it is ever met), 2 otherwise. */
+let symNeed = new Uint8Array(64);
+
+/**
+ * Could a fact on symbol s ever be met (fastWalk's check or a later test of it)? Only where two
+ * blocks of the graph read bytes of it (one of them made the value): else no block after the
+ * one that tests it reads any of its bytes. Loads relative to X count as one space (whatever X
+ * holds); nr: how many reads there are.
+ */
+function needed(syms: Syms, s: number, nr: number): boolean {
+  if (s >= symNeed.length) {
+    const b = new Uint8Array(Math.max(s + 1, symNeed.length * 2));
+    symNeed = b;
+    for (let i = 0; i < syms.n; i++) b[i] = 0;
+  }
+  const m = symNeed[s]!;
+  if (m !== 0) return m === 2;
+  const ind = syms.space[s]! > 0 ? 1 : 0;
+  const lo = syms.lo[s]!, hi = syms.hi[s]!;
+  let first = -1;
+  let two = false;
+  if (nearReads) {
+    // (By byte: a second block reads the byte, or bytes of the value read by different blocks.)
+    const base = ind * NEAR;
+    for (let b = lo | 0, end = hi | 0; b < end && !two; b++) {
+      const f = byteFirst[base + b]!;
+      if (byteMulti[base + b]) two = true;
+      else if (f >= 0) {
+        if (first < 0) first = f;
+        else if (f !== first) two = true;
+      }
+    }
+    symNeed[s] = two ? 2 : 1;
+    return two;
+  }
+  for (let r = 0; r < nr; r++) {
+    if (readInd[r] !== ind || readLo[r]! >= hi || lo >= readHi[r]!) continue;
+    const b = readAt[r]!;
+    if (first < 0) first = b;
+    else if (b !== first) {
+      two = true;
+      break;
+    }
+  }
+  symNeed[s] = two ? 2 : 1;
+  return two;
+}
+
+/**
+ * The reads by byte, where every read is within the first NEAR bytes of its space (nearReads):
+ * per byte (packet bytes, then bytes relative to X), the first block that reads it and whether
+ * another one does (cleared per call).
+ */
+const NEAR = 256;
+const byteFirst = new Int32Array(2 * NEAR).fill(-1);
+const byteMulti = new Uint8Array(2 * NEAR);
+let nearReads = false;
+/** How many of the reads in readLo/readHi/readInd the tables by byte hold (to clear next call). */
+let filled = 0;
+
+/** The reads of the blocks at positions 0..n-1 into the tables above; how many. */
+function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
+  // (First clear what the last call left in the tables by byte.)
+  for (let r = 0; r < filled; r++) {
+    const base = readInd[r]! * NEAR;
+    // (Near reads: small integers.)
+    for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
+      byteFirst[base + b] = -1;
+      byteMulti[base + b] = 0;
+    }
+  }
+  filled = 0;
+  let nr = 0;
+  let near = true;
+  for (let i = 0; i < n; i++) {
+    const stmts = stmtsOf[order[i]!]!;
+    for (let j = 0; j < stmts.length; j++) {
+      const st = stmts[j]!;
+      const code = st.code;
+      const k = st.k >>> 0;
+      if (nr === readLo.length) {
+        const c = nr * 2;
+        const f = (a: Float64Array) => {
+          const b = new Float64Array(c);
+          b.set(a);
+          return b;
+        };
+        readLo = f(readLo);
+        readHi = f(readHi);
+        const u = new Uint8Array(c);
+        u.set(readInd);
+        readInd = u;
+        readAt = grow(readAt);
+      }
+      // (0x54, `and #m`, reads no packet byte.)
+      if (code === 0x54) continue;
+      const size = code === 0xb1 ? 1 : code === 0x20 || code === 0x40 ? 4 : code === 0x28 || code === 0x48 ? 2 : 1;
+      readLo[nr] = k;
+      readHi[nr] = k + size;
+      readInd[nr] = code >= 0x40 && code <= 0x50 ? 1 : 0;
+      readAt[nr] = i;
+      nr++;
+      if (k + size > NEAR) near = false;
+    }
+  }
+  nearReads = near;
+  if (near) {
+    for (let r = 0; r < nr; r++) {
+      const base = readInd[r]! * NEAR;
+      const i = readAt[r]!;
+      for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
+        const f = byteFirst[base + b]!;
+        if (f < 0) byteFirst[base + b] = i;
+        else if (f !== i) byteMulti[base + b] = 1;
+      }
+    }
+    // (Cleared next call from readLo/readHi/readInd, which still hold them then.)
+    filled = nr;
+  }
+  return nr;
+}
+
+/** Add edge e at the end of the edges into position p. */
+function link(e: number, p: number): void {
+  edgeNext[e] = -1;
+  const tl = inTail[p]!;
+  if (tl < 0) inHead[p] = e;
+  else edgeNext[tl] = e;
+  inTail[p] = e;
+}
+
+/**
+ * The walk of fastPath over a flat graph whose statements are all of kinds it takes: true when
+ * the graph qualified, with the statements left after dropping reloads in `newStmts` (by slot,
+ * where any were dropped); nothing is changed.
+ */
+export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boolean {
+  const { order, m: n, at, kind, jt, jf } = fg;
+  const stmtsOf = fg.stmts, terms = fg.terms;
+  const syms = SYMS;
+  syms.clear();
+  if (n > inHead.length) {
+    const c = Math.max(n, inHead.length * 2);
+    inHead = new Int32Array(c);
+    inTail = new Int32Array(c);
+  }
+  if (2 * n > edgeA.length) {
+    const c = Math.max(2 * n, edgeA.length * 2);
+    edgeA = new Int32Array(c);
+    edgeX = new Int32Array(c);
+    edgeNext = new Int32Array(c);
+  }
+  for (let i = 0; i < n; i++) inHead[i] = inTail[i] = -1;
+  const nr = collectReads(order, n, stmtsOf);
+  // (Facts by edge: made per call, they hold young objects.)
+  const edgeFacts: (Fact | undefined)[] = [];
+  let ne = 0;
+  for (let i = 0; i < n; i++) {
+    const slot = order[i]!;
+    const e0 = inHead[i]!;
     let a0 = -1, x0 = -1;
     let facts: Fact | undefined;
+    const stmts = stmtsOf[slot]!;
+    const bk = kind[slot];
+    if (bk === RET) {
+      // (A return passes nothing on: no facts or values to join.)
+      if ((i > 0 && e0 < 0) || stmts.length || terms[slot]!.code !== 0x06) return false;
+      continue;
+    }
     if (i > 0) {
-      if (ins.length === 0) return false;
-      a0 = ins[0]!.a;
-      x0 = ins[0]!.x;
-      for (let j = 1; j < ins.length; j++) {
-        if (ins[j]!.a !== a0) a0 = -1;
-        if (ins[j]!.x !== x0) x0 = -1;
+      if (e0 < 0) return false;
+      a0 = edgeA[e0]!;
+      x0 = edgeX[e0]!;
+      for (let e = edgeNext[e0]!; e >= 0; e = edgeNext[e]!) {
+        if (edgeA[e] !== a0) a0 = -1;
+        if (edgeX[e] !== x0) x0 = -1;
       }
-      facts = join(ins, syms);
+      facts = join(e0, edgeFacts, edgeNext, syms);
     }
     let a = a0, x = x0;
     let aWrote = false, xWrote = false, aPending = false, xPending = false;
     let nt = 0;
     let tbits = 0;
-    const stmts = b.stmts;
     let kept: Stmt[] | undefined;
     for (let j = 0; j < stmts.length; j++) {
       const st = stmts[j]!;
@@ -348,24 +635,23 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
         if (kept === undefined) kept = stmts.slice(0, j);
       } else if (kept !== undefined) kept.push(st);
     }
-    const t = b.term;
-    if (t.kind !== 'branch') {
+    if (bk !== BRANCH) {
       if (stmts.length) return false;
-      if (t.kind === 'ret') {
-        if (t.code !== 0x06) return false;
-        continue;
-      }
-      incoming[pos.get(t.target)!]!.push({ facts, a, x });
+      edgeFacts.push(facts);
+      edgeA[ne] = a;
+      edgeX[ne] = x;
+      link(ne++, at[jt[slot]!]!);
       continue;
     }
+    const t = terms[slot]!;
     const op = t.code & 0xf0;
     if ((t.code & 0x08) !== 0 || op === 0 || op > 0x40 || a < 0 || xPending) return false;
     if ((aWrote && a === a0) || (xWrote && x === x0)) return false;
     const k = t.k >>> 0;
     const mx = syms.max[a]!;
-    const kind = syms.kind[a];
-    if (kind === MSH) return false;
-    if (kind === AND) {
+    const sk = syms.kind[a];
+    if (sk === MSH) return false;
+    if (sk === AND) {
       if (op !== 0x10 || k === 0 || k === mx || (k & ~mx) >>> 0 !== 0 || ((mx & (mx - 1)) >>> 0) === 0) return false;
     } else if (op === 0x10 ? k > mx : op === 0x20 ? k >= mx : op === 0x30 ? k === 0 || k > mx : (k & mx) === 0) return false;
     if (nt === touched.length) touched = grow(touched);
@@ -373,32 +659,35 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
     tbits |= syms.bits[a]!;
     // No edge in may know anything of the bytes this block reads, except facts on the tested
     // value that leave its test undecided.
-    let known: Fact | undefined;
-    for (let e = 0; e < ins.length; e++) {
-      for (let f = ins[e]!.facts; f !== undefined; f = f.next) {
+    for (let e = e0; e >= 0; e = edgeNext[e]!) {
+      for (let f = edgeFacts[e]; f !== undefined; f = f.next) {
         if ((syms.bits[f.s]! & tbits) === 0) continue;
         let hit = false;
         for (let q = 0; q < nt && !hit; q++) hit = syms.overlaps(f.s, touched[q]!);
         if (!hit) continue;
-        if (f.s !== a || op === 0x40 || f.kind === OPAQUE || (kind === AND && f.vals.length > 1)) return false;
+        if (f.s !== a || op === 0x40 || f.kind === OPAQUE || (sk === AND && f.vals.length > 1)) return false;
         if (!possible(f, op, k, true) || !possible(f, op, k, false)) return false;
       }
     }
-    for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
-    if (kept !== undefined) {
-      newStmts[i] = kept;
-      dropped = true;
-    }
-    let ft: Fact, ff: Fact;
-    if (op === 0x40) ft = ff = add(facts, opaque(a), known);
+    if (kept !== undefined) newStmts[slot] = kept;
+    let ft: Fact | undefined, ff: Fact | undefined;
+    // (A fact no later block could meet is not made.)
+    if (!needed(syms, a, nr)) ft = ff = facts;
     else {
-      const base = known ?? unknown(a, mx);
-      ft = add(facts, apply(base, op, k, true), known);
-      ff = add(facts, apply(base, op, k, false), known);
+      let known: Fact | undefined;
+      for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
+      if (op === 0x40) ft = ff = add(facts, opaque(a), known);
+      else {
+        const base = known ?? unknown(a, mx);
+        ft = add(facts, apply(base, op, k, true), known);
+        ff = add(facts, apply(base, op, k, false), known);
+      }
     }
-    incoming[pos.get(t.jt)!]!.push({ facts: ft, a, x });
-    incoming[pos.get(t.jf)!]!.push({ facts: ff, a, x });
+    edgeFacts.push(ft, ff);
+    edgeA[ne] = edgeA[ne + 1] = a;
+    edgeX[ne] = edgeX[ne + 1] = x;
+    link(ne++, at[jt[slot]!]!);
+    link(ne++, at[jf[slot]!]!);
   }
-  if (dropped) for (let i = 0; i < n; i++) if (newStmts[i] !== undefined) order[i]!.stmts = newStmts[i]!;
   return true;
 }

@@ -55,7 +55,7 @@ function readsA(b: Block, memo: number[], depth: number): boolean {
  * A test outcome: load key (code * 2^32 + offset), jump op, constant, truth. Facts form
  * persistent lists (newest first, sharing their tails): an edge adds one to its block's list.
  */
-interface Fact {
+export interface Fact {
   key: number;
   op: number;
   k: number;
@@ -70,7 +70,7 @@ function testedLoad(b: Block): number {
 }
 
 /** The absolute load a block tests against a constant (key), or -1 when it is not a pure load-and-test. */
-function loadKey(b: Block): number {
+export function loadKey(b: Block): number {
   const t = b.term;
   if (t.kind !== 'branch' || b.stmts.length !== 1 || (t.code & 0x08) !== 0 || t.jt === t.jf) return -1;
   const s = b.stmts[0]!;
@@ -90,7 +90,7 @@ function compare(op: number, a: number, b: number): boolean {
 }
 
 /** The outcome of `key op k` that facts decide, or undefined. */
-function decide(facts: Fact | undefined, key: number, op: number, k: number): boolean | undefined {
+export function decide(facts: Fact | undefined, key: number, op: number, k: number): boolean | undefined {
   for (let f = facts; f !== undefined; f = f.next) {
     if (f.key !== key) continue;
     if (f.op === op && f.k === k) return f.truth;
@@ -108,7 +108,7 @@ function has(list: Fact | undefined, f: Fact): boolean {
 }
 
 /** Facts in both lists (lists are never changed once made). */
-function intersect(a: Fact | undefined, b: Fact | undefined): Fact | undefined {
+export function intersect(a: Fact | undefined, b: Fact | undefined): Fact | undefined {
   if (a === b || a === undefined) return a;
   if (b === undefined) return b;
   const kept: Fact[] = [];
@@ -218,6 +218,8 @@ export function prethread(cfg: Cfg, g: Graph, reached?: Block[]): boolean {
       if (kept === 0 && i > 0) continue;
     }
     if (reached !== undefined) reached.push(b);
+    // (A return passes nothing on: no facts to intersect.)
+    if (t.kind === 'ret') continue;
     if (i > 0) {
       facts = ins[0]!.facts;
       for (let j = 1; j < nIn; j++) facts = intersect(facts, ins[j]!.facts);

@@ -30,6 +30,7 @@ import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
 import { fastPath } from './optimize-fast.js';
+import { flatRoute } from './optimize-flat.js';
 import { localPath } from './optimize-local.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
@@ -252,6 +253,10 @@ function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): 
 export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   // A graph the rounds would return unchanged is returned as it is (optimize-pre.ts).
   if (alreadyOptimal(cfg)) return cfg;
+  // Most other graphs end on the fast path in the first round: that round on flat tables
+  // (optimize-flat.ts), where it takes the graph.
+  const flat = flatRoute(cfg);
+  if (flat !== undefined) return flat;
   const work = cloneCfg(cfg);
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;

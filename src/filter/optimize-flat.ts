@@ -1,0 +1,524 @@
+/**
+ * The flat route: the optimiser's first round (optimize.ts) for the graphs that end on the fast
+ * path, on arrays by block instead of a working copy of the blocks and its graphs. It does what
+ * that round does, in the same order and with the same results: the first threading pass
+ * (optimize-pre.ts), reject sinking, the fast path's walk (optimize-fast.ts) and merging
+ * identical blocks; the blocks of the result are made once, at the end.
+ *
+ * It takes graphs of the kinds that round ends on the fast path for: acyclic, small unique ids,
+ * no jump, no test against X, statements only of the kinds the fast path takes and no Linux
+ * ancillary load, returns only of constants. It gives up (undefined, nothing changed, the caller
+ * runs the rounds) wherever that round would go on: a jump or a test with the same block on both
+ * sides to clean up, a graph the fast path does not take, merging that leaves a test with the
+ * same block on both sides.
+ *
+ * A block's slot is the order in which the depth-first walk found it; tables by slot are typed
+ * arrays reused between calls; what holds objects is made per call.
+ */
+import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
+import { BRANCH, RET, fastWalk } from './optimize-fast.js';
+import type { CodeK, FlatGraph } from './optimize-fast.js';
+import * as pre from './optimize-pre.js';
+import type { Fact } from './optimize-pre.js';
+
+// Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
+const { decide, intersect } = pre;
+
+/** A sunk block's terminator (never handed out: the result gets its own). */
+const SUNK: CodeK = { code: 0x06, k: 0 };
+
+/** Tables by slot (grown together by doubling). */
+let cap = 64;
+let kind = new Uint8Array(cap);
+let jt = new Int32Array(cap);
+let jf = new Int32Array(cap);
+let order = new Int32Array(cap);
+let at = new Int32Array(cap);
+/** The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad), or -1. */
+let key = new Float64Array(cap);
+/** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
+let state = new Uint8Array(cap);
+let post = new Int32Array(cap);
+/** Threading: whether A is read on entry (0 unknown, 1 no, 2 yes); the first and last edge in. */
+let readA = new Uint8Array(cap);
+let inHead = new Int32Array(cap);
+let inTail = new Int32Array(cap);
+/** The blocks still reached after threading, in order. */
+let reached = new Int32Array(cap);
+/** Reject sinking: whether the block at a position can accept; whether a slot was sunk. */
+let accepts = new Uint8Array(cap);
+let sunk = new Uint8Array(cap);
+/** Merging: a slot's representative (-1: itself) and a kept slot's dense id. */
+let rep = new Int32Array(cap);
+let denseId = new Int32Array(cap);
+/** Threading's edges (two per branch): source slot, side (0 jt, 1 jf), next edge into the same block. */
+let eFrom = new Int32Array(2 * cap);
+let eSide = new Uint8Array(2 * cap);
+let eNext = new Int32Array(2 * cap);
+/** Loads tested twice, threading's precheck. */
+let keysSeen = new Float64Array(cap);
+/** Merging's hash table: slot + 1 of a kept block, its hash, and the call it is from (tableEpoch). */
+let table = new Int32Array(256);
+let hashes = new Int32Array(256);
+let tableStamp = new Int32Array(256);
+let tableEpoch = 0;
+
+function growSlots(): void {
+  const c = cap * 2;
+  const u8 = (a: Uint8Array) => {
+    const b = new Uint8Array(c);
+    b.set(a);
+    return b;
+  };
+  const i32 = (a: Int32Array, f = 1) => {
+    const b = new Int32Array(c * f);
+    b.set(a);
+    return b;
+  };
+  kind = u8(kind);
+  jt = i32(jt);
+  jf = i32(jf);
+  order = i32(order);
+  at = i32(at);
+  const k2 = new Float64Array(c);
+  k2.set(key);
+  key = k2;
+  state = u8(state);
+  post = i32(post);
+  readA = u8(readA);
+  inHead = i32(inHead);
+  inTail = i32(inTail);
+  reached = i32(reached);
+  accepts = u8(accepts);
+  sunk = u8(sunk);
+  rep = i32(rep);
+  denseId = i32(denseId);
+  eFrom = i32(eFrom, 2);
+  eSide = new Uint8Array(2 * c);
+  eNext = i32(eNext, 2);
+  keysSeen = new Float64Array(c);
+  cap = c;
+}
+
+/** Blocks found so far by id (cleared after each call), and their slots. */
+let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
+let slotById = new Int32Array(256);
+
+/** What the reused lists hold between calls. */
+const NO_STMTS: Stmt[] = [];
+const NO_BLOCK: Block = { id: -1, stmts: NO_STMTS, term: { kind: 'ret', code: 0x06, k: 0 } };
+
+/** By slot (reused between calls, the first n this call's): the blocks, their statements and terminators' code and k. */
+const blocks: Block[] = [];
+const stmtsOf: Stmt[][] = [];
+const terms: CodeK[] = [];
+let n = 0;
+
+/**
+ * The optimiser's first round for a graph that ends on the fast path (see above): the optimised
+ * graph (new blocks), or undefined when the graph is not one this takes.
+ */
+export function flatRoute(cfg: Cfg): Cfg | undefined {
+  if (cfg.cyclic) return undefined;
+  n = 0;
+  try {
+    return route(cfg.entry);
+  } catch (e) {
+    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  } finally {
+    // (The tables are reused: emptied for the next call, nothing of this graph kept.)
+    for (let s = 0; s < n; s++) {
+      byId[blocks[s]!.id] = undefined;
+      blocks[s] = NO_BLOCK;
+      stmtsOf[s] = NO_STMTS;
+      terms[s] = SUNK;
+    }
+  }
+}
+
+/** The slot of b (found now if new), or -1 when the graph is not one the route takes. */
+function slotOf(b: Block): number {
+  const id = b.id;
+  if (id >>> 0 !== id || id >= 0x10000) return -1;
+  if (id >= byId.length) {
+    const m = Math.max(id + 1, byId.length * 2);
+    const more = new Array<Block | undefined>(m).fill(undefined);
+    for (let i = 0; i < byId.length; i++) more[i] = byId[i];
+    byId = more;
+    const s2 = new Int32Array(m);
+    s2.set(slotById);
+    slotById = s2;
+  }
+  const seen = byId[id];
+  if (seen === b) return slotById[id]!;
+  if (seen !== undefined) return -1;
+  if (n === cap) growSlots();
+  const s = n++;
+  byId[id] = b;
+  slotById[id] = s;
+  const stmts = b.stmts;
+  const t = b.term;
+  if (s < blocks.length) {
+    blocks[s] = b;
+    stmtsOf[s] = stmts;
+    terms[s] = t.kind === 'jump' ? SUNK : t;
+  } else {
+    blocks.push(b);
+    stmtsOf.push(stmts);
+    terms.push(t.kind === 'jump' ? SUNK : t);
+  }
+  state[s] = 0;
+  if (t.kind === 'jump') return -1;
+  // (Only statements the fast path takes, no Linux ancillary load.)
+  for (let j = 0; j < stmts.length; j++) {
+    const st = stmts[j]!;
+    const c = st.code;
+    if (c === 0x20 || c === 0x28 || c === 0x30) {
+      if (st.k >>> 0 >= 0x80000000) return -1;
+    } else if (c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return -1;
+  }
+  key[s] = -1;
+  if (t.kind === 'ret') {
+    if (t.code !== 0x06) return -1;
+    kind[s] = RET;
+    return s;
+  }
+  if ((t.code & 0x08) !== 0) return -1;
+  kind[s] = BRANCH;
+  // (optimize-pre.ts testedLoad: `ld[hb] [k]; jeq #c` and nothing else, with two sides.)
+  if (t.code === 0x15 && stmts.length === 1 && t.jt !== t.jf) {
+    const st = stmts[0]!;
+    const code = st.code;
+    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = code * 0x100000000 + (st.k >>> 0);
+  }
+  return s;
+}
+
+/** Postorder of the walks below so far; false once a walk has failed (back edge, too deep, a block not taken). */
+let np = 0;
+let walkOk = true;
+
+/** Deeper than this, the walks give up (they recurse; the rounds' walks do not). */
+const MAX_DEPTH = 1000;
+
+/** Depth-first from slot s, finding the graph's blocks (successors from the blocks): postorder into `post`. */
+function find(s: number, depth: number): void {
+  state[s] = 1;
+  if (kind[s] === BRANCH) {
+    if (depth > MAX_DEPTH) {
+      walkOk = false;
+      return;
+    }
+    const t = blocks[s]!.term as Extract<Terminator, { kind: 'branch' }>;
+    const a = slotOf(t.jt);
+    if (a < 0) {
+      walkOk = false;
+      return;
+    }
+    jt[s] = a;
+    const sa = state[a];
+    if (sa === 0) find(a, depth + 1);
+    else if (sa === 1) walkOk = false;
+    if (!walkOk) return;
+    if (t.jf === t.jt) jf[s] = a;
+    else {
+      const b = slotOf(t.jf);
+      if (b < 0) {
+        walkOk = false;
+        return;
+      }
+      jf[s] = b;
+      const sb = state[b];
+      if (sb === 0) find(b, depth + 1);
+      else if (sb === 1) walkOk = false;
+      if (!walkOk) return;
+    }
+  }
+  state[s] = 2;
+  post[np++] = s;
+}
+
+/** Depth-first from slot s over the tables' successors: postorder into `post`. */
+function rewalk(s: number): void {
+  state[s] = 1;
+  if (kind[s] === BRANCH) {
+    const a = jt[s]!, b = jf[s]!;
+    if (state[a] === 0) rewalk(a);
+    if (b !== a && state[b] === 0) rewalk(b);
+  }
+  state[s] = 2;
+  post[np++] = s;
+}
+
+/**
+ * Depth-first from `e` (true side first), as buildGraph: the reverse postorder into `order`,
+ * positions into `at`; how many, or -1 (a back edge, too deep, a block the route does not
+ * take). `first`: the graph's blocks are being found, else the successors are the tables' (an
+ * acyclic graph no deeper than when found).
+ */
+function walk(e: number, first: boolean): number {
+  np = 0;
+  walkOk = true;
+  if (first) find(e, 0);
+  else rewalk(e);
+  if (!walkOk) return -1;
+  for (let i = 0; i < np; i++) {
+    const s = post[np - 1 - i]!;
+    order[i] = s;
+    at[s] = i;
+  }
+  return np;
+}
+
+/** Is A read on entry to the block (before a statement writes it)? Memoised in readA. */
+function readsA(s: number): boolean {
+  const m = readA[s]!;
+  if (m !== 0) return m === 2;
+  let live = kind[s] === BRANCH;
+  const stmts = stmtsOf[s]!;
+  for (let j = 0; j < stmts.length; j++) {
+    const c = stmts[j]!.code;
+    if (c === 0x54) {
+      live = true;
+      break;
+    }
+    if (c !== 0xb1) {
+      live = false;
+      break;
+    }
+  }
+  readA[s] = live ? 2 : 1;
+  return live;
+}
+
+/** Add edge e at the end of the edges into s. */
+function link(e: number, s: number): void {
+  eNext[e] = -1;
+  const tl = inTail[s]!;
+  if (tl < 0) inHead[s] = e;
+  else eNext[tl] = e;
+  inTail[s] = e;
+}
+
+/**
+ * optimize-pre.ts prethread on the tables (order: all n slots): true when an edge moved; the
+ * blocks still reached then go to `reached` (how many: the result's count, else 0).
+ */
+function thread(): number {
+  // Only a load tested twice can be decided: without one, there is nothing to walk for.
+  let nk = 0;
+  let twice = false;
+  for (let i = 0; i < n && !twice; i++) {
+    const k = key[order[i]!]!;
+    if (k < 0) continue;
+    for (let j = 0; j < nk; j++) {
+      if (keysSeen[j] === k) {
+        twice = true;
+        break;
+      }
+    }
+    keysSeen[nk++] = k;
+  }
+  if (!twice) return 0;
+  for (let s = 0; s < n; s++) {
+    inHead[s] = inTail[s] = -1;
+    readA[s] = 0;
+  }
+  const facts: (Fact | undefined)[] = [];
+  let ne = 0;
+  let nr = 0;
+  let moved = false;
+  for (let i = 0; i < n; i++) {
+    const s = order[i]!;
+    if (i > 0 && inHead[s]! < 0) continue; // no way in any more
+    const k = key[s]!;
+    if (k >= 0) {
+      const t = terms[s]!;
+      const op = t.code & 0xf0;
+      const c = t.k >>> 0;
+      // Edges the facts decide go on to the side taken (A is only read there if never).
+      let e = inHead[s]!;
+      inHead[s] = inTail[s] = -1;
+      while (e >= 0) {
+        const next = eNext[e]!;
+        const d = decide(facts[e], k, op, c);
+        const to = d === undefined ? -1 : d ? jt[s]! : jf[s]!;
+        if (to >= 0 && !readsA(to)) {
+          if (eSide[e] === 0) jt[eFrom[e]!] = to;
+          else jf[eFrom[e]!] = to;
+          link(e, to);
+          moved = true;
+        } else link(e, s);
+        e = next;
+      }
+      if (inHead[s]! < 0 && i > 0) continue;
+    }
+    reached[nr++] = s;
+    // (A return passes nothing on: no facts to intersect.)
+    if (kind[s] === RET) continue;
+    let f: Fact | undefined;
+    if (i > 0) {
+      let e = inHead[s]!;
+      f = facts[e];
+      for (e = eNext[e]!; e >= 0; e = eNext[e]!) f = intersect(f, facts[e]);
+    }
+    let ft = f, ff = f;
+    if (k >= 0) {
+      const t = terms[s]!;
+      const op = t.code & 0xf0;
+      const c = t.k >>> 0;
+      ft = { key: k, op, k: c, truth: true, next: f };
+      ff = { key: k, op, k: c, truth: false, next: f };
+    }
+    eFrom[ne] = s;
+    eSide[ne] = 0;
+    facts.push(ft);
+    link(ne++, jt[s]!);
+    eFrom[ne] = s;
+    eSide[ne] = 1;
+    facts.push(ff);
+    link(ne++, jf[s]!);
+  }
+  return moved ? nr : 0;
+}
+
+/** optimize.ts sinkRejects on the tables (order: all n slots): true when a block was sunk. */
+function sinkRejects(): boolean {
+  // (One backward pass: successors come later in the order; sinking a block changes nothing
+  // its predecessors read.)
+  let any = false;
+  for (let i = n - 1; i >= 0; i--) {
+    const s = order[i]!;
+    sunk[s] = 0;
+    const ks = kind[s];
+    const a = ks === RET ? terms[s]!.k >>> 0 !== 0 : ks === BRANCH && (accepts[at[jt[s]!]!] === 1 || accepts[at[jf[s]!]!] === 1);
+    accepts[i] = a ? 1 : 0;
+    if (a || (ks === RET && stmtsOf[s]!.length === 0)) continue;
+    kind[s] = RET;
+    stmtsOf[s] = [];
+    terms[s] = SUNK;
+    sunk[s] = 1;
+    any = true;
+  }
+  return any;
+}
+
+function sameStmts(x: readonly Stmt[], y: readonly Stmt[]): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
+  return true;
+}
+
+/** The slot's representative among merged blocks. */
+function repOf(s: number): number {
+  const r = rep[s]!;
+  return r < 0 ? s : r;
+}
+
+/**
+ * optimize-merge.ts intern on the tables (the first m of order; statements as the fast path
+ * left them), and the result's blocks (successors first, as merging goes): the entry of the
+ * result, or undefined where merging leaves a test with the same block on both sides.
+ */
+function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): Block | undefined {
+  let size = 16;
+  while (size < 2 * m) size *= 2;
+  if (size > table.length) {
+    table = new Int32Array(size);
+    hashes = new Int32Array(size);
+    tableStamp = new Int32Array(size);
+    tableEpoch = 0;
+  }
+  // (An entry is this call's where its stamp is: no clearing.)
+  if (++tableEpoch > 0x3fffffff) {
+    tableStamp.fill(0);
+    tableEpoch = 1;
+  }
+  const epoch = tableEpoch;
+  let next = 0;
+  const out: Block[] = [];
+  for (let i = m - 1; i >= 0; i--) {
+    const s = order[i]!;
+    rep[s] = -1;
+    const t = terms[s]!;
+    const br = kind[s] === BRANCH;
+    let h: number;
+    let a = -1, b = -1;
+    if (br) {
+      a = jt[s] = repOf(jt[s]!);
+      b = jf[s] = repOf(jf[s]!);
+      // (Merging made the two sides one: the rounds would clean that up.)
+      if (a === b) return undefined;
+      h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(denseId[a]! + 1, 0x85ebca6b) ^ Math.imul(denseId[b]! + 7, 0xc2b2ae35);
+    } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
+    const stmts = newStmts[s] ?? stmtsOf[s]!;
+    for (let j = 0; j < stmts.length; j++) h = Math.imul(h ^ stmts[j]!.code, 0x01000193) ^ Math.imul(stmts[j]!.k, 0x5bd1e995);
+    h |= 0;
+    let slot = (h ^ (h >>> 15)) & (size - 1);
+    let hit = -1;
+    for (; tableStamp[slot] === epoch; ) {
+      const e = table[slot]!;
+      if (hashes[slot] === h) {
+        const c = e - 1;
+        const u = terms[c]!;
+        if (
+          kind[c] === kind[s] && u.code === t.code && u.k >>> 0 === t.k >>> 0 &&
+          (!br || (jt[c] === a && jf[c] === b)) &&
+          sameStmts(newStmts[c] ?? stmtsOf[c]!, stmts)
+        ) {
+          hit = c;
+          break;
+        }
+      }
+      slot = (slot + 1) & (size - 1);
+    }
+    if (hit >= 0) {
+      rep[s] = hit;
+      continue;
+    }
+    table[slot] = s + 1;
+    hashes[slot] = h;
+    tableStamp[slot] = epoch;
+    denseId[s] = next++;
+    let term: Terminator;
+    if (br) term = { kind: 'branch', code: t.code, k: t.k, jt: out[a]!, jf: out[b]! };
+    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
+    out[s] = { id: blocks[s]!.id, stmts, term, ix: s };
+  }
+  return out[repOf(entry)];
+}
+
+function route(entry: Block): Cfg | undefined {
+  const e = slotOf(entry);
+  if (e < 0) return undefined;
+  let m = walk(e, true);
+  if (m < 0) return undefined;
+  // First threading (the first n of order is the graph as generated), then reject sinking on
+  // the same order; the order after: a new walk where a block was sunk, else the blocks the
+  // threading still reached (in the old order, still topological), else the old order.
+  const nr = thread();
+  if (sinkRejects()) {
+    for (let s = 0; s < n; s++) state[s] = 0;
+    m = walk(e, false);
+    if (m < 0) return undefined;
+  } else if (nr > 0) {
+    for (let i = 0; i < nr; i++) {
+      const s = reached[i]!;
+      order[i] = s;
+      at[s] = i;
+    }
+    m = nr;
+  }
+  // Nothing for the clean-up to do: no test with the same block on both sides (no jumps).
+  for (let i = 0; i < m; i++) {
+    const s = order[i]!;
+    if (jt[s] === jf[s] && kind[s] === BRANCH) return undefined;
+  }
+  const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
+  const newStmts: (Stmt[] | undefined)[] = [];
+  if (!fastWalk(fg, newStmts)) return undefined;
+  const out = internOut(m, newStmts, e);
+  return out === undefined ? undefined : { entry: out };
+}
