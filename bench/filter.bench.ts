@@ -13,7 +13,7 @@
  *
  *   npm run bench -- filter
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,14 +22,21 @@ type FilterModule = typeof import('../src/filter/index.js');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = resolve(here, 'out');
-const MIN_MS = 300;
-const ROUNDS = 5;
 /**
- * Compiles between two clock reads, on both sides (filter_compile.c does the same): a clock read
- * costs ~110 ns from JavaScript and ~40 ns from C, a fifth of an unoptimised `ip` compile here.
+ * The two sides alternate in short slices, PAIRS pairs per expression and mode (libpcap then
+ * bpfkit, bpfkit then libpcap, ...), each slice about SLICE_MS of compiling: the speed of this
+ * shared machine drifts by up to 1.6x over seconds (measured: the same libpcap loop at 101k-145k
+ * compiles/s within four consecutive 300 ms runs), so the slices that are compared must lie close
+ * together in time. libpcap's side runs in one child process for the whole bench
+ * (filter_compile serve), asked for a number of compiles per slice.
+ */
+const PAIRS = 25;
+const SLICE_MS = 20;
+/**
+ * Compiles between two clock reads on bpfkit's side: a clock read costs ~110 ns from
+ * JavaScript, a fifth of an unoptimised `ip` compile here.
  */
 const BATCH = 16;
-
 export const EXPRESSIONS = [
   'ip',
   'tcp port 80',
@@ -53,15 +60,52 @@ function buildAnchor(): string {
   return bin;
 }
 
-interface Rate {
-  /** Compiles per second of wall time. */
-  wall: number;
-  /** Compiles per second of this process's CPU time (user+sys). */
-  cpu: number;
+/** One slice: compiles done, CPU (this process's user+sys) and wall nanoseconds, program length. */
+interface Slice {
+  n: number;
+  cpuNs: number;
+  wallNs: number;
   insns: number;
 }
 
-function bpfkitRate(compile: FilterModule['compile'], expr: string, optimize: boolean): Rate {
+/** libpcap's side: the harness in serve mode, one request line per slice. */
+class Anchor {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private buffered = '';
+  private waiting: ((line: string) => void) | undefined;
+  private readonly lines: string[] = [];
+
+  constructor(bin: string) {
+    this.child = spawn(bin, ['serve']);
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      let nl: number;
+      while ((nl = this.buffered.indexOf('\n')) >= 0) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        const w = this.waiting;
+        this.waiting = undefined;
+        if (w) w(line);
+        else this.lines.push(line);
+      }
+    });
+  }
+
+  async slice(expr: string, optimize: boolean, n: number): Promise<Slice> {
+    this.child.stdin.write(`${optimize ? 1 : 0}\t${n}\t${expr}\n`);
+    const line = this.lines.shift() ?? (await new Promise<string>((done) => (this.waiting = done)));
+    const [cpu, wall, insns] = line.split('\t').map(Number);
+    return { n, cpuNs: cpu!, wallNs: wall!, insns: insns! };
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+/** bpfkit's side: BATCH compiles between clock reads until SLICE_MS have passed. */
+function bpfkitSlice(compile: FilterModule['compile'], expr: string, optimize: boolean): Slice {
   let n = 0;
   let insns = 0;
   const c0 = process.cpuUsage();
@@ -71,9 +115,9 @@ function bpfkitRate(compile: FilterModule['compile'], expr: string, optimize: bo
     for (let i = 0; i < BATCH; i++) insns = compile(expr, { optimize }).length;
     n += BATCH;
     t = performance.now() - t0;
-  } while (t < MIN_MS);
+  } while (t < SLICE_MS);
   const c = process.cpuUsage(c0);
-  return { wall: n / (t / 1000), cpu: n / ((c.user + c.system) / 1e6), insns };
+  return { n, cpuNs: (c.user + c.system) * 1000, wallNs: t * 1e6, insns };
 }
 
 async function loadFilter(): Promise<FilterModule> {
@@ -83,56 +127,89 @@ async function loadFilter(): Promise<FilterModule> {
 }
 
 const geomean = (xs: number[]): number => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 
-/** Keep the better of two measurements, field by field (rates: higher is less disturbed). */
-function best(a: Rate | undefined, b: Rate): Rate {
-  return a ? { wall: Math.max(a.wall, b.wall), cpu: Math.max(a.cpu, b.cpu), insns: b.insns } : b;
+/** One expression in one mode, both sides. */
+interface Measured {
+  /** Best slice's compiles per CPU second and per wall second, each side. */
+  bpfkitCpu: number;
+  libpcapCpu: number;
+  bpfkitWall: number;
+  libpcapWall: number;
+  /** Median over the pairs of (bpfkit rate / libpcap rate), CPU time. */
+  pairRatio: number;
+  insns: [number, number];
+}
+
+async function measure(compile: FilterModule['compile'], anchor: Anchor, expr: string, optimize: boolean): Promise<Measured> {
+  // Size libpcap's slices to about SLICE_MS from a first one (not counted).
+  const probe = await anchor.slice(expr, optimize, 64);
+  let n = Math.max(BATCH, Math.round((64 * SLICE_MS * 1e6) / Math.max(1, probe.wallNs)));
+  const m: Measured = { bpfkitCpu: 0, libpcapCpu: 0, bpfkitWall: 0, libpcapWall: 0, pairRatio: 0, insns: [0, probe.insns] };
+  const ratios: number[] = [];
+  for (let p = 0; p < PAIRS; p++) {
+    let l: Slice;
+    let b: Slice;
+    if (p % 2 === 0) {
+      l = await anchor.slice(expr, optimize, n);
+      b = bpfkitSlice(compile, expr, optimize);
+    } else {
+      b = bpfkitSlice(compile, expr, optimize);
+      l = await anchor.slice(expr, optimize, n);
+    }
+    const lc = l.n / (l.cpuNs / 1e9);
+    const bc = b.n / (b.cpuNs / 1e9);
+    m.libpcapCpu = Math.max(m.libpcapCpu, lc);
+    m.bpfkitCpu = Math.max(m.bpfkitCpu, bc);
+    m.libpcapWall = Math.max(m.libpcapWall, l.n / (l.wallNs / 1e9));
+    m.bpfkitWall = Math.max(m.bpfkitWall, b.n / (b.wallNs / 1e9));
+    m.insns = [b.insns, l.insns];
+    ratios.push(bc / lc);
+    n = Math.max(BATCH, Math.round((l.n * SLICE_MS * 1e6) / Math.max(1, l.wallNs)));
+  }
+  m.pairRatio = median(ratios);
+  return m;
 }
 
 export async function run(): Promise<void> {
   const { compile } = await loadFilter();
-  const bin = buildAnchor();
-  // Warm up V8's JIT: steady state is what pcap_compile's loop measures.
-  for (let i = 0; i < 20000; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: false });
-  for (let i = 0; i < 500; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: true });
-  // ROUNDS rounds; in each, every expression is measured by libpcap and then by bpfkit, one
-  // right after the other, and the best round of each side counts: a burst of load from other
-  // jobs on a shared machine (they last seconds) penalises neither side alone.
-  const libpcap = new Map<string, Rate>();
-  const bpfkit = new Map<string, Rate>();
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const e of EXPRESSIONS) {
-      const out = execFileSync(bin, [String(MIN_MS)], { input: `${e}\n`, encoding: 'utf8' });
-      for (const line of out.trim().split('\n')) {
-        const [expr, opt, wall, insns, cpu] = line.split('\t');
-        const key = `${expr}\t${opt}`;
-        libpcap.set(key, best(libpcap.get(key), { wall: Number(wall), cpu: Number(cpu), insns: Number(insns) }));
-      }
-      for (const opt of [1, 0]) {
-        const key = `${e}\t${opt}`;
-        bpfkit.set(key, best(bpfkit.get(key), bpfkitRate(compile, e, opt === 1)));
-      }
-    }
-  }
-  console.log(`compiles per second of CPU time (user+sys), best of ${ROUNDS} rounds, EN10MB, default snaplen, netmask unknown`);
-  console.log('| expression | bpfkit opt/s | libpcap opt/s | ratio | bpfkit -O/s | libpcap -O/s | ratio | insns bpfkit / libpcap |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  const ratios = { cpuO: [] as number[], cpuU: [] as number[], wallO: [] as number[], wallU: [] as number[] };
-  for (const e of EXPRESSIONS) {
-    const o = bpfkit.get(`${e}\t1`)!;
-    const u = bpfkit.get(`${e}\t0`)!;
-    const lo = libpcap.get(`${e}\t1`)!;
-    const lu = libpcap.get(`${e}\t0`)!;
-    ratios.cpuO.push(o.cpu / lo.cpu);
-    ratios.cpuU.push(u.cpu / lu.cpu);
-    ratios.wallO.push(o.wall / lo.wall);
-    ratios.wallU.push(u.wall / lu.wall);
+  const anchor = new Anchor(buildAnchor());
+  try {
+    // Warm up V8's JIT (steady state is what pcap_compile's loop measures), and the harness.
+    for (let i = 0; i < 20000; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: false });
+    for (let i = 0; i < 2000; i++) compile(EXPRESSIONS[i % EXPRESSIONS.length]!, { optimize: true });
+    for (const e of EXPRESSIONS) await anchor.slice(e, true, 200);
+    const results = new Map<string, [Measured, Measured]>();
+    for (const e of EXPRESSIONS) results.set(e, [await measure(compile, anchor, e, true), await measure(compile, anchor, e, false)]);
     console.log(
-      `| \`${e}\` | ${o.cpu.toFixed(0)} | ${lo.cpu.toFixed(0)} | ${(o.cpu / lo.cpu).toFixed(2)} | ` +
-        `${u.cpu.toFixed(0)} | ${lu.cpu.toFixed(0)} | ${(u.cpu / lu.cpu).toFixed(2)} | ${o.insns} / ${lo.insns} |`,
+      `compiles per second of CPU time (user+sys): the best of ${PAIRS} slices of ~${SLICE_MS} ms per side, the sides alternating; ` +
+        'EN10MB, default snaplen, netmask unknown. "pairs": the median over the pairs of the two slices\' ratio',
     );
+    console.log('| expression | bpfkit opt/s | libpcap opt/s | ratio | pairs | bpfkit -O/s | libpcap -O/s | ratio | pairs | insns bpfkit / libpcap |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const r = { cpuO: [] as number[], cpuU: [] as number[], wallO: [] as number[], wallU: [] as number[], pairO: [] as number[], pairU: [] as number[] };
+    for (const e of EXPRESSIONS) {
+      const [o, u] = results.get(e)!;
+      r.cpuO.push(o.bpfkitCpu / o.libpcapCpu);
+      r.cpuU.push(u.bpfkitCpu / u.libpcapCpu);
+      r.wallO.push(o.bpfkitWall / o.libpcapWall);
+      r.wallU.push(u.bpfkitWall / u.libpcapWall);
+      r.pairO.push(o.pairRatio);
+      r.pairU.push(u.pairRatio);
+      console.log(
+        `| \`${e}\` | ${o.bpfkitCpu.toFixed(0)} | ${o.libpcapCpu.toFixed(0)} | ${(o.bpfkitCpu / o.libpcapCpu).toFixed(2)} | ${o.pairRatio.toFixed(2)} | ` +
+          `${u.bpfkitCpu.toFixed(0)} | ${u.libpcapCpu.toFixed(0)} | ${(u.bpfkitCpu / u.libpcapCpu).toFixed(2)} | ${u.pairRatio.toFixed(2)} | ` +
+          `${o.insns[0]} / ${o.insns[1]} |`,
+      );
+    }
+    const f = (xs: number[]): string => geomean(xs).toFixed(2);
+    console.log(`geometric mean ratio (bpfkit / libpcap), CPU time, best slices: optimised ${f(r.cpuO)}, unoptimised ${f(r.cpuU)}`);
+    console.log(`geometric mean ratio (bpfkit / libpcap), CPU time, median of pairs: optimised ${f(r.pairO)}, unoptimised ${f(r.pairU)}`);
+    console.log(`geometric mean ratio (bpfkit / libpcap), wall time, best slices: optimised ${f(r.wallO)}, unoptimised ${f(r.wallU)}`);
+  } finally {
+    anchor.close();
   }
-  const f = (xs: number[]): string => geomean(xs).toFixed(2);
-  console.log(`geometric mean ratio (bpfkit / libpcap), CPU time: optimised ${f(ratios.cpuO)}, unoptimised ${f(ratios.cpuU)}`);
-  console.log(`geometric mean ratio (bpfkit / libpcap), wall time: optimised ${f(ratios.wallO)}, unoptimised ${f(ratios.wallU)}`);
 }
