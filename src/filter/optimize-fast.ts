@@ -28,24 +28,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-
-/**
- * Fact kinds: the value is one of `vals`; it is in `lo..hi` and none of `vals`; something else
- * is known of it (a jset outcome, or a union of paths no such set describes exactly).
- */
-const IN = 0, RANGE = 1, OPAQUE = 2;
-
-/** Facts form lists (one fact per value), never changed once made: edges share their tails. */
-interface Fact {
-  s: number;
-  kind: number;
-  lo: number;
-  hi: number;
-  vals: readonly number[];
-  next: Fact | undefined;
-}
-
-const NO_VALS: readonly number[] = [];
+import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, type Fact } from './optimize-ranges.js';
 
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
@@ -176,80 +159,10 @@ class Syms {
   }
 }
 
-function opaque(s: number): Fact {
-  return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS, next: undefined };
-}
 
-/** How many values the fact allows in lo..hi. */
-function count(f: Fact, lo: number, hi: number): number {
-  if (f.kind === IN) {
-    let c = 0;
-    for (const v of f.vals) if (v >= lo && v <= hi) c++;
-    return c;
-  }
-  const a = Math.max(lo, f.lo), b = Math.min(hi, f.hi);
-  if (a > b) return 0;
-  let c = b - a + 1;
-  for (const v of f.vals) if (v >= a && v <= b) c--;
-  return c;
-}
 
-/** Does the test `op k` (jeq, jgt, jge) come out true (false) for some value the fact allows? */
-function possible(f: Fact, op: number, k: number, truth: boolean): boolean {
-  const top = 0xffffffff;
-  if (op === 0x10) return truth ? count(f, k, k) > 0 : count(f, 0, k - 1) + count(f, k + 1, top) > 0;
-  if (op === 0x20) return truth ? count(f, k + 1, top) > 0 : count(f, 0, k) > 0;
-  return truth ? count(f, k, top) > 0 : k > 0 && count(f, 0, k - 1) > 0;
-}
 
-/** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
-function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
-  if (f.kind === IN) {
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth), next: undefined };
-  }
-  if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined };
-  let lo = f.lo, hi = f.hi;
-  let vals = f.vals;
-  if (op === 0x10) {
-    if (k >= lo && k <= hi && !vals.includes(k)) {
-      const more = vals.slice();
-      more.push(k);
-      vals = more;
-    }
-  } else if (op === 0x20) {
-    if (truth) lo = Math.max(lo, k + 1);
-    else hi = Math.min(hi, k);
-  } else if (truth) lo = Math.max(lo, k);
-  else hi = Math.min(hi, k - 1);
-  if ((lo !== f.lo || hi !== f.hi) && vals.length) vals = vals.filter((v) => v >= lo && v <= hi);
-  return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
-}
 
-/**
- * What two paths' facts on one value leave known on both: exact where a set of the forms above
- * is the union, else opaque; undefined when nothing is known (`max`: the value's largest).
- */
-function unite(f: Fact, g: Fact, max: number): Fact | undefined {
-  if (f === g) return f;
-  if (f.kind === OPAQUE || g.kind === OPAQUE) return opaque(f.s);
-  let u: Fact;
-  if (f.kind === IN && g.kind === IN) {
-    const vals = f.vals.slice();
-    for (const v of g.vals) if (!vals.includes(v)) vals.push(v);
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
-  }
-  if (f.kind === RANGE && g.kind === RANGE) {
-    if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)), next: undefined };
-    else if (f.vals.length === 0 && g.vals.length === 0 && Math.max(f.lo, g.lo) <= Math.min(f.hi, g.hi) + 1) {
-      u = { s: f.s, kind: RANGE, lo: Math.min(f.lo, g.lo), hi: Math.max(f.hi, g.hi), vals: NO_VALS, next: undefined };
-    } else return opaque(f.s);
-  } else {
-    const inn = f.kind === IN ? f : g, r = f.kind === IN ? g : f;
-    for (const v of inn.vals) if (v < r.lo || v > r.hi) return opaque(f.s);
-    u = { s: f.s, kind: RANGE, lo: r.lo, hi: r.hi, vals: r.vals.filter((v) => !inn.vals.includes(v)), next: undefined };
-  }
-  return u.lo === 0 && u.hi === max && u.vals.length === 0 ? undefined : u;
-}
 
 /**
  * Facts on every one of the edges into a block: the list from edge `e0` on (`facts` and `next` by
@@ -266,35 +179,19 @@ function join(e0: number, facts: readonly (Fact | undefined)[], next: Int32Array
     for (let e = next[e0]!; e >= 0 && u !== undefined; e = next[e]!) {
       let g: Fact | undefined = facts[e];
       while (g !== undefined && g.s !== f.s) g = g.next;
-      u = g === undefined ? undefined : unite(u, g, syms.max[f.s]!);
+      u = g === undefined ? undefined : unite(u, g, 0, syms.max[f.s]!);
     }
     if (u !== undefined) out = { s: u.s, kind: u.kind, lo: u.lo, hi: u.hi, vals: u.vals, next: out };
   }
   return out;
 }
 
-/** The facts with `f` (on no value the list has a fact on, or in place of `old`). */
-function add(facts: Fact | undefined, f: Fact, old: Fact | undefined): Fact {
-  if (old === undefined) {
-    f.next = facts;
-    return f;
-  }
-  let rest = old.next;
-  for (let g = facts; g !== old && g !== undefined; g = g.next) rest = { s: g.s, kind: g.kind, lo: g.lo, hi: g.hi, vals: g.vals, next: rest };
-  f.next = rest;
-  return f;
-}
 
 /** Nothing known of a value but its range. */
 function unknown(s: number, max: number): Fact {
   return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS, next: undefined };
 }
 
-function grow(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
-}
 
 /** The symbol table (reused: made anew per call it cost more than the walk's use of it). */
 const SYMS = new Syms();

@@ -38,18 +38,8 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
+import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, type Fact } from './optimize-ranges.js';
 
-/** Fact kinds (as the fast path's): one of `vals`; in `lo..hi` less `vals`; opaque. */
-const IN = 0, RANGE = 1, OPAQUE = 2;
-
-interface Fact {
-  s: number;
-  kind: number;
-  lo: number;
-  hi: number;
-  vals: readonly number[];
-  next: Fact | undefined;
-}
 
 /** A way into a block: the facts on it and the name each location holds (-1: none). */
 interface Edge {
@@ -60,7 +50,6 @@ interface Edge {
   m: readonly number[];
 }
 
-const NO_VALS: readonly number[] = [];
 const FULL = 0xffffffff;
 /** Location indices (as the value numbering's): slots 0..15, A, X. */
 const LA = 16, LX = 17;
@@ -199,76 +188,10 @@ class Syms {
   }
 }
 
-function opaqueFact(s: number): Fact {
-  return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS, next: undefined };
-}
 
-/** How many values the fact allows in lo..hi. */
-function count(f: Fact, lo: number, hi: number): number {
-  if (f.kind === IN) {
-    let c = 0;
-    for (const v of f.vals) if (v >= lo && v <= hi) c++;
-    return c;
-  }
-  const a = Math.max(lo, f.lo), b = Math.min(hi, f.hi);
-  if (a > b) return 0;
-  let c = b - a + 1;
-  for (const v of f.vals) if (v >= a && v <= b) c--;
-  return c;
-}
 
-/** Can the test `op k` (jeq, jgt, jge) come out `truth` for some value the fact allows? */
-function possible(f: Fact, op: number, k: number, truth: boolean): boolean {
-  if (op === 0x10) return truth ? count(f, k, k) > 0 : count(f, 0, k - 1) + count(f, k + 1, FULL) > 0;
-  if (op === 0x20) return truth ? count(f, k + 1, FULL) > 0 : count(f, 0, k) > 0;
-  return truth ? count(f, k, FULL) > 0 : k > 0 && count(f, 0, k - 1) > 0;
-}
 
-/** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
-function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
-  if (f.kind === IN) {
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth), next: undefined };
-  }
-  if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined };
-  let lo = f.lo, hi = f.hi;
-  let vals = f.vals;
-  if (op === 0x10) {
-    if (k >= lo && k <= hi && !vals.includes(k)) {
-      const more = vals.slice();
-      more.push(k);
-      vals = more;
-    }
-  } else if (op === 0x20) {
-    if (truth) lo = Math.max(lo, k + 1);
-    else hi = Math.min(hi, k);
-  } else if (truth) lo = Math.max(lo, k);
-  else hi = Math.min(hi, k - 1);
-  if ((lo !== f.lo || hi !== f.hi) && vals.length) vals = vals.filter((v) => v >= lo && v <= hi);
-  return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
-}
 
-/** What two paths' facts on one value leave known on both (undefined: only its range). */
-function unite(f: Fact, g: Fact, lo0: number, hi0: number): Fact | undefined {
-  if (f === g) return f;
-  if (f.kind === OPAQUE || g.kind === OPAQUE) return opaqueFact(f.s);
-  let u: Fact;
-  if (f.kind === IN && g.kind === IN) {
-    const vals = f.vals.slice();
-    for (const v of g.vals) if (!vals.includes(v)) vals.push(v);
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
-  }
-  if (f.kind === RANGE && g.kind === RANGE) {
-    if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)), next: undefined };
-    else if (f.vals.length === 0 && g.vals.length === 0 && Math.max(f.lo, g.lo) <= Math.min(f.hi, g.hi) + 1) {
-      u = { s: f.s, kind: RANGE, lo: Math.min(f.lo, g.lo), hi: Math.max(f.hi, g.hi), vals: NO_VALS, next: undefined };
-    } else return opaqueFact(f.s);
-  } else {
-    const inn = f.kind === IN ? f : g, r = f.kind === IN ? g : f;
-    for (const v of inn.vals) if (v < r.lo || v > r.hi) return opaqueFact(f.s);
-    u = { s: f.s, kind: RANGE, lo: r.lo, hi: r.hi, vals: r.vals.filter((v) => !inn.vals.includes(v)), next: undefined };
-  }
-  return u.lo === lo0 && u.hi === hi0 && u.vals.length === 0 ? undefined : u;
-}
 
 /** Facts on every one of the edges. */
 function join(edges: readonly Edge[], syms: Syms): Fact | undefined {
@@ -289,17 +212,6 @@ function join(edges: readonly Edge[], syms: Syms): Fact | undefined {
   return out;
 }
 
-/** The facts with `f` (on no value the list has a fact on, or in place of `old`). */
-function add(facts: Fact | undefined, f: Fact, old: Fact | undefined): Fact {
-  if (old === undefined) {
-    f.next = facts;
-    return f;
-  }
-  let rest = old.next;
-  for (let g = facts; g !== old && g !== undefined; g = g.next) rest = { s: g.s, kind: g.kind, lo: g.lo, hi: g.hi, vals: g.vals, next: rest };
-  f.next = rest;
-  return f;
-}
 
 const SYMS = new Syms();
 /** The slots on entry: the constant 0, name 0. */
@@ -436,11 +348,6 @@ function joined(syms: Syms, ins: readonly Edge[], l: number): number {
   return syms.get(K_OPAQUE, 0, 0, -1, lo, hi);
 }
 
-function growI32(a: Int32Array) {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
-}
 
 /** Locations a statement of the kinds taken here reads and writes (bit masks). */
 function useOf(code: number, k: number): number {
@@ -607,7 +514,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
             v = syms.get(K_IND, code, kk, x, 0, hi);
           }
         }
-        if (nt === touched.length) touched = growI32(touched);
+        if (nt === touched.length) touched = grow(touched);
         touched[nt++] = v;
         tbits |= syms.bits[v]!;
       } else if (code === 0x00 || code === 0x01) {
@@ -781,7 +688,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
         toJset[i] = 2;
       } else if (op === 0x10 ? k === m || (k & ~mx) >>> 0 !== 0 || ((m & (m - 1)) >>> 0) === 0 : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : true) return false;
     } else if (op === 0x10 ? k > mx || k < lo : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : (k & fillBelow(mx)) === 0) return false;
-    if (nt === touched.length) touched = growI32(touched);
+    if (nt === touched.length) touched = grow(touched);
     touched[nt++] = a;
     tbits |= syms.bits[a]!;
     // No edge in may know anything of the bytes this block reads (or of its tested value),
@@ -802,7 +709,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     }
     for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
     let ft: Fact, ff: Fact;
-    if (op === 0x40 || jset) ft = ff = add(facts, opaqueFact(a), known);
+    if (op === 0x40 || jset) ft = ff = add(facts, opaque(a), known);
     else {
       const base = known ?? { s: a, kind: RANGE, lo, hi: mx, vals: NO_VALS, next: undefined };
       ft = add(facts, apply(base, op, k, true), known);
