@@ -238,6 +238,9 @@ let acceptsBuf = new Uint8Array(64);
 
 const NO_SHRINK: readonly number[] = [];
 
+/** The clean-up's graph of what it leaves (emptied after each use). */
+const CLEANED: { g: Graph | undefined } = { g: undefined };
+
 /** Does some block of the graph test with the same block on both sides? */
 function sameSides(g: Graph): boolean {
   for (const b of g.order) if (b.term.kind === 'branch' && b.term.jt === b.term.jf) return true;
@@ -283,9 +286,10 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     if (changed) g = buildGraph(work);
     else if (pre) g = reached !== undefined && reached.length ? graphOfOrder(reached) : buildGraph(work);
     let cleaned = false;
-    if (cleanup(work, g)) {
+    if (cleanup(work, g, CLEANED)) {
       changed = cleaned = true;
-      g = buildGraph(work);
+      g = CLEANED.g ?? buildGraph(work);
+      CLEANED.g = undefined;
     }
     // Most graphs need only their reloads dropped and identical blocks merged: the fast path
     // does that where it can show the rounds would find nothing more (optimize-fast.ts).
