@@ -247,6 +247,17 @@ function sameSides(g: Graph): boolean {
   return false;
 }
 
+/**
+ * Could a second clean-up change anything after the first and the fast or local path, where
+ * nothing merged? The first leaves no jump it could pass or absorb, no test with the same
+ * block on both sides, and those paths change statements and tests but no edge: only a block
+ * left with nothing but a jump can be passed now (and absorbed into a jump before it).
+ */
+function emptyJumps(g: Graph): boolean {
+  for (const b of g.order) if (b.stmts.length === 0 && b.term.kind === 'jump') return true;
+  return false;
+}
+
 /** Did some block's live-in set lose a location (against `before`, by position in g.order)? */
 function shrank(g: Graph, before: readonly number[], liveIn: BlockMap<number>): boolean {
   for (let i = 0; i < before.length; i++) if (before[i]! & ~liveIn.get(g.order[i]!)!) return true;
@@ -297,7 +308,7 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // no block that jumps. Merging can only leave a test with the same block on both sides.)
     // (Graphs that compute: the local path, optimize-local.ts.)
     if (round === 0 && (fastPath(work, g) || localPath(work, g))) {
-      if (!intern(work, g) ? !cleaned || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
+      if (!intern(work, g) ? !cleaned || !emptyJumps(g) || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
       carry = true;
       continue;
     }
