@@ -13,7 +13,7 @@ import * as analysis from './optimize-analysis.js';
 import type { Graph } from './optimize-analysis.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
-const { buildGraph, successors } = analysis;
+const { buildGraph, graphOfOrder, successors } = analysis;
 
 /** Follow blocks that only jump. */
 function resolve(b: Block): Block {
@@ -22,8 +22,16 @@ function resolve(b: Block): Block {
   return b;
 }
 
-/** One round of clean-ups; returns the (possibly new) entry and whether anything changed. */
-export function cleanup(cfg: Cfg, g0?: Graph): boolean {
+/**
+ * One round of clean-ups; returns whether anything changed (the entry may be new). With `out`
+ * (and a graph of the optimiser's working copies, no loop), `out.g` is then the graph of the
+ * changed result: no new walk (undefined: not known, or nothing changed).
+ */
+export function cleanup(cfg: Cfg, g0?: Graph, out?: { g: Graph | undefined }): boolean {
+  if (out !== undefined) {
+    out.g = undefined;
+    if (g0 !== undefined && g0.headers.size === 0 && dense(g0.order)) return cleanupDense(cfg, g0, out);
+  }
   let changed = false;
   let g = g0 ?? buildGraph(cfg);
   let jumps = false;
@@ -77,6 +85,114 @@ export function cleanup(cfg: Cfg, g0?: Graph): boolean {
     }
   }
   return changed;
+}
+
+/** Every block has an `ix` (the optimiser's working copies). */
+function dense(order: readonly Block[]): boolean {
+  for (let i = 0; i < order.length; i++) if (order[i]!.ix === undefined) return false;
+  return true;
+}
+
+/**
+ * By block `ix`, for cleanupDense: the number of predecessors, -1 for a block that goes (an
+ * empty jump passed, a block absorbed). Reused between calls (set for the blocks of each).
+ */
+let preds = new Int32Array(256);
+
+/**
+ * cleanup on an acyclic graph whose blocks all have an `ix`: the same changes, with predecessor
+ * counts in a typed array instead of a new graph's lists, and `out.g` the graph of the result,
+ * made from the order it was given without the blocks that went. That is the order a new walk
+ * would give: a block passed or absorbed had one way on, which the walk took straight after it,
+ * so leaving it out of the reverse postorder leaves the rest as it was.
+ */
+function cleanupDense(cfg: Cfg, g: Graph, out: { g: Graph | undefined }): boolean {
+  const order = g.order;
+  const n = order.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) if (order[i]!.ix! > max) max = order[i]!.ix!;
+  if (max >= preds.length) preds = new Int32Array(Math.max(max + 1, 2 * preds.length));
+  const np = preds;
+  for (let i = 0; i < n; i++) np[order[i]!.ix!] = 0;
+  let changed = false;
+  let jumps = false;
+  let gone = 0;
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
+    const t = b.term;
+    if (t.kind === 'branch') {
+      const jt = resolve(t.jt), jf = resolve(t.jf);
+      if (jt !== t.jt || jf !== t.jf) changed = true;
+      t.jt = jt;
+      t.jf = jf;
+      if (jt === jf) {
+        b.term = { kind: 'jump', target: jt };
+        changed = jumps = true;
+      }
+    } else if (t.kind === 'jump') {
+      jumps = true;
+      // (Every way into an empty jump, all from blocks before it, is passed on here.)
+      if (b.stmts.length === 0) {
+        np[b.ix!] = -1;
+        gone++;
+      }
+      const to = resolve(t.target);
+      if (to !== t.target) {
+        t.target = to;
+        changed = true;
+      }
+    }
+  }
+  const entry = resolve(cfg.entry);
+  if (entry !== cfg.entry) {
+    // (The chain may start at a test with the same block on both sides, made a jump above.)
+    for (let b = cfg.entry; b !== entry; b = (b.term as { target: Block }).target) {
+      if (np[b.ix!] !== -1) {
+        np[b.ix!] = -1;
+        gone++;
+      }
+    }
+    cfg.entry = entry;
+    changed = true;
+  }
+  if (jumps) {
+    // Predecessors on the edges as they are now (each counted once, as in a graph's lists).
+    for (let i = 0; i < n; i++) {
+      const b = order[i]!;
+      if (np[b.ix!] === -1) continue;
+      const t = b.term;
+      if (t.kind === 'branch') {
+        np[t.jt.ix!]!++;
+        if (t.jf !== t.jt) np[t.jf.ix!]!++;
+      } else if (t.kind === 'jump') np[t.target.ix!]!++;
+    }
+    // Absorb single-predecessor jump targets (absorbing keeps every count: b takes the place
+    // of the block it absorbs).
+    for (let i = 0; i < n; i++) {
+      const b = order[i]!;
+      if (np[b.ix!] === -1) continue;
+      for (;;) {
+        const t = b.term;
+        if (t.kind !== 'jump') break;
+        const to = t.target;
+        if (to === b || to === cfg.entry || np[to.ix!] !== 1) break;
+        np[to.ix!] = -1;
+        gone++;
+        b.stmts = [...b.stmts, ...to.stmts];
+        b.term = to.term.kind === 'branch' ? { ...to.term } : to.term.kind === 'jump' ? { ...to.term } : { ...to.term };
+        changed = true;
+      }
+    }
+  }
+  if (!changed) return false;
+  // (A new graph also where no block went: the old one's predecessor lists may be stale.)
+  let kept = order;
+  if (gone) {
+    kept = [];
+    for (let i = 0; i < n; i++) if (np[order[i]!.ix!] !== -1) kept.push(order[i]!);
+  }
+  out.g = graphOfOrder(kept);
+  return true;
 }
 
 /** Same statements (codes and k as unsigned). */

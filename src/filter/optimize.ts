@@ -238,9 +238,23 @@ let acceptsBuf = new Uint8Array(64);
 
 const NO_SHRINK: readonly number[] = [];
 
+/** The clean-up's graph of what it leaves (emptied after each use). */
+const CLEANED: { g: Graph | undefined } = { g: undefined };
+
 /** Does some block of the graph test with the same block on both sides? */
 function sameSides(g: Graph): boolean {
   for (const b of g.order) if (b.term.kind === 'branch' && b.term.jt === b.term.jf) return true;
+  return false;
+}
+
+/**
+ * Could a second clean-up change anything after the first and the fast or local path, where
+ * nothing merged? The first leaves no jump it could pass or absorb, no test with the same
+ * block on both sides, and those paths change statements and tests but no edge: only a block
+ * left with nothing but a jump can be passed now (and absorbed into a jump before it).
+ */
+function emptyJumps(g: Graph): boolean {
+  for (const b of g.order) if (b.stmts.length === 0 && b.term.kind === 'jump') return true;
   return false;
 }
 
@@ -283,9 +297,10 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     if (changed) g = buildGraph(work);
     else if (pre) g = reached !== undefined && reached.length ? graphOfOrder(reached) : buildGraph(work);
     let cleaned = false;
-    if (cleanup(work, g)) {
+    if (cleanup(work, g, CLEANED)) {
       changed = cleaned = true;
-      g = buildGraph(work);
+      g = CLEANED.g ?? buildGraph(work);
+      CLEANED.g = undefined;
     }
     // Most graphs need only their reloads dropped and identical blocks merged: the fast path
     // does that where it can show the rounds would find nothing more (optimize-fast.ts).
@@ -293,7 +308,7 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
     // no block that jumps. Merging can only leave a test with the same block on both sides.)
     // (Graphs that compute: the local path, optimize-local.ts.)
     if (round === 0 && (fastPath(work, g) || localPath(work, g))) {
-      if (!intern(work, g) ? !cleaned || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
+      if (!intern(work, g) ? !cleaned || !emptyJumps(g) || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
       carry = true;
       continue;
     }
