@@ -28,7 +28,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, type Fact } from './optimize-ranges.js';
+import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
@@ -55,16 +55,8 @@ class Syms {
 
   private grow(): void {
     const m = this.kind.length * 2;
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(m);
-      b.set(a);
-      return b;
-    };
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(m);
-      b.set(a);
-      return b;
-    };
+    const i32 = (a: Int32Array) => i32Of(a, m);
+    const f64 = (a: Float64Array) => f64Of(a, m);
     this.kind = i32(this.kind);
     this.code = i32(this.code);
     this.k = f64(this.k);

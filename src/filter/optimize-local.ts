@@ -38,7 +38,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, type Fact } from './optimize-ranges.js';
+import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 
 /** A way into a block: the facts on it and the name each location holds (-1: none). */
@@ -107,16 +107,8 @@ class Syms {
       this.table[slot] = i;
       this.stamp[slot] = 1;
     }
-    const i32 = (a: Int32Array) => {
-      const b = new Int32Array(m);
-      b.set(a);
-      return b;
-    };
-    const f64 = (a: Float64Array) => {
-      const b = new Float64Array(m);
-      b.set(a);
-      return b;
-    };
+    const i32 = (a: Int32Array) => i32Of(a, m);
+    const f64 = (a: Float64Array) => f64Of(a, m);
     this.kind = i32(this.kind);
     this.code = i32(this.code);
     this.k = f64(this.k);

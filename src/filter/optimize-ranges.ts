@@ -112,7 +112,19 @@ export function add(facts: Fact | undefined, f: Fact, old: Fact | undefined): Fa
 
 /** An Int32Array twice as long with `a`'s contents. */
 export function grow(a: Int32Array) {
-  const b = new Int32Array(a.length * 2);
+  return i32Of(a, a.length * 2);
+}
+
+/** An Int32Array of length `m` that starts with `a`'s contents (growing a table's columns). */
+export function i32Of(a: Int32Array, m: number) {
+  const b = new Int32Array(m);
+  b.set(a);
+  return b;
+}
+
+/** A Float64Array of length `m` that starts with `a`'s contents. */
+export function f64Of(a: Float64Array, m: number) {
+  const b = new Float64Array(m);
   b.set(a);
   return b;
 }
