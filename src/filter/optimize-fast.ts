@@ -34,8 +34,8 @@ import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64O
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
 
 /**
- * The table of symbols: parallel typed arrays (reused between calls, grown as needed), found by
- * a linear search (a graph names few).
+ * The table of symbols: parallel typed arrays (reused between calls, grown as needed), found
+ * through an open-addressed hash table stamped per call (see get).
  */
 class Syms {
   /** How many symbols this call has named. */

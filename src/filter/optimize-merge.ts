@@ -22,6 +22,31 @@ function resolve(b: Block): Block {
   return b;
 }
 
+/** What retarget reports: some edge or terminator changed; the block ends in a jump. */
+const CHANGED = 1, JUMPS = 2;
+
+/**
+ * Cleanup's first step for one block: its edges pass over chains of empty jumps, and a test with
+ * the same block on both sides becomes a jump.
+ */
+function retarget(b: Block): number {
+  const t = b.term;
+  if (t.kind === 'branch') {
+    const jt = resolve(t.jt), jf = resolve(t.jf);
+    const r = jt !== t.jt || jf !== t.jf ? CHANGED : 0;
+    t.jt = jt;
+    t.jf = jf;
+    if (jt !== jf) return r;
+    b.term = { kind: 'jump', target: jt };
+    return CHANGED | JUMPS;
+  }
+  if (t.kind !== 'jump') return 0;
+  const to = resolve(t.target);
+  if (to === t.target) return JUMPS;
+  t.target = to;
+  return CHANGED | JUMPS;
+}
+
 /**
  * One round of clean-ups; returns whether anything changed (the entry may be new). With `out`
  * (and a graph of the optimiser's working copies, no loop), `out.g` is then the graph of the
@@ -36,24 +61,9 @@ export function cleanup(cfg: Cfg, g0?: Graph, out?: { g: Graph | undefined }): b
   let g = g0 ?? buildGraph(cfg);
   let jumps = false;
   for (const b of g.order) {
-    const t = b.term;
-    if (t.kind === 'branch') {
-      const jt = resolve(t.jt), jf = resolve(t.jf);
-      if (jt !== t.jt || jf !== t.jf) changed = true;
-      t.jt = jt;
-      t.jf = jf;
-      if (jt === jf) {
-        b.term = { kind: 'jump', target: jt };
-        changed = jumps = true;
-      }
-    } else if (t.kind === 'jump') {
-      jumps = true;
-      const to = resolve(t.target);
-      if (to !== t.target) {
-        t.target = to;
-        changed = true;
-      }
-    }
+    const r = retarget(b);
+    if (r & CHANGED) changed = true;
+    if (r & JUMPS) jumps = true;
   }
   const entry = resolve(cfg.entry);
   if (entry !== cfg.entry) {
@@ -119,29 +129,14 @@ function cleanupDense(cfg: Cfg, g: Graph, out: { g: Graph | undefined }): boolea
   let gone = 0;
   for (let i = 0; i < n; i++) {
     const b = order[i]!;
-    const t = b.term;
-    if (t.kind === 'branch') {
-      const jt = resolve(t.jt), jf = resolve(t.jf);
-      if (jt !== t.jt || jf !== t.jf) changed = true;
-      t.jt = jt;
-      t.jf = jf;
-      if (jt === jf) {
-        b.term = { kind: 'jump', target: jt };
-        changed = jumps = true;
-      }
-    } else if (t.kind === 'jump') {
-      jumps = true;
-      // (Every way into an empty jump, all from blocks before it, is passed on here.)
-      if (b.stmts.length === 0) {
-        np[b.ix!] = -1;
-        gone++;
-      }
-      const to = resolve(t.target);
-      if (to !== t.target) {
-        t.target = to;
-        changed = true;
-      }
+    // (Every way into an empty jump, all from blocks before it, is passed on by retarget.)
+    if (b.term.kind === 'jump' && b.stmts.length === 0) {
+      np[b.ix!] = -1;
+      gone++;
     }
+    const r = retarget(b);
+    if (r & CHANGED) changed = true;
+    if (r & JUMPS) jumps = true;
   }
   const entry = resolve(cfg.entry);
   if (entry !== cfg.entry) {
