@@ -13,9 +13,11 @@
  *
  *   npm run bench -- filter
  */
-import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 type FilterModule = typeof import('../src/filter/index.js');
@@ -68,34 +70,21 @@ interface Slice {
   insns: number;
 }
 
-/** libpcap's side: the harness in serve mode, one request line per slice. */
+/** libpcap's side: the harness in serve mode, one request line per slice (its errors go to our stderr). */
 class Anchor {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private buffered = '';
-  private waiting: ((line: string) => void) | undefined;
-  private readonly lines: string[] = [];
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly replies: AsyncIterator<string>;
 
   constructor(bin: string) {
-    this.child = spawn(bin, ['serve']);
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => {
-      this.buffered += chunk;
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl);
-        this.buffered = this.buffered.slice(nl + 1);
-        const w = this.waiting;
-        this.waiting = undefined;
-        if (w) w(line);
-        else this.lines.push(line);
-      }
-    });
+    this.child = spawn(bin, ['serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.replies = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
   }
 
   async slice(expr: string, optimize: boolean, n: number): Promise<Slice> {
     this.child.stdin.write(`${optimize ? 1 : 0}\t${n}\t${expr}\n`);
-    const line = this.lines.shift() ?? (await new Promise<string>((done) => (this.waiting = done)));
-    const [cpu, wall, insns] = line.split('\t').map(Number);
+    const reply = await this.replies.next();
+    if (reply.done === true) throw new Error(`the libpcap harness stopped (exit status ${this.child.exitCode}) on '${expr}'`);
+    const [cpu, wall, insns] = reply.value.split('\t').map(Number);
     return { n, cpuNs: cpu!, wallNs: wall!, insns: insns! };
   }
 
