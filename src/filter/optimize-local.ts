@@ -386,16 +386,104 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
   const order = g.order;
   const n = order.length;
   // Statements of kinds not taken here end it at once.
+  for (let i = 0; i < n; i++) if (!localStmts(order[i]!.stmts)) return false;
+  if (n > view.kind.length) {
+    const c = Math.max(n, 2 * view.kind.length);
+    view = { n: 0, stmts: [], kind: new Uint8Array(c), code: new Int32Array(c), k: new Int32Array(c), jt: new Int32Array(c), jf: new Int32Array(c) };
+  }
+  const v = view;
+  const pos = g.index;
+  const stmts: Stmt[][] = [];
   for (let i = 0; i < n; i++) {
-    for (const st of order[i]!.stmts) {
-      const c = st.code;
-      if (isLoad(c) || c === 0x00 || c === 0x01 || c === 0x07 || c === 0x87) continue;
-      if ((c === 0x02 || c === 0x03 || c === 0x60 || c === 0x61) && st.k >>> 0 < 16) continue;
-      if ((c & 7) === 0x04 && aluOk(c)) continue;
-      return false;
+    const b = order[i]!;
+    const t = b.term;
+    stmts.push(b.stmts);
+    if (t.kind === 'branch') {
+      v.kind[i] = L_BRANCH;
+      v.code[i] = t.code;
+      v.k[i] = t.k;
+      v.jt[i] = pos.get(t.jt)!;
+      v.jf[i] = pos.get(t.jf)!;
+    } else if (t.kind === 'jump') {
+      v.kind[i] = L_JUMP;
+      v.jt[i] = pos.get(t.target)!;
+    } else {
+      v.kind[i] = L_RET;
+      v.code[i] = t.code;
+      v.k[i] = t.k;
     }
   }
-  const pos = g.index;
+  v.n = n;
+  v.stmts = stmts;
+  const ok = localCore(v);
+  v.stmts = [];
+  if (!ok) return false;
+  for (let i = 0; i < n; i++) {
+    const b = order[i]!;
+    const f = fin[i];
+    if (f !== undefined) b.stmts = f;
+    fin[i] = undefined;
+    if (toJset[i]) {
+      const t = b.term;
+      if (t.kind !== 'branch') continue;
+      const m = b.stmts[b.stmts.length - 1]!.k >>> 0;
+      b.stmts = b.stmts.slice(0, -1);
+      b.term = toJset[i] === 1 ? { kind: 'branch', code: 0x45, k: m, jt: t.jf, jf: t.jt } : { kind: 'branch', code: 0x45, k: m, jt: t.jt, jf: t.jf };
+    }
+  }
+  void cfg;
+  return true;
+}
+
+/** Are all the statements of kinds the local path takes? */
+export function localStmts(stmts: readonly Stmt[]): boolean {
+  for (let j = 0; j < stmts.length; j++) {
+    const st = stmts[j]!;
+    const c = st.code;
+    if (isLoad(c) || c === 0x00 || c === 0x01 || c === 0x07 || c === 0x87) continue;
+    if ((c === 0x02 || c === 0x03 || c === 0x60 || c === 0x61) && st.k >>> 0 < 16) continue;
+    if ((c & 7) === 0x04 && aluOk(c)) continue;
+    return false;
+  }
+  return true;
+}
+
+/** Terminator kinds of a LocalView. */
+export const L_RET = 0, L_BRANCH = 1, L_JUMP = 2;
+
+/**
+ * A graph by position in a topological order (entry first, no loop), every statement of a kind
+ * localStmts takes: the statements, the terminator's kind, code and k (a branch's or a
+ * return's), and the positions of its successors (a jump's target in jt).
+ */
+export interface LocalView {
+  n: number;
+  stmts: Stmt[][];
+  kind: Uint8Array;
+  code: Int32Array;
+  k: Int32Array;
+  jt: Int32Array;
+  jf: Int32Array;
+}
+
+let view: LocalView = { n: 0, stmts: [], kind: new Uint8Array(64), code: new Int32Array(64), k: new Int32Array(64), jt: new Int32Array(64), jf: new Int32Array(64) };
+
+/**
+ * What localCore leaves when it succeeds, by position: the new statements (undefined: as they
+ * were; the caller takes them and resets the entry) and whether the test becomes a jset (1: the
+ * other way round, 2: the same way), its mask then the last statement, which goes.
+ */
+export function localResult(): { stmts: (Stmt[] | undefined)[]; jset: Uint8Array } {
+  return { stmts: fin, jset: toJset };
+}
+
+/**
+ * The local path on a view (see localPath): true when the graph qualified; then localResult
+ * holds what changes.
+ */
+export function localCore(v: LocalView): boolean {
+  const n = v.n;
+  const vstmts = v.stmts, vkind = v.kind, vcode = v.code, vk = v.k, vjt = v.jt, vjf = v.jf;
   const syms = SYMS;
   syms.reset();
   const incoming: Edge[][] = [];
@@ -417,8 +505,9 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
   let m = ZERO_SLOTS;
   let own = false;
   for (let i = 0; i < n; i++) {
-    const b = order[i]!;
     const ins = incoming[i]!;
+    const bstmts = vstmts[i]!;
+    const bkind = vkind[i]!;
     let facts: Fact | undefined;
     if (i === 0) {
       // Every location holds 0 on entry (as the analysis takes it): the first name made.
@@ -428,8 +517,8 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     } else {
       if (ins.length === 0) return false;
       // A block that only returns reads nothing of what holds on its way in (no join).
-      if (b.stmts.length === 0 && b.term.kind === 'ret') {
-        if (b.term.code !== 0x06) return false;
+      if (bstmts.length === 0 && bkind === L_RET) {
+        if (vcode[i] !== 0x06) return false;
         fwd[i] = undefined;
         toJset[i] = 0;
         continue;
@@ -470,7 +559,7 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     let wrote = 0;
     let nt = 0;
     let tbits = 0;
-    const stmts = b.stmts;
+    const stmts = bstmts;
     let kept: Stmt[] | undefined;
     for (let j = 0; j < stmts.length; j++) {
       const st = stmts[j]!;
@@ -651,20 +740,20 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     if (wrote & BA && A === entryA && A !== -1) return false;
     if (wrote & BX && X === entryX && X !== -1) return false;
     if (wrote & 0xffff) for (let l = 0; l < 16; l++) if ((wrote >> l) & 1 && m[l] === entryM[l] && m[l] !== -1) return false;
-    const t = b.term;
-    if (t.kind === 'ret') {
-      if (t.code !== 0x06) return false;
+    if (bkind === L_RET) {
+      if (vcode[i] !== 0x06) return false;
       continue;
     }
-    if (t.kind === 'jump') {
-      incoming[pos.get(t.target)!]!.push({ facts, a: A, x: X, m });
+    if (bkind === L_JUMP) {
+      incoming[vjt[i]!]!.push({ facts, a: A, x: X, m });
       continue;
     }
-    const op = t.code & 0xf0;
-    if ((t.code & 0x08) !== 0 || op === 0 || op > 0x40) return false;
+    const tcode = vcode[i]!;
+    const op = tcode & 0xf0;
+    if ((tcode & 0x08) !== 0 || op === 0 || op > 0x40) return false;
     if (A < 0) A = syms.get(K_OPAQUE, 0, 0, -1, 0, FULL);
     const a = A;
-    const k = t.k >>> 0;
+    const k = vk[i]! >>> 0;
     const kind = syms.kind[a];
     if (kind === K_CONST || kind === K_MSH) return false;
     const lo = syms.vlo[a]!, mx = syms.vhi[a]!;
@@ -707,25 +796,24 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
       ft = add(facts, apply(base, op, k, true), known);
       ff = add(facts, apply(base, op, k, false), known);
     }
-    incoming[pos.get(t.jt)!]!.push({ facts: ft, a, x: X, m });
-    incoming[pos.get(t.jf)!]!.push({ facts: ff, a, x: X, m });
+    incoming[vjt[i]!]!.push({ facts: ft, a, x: X, m });
+    incoming[vjf[i]!]!.push({ facts: ff, a, x: X, m });
   }
   // Backward: live-in sets (successors first), dead statements dropped (a dead load gives up).
   const final = fin;
   for (let i = n - 1; i >= 0; i--) {
-    const b = order[i]!;
-    const t = b.term;
+    const tk = vkind[i]!;
     let live: number;
-    if (t.kind === 'ret') live = 0;
-    else if (t.kind === 'jump') live = liveIn[pos.get(t.target)!]!;
+    if (tk === L_RET) live = 0;
+    else if (tk === L_JUMP) live = liveIn[vjt[i]!]!;
     else {
-      live = liveIn[pos.get(t.jt)!]! | liveIn[pos.get(t.jf)!]!;
+      live = liveIn[vjt[i]!]! | liveIn[vjf[i]!]!;
       // The masked value must not be needed after a jset.
       if (toJset[i] && live & BA) return false;
     }
     const out = live;
-    if (t.kind === 'branch') live |= BA;
-    const stmts = fwd[i] ?? b.stmts;
+    if (tk === L_BRANCH) live |= BA;
+    const stmts = fwd[i] ?? vstmts[i]!;
     let keep: Stmt[] | undefined;
     for (let j = stmts.length - 1; j >= 0; j--) {
       const st = stmts[j]!;
@@ -745,36 +833,24 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
     // may exist.
     const len = (final[i] ?? stmts).length - (toJset[i] ? 1 : 0);
     if (len > 1 && len <= 10) {
-      const least = lowerBound(syms, i, out, t.kind === 'branch' ? t.code & 0xf0 : -1, toJset[i] !== 0);
+      const least = lowerBound(syms, i, out, tk === L_BRANCH ? vcode[i]! & 0xf0 : -1, toJset[i] !== 0);
       if (len > least) {
         // The one shorter form taken here: a test of a packet load, the block's only load, made
         // straight from what A or X holds (what the rounds' instruction selection finds).
-        const code = t.kind === 'branch' && !toJset[i] ? loadAlone(syms, i, final[i] ?? stmts, out) : undefined;
+        const code = tk === L_BRANCH && !toJset[i] ? loadAlone(syms, i, final[i] ?? stmts, out) : undefined;
         if (code === undefined || code.length > least) return false;
         final[i] = code;
         liveIn[i] = code.length === 2 ? (out & ~BX) | BA : (out & ~BA) | (code[0]!.code >= 0x40 ? BX : 0);
       }
     }
     // A jump block left without code is the clean-up's business (the rounds').
-    if (t.kind === 'jump' && final[i] !== undefined && final[i]!.length === 0) return false;
+    if (tk === L_JUMP && final[i] !== undefined && final[i]!.length === 0) return false;
   }
   // The `and #m` under a test that becomes `jset #m` must be the block's last statement.
   for (let i = 0; i < n; i++) {
     if (!toJset[i]) continue;
-    const f = final[i] ?? order[i]!.stmts;
+    const f = final[i] ?? vstmts[i]!;
     if (f.length === 0 || f[f.length - 1]!.code !== 0x54) return false;
-  }
-  for (let i = 0; i < n; i++) {
-    const b = order[i]!;
-    const f = final[i];
-    if (f !== undefined) b.stmts = f;
-    if (toJset[i]) {
-      const t = b.term;
-      if (t.kind !== 'branch') continue;
-      const m = b.stmts[b.stmts.length - 1]!.k >>> 0;
-      b.stmts = b.stmts.slice(0, -1);
-      b.term = toJset[i] === 1 ? { kind: 'branch', code: 0x45, k: m, jt: t.jf, jf: t.jt } : { kind: 'branch', code: 0x45, k: m, jt: t.jt, jf: t.jf };
-    }
   }
   return true;
 }

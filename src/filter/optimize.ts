@@ -32,6 +32,8 @@ import * as merge from './optimize-merge.js';
 import { fastPath } from './optimize-fast.js';
 import { flatRoute } from './optimize-flat.js';
 import { localPath } from './optimize-local.js';
+import { localRoute } from './optimize-route.js';
+import type { Handover } from './optimize-route.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
 import type { BlockSpec } from './optimize-regen.js';
@@ -238,6 +240,9 @@ let acceptsBuf = new Uint8Array(64);
 
 const NO_SHRINK: readonly number[] = [];
 
+/** What the local route leaves where the rounds go on from its clean-up (see optimize-route.ts). */
+const HANDOVER: Handover = { order: undefined, entry: undefined, changed: false };
+
 /** The clean-up's graph of what it leaves (emptied after each use). */
 const CLEANED: { g: Graph | undefined } = { g: undefined };
 
@@ -271,46 +276,60 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   // (optimize-flat.ts), where it takes the graph.
   const flat = flatRoute(cfg);
   if (flat !== undefined) return flat;
-  const work = cloneCfg(cfg);
+  // Graphs that compute and end on the local path in the first round: that round on flat
+  // tables too (optimize-route.ts).
+  const routed = localRoute(cfg, HANDOVER);
+  if (routed !== undefined) return routed;
+  // (Where it took the graph as far as the clean-up, the rounds go on from there.)
+  const handed = HANDOVER.order;
+  const work = handed !== undefined ? { entry: HANDOVER.entry! } : cloneCfg(cfg);
+  HANDOVER.order = HANDOVER.entry = undefined;
   const t = new ValueTable();
   const maxRounds = options.maxRounds ?? 16;
   let final: Graph | undefined;
   let carry = false;
   for (let round = 0; round < maxRounds; round++) {
-    // One graph for as long as nothing changes the edges.
-    let g = buildGraph(work);
-    // First, the cheap folding and threading of what code generation repeats (optimize-pre.ts).
-    // These and reject sinking only need an order in which successors come later and the
-    // current edges, so they share one graph (blocks they leave without a way in are skipped or
-    // harmlessly sunk); the clean-up needs current predecessors.
-    let pre = false;
-    let reached: Block[] | undefined;
-    if (round === 0) {
-      pre = prefold(g);
-      reached = [];
-      if (prethread(work, g, reached)) pre = true;
-    }
-    let changed = sinkRejects(work, g) || carry;
-    carry = false;
-    // (Where nothing was sunk, the blocks the threading pass still reached are the graph, in
-    // a topological order: no new walk.)
-    if (changed) g = buildGraph(work);
-    else if (pre) g = reached !== undefined && reached.length ? graphOfOrder(reached) : buildGraph(work);
-    let cleaned = false;
-    if (cleanup(work, g, CLEANED)) {
-      changed = cleaned = true;
-      g = CLEANED.g ?? buildGraph(work);
-      CLEANED.g = undefined;
-    }
-    // Most graphs need only their reloads dropped and identical blocks merged: the fast path
-    // does that where it can show the rounds would find nothing more (optimize-fast.ts).
-    // (After the clean-up, the graph has no jump left that it could remove: the fast path takes
-    // no block that jumps. Merging can only leave a test with the same block on both sides.)
-    // (Graphs that compute: the local path, optimize-local.ts.)
-    if (round === 0 && (fastPath(work, g) || localPath(work, g))) {
-      if (!intern(work, g) ? !cleaned || !emptyJumps(g) || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
-      carry = true;
-      continue;
+    let g: Graph;
+    let changed: boolean;
+    if (round === 0 && handed !== undefined) {
+      g = graphOfOrder(handed);
+      changed = HANDOVER.changed;
+    } else {
+      // One graph for as long as nothing changes the edges.
+      g = buildGraph(work);
+      // First, the cheap folding and threading of what code generation repeats (optimize-pre.ts).
+      // These and reject sinking only need an order in which successors come later and the
+      // current edges, so they share one graph (blocks they leave without a way in are skipped or
+      // harmlessly sunk); the clean-up needs current predecessors.
+      let pre = false;
+      let reached: Block[] | undefined;
+      if (round === 0) {
+        pre = prefold(g);
+        reached = [];
+        if (prethread(work, g, reached)) pre = true;
+      }
+      changed = sinkRejects(work, g) || carry;
+      carry = false;
+      // (Where nothing was sunk, the blocks the threading pass still reached are the graph, in
+      // a topological order: no new walk.)
+      if (changed) g = buildGraph(work);
+      else if (pre) g = reached !== undefined && reached.length ? graphOfOrder(reached) : buildGraph(work);
+      let cleaned = false;
+      if (cleanup(work, g, CLEANED)) {
+        changed = cleaned = true;
+        g = CLEANED.g ?? buildGraph(work);
+        CLEANED.g = undefined;
+      }
+      // Most graphs need only their reloads dropped and identical blocks merged: the fast path
+      // does that where it can show the rounds would find nothing more (optimize-fast.ts).
+      // (After the clean-up, the graph has no jump left that it could remove: the fast path takes
+      // no block that jumps. Merging can only leave a test with the same block on both sides.)
+      // (Graphs that compute: the local path, optimize-local.ts.)
+      if (round === 0 && (fastPath(work, g) || localPath(work, g))) {
+        if (!intern(work, g) ? !cleaned || !emptyJumps(g) || !cleanup(work, g) : !sameSides(g)) return { entry: work.entry };
+        carry = true;
+        continue;
+      }
     }
     let a = analyze(work, t, g);
     // Threading works on the same analysis as folding (see optimize-thread.ts), with the
