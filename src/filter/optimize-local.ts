@@ -38,7 +38,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 
 /** A way into a block: the facts on it and the name each location holds (-1: none). */
@@ -791,7 +791,11 @@ export function localCore(v: LocalView): boolean {
     for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
     let ft: Fact, ff: Fact;
     if (op === 0x40 || jset) ft = ff = add(facts, opaque(a), known);
-    else {
+    else if (known === undefined && op === 0x10) {
+      // (What apply and add make for the first test of a value, most tests: without the copies.)
+      ft = { s: a, kind: IN, lo: 0, hi: 0, vals: [k], next: facts };
+      ff = { s: a, kind: RANGE, lo, hi: mx, vals: k >= lo && k <= mx ? [k] : NO_VALS, next: facts };
+    } else {
       const base = known ?? { s: a, kind: RANGE, lo, hi: mx, vals: NO_VALS, next: undefined };
       ft = add(facts, apply(base, op, k, true), known);
       ff = add(facts, apply(base, op, k, false), known);
