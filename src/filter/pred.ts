@@ -18,7 +18,8 @@ export type Pred =
   /**
    * Run `stmts`, then branch on `code` (BPF_JMP|op|src) against `kv`. The
    * first lowering hands `stmts` itself to the block (blocks' statement
-   * arrays are never changed in place); `lowered` makes any later one copy.
+   * arrays are never changed in place); `lowered` makes any later one copy
+   * the statements (copyStmts: no statement object twice in a graph).
    */
   | { k: 'test'; stmts: Stmt[]; code: number; kv: number; lowered: boolean }
   /** Run `stmts` before whatever `a` does first. */
@@ -46,6 +47,21 @@ keepTagged(
   { kind: 'branch', code: 0, k: '', jt: null, jf: null },
   { k: 'test', stmts: null, code: 0, kv: '', lowered: false },
 );
+
+/**
+ * New statements with the same code and k, in code generation's statement shape (see `st` in
+ * codegen/context.ts): for a statement list placed a second time (linearize() emits code
+ * generation's statement objects themselves, so none may stand twice in one graph).
+ */
+export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
+  const n = stmts.length;
+  const out = new Array<Stmt>(n);
+  for (let i = 0; i < n; i++) {
+    const s = stmts[i]!;
+    out[i] = { code: s.code, jt: 0, jf: 0, k: s.k } as Stmt;
+  }
+  return out;
+}
 
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
@@ -151,7 +167,7 @@ export class GraphBuilder {
     // The commonest kinds first (a string switch compares case by case).
     switch (p.k) {
       case 'test': {
-        const stmts = p.lowered ? p.stmts.slice() : p.stmts;
+        const stmts = p.lowered ? copyStmts(p.stmts) : p.stmts;
         p.lowered = true;
         return this.block(stmts, { kind: 'branch', code: p.code, k: p.kv, jt: t, jf: f });
       }
@@ -166,8 +182,9 @@ export class GraphBuilder {
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);
-        if (h.id < before) return this.jump(p.stmts.slice(), h);
-        h.stmts = p.stmts.concat(h.stmts);
+        // Copies: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
+        if (h.id < before) return this.jump(copyStmts(p.stmts), h);
+        h.stmts = copyStmts(p.stmts).concat(h.stmts);
         this.size += p.stmts.length;
         return h;
       }

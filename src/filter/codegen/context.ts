@@ -50,7 +50,13 @@ export interface GenOptions {
   fold?: boolean;
 }
 
-export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+/**
+ * A statement. Made in the shape of an instruction (jt and jf 0): linearize() puts code
+ * generation's statements into the program as they are, instead of a copy of each (see
+ * SizedWalk). So one Stmt object stands at one place of one graph: where code generation needs a
+ * statement list twice, it copies the statements (`copyStmts`), not only the array.
+ */
+export const st = (code: number, k = 0): Stmt => ({ code, jt: 0, jf: 0, k: k >>> 0 }) as Stmt;
 
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {
