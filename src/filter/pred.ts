@@ -63,12 +63,22 @@ keepTagged(
 export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
   const n = stmts.length;
   const out = new Array<Stmt>(n);
+  const insn = STMT_SHAPE.insn;
   for (let i = 0; i < n; i++) {
     const s = stmts[i]!;
-    out[i] = { code: s.code, jt: 0, jf: 0, k: s.k } as Stmt;
+    out[i] = insn ? ({ code: s.code, jt: 0, jf: 0, k: s.k } as Stmt) : { code: s.code, k: s.k };
   }
   return out;
 }
+
+/**
+ * Which shape code generation makes its statements in (`st` in codegen/context.ts, copyStmts):
+ * without the optimiser, the instruction's (jt and jf 0), which linearize() puts into the
+ * program as they are; with it, the plain {code, k} the optimiser makes too (its passes then
+ * read statements of one shape; the optimised graph is linearised with copies anyway). Set by
+ * generate() for each compile.
+ */
+export const STMT_SHAPE = { insn: true };
 
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
