@@ -43,6 +43,11 @@ export type Terminator =
   | { kind: 'jump'; target: Block };
 
 export interface Block {
+  /**
+   * Set only on code generation's blocks: 'test' on a test's block (made before lowering, see
+   * pred.ts), 'block' on the others (one shape for all of them).
+   */
+  k?: 'test' | 'block';
   /** Unique within its graph; stable for printing (Graphviz, debugging). */
   id: number;
   stmts: Stmt[];

@@ -449,11 +449,36 @@ function pairKind(c: number, d: number): TokKind | undefined {
   }
 }
 
-export function tokenize(expression: string): Token[] {
+/**
+ * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
+ * NUM token scanned from digits is not cut out (`text` is ''; the caller slices
+ * [start, end) when it needs it): the parser needs the value only.
+ */
+export interface Scanned {
+  kind: TokKind;
+  start: number;
+  end: number;
+  num: number;
+  text: string;
+}
+
+const setScanned = (r: Scanned, kind: TokKind, start: number, end: number, num: number, text: string): void => {
+  r.kind = kind;
+  r.start = start;
+  r.end = end;
+  r.num = num;
+  r.text = text;
+};
+
+/**
+ * The token at or after `from` (blanks skipped) into `r`: EOF at the end of the expression.
+ * Throws the lexer's errors (a character no rule takes, a number that overflows, a bogus
+ * Ethernet address). The parser scans on demand; tokenize() scans the whole expression.
+ */
+export function scan(expression: string, from: number, r: Scanned): void {
   const s = expression;
   const len = s.length;
-  const out: Token[] = [];
-  let pos = 0;
+  let pos = from;
   while (pos < len) {
     const c = s.charCodeAt(pos);
     if (c === 32 || c === 9 || c === 10 || c === 13) {
@@ -465,29 +490,25 @@ export function tokenize(expression: string): Token[] {
       // Operators, `$xx`, `::…`, `\name`, or a character no rule takes.
       const pair = pairKind(c, s.charCodeAt(pos + 1));
       if (pair !== undefined) {
-        out.push({ kind: pair, text: PAIR_TEXT[c]![s.charCodeAt(pos + 1)]!, pos, num: undefined });
-        pos += 2;
-        continue;
+        setScanned(r, pair, pos, pos + 2, 0, PAIR_TEXT[c]![s.charCodeAt(pos + 1)]!);
+        return;
       }
       if (c === 58) {
         const e = v6End(s, pos);
         if (e > pos + 1) {
-          out.push({ kind: 'HID6', text: s.slice(pos, e), pos, num: undefined });
-          pos = e;
-          continue;
+          setScanned(r, 'HID6', pos, e, 0, s.slice(pos, e));
+          return;
         }
       }
       const single = SINGLE[c];
       if (single !== undefined) {
-        out.push({ kind: single, text: s[pos]!, pos, num: undefined });
-        pos++;
-        continue;
+        setScanned(r, single, pos, pos + 1, 0, single);
+        return;
       }
       if (c === 36 && isHexAt(s, pos + 1)) {
         const e = pos + 1 + (isHexAt(s, pos + 2) ? 2 : 1);
-        out.push({ kind: 'AID', text: s.slice(pos, e), pos, num: undefined });
-        pos = e;
-        continue;
+        setScanned(r, 'AID', pos, e, 0, s.slice(pos, e));
+        return;
       }
       if (c === 92) {
         let e = pos + 1;
@@ -497,9 +518,8 @@ export function tokenize(expression: string): Token[] {
           e++;
         }
         if (e > pos + 1) {
-          out.push({ kind: 'ID', text: s.slice(pos + 1, e), pos, num: undefined });
-          pos = e;
-          continue;
+          setScanned(r, 'ID', pos, e, 0, s.slice(pos + 1, e));
+          return;
         }
       }
       throw new FilterSyntaxError(`can't parse filter expression: syntax error: unexpected character '${s[pos]}'`, expression, pos);
@@ -507,30 +527,25 @@ export function tokenize(expression: string): Token[] {
     if (cls & 2) {
       const e = plainNumeric(s, pos, len);
       if (e > 0) {
-        const text = s.slice(pos, e);
-        out.push({ kind: 'NUM', text, pos, num: parseNumber(text, expression, pos) });
-        pos = e;
-        continue;
+        setScanned(r, 'NUM', pos, e, parseNumberAt(s, pos, e, expression), '');
+        return;
       }
       if (e < 0) {
-        out.push({ kind: 'HID', text: s.slice(pos, -e), pos, num: undefined });
-        pos = -e;
-        continue;
+        setScanned(r, 'HID', pos, -e, 0, s.slice(pos, -e));
+        return;
       }
     }
     if ((cls & 2) === 0 && ((cls & 1) === 0 || onlyName(s, pos))) {
       // A letter where only the name rule can match: one scan for the name's end and the keyword.
       const e = nameAndKeyword(s, pos, len);
       if (matchedKeyword !== undefined) {
-        out.push({ kind: matchedKeyword[1], text: matchedKeyword[0], pos, num: undefined });
+        setScanned(r, matchedKeyword[1], pos, e, 0, matchedKeyword[0]);
       } else {
-        const text = s.slice(pos, e);
         const v = matchedConstant;
-        if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
-        else out.push({ kind: 'ID', text, pos, num: undefined });
+        if (v !== undefined) setScanned(r, 'NUM', pos, e, v, s.slice(pos, e));
+        else setScanned(r, 'ID', pos, e, 0, s.slice(pos, e));
       }
-      pos = e;
-      continue;
+      return;
     }
     // A letter or digit: the longest of the rules that start with one, the earlier on a tie.
     let end = -1;
@@ -577,38 +592,64 @@ export function tokenize(expression: string): Token[] {
     if (rule === NAME) {
       const kw = keywordAt(s, pos, end);
       if (kw !== undefined) {
-        out.push({ kind: kw[1], text: kw[0], pos, num: undefined });
-        pos = end;
-        continue;
+        setScanned(r, kw[1], pos, end, 0, kw[0]);
+        return;
       }
     }
     const text = s.slice(pos, end);
     switch (rule) {
       case NAME: {
         const v = CONSTANT_VALUE.get(text);
-        if (v !== undefined) out.push({ kind: 'NUM', text, pos, num: v });
-        else out.push({ kind: 'ID', text, pos, num: undefined });
-        break;
+        if (v !== undefined) setScanned(r, 'NUM', pos, end, v, text);
+        else setScanned(r, 'ID', pos, end, 0, text);
+        return;
       }
       case NUM:
-        out.push({ kind: 'NUM', text, pos, num: parseNumber(text, expression, pos) });
-        break;
+        setScanned(r, 'NUM', pos, end, parseNumber(text, expression, pos), '');
+        return;
       case MAC:
-        out.push({ kind: 'EID', text, pos, num: undefined });
-        break;
+        setScanned(r, 'EID', pos, end, 0, text);
+        return;
       case HID:
-        out.push({ kind: 'HID', text, pos, num: undefined });
-        break;
+        setScanned(r, 'HID', pos, end, 0, text);
+        return;
       case HID6:
-        out.push({ kind: 'HID6', text, pos, num: undefined });
-        break;
+        setScanned(r, 'HID6', pos, end, 0, text);
+        return;
       case BOGUS:
         throw new FilterSyntaxError(`invalid Ethernet address '${text}'`, expression, pos);
       default:
         break;
     }
-    pos = end;
   }
-  out.push({ kind: 'EOF', text: '', pos: len, num: undefined });
+  setScanned(r, 'EOF', len, len, 0, '');
+}
+
+/** parseNumber over s[start, end) (the text cut out only for an error message). */
+function parseNumberAt(s: string, start: number, end: number, expression: string): number {
+  const c0 = s.charCodeAt(start);
+  if (c0 === 48 && end - start > 1) return parseNumber(s.slice(start, end), expression, start);
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    n = n * 10 + s.charCodeAt(i) - 48;
+    if (n > 0xffffffff) return parseNumber(s.slice(start, end), expression, start);
+  }
+  return n;
+}
+
+/** The whole expression as tokens (EOF last). */
+export function tokenize(expression: string): Token[] {
+  const out: Token[] = [];
+  const r: Scanned = { kind: 'EOF', start: 0, end: 0, num: 0, text: '' };
+  let pos = 0;
+  for (;;) {
+    scan(expression, pos, r);
+    const kind = r.kind;
+    if (kind === 'EOF') break;
+    const text = kind === 'NUM' && r.text === '' ? expression.slice(r.start, r.end) : r.text;
+    out.push({ kind, text, pos: r.start, num: kind === 'NUM' ? r.num : undefined });
+    pos = r.end;
+  }
+  out.push({ kind: 'EOF', text: '', pos: expression.length, num: undefined });
   return out;
 }

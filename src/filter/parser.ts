@@ -13,10 +13,10 @@
 import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import * as lexerModule from './lexer.js';
-import type { Token, TokKind } from './lexer.js';
+import type { Scanned, TokKind } from './lexer.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
-const { tokenize } = lexerModule;
+const { scan } = lexerModule;
 
 const PNAME_TABLE: Partial<Record<TokKind, ProtoQual>> = {
   LINK: 'link', IP: 'ip', ARP: 'arp', RARP: 'rarp', SCTP: 'sctp', TCP: 'tcp', UDP: 'udp', ICMP: 'icmp',
@@ -115,9 +115,24 @@ const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 const BACKTRACK = { backtrack: true } as const;
 const isBacktrack = (e: unknown): boolean => e === BACKTRACK;
 
-class Parser {
-  private i = 0;
-  /** Furthest token index a parse attempt reached: where a syntax error is reported. */
+/**
+ * The parser pulls its tokens from the lexer as it goes (no token array, no token objects): the
+ * lexer writes the current token into the parser's own `kind`/`start`/`end`/`num`/`text` fields
+ * (the parser is the Scanned it scans into); the token after it is scanned only when asked for
+ * (`peekKind1`, into `ahead`). A parse attempt that is undone restores the current token (saved
+ * in locals); nothing is scanned twice but a lookahead after an undo.
+ */
+class Parser implements Scanned {
+  /** The current token: kind, start, end, value (NUM), text (see Scanned: '' for a NUM's digits). */
+  kind: TokKind = 'EOF';
+  start = 0;
+  end = 0;
+  num = 0;
+  text = '';
+  /** The token after the current one, when `hasAhead`. */
+  private readonly ahead: Scanned = { kind: 'EOF', start: 0, end: 0, num: 0, text: '' };
+  private hasAhead = false;
+  /** Start of the furthest token a parse attempt reached: where a syntax error is reported. */
   private furthest = 0;
   /**
    * The qualifiers in force after the term or id parsed last (what a bare id after `and`/`or`
@@ -125,65 +140,132 @@ class Parser {
    */
   private q: Qual = QERR;
 
-  constructor(
-    private readonly toks: Token[],
-    private readonly expression: string,
-  ) {}
-
-  /** The token k ahead (`i` itself never passes the EOF token). */
-  private peek(k = 0): Token {
-    return k === 0 ? this.toks[this.i]! : this.toks[Math.min(this.i + k, this.toks.length - 1)]!;
+  constructor(private readonly expression: string) {
+    scan(expression, 0, this);
+    this.furthest = this.start;
   }
 
-  private next(): Token {
-    const t = this.toks[this.i]!;
-    if (this.i < this.toks.length - 1) this.i++;
-    if (this.i > this.furthest) this.furthest = this.i;
-    return t;
+  /** The kind of the token after the current one (EOF after EOF). */
+  private peekKind1(): TokKind {
+    const a = this.ahead;
+    if (!this.hasAhead) {
+      this.hasAhead = true;
+      if (this.kind === 'EOF') {
+        a.kind = 'EOF';
+        a.start = a.end = this.start;
+      } else {
+        scan(this.expression, this.end, a);
+      }
+    }
+    return a.kind;
+  }
+
+  /** Move to the next token (the current one stays when it is EOF). */
+  private next(): void {
+    if (this.kind === 'EOF') return;
+    if (this.hasAhead) {
+      const a = this.ahead;
+      this.kind = a.kind;
+      this.start = a.start;
+      this.end = a.end;
+      this.num = a.num;
+      this.text = a.text;
+      this.hasAhead = false;
+    } else {
+      scan(this.expression, this.end, this);
+    }
+    if (this.start > this.furthest) this.furthest = this.start;
+  }
+
+  /** The current token's text (a NUM's digits are cut out here, when asked for). */
+  private tokText(): string {
+    return this.kind === 'NUM' && this.text === '' ? this.expression.slice(this.start, this.end) : this.text;
+  }
+
+  /** The current token's kind (read through a call where TypeScript would keep an earlier narrowing). */
+  private cur(): TokKind {
+    return this.kind;
   }
 
   private fail(): never {
-    if (this.i > this.furthest) this.furthest = this.i;
+    if (this.start > this.furthest) this.furthest = this.start;
     throw BACKTRACK;
   }
 
-  private expect(kind: TokKind): Token {
-    if (this.peek().kind !== kind) this.fail();
-    return this.next();
+  private expect(kind: TokKind): void {
+    if (this.kind !== kind) this.fail();
+    this.next();
+  }
+
+  /** expect('NUM'), giving its value. */
+  private expectNum(): number {
+    if (this.kind !== 'NUM') this.fail();
+    const v = this.num;
+    this.next();
+    return v;
+  }
+
+  /** expect(kind) for a token whose text is wanted (ID, HID). */
+  private expectText(kind: TokKind): string {
+    if (this.kind !== kind) this.fail();
+    const t = this.tokText();
+    this.next();
+    return t;
+  }
+
+  /** Put the current token back to one saved before a parse attempt (the lookahead is dropped). */
+  private restore(kind: TokKind, start: number, end: number, num: number, text: string): void {
+    this.kind = kind;
+    this.start = start;
+    this.end = end;
+    this.num = num;
+    this.text = text;
+    this.hasAhead = false;
   }
 
   private attempt<T>(fn: () => T): T | undefined {
-    const save = this.i;
+    const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
       return fn();
     } catch (e) {
       if (!isBacktrack(e)) throw e;
-      this.i = save;
+      this.restore(kind, start, end, num, text);
       return undefined;
     }
   }
 
   /** attempt(() => this.parseTerm(q)) without a closure (it runs after every `and`/`or`). */
   private tryTerm(q: Qual): Node | undefined {
-    const save = this.i;
+    const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
       return this.parseTerm(q);
     } catch (e) {
       if (!isBacktrack(e)) throw e;
-      this.i = save;
+      this.restore(kind, start, end, num, text);
       return undefined;
     }
   }
 
+  /**
+   * The error for a parse that failed: the lexer's, if the rest of the expression has one (it
+   * would have been found before any syntax error when the lexer ran first), else a syntax error
+   * at the furthest token reached.
+   */
   syntaxError(): FilterSyntaxError {
-    const tok = this.toks[Math.min(this.furthest, this.toks.length - 1)]!;
-    return new FilterSyntaxError("can't parse filter expression: syntax error", this.expression, tok.pos);
+    const r = this.ahead;
+    let at = this.hasAhead ? r.end : this.end;
+    for (;;) {
+      scan(this.expression, at, r);
+      if (r.kind === 'EOF') break;
+      at = r.end;
+    }
+    return new FilterSyntaxError("can't parse filter expression: syntax error", this.expression, this.furthest);
   }
 
   parseProgram(): Node | undefined {
-    if (this.peek().kind === 'EOF') return undefined;
+    if (this.kind === 'EOF') return undefined;
     const e = this.parseExpr(QERR);
-    if (this.peek().kind !== 'EOF') this.fail();
+    if (this.cur() !== 'EOF') this.fail();
     return e;
   }
 
@@ -191,12 +273,13 @@ class Parser {
   private parseExpr(q0: Qual): Node {
     let left = this.parseTerm(q0);
     for (;;) {
-      const t = this.peek();
-      if (t.kind !== 'AND' && t.kind !== 'OR') return left;
+      const k = this.kind;
+      if (k !== 'AND' && k !== 'OR') return left;
+      const pos = this.start;
       this.next();
       const q = this.q;
       const right = this.tryTerm(q) ?? this.parseId(q);
-      left = { type: t.kind === 'AND' ? 'and' : 'or', left, right, pos: t.pos };
+      left = { type: k === 'AND' ? 'and' : 'or', left, right, pos };
     }
   }
 
@@ -208,17 +291,17 @@ class Parser {
 
   /** term: rterm | not term */
   private parseTerm(q0: Qual): Node {
-    const t = this.peek();
-    if (t.kind === 'NOT') {
+    if (this.kind === 'NOT') {
+      const pos = this.start;
       this.next();
-      return { type: 'not', expr: this.parseTerm(q0), pos: t.pos };
+      return { type: 'not', expr: this.parseTerm(q0), pos };
     }
     return this.parseRterm(q0);
   }
 
   private parseRterm(q0: Qual): Node {
-    const t = this.peek();
-    const k = t.kind;
+    const k = this.kind;
+    const pos = this.start;
     if (k === '(') {
       const paren = this.attempt(() => {
         this.next();
@@ -232,57 +315,58 @@ class Parser {
     }
     const pname = PNAME.get(k);
     if (pname !== undefined) {
-      const after = this.peek(1).kind;
+      const after = this.peekKind1();
       if (after === '[') return this.qerr(this.parseRelation());
       if (after === 'BROADCAST' || after === 'MULTICAST') {
         this.next();
         this.next();
-        return this.qerr({ type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos: t.pos });
+        return this.qerr({ type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos });
       }
       if (after === 'TYPE' || after === 'SUBTYPE' || after === 'DIR') {
         this.next();
-        return this.qerr(this.parseP80211(pname, t.pos));
+        return this.qerr(this.parseP80211(pname, pos));
       }
       if (this.startsHeadRest(after)) {
         this.next();
-        return this.parseHeadId(pname, t.pos);
+        return this.parseHeadId(pname, pos);
       }
       this.next();
-      return this.qerr({ type: 'abbrev', proto: pname, pos: t.pos });
+      return this.qerr({ type: 'abbrev', proto: pname, pos });
     }
-    if (this.startsHeadRest(k)) return this.parseHeadId('default', t.pos);
+    if (this.startsHeadRest(k)) return this.parseHeadId('default', pos);
     switch (k) {
       case 'BROADCAST':
       case 'MULTICAST':
         this.next();
-        return this.qerr({ type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos: t.pos });
+        return this.qerr({ type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos });
       case 'TYPE':
       case 'SUBTYPE':
       case 'DIR':
-        return this.qerr(this.parseP80211('default', t.pos));
+        return this.qerr(this.parseP80211('default', pos));
       case 'LESS':
       case 'GREATER': {
         this.next();
-        const n = this.expect('NUM');
-        return this.qerr({ type: k === 'LESS' ? 'less' : 'greater', value: n.num!, pos: t.pos });
+        const n = this.expectNum();
+        return this.qerr({ type: k === 'LESS' ? 'less' : 'greater', value: n, pos });
       }
       case 'CBYTE': {
         this.next();
-        const idx = this.expect('NUM').num!;
-        const opTok = this.next();
+        const idx = this.expectNum();
+        const opKind = this.kind;
+        this.next();
         const ops: Partial<Record<TokKind, '&' | '|' | '<' | '>' | '='>> = { '&': '&', '|': '|', '<': '<', '>': '>', '=': '=' };
-        const op = ops[opTok.kind];
+        const op = ops[opKind];
         if (!op) this.fail();
-        const v = this.expect('NUM').num!;
-        return this.qerr({ type: 'byte', index: idx, op, value: v, pos: t.pos });
+        const v = this.expectNum();
+        return this.qerr({ type: 'byte', index: idx, op, value: v, pos });
       }
       case 'INBOUND':
       case 'OUTBOUND':
         this.next();
-        return this.qerr({ type: k === 'INBOUND' ? 'inbound' : 'outbound', pos: t.pos });
+        return this.qerr({ type: k === 'INBOUND' ? 'inbound' : 'outbound', pos });
       case 'IFINDEX': {
         this.next();
-        return this.qerr({ type: 'ifindex', value: this.expect('NUM').num!, pos: t.pos });
+        return this.qerr({ type: 'ifindex', value: this.expectNum(), pos });
       }
       case 'VLAN':
       case 'MPLS':
@@ -291,59 +375,59 @@ class Parser {
       case 'VXLAN': {
         this.next();
         // The optional number: only a NUM or `(` can start one (no throw-and-undo for `vlan and ...`).
-        const nk = this.peek().kind;
+        const nk = this.kind;
         const v = nk === 'NUM' || nk === '(' ? this.attempt(() => this.parsePnum()) : undefined;
         const type = k === 'VLAN' ? 'vlan' : k === 'MPLS' ? 'mpls' : k === 'PPPOES' ? 'pppoes' : k === 'GENEVE' ? 'geneve' : 'vxlan';
-        return this.qerr(v === undefined ? { type, pos: t.pos } : { type, value: v, pos: t.pos });
+        return this.qerr(v === undefined ? { type, pos } : { type, value: v, pos });
       }
       case 'PPPOED':
         this.next();
-        return this.qerr({ type: 'pppoed', pos: t.pos });
+        return this.qerr({ type: 'pppoed', pos });
       case 'PF_IFNAME':
       case 'PF_RSET': {
         this.next();
-        const id = this.expect('ID');
-        return this.qerr({ type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id.text, pos: t.pos });
+        const id = this.expectText('ID');
+        return this.qerr({ type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id, pos });
       }
       case 'PF_RNR':
       case 'PF_SRNR': {
         this.next();
-        const n = this.expect('NUM');
-        return this.qerr({ type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n.num!, pos: t.pos });
+        const n = this.expectNum();
+        return this.qerr({ type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n, pos });
       }
       case 'PF_REASON': {
         this.next();
-        const v = this.peek();
-        if (v.kind === 'NUM') {
+        if (this.kind === 'NUM') {
+          const v = this.num;
           this.next();
-          return this.qerr({ type: 'pf', field: 'reason', value: v.num!, pos: t.pos });
+          return this.qerr({ type: 'pf', field: 'reason', value: v, pos });
         }
-        const id = this.expect('ID');
-        return this.qerr({ type: 'pf', field: 'reason', value: id.text, pos: t.pos });
+        const id = this.expectText('ID');
+        return this.qerr({ type: 'pf', field: 'reason', value: id, pos });
       }
       case 'PF_ACTION': {
         this.next();
-        const id = this.expect('ID');
-        return this.qerr({ type: 'pf', field: 'action', value: id.text, pos: t.pos });
+        const id = this.expectText('ID');
+        return this.qerr({ type: 'pf', field: 'action', value: id, pos });
       }
       case 'LLC': {
         this.next();
-        const v = this.peek();
-        if (v.kind === 'ID') {
+        if (this.kind === 'ID') {
+          const text = this.text;
           this.next();
-          return this.qerr({ type: 'llc', kind: v.text, pos: t.pos });
+          return this.qerr({ type: 'llc', kind: text, pos });
         }
-        if (v.kind === 'PF_RNR') {
+        if (this.kind === 'PF_RNR') {
           this.next();
-          return this.qerr({ type: 'llc', kind: 'rnr', pos: t.pos });
+          return this.qerr({ type: 'llc', kind: 'rnr', pos });
         }
-        return this.qerr({ type: 'llc', pos: t.pos });
+        return this.qerr({ type: 'llc', pos });
       }
       case 'VPI':
       case 'VCI': {
         this.next();
         const tests = this.parseFieldValue();
-        return this.qerr({ type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos: t.pos });
+        return this.qerr({ type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos });
       }
       default:
         break;
@@ -351,39 +435,39 @@ class Parser {
     const atm = ATM_TYPES.get(k);
     if (atm) {
       this.next();
-      return this.qerr({ type: 'atm', name: atm, pos: t.pos });
+      return this.qerr({ type: 'atm', name: atm, pos });
     }
     const mtp2 = MTP2_TYPES.get(k);
     if (mtp2) {
       this.next();
-      return this.qerr({ type: 'mtp2', name: mtp2, pos: t.pos });
+      return this.qerr({ type: 'mtp2', name: mtp2, pos });
     }
     const mtp3 = MTP3_FIELDS.get(k);
     if (mtp3) {
       this.next();
       const tests = this.parseFieldValue();
-      return this.qerr({ type: 'mtp3', field: mtp3, tests, pos: t.pos });
+      return this.qerr({ type: 'mtp3', field: mtp3, tests, pos });
     }
     return this.qerr(this.parseRelation());
   }
 
   /** atmvalue / mtp3value: NUM | relop NUM | irelop NUM | ( NUM or NUM ... ) */
   private parseFieldValue(): ValueTest[] {
-    const t = this.peek();
-    if (t.kind === 'NUM') {
+    if (this.kind === 'NUM') {
+      const v = this.num;
       this.next();
-      return [{ op: '=', value: t.num! }];
+      return [{ op: '=', value: v }];
     }
-    const rel = RELOP.get(t.kind);
+    const rel = RELOP.get(this.kind);
     if (rel) {
       this.next();
-      return [{ op: rel, value: this.expect('NUM').num! }];
+      return [{ op: rel, value: this.expectNum() }];
     }
     this.expect('(');
-    const tests: ValueTest[] = [{ op: '=', value: this.expect('NUM').num! }];
-    while (this.peek().kind === 'OR') {
+    const tests: ValueTest[] = [{ op: '=', value: this.expectNum() }];
+    while (this.kind === 'OR') {
       this.next();
-      tests.push({ op: '=', value: this.expect('NUM').num! });
+      tests.push({ op: '=', value: this.expectNum() });
     }
     this.expect(')');
     return tests;
@@ -398,29 +482,29 @@ class Parser {
   private parseHeadId(proto: ProtoQual, pos: number): Node {
     let dir: DirQual = 'default';
     let addr: Qual['addr'] = 'default';
-    const t = this.peek();
-    if (t.kind === 'SRC' || t.kind === 'DST') {
+    const tk = this.kind;
+    if (tk === 'SRC' || tk === 'DST') {
       this.next();
-      dir = t.kind === 'SRC' ? 'src' : 'dst';
-      const a = this.peek(), b = this.peek(1);
-      const other = t.kind === 'SRC' ? 'DST' : 'SRC';
-      if ((a.kind === 'OR' || a.kind === 'AND') && b.kind === other) {
+      dir = tk === 'SRC' ? 'src' : 'dst';
+      const a = this.kind;
+      const other = tk === 'SRC' ? 'DST' : 'SRC';
+      if ((a === 'OR' || a === 'AND') && this.peekKind1() === other) {
         this.next();
         this.next();
-        dir = a.kind === 'OR' ? 'src or dst' : 'src and dst';
+        dir = a === 'OR' ? 'src or dst' : 'src and dst';
       }
-    } else if (dqualSimple(t.kind)) {
+    } else if (dqualSimple(tk)) {
       this.next();
-      dir = dqualSimple(t.kind)!;
+      dir = dqualSimple(tk)!;
     }
-    const a = this.peek();
-    if (aqual(a.kind)) {
+    const a = this.kind;
+    if (aqual(a)) {
       this.next();
-      addr = aqual(a.kind)!;
+      addr = aqual(a)!;
     } else if (dir === 'default') {
-      if (a.kind === 'PROTO' || a.kind === 'PROTOCHAIN' || a.kind === 'GATEWAY') {
+      if (a === 'PROTO' || a === 'PROTOCHAIN' || a === 'GATEWAY') {
         this.next();
-        addr = a.kind === 'PROTO' ? 'proto' : a.kind === 'PROTOCHAIN' ? 'protochain' : 'gateway';
+        addr = a === 'PROTO' ? 'proto' : a === 'PROTOCHAIN' ? 'protochain' : 'gateway';
       } else {
         this.fail();
       }
@@ -433,69 +517,81 @@ class Parser {
 
   /** id: nid | pnum | ( pid ) ; nid includes `not id`. */
   private parseId(q: Qual): Node {
-    const t = this.peek();
-    switch (t.kind) {
+    const pos = this.start;
+    switch (this.kind) {
       case 'NOT': {
         this.next();
-        return { type: 'not', expr: this.parseId(q), pos: t.pos };
+        return { type: 'not', expr: this.parseId(q), pos };
       }
       case '(': {
         const pn = this.attempt(() => this.parsePnum());
         if (pn !== undefined) {
           this.q = q;
-          return { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos: t.pos };
+          return { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos };
         }
         this.next();
         let left = this.parseId(q);
         for (;;) {
-          const op = this.peek();
-          if (op.kind !== 'AND' && op.kind !== 'OR') break;
+          const op = this.cur();
+          if (op !== 'AND' && op !== 'OR') break;
+          const opPos = this.start;
           this.next();
           const right = this.parseId(this.q);
-          left = { type: op.kind === 'AND' ? 'and' : 'or', left, right, pos: op.pos };
+          left = { type: op === 'AND' ? 'and' : 'or', left, right, pos: opPos };
         }
         this.expect(')');
         return left;
       }
-      case 'NUM':
+      case 'NUM': {
+        const v = this.num;
         this.next();
         this.q = q;
-        return { type: 'id', qual: q, id: { kind: 'num', value: t.num! }, pos: t.pos };
-      case 'ID':
+        return { type: 'id', qual: q, id: { kind: 'num', value: v }, pos };
+      }
+      case 'ID': {
+        const name = this.text;
         this.next();
         this.q = q;
-        return { type: 'id', qual: q, id: { kind: 'name', name: t.text }, pos: t.pos };
+        return { type: 'id', qual: q, id: { kind: 'name', name }, pos };
+      }
       case 'HID': {
+        const text = this.text;
         this.next();
-        let id: IdValue = { kind: 'ipv4', text: t.text };
-        if (this.peek().kind === '/') {
+        let id: IdValue = { kind: 'ipv4', text };
+        const after = this.cur();
+        if (after === '/') {
           this.next();
-          id = { kind: 'ipv4len', text: t.text, len: this.expect('NUM').num! };
-        } else if (this.peek().kind === 'NETMASK') {
+          id = { kind: 'ipv4len', text, len: this.expectNum() };
+        } else if (after === 'NETMASK') {
           this.next();
-          id = { kind: 'ipv4mask', text: t.text, mask: this.expect('HID').text };
+          id = { kind: 'ipv4mask', text, mask: this.expectText('HID') };
         }
         this.q = q;
-        return { type: 'id', qual: q, id, pos: t.pos };
+        return { type: 'id', qual: q, id, pos };
       }
       case 'HID6': {
+        const text = this.text;
         this.next();
-        let id: IdValue = { kind: 'ipv6', text: t.text };
-        if (this.peek().kind === '/') {
+        let id: IdValue = { kind: 'ipv6', text };
+        if (this.cur() === '/') {
           this.next();
-          id = { kind: 'ipv6', text: t.text, len: this.expect('NUM').num! };
+          id = { kind: 'ipv6', text, len: this.expectNum() };
         }
         this.q = q;
-        return { type: 'id', qual: q, id, pos: t.pos };
+        return { type: 'id', qual: q, id, pos };
       }
-      case 'EID':
+      case 'EID': {
+        const text = this.text;
         this.next();
         this.q = q;
-        return { type: 'id', qual: q, id: { kind: 'mac', text: t.text }, pos: t.pos };
-      case 'AID':
+        return { type: 'id', qual: q, id: { kind: 'mac', text }, pos };
+      }
+      case 'AID': {
+        const text = this.text;
         this.next();
         this.q = q;
-        return { type: 'id', qual: q, id: { kind: 'arcnet', text: t.text }, pos: t.pos };
+        return { type: 'id', qual: q, id: { kind: 'arcnet', text }, pos };
+      }
       default:
         this.fail();
     }
@@ -503,10 +599,10 @@ class Parser {
 
   /** pnum: NUM | ( pnum ) */
   private parsePnum(): number {
-    const t = this.peek();
-    if (t.kind === 'NUM') {
+    if (this.kind === 'NUM') {
+      const v = this.num;
       this.next();
-      return t.num!;
+      return v;
     }
     this.expect('(');
     const v = this.parsePnum();
@@ -514,36 +610,41 @@ class Parser {
     return v;
   }
 
+  /** A NUM or an ID (an 802.11 type, subtype or direction), its text. */
+  private valueText(): string {
+    if (this.kind !== 'NUM' && this.kind !== 'ID') this.fail();
+    const t = this.tokText();
+    this.next();
+    return t;
+  }
+
   private parseP80211(proto: ProtoQual, pos: number): Node {
-    const t = this.next();
-    const valueTok = (): Token => {
-      const v = this.peek();
-      if (v.kind !== 'NUM' && v.kind !== 'ID') this.fail();
-      return this.next();
-    };
-    if (t.kind === 'TYPE') {
-      const ty = valueTok();
-      if (this.peek().kind === 'SUBTYPE') {
+    const k = this.kind;
+    this.next();
+    if (k === 'TYPE') {
+      const ty = this.valueText();
+      if (this.kind === 'SUBTYPE') {
         this.next();
-        const st = valueTok();
-        return { type: 'wlan', proto, field: 'type', a: ty.text, b: st.text, pos };
+        const st = this.valueText();
+        return { type: 'wlan', proto, field: 'type', a: ty, b: st, pos };
       }
-      return { type: 'wlan', proto, field: 'type', a: ty.text, pos };
+      return { type: 'wlan', proto, field: 'type', a: ty, pos };
     }
-    if (t.kind === 'SUBTYPE') {
-      const st = this.expect('ID');
-      return { type: 'wlan', proto, field: 'subtype', a: st.text, pos };
+    if (k === 'SUBTYPE') {
+      const st = this.expectText('ID');
+      return { type: 'wlan', proto, field: 'subtype', a: st, pos };
     }
-    const d = valueTok();
-    return { type: 'wlan', proto, field: 'dir', a: d.text, pos };
+    const d = this.valueText();
+    return { type: 'wlan', proto, field: 'dir', a: d, pos };
   }
 
   /** arth relop arth | arth irelop arth */
   private parseRelation(): Node {
-    const pos = this.peek().pos;
+    const pos = this.start;
     const left = this.parseArith(0);
-    const opTok = this.next();
-    const op = RELOP.get(opTok.kind);
+    const opKind = this.kind;
+    this.next();
+    const op = RELOP.get(opKind);
     if (!op) this.fail();
     const right = this.parseArith(0);
     return { type: 'relation', op, left, right, pos };
@@ -552,14 +653,14 @@ class Parser {
   private parseArith(minPrec: number): Arith {
     let lhs = this.parseUnary();
     for (;;) {
-      const t = this.peek();
-      const sh = shifting(t.kind);
+      const k = this.kind;
+      const sh = shifting(k);
       if (sh) {
         this.next();
         lhs = { type: 'binop', op: sh, left: lhs, right: this.parseArith(0) };
         continue;
       }
-      const b = binop(t.kind);
+      const b = binop(k);
       if (!b || b.prec < minPrec) return lhs;
       this.next();
       lhs = { type: 'binop', op: b.op, left: lhs, right: this.parseArith(b.prec + 1) };
@@ -567,42 +668,44 @@ class Parser {
   }
 
   private parseUnary(): Arith {
-    const t = this.peek();
-    if (t.kind === '-') {
+    const k = this.kind;
+    if (k === '-') {
       this.next();
       let x = this.parseUnary();
-      for (let sh = shifting(this.peek().kind); sh; sh = shifting(this.peek().kind)) {
+      for (let sh = shifting(this.kind); sh; sh = shifting(this.kind)) {
         this.next();
         x = { type: 'binop', op: sh, left: x, right: this.parseArith(0) };
       }
       return { type: 'neg', arg: x };
     }
-    if (t.kind === 'NUM') {
+    if (k === 'NUM') {
+      const v = this.num;
       this.next();
-      return { type: 'num', value: t.num! };
+      return { type: 'num', value: v };
     }
-    if (t.kind === 'LEN') {
+    if (k === 'LEN') {
       this.next();
       return { type: 'len' };
     }
-    if (t.kind === '(') {
+    if (k === '(') {
       this.next();
       const a = this.parseArith(0);
       this.expect(')');
       return a;
     }
-    const pname = PNAME.get(t.kind);
-    if (pname !== undefined && this.peek(1).kind === '[') {
+    const pname = PNAME.get(k);
+    if (pname !== undefined && this.peekKind1() === '[') {
+      const pos = this.start;
       this.next();
       this.next();
       const index = this.parseArith(0);
       let size = 1;
-      if (this.peek().kind === ':') {
+      if (this.kind === ':') {
         this.next();
-        size = this.expect('NUM').num!;
+        size = this.expectNum();
       }
       this.expect(']');
-      return { type: 'load', proto: pname, index, size, pos: t.pos };
+      return { type: 'load', proto: pname, index, size, pos };
     }
     this.fail();
   }
@@ -610,8 +713,7 @@ class Parser {
 
 /** Parse a filter expression. Throws FilterSyntaxError with the column of the problem. */
 export function parseFilter(expression: string): FilterAst {
-  const toks = tokenize(expression);
-  const p = new Parser(toks, expression);
+  const p = new Parser(expression);
   try {
     return { expression, expr: p.parseProgram() };
   } catch (e) {

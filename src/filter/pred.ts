@@ -16,17 +16,26 @@ export type Pred =
   | { k: 'and' | 'or'; a: Pred; b: Pred }
   | { k: 'not'; a: Pred }
   /**
-   * Run `stmts`, then branch on `code` (BPF_JMP|op|src) against `kv`. The
-   * first lowering hands `stmts` itself to the block (blocks' statement
-   * arrays are never changed in place); `lowered` makes any later one copy.
+   * Run `stmts`, then branch (the terminator's code and k): a block made before there is a
+   * graph (no id yet, -1; its branch's targets not set), which its first lowering numbers and
+   * points at its targets (one object for the test and its block, instead of a test that lowering
+   * copies into a new block). Any later lowering makes a new block with copies of the statements
+   * (copyStmts: no statement object twice in a graph).
    */
-  | { k: 'test'; stmts: Stmt[]; code: number; kv: number; lowered: boolean }
+  | TestBlock
   /** Run `stmts` before whatever `a` does first. */
   | { k: 'pre'; stmts: Stmt[]; a: Pred }
   /** Run `prologue` (a sub-graph that continues into its argument) before `a`. */
   | { k: 'prologue'; build: (g: GraphBuilder, cont: Block) => Block; a: Pred }
   /** A test that needs its own small graph (jumps inside a test, loops). */
   | { k: 'graph'; build: (g: GraphBuilder, t: Block, f: Block) => Block };
+
+/** A test: a block of code generation's that lowering has not placed yet while its id is -1. */
+export type TestBlock = Block & { k: 'test'; term: Branch };
+type Branch = Extract<Block['term'], { kind: 'branch' }>;
+
+/** Where a test's branch points before it is lowered (never part of a graph). */
+const UNSET: Block = { k: 'block', id: -1, stmts: [], term: { kind: 'ret', code: 0x06, k: 0 }, walk: 0, tail: 0 };
 
 /**
  * V8 stores a field that has only ever held numbers, some of them not small integers (a uint32 k
@@ -44,8 +53,32 @@ keepTagged(
   { code: 0, jt: 0, jf: 0, k: '' }, // CbpfInsn (linearize's output)
   { kind: 'ret', code: 0, k: '' },
   { kind: 'branch', code: 0, k: '', jt: null, jf: null },
-  { k: 'test', stmts: null, code: 0, kv: '', lowered: false },
 );
+
+/**
+ * New statements with the same code and k, in code generation's statement shape (see `st` in
+ * codegen/context.ts): for a statement list placed a second time (linearize() emits code
+ * generation's statement objects themselves, so none may stand twice in one graph).
+ */
+export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
+  const n = stmts.length;
+  const out = new Array<Stmt>(n);
+  const insn = STMT_SHAPE.insn;
+  for (let i = 0; i < n; i++) {
+    const s = stmts[i]!;
+    out[i] = insn ? ({ code: s.code, jt: 0, jf: 0, k: s.k } as Stmt) : { code: s.code, k: s.k };
+  }
+  return out;
+}
+
+/**
+ * Which shape code generation makes its statements in (`st` in codegen/context.ts, copyStmts):
+ * without the optimiser, the instruction's (jt and jf 0), which linearize() puts into the
+ * program as they are; with it, the plain {code, k} the optimiser makes too (its passes then
+ * read statements of one shape; the optimised graph is linearised with copies anyway). Set by
+ * generate() for each compile.
+ */
+export const STMT_SHAPE = { insn: true };
 
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
@@ -71,7 +104,7 @@ export function not(a: Pred): Pred {
   return { k: 'not', a };
 }
 export function test(stmts: Stmt[], code: number, kv: number): Pred {
-  return { k: 'test', stmts, code, kv: kv >>> 0, lowered: false };
+  return { k: 'test', id: -1, stmts, term: { kind: 'branch', code, k: kv >>> 0, jt: UNSET, jf: UNSET }, walk: 0, tail: 0 };
 }
 export function pre(stmts: Stmt[], a: Pred): Pred {
   return stmts.length ? { k: 'pre', stmts, a } : a;
@@ -131,8 +164,9 @@ export class GraphBuilder {
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
-    // walk/tail: linearize()'s scratch, made here so that every block has them (one shape).
-    return { id: this.nextId++, stmts, term, walk: 0, tail: 0 };
+    // k: as a test's block has (see TestBlock); walk/tail: linearize()'s scratch, made here so
+    // that every block has them (one shape).
+    return { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
   }
   ret(k: number): Block {
     return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });
@@ -151,9 +185,13 @@ export class GraphBuilder {
     // The commonest kinds first (a string switch compares case by case).
     switch (p.k) {
       case 'test': {
-        const stmts = p.lowered ? p.stmts.slice() : p.stmts;
-        p.lowered = true;
-        return this.block(stmts, { kind: 'branch', code: p.code, k: p.kv, jt: t, jf: f });
+        const br = p.term;
+        if (p.id !== -1) return this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
+        p.id = this.nextId++;
+        this.size += p.stmts.length + 1;
+        br.jt = t;
+        br.jf = f;
+        return p;
       }
       case 'and':
         return this.lower(p.a, this.lower(p.b, t, f), f);
@@ -166,8 +204,9 @@ export class GraphBuilder {
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);
-        if (h.id < before) return this.jump(p.stmts.slice(), h);
-        h.stmts = p.stmts.concat(h.stmts);
+        // Copies: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
+        if (h.id < before) return this.jump(copyStmts(p.stmts), h);
+        h.stmts = copyStmts(p.stmts).concat(h.stmts);
         this.size += p.stmts.length;
         return h;
       }

@@ -22,7 +22,7 @@ const {
   BPF_MEM, BPF_MISC, BPF_MUL, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
 } = insnModule;
 const { DLT } = linktypesModule;
-const { TRUE, and, not, or, pre, test } = predModule;
+const { TRUE, and, copyStmts, not, or, pre, test } = predModule;
 const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
 const { st } = contextModule;
 const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
@@ -75,7 +75,7 @@ function vlanExt(g: Gen, vid: number | undefined): Pred {
       build: (gb, t, f) => {
         const cmp = gb.branch([st(BPF_ALU | BPF_AND | BPF_K, 0x0fff)], BPF_JMP | BPF_JEQ | BPF_K, vid, t, f);
         const fromMeta = gb.jump([st(BPF_LD | BPF_H | BPF_ABS, SKF_AD_OFF + SKF_AD.VLAN_TAG)], cmp);
-        const fromPkt = gb.jump([...load], cmp);
+        const fromPkt = gb.jump(copyStmts(load), cmp);
         return gb.branch([st(BPF_LD | BPF_B | BPF_ABS, SKF_AD_OFF + SKF_AD.VLAN_TAG_PRESENT)], BPF_JMP | BPF_JEQ | BPF_K, 1, fromMeta, fromPkt);
       },
     };

@@ -28,7 +28,7 @@ const {
   BPF_LSH, BPF_MEM, BPF_MISC, BPF_OR, BPF_ST, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
 } = insnModule;
 const { DLT } = linktypesModule;
-const { and, constValue, not, or, test } = predModule;
+const { STMT_SHAPE, and, constValue, copyStmts, not, or, test } = predModule;
 const { genLength, genRelation } = arithModule;
 const { st } = contextModule;
 const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
@@ -109,7 +109,7 @@ function genNode(g: Gen, n: Node): Pred {
 /** The 802.11 MAC header length (24, +2 for QoS data, rounded up for Atheros padding) into linkpl's slot. */
 function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xReady = false): Block {
   const reg = g.offLinkpl.reg;
-  const s: Stmt[] = before.length || xReady ? [...before] : [st(BPF_LDX | BPF_IMM, g.offOutermostlinkhdr.constant)];
+  const s: Stmt[] = before.length || xReady ? copyStmts(before) : [st(BPF_LDX | BPF_IMM, g.offOutermostlinkhdr.constant)];
   s.push(st(BPF_MISC | BPF_TXA), st(BPF_ALU | BPF_ADD | BPF_K, 24), st(BPF_ST, reg), st(BPF_LD | BPF_IND | BPF_B, 0));
   let afterQos: Block = cont;
   // libpcap decides the radiotap data-pad round-up on the link type in force at the end of the
@@ -200,6 +200,7 @@ function finish(g: Gen, root: Pred): Pred {
 
 /** Generate the CFG for a parsed expression. */
 export function generate(ast: FilterAst, opts: GenOptions): Cfg {
+  STMT_SHAPE.insn = !opts.fold;
   const gb = new GraphBuilder();
   const accept = gb.ret(opts.snaplen);
   const reject = gb.ret(0);
