@@ -1,8 +1,9 @@
 /**
  * CFG → classic program, and classic program → CFG.
  *
- * Linearisation lays blocks out in a topological order (depth-first, false
- * branch first so that chains of `and` fall through), turns `jump`s into
+ * Linearisation lays blocks out as libpcap does (icode_to_fcode: depth-first,
+ * the false edge's subgraph visited first, reverse postorder, so that a
+ * branch's true side comes right after it), turns `jump`s into
  * `ja` (dropped when the target comes next), and fixes up conditional
  * branches whose offset would not fit the 8-bit jt/jf fields by routing
  * them through an inserted `ja` right after the branch.
@@ -30,9 +31,10 @@ function posOf(l: Laid, b: Block): number {
 }
 
 /**
- * Depth-first from the entry, true edge before false edge, reverse
- * postorder: the false edge's subgraph comes right after its branch (chains
- * of `and` fall through).
+ * Depth-first from the entry, false edge before true edge, reverse
+ * postorder: the true edge's subgraph comes right after its branch, as in
+ * libpcap's layout (so that the same graph gives libpcap's program, byte for
+ * byte: `bpfkit filter -d` then prints what `tcpdump -d` prints).
  */
 function lay(cfg: Cfg, byId: boolean): Laid | undefined {
   const seenById: Block[] = [];
@@ -48,7 +50,7 @@ function lay(cfg: Cfg, byId: boolean): Laid | undefined {
     const t = b.term;
     const i = next[top]!;
     let s: Block | undefined;
-    if (t.kind === 'branch') s = i === 0 ? t.jt : i === 1 ? t.jf : undefined;
+    if (t.kind === 'branch') s = i === 0 ? t.jf : i === 1 ? t.jt : undefined;
     else if (t.kind === 'jump') s = i === 0 ? t.target : undefined;
     if (s === undefined) {
       post.push(b);
@@ -110,7 +112,7 @@ export function linearize(cfg: Cfg): CbpfProgram {
 const MAX_DEPTH = 1000;
 
 /**
- * The fast path: one depth-first walk (true edge before false edge) that emits each block as it
+ * The fast path: one depth-first walk (false edge before true edge) that emits each block as it
  * finishes. The layout is the walk's reverse postorder, so a block finishes after everything laid
  * out behind it: its instructions go onto `out` back to front, and every branch target already
  * has its distance from the program's end (`tailById`), which is all an offset needs. The
@@ -136,8 +138,8 @@ class Walk {
     const t = b.term;
     const out = this.out;
     if (t.kind === 'branch') {
-      this.edge(t.jt, depth);
       this.edge(t.jf, depth);
+      this.edge(t.jt, depth);
       const base = out.length;
       const jt = base - this.tailById[t.jt.id]!;
       const jf = base - this.tailById[t.jf.id]!;
@@ -223,17 +225,17 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
   if (t.kind === 'branch') {
     const tb = t.jt;
     const fb = t.jf;
-    if (tb.walk !== id) {
-      tb.walk = id;
-      tb.tail = -1;
-      if (depth > MAX_DEPTH) w.unusual = true;
-      else visitSized(w, tb, depth + 1);
-    }
     if (fb.walk !== id) {
       fb.walk = id;
       fb.tail = -1;
       if (depth > MAX_DEPTH) w.unusual = true;
       else visitSized(w, fb, depth + 1);
+    }
+    if (tb.walk !== id) {
+      tb.walk = id;
+      tb.tail = -1;
+      if (depth > MAX_DEPTH) w.unusual = true;
+      else visitSized(w, tb, depth + 1);
     }
     const n = w.n;
     // A wrong bound (a graph changed after code generation) would overrun the array: general path.

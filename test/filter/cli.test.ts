@@ -1,5 +1,5 @@
 /** `bpfkit filter`: output formats, options and errors, through the CLI entry point. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatD, formatDD, formatDDD, parseD } from '../../src/cbpf/index.js';
@@ -24,6 +24,18 @@ describe('bpfkit filter', () => {
     expect(bpfkit('filter', '-Odd', 'ip').stdout).toBe(formatDD(compile('ip', { optimize: false })));
     // The text parses back into the same program.
     expect(parseD(bpfkit('filter', 'tcp port 80').stdout)).toEqual(prog);
+  });
+
+  it("prints what Debian's tcpdump -d prints, where both compile the same program (same layout)", () => {
+    // Expressions whose program Debian's libpcap 1.10.3 and bpfkit agree on, instruction for
+    // instruction, with and without the optimiser: the text must then be the same too.
+    const same = ['ip', 'tcp', 'tcp port 80', 'ip[2:2] > 576', 'icmp or arp', 'ether broadcast or ether multicast', 'ip6 and udp port 53', 'vlan and ip', 'vlan 100 and tcp dst port 443'];
+    for (const e of same) {
+      for (const o of [[], ['-O']]) {
+        const theirs = execFileSync('tcpdump', [...o, '-d', e], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        expect(bpfkit('filter', ...o, '-d', e).stdout, `${o.join(' ')} ${e}`).toBe(theirs);
+      }
+    }
   });
 
   it('takes -y, -s and -O', () => {
