@@ -553,7 +553,11 @@ export function scan(expression: string, from: number, r: Scanned): void {
     if (cls & 1) {
       const r = hexRun(s, pos);
       const next = s.charCodeAt(pos + r);
-      if (r >= 12 || (r <= 2 && (next === 58 || next === 45 || next === 46)) || (r === 4 && next === 46)) {
+      // One colon between two hex runs (or before no hex digit) and no second colon, as in
+      // `ip[2:2]`: a MAC needs five separators, an IPv6 address six colons or a `::`, a bogus
+      // address two `B:` units, so none of those rules can match here.
+      const lone = next === 58 && s.charCodeAt(pos + r + 1) !== 58 && s.charCodeAt(pos + r + 1 + hexRun(s, pos + r + 1)) !== 58;
+      if (!lone && (r >= 12 || (r <= 2 && (next === 58 || next === 45 || next === 46)) || (r === 4 && next === 46))) {
         end = macEnd(s, pos);
         rule = MAC;
       }
@@ -569,7 +573,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
           rule = HID;
         }
       }
-      if (r <= 4 && next === 58) {
+      if (!lone && r <= 4 && next === 58) {
         const e = v6End(s, pos);
         if (e > end) {
           end = e;
