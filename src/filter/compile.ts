@@ -117,10 +117,8 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
   const doOpt = options.optimize ?? true;
   const cfg = generateFor(ast, expression, options, linkType, snaplen, doOpt);
   const opt = doOpt ? optimized(cfg, expression) : cfg;
+  const program = linearize(opt);
   const plain: Cfg = cfg.cyclic ? { entry: cfg.entry, cyclic: true } : { entry: cfg.entry };
-  // Without the size bound: the walk then makes new instructions (the sized walk puts code
-  // generation's statement objects into the program, which would tie the two results together).
-  const program = linearize(opt === cfg ? plain : opt);
   return { ast, cfg: plain, optimized: opt === cfg ? plain : opt, program };
 }
 

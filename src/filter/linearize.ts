@@ -285,10 +285,8 @@ function visitSized(w: SizedWalk, b: Block, depth: number): void {
   const out = w.out;
   let n = w.n;
   for (let j = stmts.length - 1; j >= 0; j--) {
-    const s = stmts[j]! as Stmt & { jt?: number; jf?: number };
-    // Code generation's statements are made as instructions (jt and jf 0, k a uint32; one
-    // object at one place of the graph): they go into the program as they are.
-    out[top - n] = s.jt === 0 && s.jf === 0 ? (s as CbpfInsn) : { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
+    const s = stmts[j]!;
+    out[top - n] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
     n++;
   }
   w.n = n;

@@ -19,8 +19,8 @@ export type Pred =
    * Run `stmts`, then branch (the terminator's code and k): a block made before there is a
    * graph (no id yet, -1; its branch's targets not set), which its first lowering numbers and
    * points at its targets (one object for the test and its block, instead of a test that lowering
-   * copies into a new block). Any later lowering makes a new block with copies of the statements
-   * (copyStmts: no statement object twice in a graph).
+   * copies into a new block). Any later lowering makes a new block with a copy of the statement
+   * array (copyStmts; statements are never changed in place, so they may be shared).
    */
   | TestBlock
   /** Run `stmts` before whatever `a` does first. */
@@ -56,29 +56,12 @@ keepTagged(
 );
 
 /**
- * New statements with the same code and k, in code generation's statement shape (see `st` in
- * codegen/context.ts): for a statement list placed a second time (linearize() emits code
- * generation's statement objects themselves, so none may stand twice in one graph).
+ * A statement list for a second place in the graph: a new array (blocks' statement arrays are
+ * replaced, never changed in place; the statements themselves may be shared).
  */
 export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
-  const n = stmts.length;
-  const out = new Array<Stmt>(n);
-  const insn = STMT_SHAPE.insn;
-  for (let i = 0; i < n; i++) {
-    const s = stmts[i]!;
-    out[i] = insn ? ({ code: s.code, jt: 0, jf: 0, k: s.k } as Stmt) : { code: s.code, k: s.k };
-  }
-  return out;
+  return stmts.slice();
 }
-
-/**
- * Which shape code generation makes its statements in (`st` in codegen/context.ts, copyStmts):
- * without the optimiser, the instruction's (jt and jf 0), which linearize() puts into the
- * program as they are; with it, the plain {code, k} the optimiser makes too (its passes then
- * read statements of one shape; the optimised graph is linearised with copies anyway). Set by
- * generate() for each compile.
- */
-export const STMT_SHAPE = { insn: true };
 
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };

@@ -20,7 +20,7 @@ const {
   BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
 } = insnModule;
 const { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } = linktypesModule;
-const { STMT_SHAPE, not, test } = predModule;
+const { not, test } = predModule;
 
 export const OFFSET_NOT_SET = 0xffffffff;
 
@@ -50,15 +50,8 @@ export interface GenOptions {
   fold?: boolean;
 }
 
-/**
- * A statement. Without the optimiser made in the shape of an instruction (jt and jf 0):
- * linearize() puts code generation's statements into the program as they are, instead of a copy
- * of each (see SizedWalk; STMT_SHAPE in pred.ts). So one Stmt object stands at one place of one
- * graph: where code generation needs a statement list twice, it copies the statements
- * (`copyStmts`), not only the array.
- */
-export const st = (code: number, k = 0): Stmt =>
-  STMT_SHAPE.insn ? ({ code, jt: 0, jf: 0, k: k >>> 0 } as Stmt) : { code, k: k >>> 0 };
+/** A statement (k as a uint32). */
+export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {

@@ -28,7 +28,7 @@ const {
   BPF_LSH, BPF_MEM, BPF_MISC, BPF_OR, BPF_ST, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
 } = insnModule;
 const { DLT } = linktypesModule;
-const { STMT_SHAPE, and, constValue, copyStmts, not, or, test } = predModule;
+const { and, constValue, copyStmts, not, or, test } = predModule;
 const { genLength, genRelation } = arithModule;
 const { st } = contextModule;
 const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
@@ -200,7 +200,6 @@ function finish(g: Gen, root: Pred): Pred {
 
 /** Generate the CFG for a parsed expression. */
 export function generate(ast: FilterAst, opts: GenOptions): Cfg {
-  STMT_SHAPE.insn = !opts.fold;
   const gb = new GraphBuilder();
   const accept = gb.ret(opts.snaplen);
   const reject = gb.ret(0);
