@@ -28,7 +28,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
@@ -178,9 +178,14 @@ function join(e0: number, facts: readonly (Fact | undefined)[], next: Int32Array
 }
 
 
-/** Nothing known of a value but its range. */
-function unknown(s: number, max: number): Fact {
-  return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS, next: undefined };
+/**
+ * apply() on a value nothing was known of but its range 0..max (without making that fact first),
+ * for a test the walk takes: k within the range, jgt below max, jge above 0.
+ */
+function fresh(s: number, max: number, op: number, k: number, truth: boolean): Fact {
+  if (op === 0x10) return truth ? { s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined } : { s, kind: RANGE, lo: 0, hi: max, vals: [k], next: undefined };
+  if (op === 0x20) return truth ? { s, kind: RANGE, lo: k + 1, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k, vals: NO_VALS, next: undefined };
+  return truth ? { s, kind: RANGE, lo: k, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k - 1, vals: NO_VALS, next: undefined };
 }
 
 
@@ -438,9 +443,15 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
     for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
     if (op === 0x40) ft = ff = add(facts, opaque(a), known);
     else {
-      const base = known ?? unknown(a, mx);
-      ft = add(facts, apply(base, op, k, true), known);
-      ff = add(facts, apply(base, op, k, false), known);
+      if (known === undefined) {
+        ft = fresh(a, mx, op, k, true);
+        ft.next = facts;
+        ff = fresh(a, mx, op, k, false);
+        ff.next = facts;
+      } else {
+        ft = add(facts, apply(known, op, k, true), known);
+        ff = add(facts, apply(known, op, k, false), known);
+      }
     }
     edgeFacts.push(ft, ff);
     edgeA[ne] = edgeA[ne + 1] = a;
