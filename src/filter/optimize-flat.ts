@@ -113,11 +113,6 @@ const blocks: Block[] = [];
 const stmtsOf: Stmt[][] = [];
 const terms: CodeK[] = [];
 let n = 0;
-/** By slot (reused, emptied after each call): the fast walk's statements left where it dropped some, and the result's blocks. */
-const newStmts: (Stmt[] | undefined)[] = [];
-const outBlocks: (Block | undefined)[] = [];
-/** The fast walk's view of the tables (reused; the columns are set per call, they may have grown). */
-const FG: FlatGraph = { order, m: 0, at, kind, jt, jf, stmts: stmtsOf, terms };
 
 /**
  * The optimiser's first round for a graph that ends on the fast path (see above): the optimised
@@ -139,8 +134,6 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
       blocks[s] = NO_BLOCK;
       stmtsOf[s] = NO_STMTS;
       terms[s] = SUNK;
-      if (s < newStmts.length) newStmts[s] = undefined;
-      if (s < outBlocks.length) outBlocks[s] = undefined;
     }
   }
 }
@@ -429,7 +422,7 @@ function repOf(s: number): number {
  * left them), and the result's blocks (successors first, as merging goes): the entry of the
  * result, or undefined where merging leaves a test with the same block on both sides.
  */
-function internOut(m: number, entry: number): Block | undefined {
+function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): Block | undefined {
   let size = 16;
   while (size < 2 * m) size *= 2;
   if (size > table.length) {
@@ -445,9 +438,7 @@ function internOut(m: number, entry: number): Block | undefined {
   }
   const epoch = tableEpoch;
   let next = 0;
-  const out = outBlocks;
-  // (out and newStmts as long as the slots: no holes, no growth in the loop.)
-  while (out.length < n) out.push(undefined);
+  const out: Block[] = [];
   for (let i = m - 1; i >= 0; i--) {
     const s = order[i]!;
     rep[s] = -1;
@@ -525,15 +516,9 @@ function route(entry: Block): Cfg | undefined {
     const s = order[i]!;
     if (jt[s] === jf[s] && kind[s] === BRANCH) return undefined;
   }
-  const fg = FG;
-  fg.order = order;
-  fg.m = m;
-  fg.at = at;
-  fg.kind = kind;
-  fg.jt = jt;
-  fg.jf = jf;
-  while (newStmts.length < n) newStmts.push(undefined);
+  const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
+  const newStmts: (Stmt[] | undefined)[] = [];
   if (!fastWalk(fg, newStmts)) return undefined;
-  const out = internOut(m, e);
+  const out = internOut(m, newStmts, e);
   return out === undefined ? undefined : { entry: out };
 }
