@@ -28,7 +28,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
@@ -121,7 +121,6 @@ class Syms {
     this.stamp[h] = this.epoch;
     this.slots[h] = n;
     this.n = n + 1;
-    if (n < symNeed.length) symNeed[n] = 0;
     this.kind[n] = kind;
     this.code[n] = code;
     this.k[n] = k;
@@ -179,9 +178,14 @@ function join(e0: number, facts: readonly (Fact | undefined)[], next: Int32Array
 }
 
 
-/** Nothing known of a value but its range. */
-function unknown(s: number, max: number): Fact {
-  return { s, kind: RANGE, lo: 0, hi: max, vals: NO_VALS, next: undefined };
+/**
+ * apply() on a value nothing was known of but its range 0..max (without making that fact first),
+ * for a test the walk takes: k within the range, jgt below max, jge above 0.
+ */
+function fresh(s: number, max: number, op: number, k: number, truth: boolean): Fact {
+  if (op === 0x10) return truth ? { s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined } : { s, kind: RANGE, lo: 0, hi: max, vals: [k], next: undefined };
+  if (op === 0x20) return truth ? { s, kind: RANGE, lo: k + 1, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k, vals: NO_VALS, next: undefined };
+  return truth ? { s, kind: RANGE, lo: k, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k - 1, vals: NO_VALS, next: undefined };
 }
 
 
@@ -283,139 +287,13 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
 
 /**
  * The walk's tables, reused between calls (grown as needed): by edge, what A and X hold on it and
- * the next edge into the same block; by position, the first and last edge into the block; the
- * packet bytes each block's statements read (start, end, 1 for loads relative to X, position).
+ * the next edge into the same block; by position, the first and last edge into the block.
  */
 let edgeA = new Int32Array(64);
 let edgeX = new Int32Array(64);
 let edgeNext = new Int32Array(64);
 let inHead = new Int32Array(32);
 let inTail = new Int32Array(32);
-let readLo = new Float64Array(64);
-let readHi = new Float64Array(64);
-let readInd = new Uint8Array(64);
-let readAt: Int32Array = new Int32Array(64);
-/** By symbol: 0 not yet known, 1 when no two blocks read its bytes (no fact on it is ever met), 2 otherwise. */
-let symNeed = new Uint8Array(64);
-
-/**
- * Could a fact on symbol s ever be met (fastWalk's check or a later test of it)? Only where two
- * blocks of the graph read bytes of it (one of them made the value): else no block after the
- * one that tests it reads any of its bytes. Loads relative to X count as one space (whatever X
- * holds); nr: how many reads there are.
- */
-function needed(syms: Syms, s: number, nr: number): boolean {
-  if (s >= symNeed.length) {
-    const b = new Uint8Array(Math.max(s + 1, symNeed.length * 2));
-    symNeed = b;
-    for (let i = 0; i < syms.n; i++) b[i] = 0;
-  }
-  const m = symNeed[s]!;
-  if (m !== 0) return m === 2;
-  const ind = syms.space[s]! > 0 ? 1 : 0;
-  const lo = syms.lo[s]!, hi = syms.hi[s]!;
-  let first = -1;
-  let two = false;
-  if (nearReads) {
-    // (By byte: a second block reads the byte, or bytes of the value read by different blocks.)
-    const base = ind * NEAR;
-    for (let b = lo | 0, end = hi | 0; b < end && !two; b++) {
-      const f = byteFirst[base + b]!;
-      if (byteMulti[base + b]) two = true;
-      else if (f >= 0) {
-        if (first < 0) first = f;
-        else if (f !== first) two = true;
-      }
-    }
-    symNeed[s] = two ? 2 : 1;
-    return two;
-  }
-  for (let r = 0; r < nr; r++) {
-    if (readInd[r] !== ind || readLo[r]! >= hi || lo >= readHi[r]!) continue;
-    const b = readAt[r]!;
-    if (first < 0) first = b;
-    else if (b !== first) {
-      two = true;
-      break;
-    }
-  }
-  symNeed[s] = two ? 2 : 1;
-  return two;
-}
-
-/**
- * The reads by byte, where every read is within the first NEAR bytes of its space (nearReads):
- * per byte (packet bytes, then bytes relative to X), the first block that reads it and whether
- * another one does (cleared per call).
- */
-const NEAR = 256;
-const byteFirst = new Int32Array(2 * NEAR).fill(-1);
-const byteMulti = new Uint8Array(2 * NEAR);
-let nearReads = false;
-/** How many of the reads in readLo/readHi/readInd the tables by byte hold (to clear next call). */
-let filled = 0;
-
-/** The reads of the blocks at positions 0..n-1 into the tables above; how many. */
-function collectReads(order: Int32Array, n: number, stmtsOf: Stmt[][]): number {
-  // (First clear what the last call left in the tables by byte.)
-  for (let r = 0; r < filled; r++) {
-    const base = readInd[r]! * NEAR;
-    // (Near reads: small integers.)
-    for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
-      byteFirst[base + b] = -1;
-      byteMulti[base + b] = 0;
-    }
-  }
-  filled = 0;
-  let nr = 0;
-  let near = true;
-  for (let i = 0; i < n; i++) {
-    const stmts = stmtsOf[order[i]!]!;
-    for (let j = 0; j < stmts.length; j++) {
-      const st = stmts[j]!;
-      const code = st.code;
-      const k = st.k >>> 0;
-      if (nr === readLo.length) {
-        const c = nr * 2;
-        const f = (a: Float64Array) => {
-          const b = new Float64Array(c);
-          b.set(a);
-          return b;
-        };
-        readLo = f(readLo);
-        readHi = f(readHi);
-        const u = new Uint8Array(c);
-        u.set(readInd);
-        readInd = u;
-        readAt = grow(readAt);
-      }
-      // (0x54, `and #m`, reads no packet byte.)
-      if (code === 0x54) continue;
-      const size = code === 0xb1 ? 1 : code === 0x20 || code === 0x40 ? 4 : code === 0x28 || code === 0x48 ? 2 : 1;
-      readLo[nr] = k;
-      readHi[nr] = k + size;
-      readInd[nr] = code >= 0x40 && code <= 0x50 ? 1 : 0;
-      readAt[nr] = i;
-      nr++;
-      if (k + size > NEAR) near = false;
-    }
-  }
-  nearReads = near;
-  if (near) {
-    for (let r = 0; r < nr; r++) {
-      const base = readInd[r]! * NEAR;
-      const i = readAt[r]!;
-      for (let b = readLo[r]! | 0, hi = readHi[r]! | 0; b < hi; b++) {
-        const f = byteFirst[base + b]!;
-        if (f < 0) byteFirst[base + b] = i;
-        else if (f !== i) byteMulti[base + b] = 1;
-      }
-    }
-    // (Cleared next call from readLo/readHi/readInd, which still hold them then.)
-    filled = nr;
-  }
-  return nr;
-}
 
 /** Add edge e at the end of the edges into position p. */
 function link(e: number, p: number): void {
@@ -448,7 +326,6 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
     edgeNext = new Int32Array(c);
   }
   for (let i = 0; i < n; i++) inHead[i] = inTail[i] = -1;
-  const nr = collectReads(order, n, stmtsOf);
   // (Facts by edge: made per call, they hold young objects.)
   const edgeFacts: (Fact | undefined)[] = [];
   let ne = 0;
@@ -560,16 +437,20 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
     }
     if (kept !== undefined) newStmts[slot] = kept;
     let ft: Fact | undefined, ff: Fact | undefined;
-    // (A fact no later block could meet is not made.)
-    if (!needed(syms, a, nr)) ft = ff = facts;
+    // (Facts are made on every tested value, also where no later block reads its bytes: such
+    // a fact is never met, and finding out which are cost more than making them.)
+    let known: Fact | undefined;
+    for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
+    if (op === 0x40) ft = ff = add(facts, opaque(a), known);
     else {
-      let known: Fact | undefined;
-      for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
-      if (op === 0x40) ft = ff = add(facts, opaque(a), known);
-      else {
-        const base = known ?? unknown(a, mx);
-        ft = add(facts, apply(base, op, k, true), known);
-        ff = add(facts, apply(base, op, k, false), known);
+      if (known === undefined) {
+        ft = fresh(a, mx, op, k, true);
+        ft.next = facts;
+        ff = fresh(a, mx, op, k, false);
+        ff.next = facts;
+      } else {
+        ft = add(facts, apply(known, op, k, true), known);
+        ff = add(facts, apply(known, op, k, false), known);
       }
     }
     edgeFacts.push(ft, ff);

@@ -100,9 +100,13 @@ function growSlots(): void {
   cap = c;
 }
 
-/** Blocks found so far by id (cleared after each call), and their slots. */
-let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
+/**
+ * Blocks found so far by id: the slot, valid where the id's stamp is this call's (idEpoch); the
+ * block there is checked against the one found (another block with the same id: not taken).
+ */
 let slotById = new Int32Array(256);
+let idStamp = new Int32Array(256);
+let idEpoch = 0;
 
 /** What the reused lists hold between calls. */
 const NO_STMTS: Stmt[] = [];
@@ -121,6 +125,10 @@ let n = 0;
 export function flatRoute(cfg: Cfg): Cfg | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
+  if (++idEpoch > 0x3fffffff) {
+    idStamp.fill(0);
+    idEpoch = 1;
+  }
   try {
     return route(cfg.entry);
   } catch (e) {
@@ -130,7 +138,6 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
   } finally {
     // (The tables are reused: emptied for the next call, nothing of this graph kept.)
     for (let s = 0; s < n; s++) {
-      byId[blocks[s]!.id] = undefined;
       blocks[s] = NO_BLOCK;
       stmtsOf[s] = NO_STMTS;
       terms[s] = SUNK;
@@ -142,21 +149,22 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
 function slotOf(b: Block): number {
   const id = b.id;
   if (id >>> 0 !== id || id >= 0x10000) return -1;
-  if (id >= byId.length) {
-    const m = Math.max(id + 1, byId.length * 2);
-    const more = new Array<Block | undefined>(m).fill(undefined);
-    for (let i = 0; i < byId.length; i++) more[i] = byId[i];
-    byId = more;
+  if (id >= slotById.length) {
+    const m = Math.max(id + 1, slotById.length * 2);
     const s2 = new Int32Array(m);
     s2.set(slotById);
     slotById = s2;
+    const t2 = new Int32Array(m);
+    t2.set(idStamp);
+    idStamp = t2;
   }
-  const seen = byId[id];
-  if (seen === b) return slotById[id]!;
-  if (seen !== undefined) return -1;
+  if (idStamp[id] === idEpoch) {
+    const seen = slotById[id]!;
+    return blocks[seen] === b ? seen : -1;
+  }
   if (n === cap) growSlots();
   const s = n++;
-  byId[id] = b;
+  idStamp[id] = idEpoch;
   slotById[id] = s;
   const stmts = b.stmts;
   const t = b.term;

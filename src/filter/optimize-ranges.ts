@@ -51,7 +51,13 @@ export function possible(f: Fact, op: number, k: number, truth: boolean): boolea
 /** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
 export function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   if (f.kind === IN) {
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals: f.vals.filter((v) => (op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth), next: undefined };
+    const vals: number[] = [];
+    const fv = f.vals;
+    for (let i = 0; i < fv.length; i++) {
+      const v = fv[i]!;
+      if ((op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth) vals.push(v);
+    }
+    return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
   }
   if (op === 0x10 && truth) return { s: f.s, kind: IN, lo: 0, hi: 0, vals: [k], next: undefined };
   let lo = f.lo, hi = f.hi;
@@ -67,7 +73,14 @@ export function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
     else hi = Math.min(hi, k);
   } else if (truth) lo = Math.max(lo, k);
   else hi = Math.min(hi, k - 1);
-  if ((lo !== f.lo || hi !== f.hi) && vals.length) vals = vals.filter((v) => v >= lo && v <= hi);
+  if ((lo !== f.lo || hi !== f.hi) && vals.length) {
+    const kept: number[] = [];
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i]!;
+      if (v >= lo && v <= hi) kept.push(v);
+    }
+    vals = kept;
+  }
   return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
 }
 
