@@ -66,6 +66,13 @@ export interface Block {
   tail?: number;
 }
 
+/** The same statements: codes equal and k equal as unsigned 32-bit numbers. */
+export function sameStmts(x: readonly Stmt[], y: readonly Stmt[]): boolean {
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
+  return true;
+}
+
 export interface Cfg {
   entry: Block;
   /** True when a `jump` points back to an earlier block (protochain's header loop). */

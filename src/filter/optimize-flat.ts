@@ -16,13 +16,16 @@
  * arrays reused between calls; what holds objects is made per call.
  */
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
+import * as cfgModule from './cfg.js';
 import { BRANCH, RET, fastWalk } from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
+import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
+const { sameStmts } = cfgModule;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
 const SUNK: CodeK = { code: 0x06, k: 0 };
@@ -65,24 +68,14 @@ let tableEpoch = 0;
 
 function growSlots(): void {
   const c = cap * 2;
-  const u8 = (a: Uint8Array) => {
-    const b = new Uint8Array(c);
-    b.set(a);
-    return b;
-  };
-  const i32 = (a: Int32Array, f = 1) => {
-    const b = new Int32Array(c * f);
-    b.set(a);
-    return b;
-  };
+  const u8 = (a: Uint8Array) => u8Of(a, c);
+  const i32 = (a: Int32Array, f = 1) => i32Of(a, c * f);
   kind = u8(kind);
   jt = i32(jt);
   jf = i32(jf);
   order = i32(order);
   at = i32(at);
-  const k2 = new Float64Array(c);
-  k2.set(key);
-  key = k2;
+  key = f64Of(key, c);
   state = u8(state);
   post = i32(post);
   readA = u8(readA);
@@ -411,12 +404,6 @@ function sinkRejects(): boolean {
     any = true;
   }
   return any;
-}
-
-function sameStmts(x: readonly Stmt[], y: readonly Stmt[]): boolean {
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
-  return true;
 }
 
 /** The slot's representative among merged blocks. */

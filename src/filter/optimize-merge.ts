@@ -9,11 +9,13 @@
  *   (libpcap's intern_blocks).
  */
 import type { Block, Cfg } from './cfg.js';
+import * as cfgModule from './cfg.js';
 import * as analysis from './optimize-analysis.js';
 import type { Graph } from './optimize-analysis.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { buildGraph, graphOfOrder, successors } = analysis;
+const { sameStmts } = cfgModule;
 
 /** Follow blocks that only jump. */
 function resolve(b: Block): Block {
@@ -190,14 +192,6 @@ function cleanupDense(cfg: Cfg, g: Graph, out: { g: Graph | undefined }): boolea
   return true;
 }
 
-/** Same statements (codes and k as unsigned). */
-function sameStmts(a: Block, b: Block): boolean {
-  const x = a.stmts, y = b.stmts;
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
-  return true;
-}
-
 /** Same terminator, successors compared by their representatives. */
 function sameTerm(a: Block, b: Block): boolean {
   const s = a.term, t = b.term;
@@ -252,7 +246,7 @@ export function intern(cfg: Cfg, g0?: Graph): boolean {
     for (let e = table[slot]!; e !== 0; e = table[slot]!) {
       if (hashes[slot] === h) {
         const c = order[e - 1]!;
-        if (sameTerm(c, b) && sameStmts(c, b)) {
+        if (sameTerm(c, b) && sameStmts(c.stmts, b.stmts)) {
           hit = c;
           break;
         }

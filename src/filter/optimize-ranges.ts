@@ -135,6 +135,13 @@ export function i32Of(a: Int32Array, m: number) {
   return b;
 }
 
+/** A Uint8Array of length `m` that starts with `a`'s contents. */
+export function u8Of(a: Uint8Array, m: number) {
+  const b = new Uint8Array(m);
+  b.set(a);
+  return b;
+}
+
 /** A Float64Array of length `m` that starts with `a`'s contents. */
 export function f64Of(a: Float64Array, m: number) {
   const b = new Float64Array(m);

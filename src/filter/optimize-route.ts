@@ -17,15 +17,18 @@
  * arrays reused between calls; what holds objects is made per call.
  */
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
+import * as cfgModule from './cfg.js';
 import * as fast from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as local from './optimize-local.js';
 import type { LocalView } from './optimize-local.js';
 import * as pre from './optimize-pre.js';
+import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
+const { sameStmts } = cfgModule;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
 
@@ -72,21 +75,11 @@ let tableEpoch = 0;
 
 function growSlots(): void {
   const c = cap * 2;
-  const u8 = (a: Uint8Array) => {
-    const b = new Uint8Array(c);
-    b.set(a);
-    return b;
-  };
-  const i32 = (a: Int32Array, f = 1) => {
-    const b = new Int32Array(c * f);
-    b.set(a);
-    return b;
-  };
+  const u8 = (a: Uint8Array) => u8Of(a, c);
+  const i32 = (a: Int32Array, f = 1) => i32Of(a, c * f);
   kind = u8(kind);
   code = i32(code);
-  const k2 = new Float64Array(c);
-  k2.set(kk);
-  kk = k2;
+  kk = f64Of(kk, c);
   jt = i32(jt);
   jf = i32(jf);
   order = i32(order);
@@ -594,12 +587,6 @@ function localOn(m: number): boolean {
       }
     }
   }
-  return true;
-}
-
-function sameStmts(x: readonly Stmt[], y: readonly Stmt[]): boolean {
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i]!.code !== y[i]!.code || x[i]!.k >>> 0 !== y[i]!.k >>> 0) return false;
   return true;
 }
 

@@ -25,6 +25,7 @@
  */
 import * as insn from '../cbpf/insn.js';
 import type { Block, Cfg } from './cfg.js';
+import * as cfgModule from './cfg.js';
 import * as analysis from './optimize-analysis.js';
 import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
@@ -48,6 +49,7 @@ const { cleanup, intern } = merge;
 const { regenerate } = regen;
 const { foldBranches, threadJumps } = thread;
 const { LOC_A } = values;
+const { sameStmts } = cfgModule;
 
 export interface OptimizeOptions {
   /** Upper bound on rounds of the pipeline (default 16). */
@@ -127,12 +129,6 @@ function refreshLoops(g: Graph, liveIn: BlockMap<number>): void {
       }
     }
   }
-}
-
-function sameStmts(a: readonly { code: number; k: number }[], b: readonly { code: number; k: number }[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.code !== b[i]!.code || a[i]!.k >>> 0 !== b[i]!.k >>> 0) return false;
-  return true;
 }
 
 /**
