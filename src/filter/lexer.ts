@@ -493,7 +493,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
         setScanned(r, pair, pos, pos + 2, 0, PAIR_TEXT[c]![s.charCodeAt(pos + 1)]!);
         return;
       }
-      if (c === 58) {
+      // (At a colon only a `::` can start an IPv6 address.)
+      if (c === 58 && s.charCodeAt(pos + 1) === 58) {
         const e = v6End(s, pos);
         if (e > pos + 1) {
           setScanned(r, 'HID6', pos, e, 0, s.slice(pos, e));
