@@ -21,6 +21,7 @@ import { BRANCH, RET, fastWalk } from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
 import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
+import { IdSlots } from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
@@ -94,12 +95,10 @@ function growSlots(): void {
 }
 
 /**
- * Blocks found so far by id: the slot, valid where the id's stamp is this call's (idEpoch); the
- * block there is checked against the one found (another block with the same id: not taken).
+ * Blocks found so far by id, this call (the block at the slot is checked against the one found:
+ * another block with the same id is not taken).
  */
-let slotById = new Int32Array(256);
-let idStamp = new Int32Array(256);
-let idEpoch = 0;
+const ids = new IdSlots();
 
 /** What the reused lists hold between calls. */
 const NO_STMTS: Stmt[] = [];
@@ -118,10 +117,7 @@ let n = 0;
 export function flatRoute(cfg: Cfg): Cfg | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
-  if (++idEpoch > 0x3fffffff) {
-    idStamp.fill(0);
-    idEpoch = 1;
-  }
+  ids.clear();
   try {
     return route(cfg.entry);
   } catch (e) {
@@ -142,23 +138,11 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
 function slotOf(b: Block): number {
   const id = b.id;
   if (id >>> 0 !== id || id >= 0x10000) return -1;
-  if (id >= slotById.length) {
-    const m = Math.max(id + 1, slotById.length * 2);
-    const s2 = new Int32Array(m);
-    s2.set(slotById);
-    slotById = s2;
-    const t2 = new Int32Array(m);
-    t2.set(idStamp);
-    idStamp = t2;
-  }
-  if (idStamp[id] === idEpoch) {
-    const seen = slotById[id]!;
-    return blocks[seen] === b ? seen : -1;
-  }
+  const seen = ids.get(id);
+  if (seen >= 0) return blocks[seen] === b ? seen : -1;
   if (n === cap) growSlots();
   const s = n++;
-  idStamp[id] = idEpoch;
-  slotById[id] = s;
+  ids.set(id, s);
   const stmts = b.stmts;
   const t = b.term;
   if (s < blocks.length) {
@@ -213,32 +197,28 @@ function find(s: number, depth: number): void {
       return;
     }
     const t = blocks[s]!.term as Extract<Terminator, { kind: 'branch' }>;
-    const a = slotOf(t.jt);
-    if (a < 0) {
-      walkOk = false;
-      return;
-    }
+    const a = successor(t.jt, depth);
+    if (a < 0) return;
     jt[s] = a;
-    const sa = state[a];
-    if (sa === 0) find(a, depth + 1);
-    else if (sa === 1) walkOk = false;
-    if (!walkOk) return;
-    if (t.jf === t.jt) jf[s] = a;
-    else {
-      const b = slotOf(t.jf);
-      if (b < 0) {
-        walkOk = false;
-        return;
-      }
-      jf[s] = b;
-      const sb = state[b];
-      if (sb === 0) find(b, depth + 1);
-      else if (sb === 1) walkOk = false;
-      if (!walkOk) return;
-    }
+    const b = t.jf === t.jt ? a : successor(t.jf, depth);
+    if (b < 0) return;
+    jf[s] = b;
   }
   state[s] = 2;
   post[np++] = s;
+}
+
+/** find's step to a successor: its slot, found and walked if new; -1 once the walk has failed. */
+function successor(b: Block, depth: number): number {
+  const a = slotOf(b);
+  if (a < 0) {
+    walkOk = false;
+    return -1;
+  }
+  const sa = state[a];
+  if (sa === 0) find(a, depth + 1);
+  else if (sa === 1) walkOk = false;
+  return walkOk ? a : -1;
 }
 
 /** Depth-first from slot s over the tables' successors: postorder into `post`. */

@@ -24,6 +24,7 @@ import * as local from './optimize-local.js';
 import type { LocalView } from './optimize-local.js';
 import * as pre from './optimize-pre.js';
 import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
+import { IdSlots } from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
@@ -105,9 +106,11 @@ function growSlots(): void {
   cap = c;
 }
 
-/** Blocks found so far by id (cleared after each call), and their slots. */
-let byId: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
-let slotById = new Int32Array(256);
+/**
+ * Blocks found so far by id, this call (the block at the slot is checked against the one found:
+ * another block with the same id is not taken).
+ */
+const ids = new IdSlots();
 
 const NO_STMTS: Stmt[] = [];
 const NO_CODE: CodeK = { code: -1, k: 0 };
@@ -140,12 +143,12 @@ export function localRoute(cfg: Cfg, handover: Handover): Cfg | undefined {
   handover.order = handover.entry = undefined;
   if (cfg.cyclic) return undefined;
   n = 0;
+  ids.clear();
   try {
     return route(cfg.entry, handover);
   } finally {
     // (The tables are reused: emptied for the next call, nothing of this graph kept.)
     for (let s = 0; s < n; s++) {
-      byId[blocks[s]!.id] = undefined;
       blocks[s] = NO_BLOCK;
       stmtsOf[s] = NO_STMTS;
     }
@@ -157,22 +160,11 @@ export function localRoute(cfg: Cfg, handover: Handover): Cfg | undefined {
 function slotOf(b: Block): number {
   const id = b.id;
   if (id >>> 0 !== id || id >= 0x10000) return -1;
-  if (id >= byId.length) {
-    const m = Math.max(id + 1, byId.length * 2);
-    const more = new Array<Block | undefined>(m).fill(undefined);
-    for (let i = 0; i < byId.length; i++) more[i] = byId[i];
-    byId = more;
-    const s2 = new Int32Array(m);
-    s2.set(slotById);
-    slotById = s2;
-  }
-  const seen = byId[id];
-  if (seen === b) return slotById[id]!;
-  if (seen !== undefined) return -1;
+  const seen = ids.get(id);
+  if (seen >= 0) return blocks[seen] === b ? seen : -1;
   if (n === cap) growSlots();
   const s = n++;
-  byId[id] = b;
-  slotById[id] = s;
+  ids.set(id, s);
   const stmts = b.stmts;
   if (s < blocks.length) {
     blocks[s] = b;

@@ -1,0 +1,40 @@
+/**
+ * What the flat route (optimize-flat.ts) and the local route (optimize-route.ts) share: the
+ * table from a block's id to the slot the route's walk gave it.
+ */
+import { i32Of } from './optimize-ranges.js';
+
+/**
+ * Block id → slot for one call of a route: typed arrays reused between calls, an entry valid
+ * where its stamp is the call's (nothing cleared per call, no block kept between calls).
+ */
+export class IdSlots {
+  private slot = new Int32Array(256);
+  private stamp = new Int32Array(256);
+  private epoch = 0;
+
+  /** A new call: every id unseen. */
+  clear(): void {
+    if (++this.epoch > 0x3fffffff) {
+      this.stamp.fill(0);
+      this.epoch = 1;
+    }
+  }
+
+  /** The slot given to `id` (a non-negative integer) this call, or -1. */
+  get(id: number): number {
+    if (id >= this.slot.length) this.grow(id);
+    return this.stamp[id] === this.epoch ? this.slot[id]! : -1;
+  }
+
+  set(id: number, s: number): void {
+    this.stamp[id] = this.epoch;
+    this.slot[id] = s;
+  }
+
+  private grow(id: number): void {
+    const m = Math.max(id + 1, this.slot.length * 2);
+    this.slot = i32Of(this.slot, m);
+    this.stamp = i32Of(this.stamp, m);
+  }
+}
