@@ -187,9 +187,9 @@ export class GraphBuilder {
       case 'pre': {
         const before = this.nextId;
         const h = this.lower(p.a, t, f);
-        // Copies: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
+        // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
         if (h.id < before) return this.jump(copyStmts(p.stmts), h);
-        h.stmts = copyStmts(p.stmts).concat(h.stmts);
+        h.stmts = p.stmts.concat(h.stmts);
         this.size += p.stmts.length;
         return h;
       }
