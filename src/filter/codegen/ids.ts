@@ -15,18 +15,16 @@ import * as hostsModule from './hosts.js';
 import * as linktypeModule from './linktype.js';
 import * as protoModule from './proto.js';
 import type { PortProto } from './proto.js';
-import * as constantsModule2 from './constants.js';
 import * as insnModule from '../../cbpf/insn.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const { DLT } = linktypesModule;
 const { atoan, atodn, atoin, etherAton, parseIpv6 } = addrModule;
 const { and, not, or } = predModule;
-const { ISO } = constantsModule;
+const { IPPROTO, ISO } = constantsModule;
 const { ahostop, dnhostop, genHost, genHost6, host6List, hostList, linkHostop } = hostsModule;
 const { isEthernetLike, isWlan } = linktypeModule;
 const { genPort, genPort6, genPortrange, genPortrange6, genProto, genProtochain } = protoModule;
-const { IPPROTO } = constantsModule2;
 const { BPF_B } = insnModule;
 
 /** The 802.11 address-field qualifiers (string compares: cheaper than a Set lookup per test). */
