@@ -38,6 +38,7 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
+import * as fastModule from './optimize-fast.js';
 import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 
 
@@ -448,8 +449,8 @@ export function localStmts(stmts: readonly Stmt[]): boolean {
   return true;
 }
 
-/** Terminator kinds of a LocalView. */
-export const L_RET = 0, L_BRANCH = 1, L_JUMP = 2;
+/** Terminator kinds of a LocalView: optimize-fast.ts's (the routes fill both kinds of view from one table). */
+const L_RET = fastModule.RET, L_BRANCH = fastModule.BRANCH, L_JUMP = fastModule.JUMP;
 
 /**
  * A graph by position in a topological order (entry first, no loop), every statement of a kind

@@ -33,7 +33,8 @@ const { sameStmts } = cfgModule;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
 
-const RET = 0, BRANCH = 1, JUMP = 2;
+/** Block kinds: the fast path's (FlatGraph), which the local path's view (LocalView) shares. */
+const { BRANCH, JUMP, RET } = fast;
 
 /** Tables by slot (grown together by doubling). */
 let cap = 64;
