@@ -29,6 +29,10 @@
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
 import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import * as slots from './optimize-slots.js';
+
+// Module-level copy: cheaper than a cross-module binding in the walk's loop.
+const { linkEdge } = slots;
 
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
@@ -295,15 +299,6 @@ let edgeNext = new Int32Array(64);
 let inHead = new Int32Array(32);
 let inTail = new Int32Array(32);
 
-/** Add edge e at the end of the edges into position p. */
-function link(e: number, p: number): void {
-  edgeNext[e] = -1;
-  const tl = inTail[p]!;
-  if (tl < 0) inHead[p] = e;
-  else edgeNext[tl] = e;
-  inTail[p] = e;
-}
-
 /**
  * The walk of fastPath over a flat graph whose statements are all of kinds it takes: true when
  * the graph qualified, with the statements left after dropping reloads in `newStmts` (by slot,
@@ -406,7 +401,7 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
       edgeFacts.push(facts);
       edgeA[ne] = a;
       edgeX[ne] = x;
-      link(ne++, at[jt[slot]!]!);
+      linkEdge(ne++, at[jt[slot]!]!, inHead, inTail, edgeNext);
       continue;
     }
     const t = terms[slot]!;
@@ -456,8 +451,8 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
     edgeFacts.push(ft, ff);
     edgeA[ne] = edgeA[ne + 1] = a;
     edgeX[ne] = edgeX[ne + 1] = x;
-    link(ne++, at[jt[slot]!]!);
-    link(ne++, at[jf[slot]!]!);
+    linkEdge(ne++, at[jt[slot]!]!, inHead, inTail, edgeNext);
+    linkEdge(ne++, at[jf[slot]!]!, inHead, inTail, edgeNext);
   }
   return true;
 }

@@ -21,12 +21,13 @@ import { BRANCH, RET, fastWalk } from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
 import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
-import { IdSlots } from './optimize-slots.js';
+import * as slots from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
+const { IdSlots, linkEdge } = slots;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
 const SUNK: CodeK = { code: 0x06, k: 0 };
@@ -274,15 +275,6 @@ function readsA(s: number): boolean {
   return live;
 }
 
-/** Add edge e at the end of the edges into s. */
-function link(e: number, s: number): void {
-  eNext[e] = -1;
-  const tl = inTail[s]!;
-  if (tl < 0) inHead[s] = e;
-  else eNext[tl] = e;
-  inTail[s] = e;
-}
-
 /**
  * optimize-pre.ts prethread on the tables (order: all n slots): true when an edge moved; the
  * blocks still reached then go to `reached` (how many: the result's count, else 0).
@@ -329,9 +321,9 @@ function thread(): number {
         if (to >= 0 && !readsA(to)) {
           if (eSide[e] === 0) jt[eFrom[e]!] = to;
           else jf[eFrom[e]!] = to;
-          link(e, to);
+          linkEdge(e, to, inHead, inTail, eNext);
           moved = true;
-        } else link(e, s);
+        } else linkEdge(e, s, inHead, inTail, eNext);
         e = next;
       }
       if (inHead[s]! < 0 && i > 0) continue;
@@ -356,11 +348,11 @@ function thread(): number {
     eFrom[ne] = s;
     eSide[ne] = 0;
     facts.push(ft);
-    link(ne++, jt[s]!);
+    linkEdge(ne++, jt[s]!, inHead, inTail, eNext);
     eFrom[ne] = s;
     eSide[ne] = 1;
     facts.push(ff);
-    link(ne++, jf[s]!);
+    linkEdge(ne++, jf[s]!, inHead, inTail, eNext);
   }
   return moved ? nr : 0;
 }

@@ -24,12 +24,13 @@ import * as local from './optimize-local.js';
 import type { LocalView } from './optimize-local.js';
 import * as pre from './optimize-pre.js';
 import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
-import { IdSlots } from './optimize-slots.js';
+import * as slots from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
+const { IdSlots, linkEdge } = slots;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
 
@@ -298,15 +299,6 @@ function readsA(s: number, depth: number): boolean {
   return live === 1;
 }
 
-/** Add edge e at the end of the edges into s. */
-function link(e: number, s: number): void {
-  eNext[e] = -1;
-  const tl = inTail[s]!;
-  if (tl < 0) inHead[s] = e;
-  else eNext[tl] = e;
-  inTail[s] = e;
-}
-
 /**
  * optimize-pre.ts prethread on the tables (order: the first m positions): -1 when it did not
  * walk, else how many blocks it still reached (into `reached`), negated minus 2 when no edge
@@ -365,9 +357,9 @@ function thread(m: number): number {
           const side = eSide[e];
           if (side === 1) jf[eFrom[e]!] = to;
           else jt[eFrom[e]!] = to;
-          link(e, to);
+          linkEdge(e, to, inHead, inTail, eNext);
           moved = true;
-        } else link(e, s);
+        } else linkEdge(e, s, inHead, inTail, eNext);
         e = next;
       }
       if (inHead[s]! < 0 && i > 0) continue;
@@ -386,7 +378,7 @@ function thread(m: number): number {
       eFrom[ne] = s;
       eSide[ne] = 2;
       facts.push(f);
-      link(ne++, jt[s]!);
+      linkEdge(ne++, jt[s]!, inHead, inTail, eNext);
       continue;
     }
     let ft = f, ff = f;
@@ -399,11 +391,11 @@ function thread(m: number): number {
     eFrom[ne] = s;
     eSide[ne] = 0;
     facts.push(ft);
-    link(ne++, jt[s]!);
+    linkEdge(ne++, jt[s]!, inHead, inTail, eNext);
     eFrom[ne] = s;
     eSide[ne] = 1;
     facts.push(ff);
-    link(ne++, jf[s]!);
+    linkEdge(ne++, jf[s]!, inHead, inTail, eNext);
   }
   return moved ? nr : -2 - nr;
 }

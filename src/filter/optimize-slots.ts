@@ -1,6 +1,7 @@
 /**
- * What the flat route (optimize-flat.ts) and the local route (optimize-route.ts) share: the
- * table from a block's id to the slot the route's walk gave it.
+ * What the flat route (optimize-flat.ts), the local route (optimize-route.ts) and the fast path's
+ * walk (optimize-fast.ts) share: the table from a block's id to the slot the route's walk gave
+ * it, and lists of edges by block.
  */
 import { i32Of } from './optimize-ranges.js';
 
@@ -37,4 +38,16 @@ export class IdSlots {
     this.slot = i32Of(this.slot, m);
     this.stamp = i32Of(this.stamp, m);
   }
+}
+
+/**
+ * Add edge e at the end of the edges into s: lists by block (`head`, `tail`: first and last
+ * edge, -1 for none) chained through `next` by edge.
+ */
+export function linkEdge(e: number, s: number, head: Int32Array, tail: Int32Array, next: Int32Array): void {
+  next[e] = -1;
+  const tl = tail[s]!;
+  if (tl < 0) head[s] = e;
+  else next[tl] = e;
+  tail[s] = e;
 }
