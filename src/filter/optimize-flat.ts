@@ -27,7 +27,7 @@ import type { Fact } from './optimize-pre.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
-const { IdSlots, linkEdge } = slots;
+const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
 const SUNK: CodeK = { code: 0x06, k: 0 };
@@ -62,11 +62,8 @@ let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
 /** Loads tested twice, threading's precheck. */
 let keysSeen = new Float64Array(cap);
-/** Merging's hash table: slot + 1 of a kept block, its hash, and the call it is from (tableEpoch). */
-let table = new Int32Array(256);
-let hashes = new Int32Array(256);
-let tableStamp = new Int32Array(256);
-let tableEpoch = 0;
+/** Merging's hash table. */
+const merging = new MergeTable();
 
 function growSlots(): void {
   const c = cap * 2;
@@ -390,20 +387,8 @@ function repOf(s: number): number {
  * result, or undefined where merging leaves a test with the same block on both sides.
  */
 function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): Block | undefined {
-  let size = 16;
-  while (size < 2 * m) size *= 2;
-  if (size > table.length) {
-    table = new Int32Array(size);
-    hashes = new Int32Array(size);
-    tableStamp = new Int32Array(size);
-    tableEpoch = 0;
-  }
-  // (An entry is this call's where its stamp is: no clearing.)
-  if (++tableEpoch > 0x3fffffff) {
-    tableStamp.fill(0);
-    tableEpoch = 1;
-  }
-  const epoch = tableEpoch;
+  merging.begin(m);
+  const { entry: table, hash: hashes, stamp: tableStamp, epoch, mask } = merging;
   let next = 0;
   const out: Block[] = [];
   for (let i = m - 1; i >= 0; i--) {
@@ -421,9 +406,8 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
       h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(denseId[a]! + 1, 0x85ebca6b) ^ Math.imul(denseId[b]! + 7, 0xc2b2ae35);
     } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
     const stmts = newStmts[s] ?? stmtsOf[s]!;
-    for (let j = 0; j < stmts.length; j++) h = Math.imul(h ^ stmts[j]!.code, 0x01000193) ^ Math.imul(stmts[j]!.k, 0x5bd1e995);
-    h |= 0;
-    let slot = (h ^ (h >>> 15)) & (size - 1);
+    h = hashStmts(h, stmts);
+    let slot = (h ^ (h >>> 15)) & mask;
     let hit = -1;
     for (; tableStamp[slot] === epoch; ) {
       const e = table[slot]!;
@@ -439,7 +423,7 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
           break;
         }
       }
-      slot = (slot + 1) & (size - 1);
+      slot = (slot + 1) & mask;
     }
     if (hit >= 0) {
       rep[s] = hit;

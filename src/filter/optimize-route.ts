@@ -30,7 +30,7 @@ import type { Fact } from './optimize-pre.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
-const { IdSlots, linkEdge } = slots;
+const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
 
@@ -70,11 +70,8 @@ let denseId = new Int32Array(cap);
 let eFrom = new Int32Array(2 * cap);
 let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
-/** Merging's hash table: slot + 1 of a kept block, its hash, and the call it is from (tableEpoch). */
-let table = new Int32Array(256);
-let hashes = new Int32Array(256);
-let tableStamp = new Int32Array(256);
-let tableEpoch = 0;
+/** Merging's hash table. */
+const merging = new MergeTable();
 
 function growSlots(): void {
   const c = cap * 2;
@@ -582,19 +579,8 @@ function repOf(s: number): number {
 
 /** optimize-merge.ts intern on the tables (order: the first m positions): whether blocks merged. */
 function intern(m: number): boolean {
-  let size = 16;
-  while (size < 2 * m) size *= 2;
-  if (size > table.length) {
-    table = new Int32Array(size);
-    hashes = new Int32Array(size);
-    tableStamp = new Int32Array(size);
-    tableEpoch = 0;
-  }
-  if (++tableEpoch > 0x3fffffff) {
-    tableStamp.fill(0);
-    tableEpoch = 1;
-  }
-  const epoch = tableEpoch;
+  merging.begin(m);
+  const { entry: table, hash: hashes, stamp: tableStamp, epoch, mask } = merging;
   let next = 0;
   let changed = false;
   for (let i = m - 1; i >= 0; i--) {
@@ -611,9 +597,8 @@ function intern(m: number): boolean {
       h = Math.imul(denseId[a]! + 3, 0x27d4eb2f);
     } else h = Math.imul(code[s]! + 11, 0x165667b1) ^ kk[s]!;
     const stmts = stmtsOf[s]!;
-    for (let j = 0; j < stmts.length; j++) h = Math.imul(h ^ stmts[j]!.code, 0x01000193) ^ Math.imul(stmts[j]!.k, 0x5bd1e995);
-    h |= 0;
-    let slot = (h ^ (h >>> 15)) & (size - 1);
+    h = hashStmts(h, stmts);
+    let slot = (h ^ (h >>> 15)) & mask;
     let hit = -1;
     for (; tableStamp[slot] === epoch; ) {
       const c = table[slot]! - 1;
@@ -625,7 +610,7 @@ function intern(m: number): boolean {
         hit = c;
         break;
       }
-      slot = (slot + 1) & (size - 1);
+      slot = (slot + 1) & mask;
     }
     if (hit >= 0) {
       rep[s] = hit;

@@ -1,8 +1,9 @@
 /**
  * What the flat route (optimize-flat.ts), the local route (optimize-route.ts) and the fast path's
  * walk (optimize-fast.ts) share: the table from a block's id to the slot the route's walk gave
- * it, and lists of edges by block.
+ * it, lists of edges by block, and merging's hash table.
  */
+import type { Stmt } from './cfg.js';
 import { i32Of } from './optimize-ranges.js';
 
 /**
@@ -50,4 +51,40 @@ export function linkEdge(e: number, s: number, head: Int32Array, tail: Int32Arra
   if (tl < 0) head[s] = e;
   else next[tl] = e;
   tail[s] = e;
+}
+
+/**
+ * Merging's open-addressed hash table, reused between calls: by table slot, the kept block's
+ * slot + 1 and its hash, valid where the stamp is this call's (nothing cleared per call).
+ */
+export class MergeTable {
+  entry = new Int32Array(256);
+  hash = new Int32Array(256);
+  stamp = new Int32Array(256);
+  epoch = 0;
+  /** This call's mask: the table's first mask + 1 entries (at most half full). */
+  mask = 0;
+
+  /** A new call that keeps at most m blocks. */
+  begin(m: number): void {
+    let size = 16;
+    while (size < 2 * m) size *= 2;
+    if (size > this.entry.length) {
+      this.entry = new Int32Array(size);
+      this.hash = new Int32Array(size);
+      this.stamp = new Int32Array(size);
+      this.epoch = 0;
+    }
+    if (++this.epoch > 0x3fffffff) {
+      this.stamp.fill(0);
+      this.epoch = 1;
+    }
+    this.mask = size - 1;
+  }
+}
+
+/** A block's hash, h (its terminator's and successors') folded with its statements'. */
+export function hashStmts(h: number, stmts: readonly Stmt[]): number {
+  for (let j = 0; j < stmts.length; j++) h = Math.imul(h ^ stmts[j]!.code, 0x01000193) ^ Math.imul(stmts[j]!.k, 0x5bd1e995);
+  return h | 0;
 }
