@@ -39,15 +39,28 @@ const SLICE_MS = 20;
  * JavaScript, a fifth of an unoptimised `ip` compile here.
  */
 const BATCH = 16;
+/**
+ * Issue 3's sixteen expressions (its list of EN10MB instruction counts), in its order: the
+ * expressions the issue names, rather than a choice of ours. Until 27 Nov 2026 the bench ran ten of
+ * them (not `tcp`, `host 192.168.1.1`, `ip[2:2] > 576`, `icmp or arp`, `ip6 and udp port 53`,
+ * `vlan and ip`), which flattered bpfkit: those six measured 0.92 optimised and 0.86 unoptimised
+ * against the ten's 1.04 and 0.87.
+ */
 export const EXPRESSIONS = [
   'ip',
+  'tcp',
   'tcp port 80',
+  'host 192.168.1.1',
   'host 192.168.1.1 and (tcp port 80 or udp port 53)',
   'net 10.0.0.0/8 and not port 22',
+  'ip[2:2] > 576',
   'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0',
   'portrange 1000-2000',
-  'vlan 100 and tcp dst port 443',
+  'icmp or arp',
   'ether broadcast or ether multicast',
+  'ip6 and udp port 53',
+  'vlan and ip',
+  'vlan 100 and tcp dst port 443',
   'src host 10.1.1.1 and dst net 192.168.0.0/16 and tcp[13] & 2 != 0',
   'geneve and ip',
 ];
