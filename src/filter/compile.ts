@@ -30,7 +30,7 @@ const { linearize } = linearizeModule;
 const { DLT, resolveLinkType } = linktypesModule;
 const { atoin } = addrModule;
 const { fileResolver } = resolverModule;
-const { optimize: optimizeCfg } = optimizeModule;
+const { optimize: optimizeCfg, optimizeForProgram } = optimizeModule;
 const { parseFilter } = parserModule;
 
 export interface CompileOptions {
@@ -94,14 +94,18 @@ function generateFor(ast: FilterAst, expression: string, options: CompileOptions
   });
 }
 
+const rejectsAll = (expression: string): FilterSemanticError => new FilterSemanticError('expression rejects all packets', expression, 0);
+
+/** An optimised graph, refusing an expression that rejects every packet. */
+function checked(out: Cfg, expression: string): Cfg {
+  const e = out.entry;
+  if (e.term.kind === 'ret' && e.term.code === 0x06 && e.term.k === 0) throw rejectsAll(expression);
+  return out;
+}
+
 /** The optimised graph, refusing an expression that rejects every packet. */
 function optimized(cfg: Cfg, expression: string): Cfg {
-  const out = optimizeCfg(cfg);
-  const e = out.entry;
-  if (e.term.kind === 'ret' && e.term.code === 0x06 && e.term.k === 0) {
-    throw new FilterSemanticError('expression rejects all packets', expression, 0);
-  }
-  return out;
+  return checked(optimizeCfg(cfg), expression);
 }
 
 /**
@@ -132,5 +136,12 @@ export function compile(expression: string, options: CompileOptions = {}): CbpfP
   checkSnaplen(snaplen, expression);
   const doOpt = options.optimize ?? true;
   const cfg = generateFor(parseFilter(expression), expression, options, linkType, snaplen, doOpt);
-  return linearize(doOpt ? optimized(cfg, expression) : cfg);
+  if (!doOpt) return linearize(cfg);
+  // (Where the optimiser gives the program itself, its graph would have been linearised to it.)
+  const out = optimizeForProgram(cfg);
+  if (!Array.isArray(out)) return linearize(checked(out as Cfg, expression));
+  const p = out as CbpfProgram;
+  // The program of a graph whose entry is `ret #0` (the flat route leaves such a block no statements).
+  if (p.length === 1 && p[0]!.code === 0x06 && p[0]!.k === 0) throw rejectsAll(expression);
+  return p;
 }

@@ -15,8 +15,10 @@
  * A block's slot is the order in which the depth-first walk found it; tables by slot are typed
  * arrays reused between calls; what holds objects is made per call.
  */
+import type { CbpfInsn, CbpfProgram } from '../cbpf/insn.js';
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
 import * as cfgModule from './cfg.js';
+import * as linearizeModule from './linearize.js';
 import { BRANCH, RET, fastWalk } from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
@@ -27,6 +29,7 @@ import type { Fact } from './optimize-pre.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
+const { linearize } = linearizeModule;
 const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
@@ -64,6 +67,9 @@ let eNext = new Int32Array(2 * cap);
 let keysSeen = new Float64Array(cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
+/** The slots merging kept (successors first) and, for emitting the program, each kept slot's tail. */
+let kept = new Int32Array(cap);
+let tail = new Int32Array(cap);
 
 function growSlots(): void {
   const c = cap * 2;
@@ -89,6 +95,8 @@ function growSlots(): void {
   eSide = new Uint8Array(2 * c);
   eNext = i32(eNext, 2);
   keysSeen = new Float64Array(c);
+  kept = new Int32Array(c);
+  tail = new Int32Array(c);
   cap = c;
 }
 
@@ -117,18 +125,48 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
   n = 0;
   ids.clear();
   try {
-    return route(cfg.entry);
+    const newStmts: (Stmt[] | undefined)[] = [];
+    const e = route(cfg.entry, newStmts);
+    return e < 0 ? undefined : { entry: buildBlocks(newStmts, e) };
   } catch (e) {
     // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
     if (e instanceof RangeError) return undefined;
     throw e;
   } finally {
-    // (The tables are reused: emptied for the next call, nothing of this graph kept.)
-    for (let s = 0; s < n; s++) {
-      blocks[s] = NO_BLOCK;
-      stmtsOf[s] = NO_STMTS;
-      terms[s] = SUNK;
-    }
+    release();
+  }
+}
+
+/**
+ * flatRoute, then linearize() of its graph, without the graph: the program straight from the
+ * tables (the same instructions, in linearize()'s layout), or undefined where flatRoute would
+ * give undefined. compile() wants only the program; making the result's blocks and walking them
+ * again costs as much as the rest of the route's last step.
+ */
+export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
+  if (cfg.cyclic) return undefined;
+  n = 0;
+  ids.clear();
+  try {
+    const newStmts: (Stmt[] | undefined)[] = [];
+    const e = route(cfg.entry, newStmts);
+    if (e < 0) return undefined;
+    // (A layout linearize()'s fast path would not take: its general path, from the blocks.)
+    return emitProgram(newStmts, e) ?? linearize({ entry: buildBlocks(newStmts, e) });
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+/** Empty the reused tables for the next call (nothing of this graph kept). */
+function release(): void {
+  for (let s = 0; s < n; s++) {
+    blocks[s] = NO_BLOCK;
+    stmtsOf[s] = NO_STMTS;
+    terms[s] = SUNK;
   }
 }
 
@@ -381,16 +419,21 @@ function repOf(s: number): number {
   return r < 0 ? s : r;
 }
 
+/** How many slots merging kept (the first of `kept`), and their instructions (statements plus one each). */
+let nKept = 0;
+let keptInsns = 0;
+
 /**
  * optimize-merge.ts intern on the tables (the first m of order; statements as the fast path
- * left them), and the result's blocks (successors first, as merging goes): the entry of the
- * result, or undefined where merging leaves a test with the same block on both sides.
+ * left them): a slot's representative into `rep`, the slots kept into `kept` (successors first,
+ * as merging goes). The entry's representative, or -1 where merging leaves a test with the same
+ * block on both sides.
  */
-function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): Block | undefined {
+function mergeSlots(m: number, newStmts: (Stmt[] | undefined)[], entry: number): number {
   merging.begin(m);
   const { entry: table, hash: hashes, stamp: tableStamp, epoch, mask } = merging;
   let next = 0;
-  const out: Block[] = [];
+  let insns = 0;
   for (let i = m - 1; i >= 0; i--) {
     const s = order[i]!;
     rep[s] = -1;
@@ -402,7 +445,7 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
       a = jt[s] = repOf(jt[s]!);
       b = jf[s] = repOf(jf[s]!);
       // (Merging made the two sides one: the rounds would clean that up.)
-      if (a === b) return undefined;
+      if (a === b) return -1;
       h = Math.imul(t.code ^ 0x3b, 0x9e3779b1) ^ t.k ^ Math.imul(denseId[a]! + 1, 0x85ebca6b) ^ Math.imul(denseId[b]! + 7, 0xc2b2ae35);
     } else h = Math.imul(t.code + 11, 0x165667b1) ^ t.k;
     const stmts = newStmts[s] ?? stmtsOf[s]!;
@@ -432,20 +475,97 @@ function internOut(m: number, newStmts: (Stmt[] | undefined)[], entry: number): 
     table[slot] = s + 1;
     hashes[slot] = h;
     tableStamp[slot] = epoch;
+    kept[next] = s;
     denseId[s] = next++;
-    let term: Terminator;
-    if (br) term = { kind: 'branch', code: t.code, k: t.k, jt: out[a]!, jf: out[b]! };
-    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
-    out[s] = { id: blocks[s]!.id, stmts, term, ix: s };
+    insns += stmts.length + 1;
   }
-  return out[repOf(entry)];
+  nKept = next;
+  keptInsns = insns;
+  return repOf(entry);
 }
 
-function route(entry: Block): Cfg | undefined {
+/** The result's blocks for the slots merging kept (successors first): the block of slot `entry`. */
+function buildBlocks(newStmts: (Stmt[] | undefined)[], entry: number): Block {
+  const out: Block[] = [];
+  for (let i = 0; i < nKept; i++) {
+    const s = kept[i]!;
+    const t = terms[s]!;
+    let term: Terminator;
+    if (kind[s] === BRANCH) term = { kind: 'branch', code: t.code, k: t.k, jt: out[jt[s]!]!, jf: out[jf[s]!]! };
+    else term = sunk[s] ? { kind: 'ret', code: 0x06, k: 0 } : { kind: 'ret', code: t.code, k: t.k };
+    out[s] = { id: blocks[s]!.id, stmts: newStmts[s] ?? stmtsOf[s]!, term, ix: s };
+  }
+  return out[entry]!;
+}
+
+/** emitProgram's program (made per call at its exact length) and how much of it is filled, from its end. */
+let prog: CbpfInsn[] = [];
+let filled = 0;
+
+/**
+ * The program linearize() gives for the blocks buildBlocks would make, from the tables: the same
+ * depth-first walk from the entry (false side first), each block emitted back to front as it
+ * finishes (see linearize.ts). Every kept slot is reached (merging maps a path to every slot
+ * onto kept slots), so the program has exactly `keptInsns` instructions (no jumps: no `ja`).
+ * Undefined where linearize()'s fast path would not take the graph: an offset over 255, a walk
+ * too deep.
+ */
+function emitProgram(newStmts: (Stmt[] | undefined)[], entry: number): CbpfProgram | undefined {
+  for (let i = 0; i < nKept; i++) state[kept[i]!] = 0;
+  prog = new Array<CbpfInsn>(keptInsns);
+  filled = 0;
+  state[entry] = 1;
+  const ok = emitSlot(newStmts, entry, 0) && filled === keptInsns;
+  const p = prog;
+  prog = [];
+  return ok ? p : undefined;
+}
+
+function emitSlot(newStmts: (Stmt[] | undefined)[], s: number, depth: number): boolean {
+  const out = prog;
+  const top = keptInsns - 1;
+  const t = terms[s]!;
+  if (kind[s] === BRANCH) {
+    const a = jt[s]!, b = jf[s]!;
+    if (depth > MAX_DEPTH) return false;
+    if (state[b] === 0) {
+      state[b] = 1;
+      if (!emitSlot(newStmts, b, depth + 1)) return false;
+    }
+    if (state[a] === 0) {
+      state[a] = 1;
+      if (!emitSlot(newStmts, a, depth + 1)) return false;
+    }
+    const f = filled;
+    const ot = f - tail[a]!;
+    const of = f - tail[b]!;
+    // (A target still on the path cannot be: the graph is acyclic.)
+    if (ot > 255 || of > 255 || state[a] !== 2 || state[b] !== 2) return false;
+    out[top - f] = { code: t.code, jt: ot, jf: of, k: t.k >>> 0 };
+  } else if (sunk[s]) out[top - filled] = { code: 0x06, jt: 0, jf: 0, k: 0 };
+  else out[top - filled] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
+  let f = filled + 1;
+  const stmts = newStmts[s] ?? stmtsOf[s]!;
+  for (let j = stmts.length - 1; j >= 0; j--) {
+    const st = stmts[j]!;
+    out[top - f] = { code: st.code, jt: 0, jf: 0, k: st.k >>> 0 };
+    f++;
+  }
+  filled = f;
+  tail[s] = f;
+  state[s] = 2;
+  return true;
+}
+
+/**
+ * The route up to merging (newStmts: the fast path's new statement arrays by slot): the slot of
+ * the result's entry, or -1 where the graph is not one the route takes.
+ */
+function route(entry: Block, newStmts: (Stmt[] | undefined)[]): number {
   const e = slotOf(entry);
-  if (e < 0) return undefined;
+  if (e < 0) return -1;
   let m = walk(e, true);
-  if (m < 0) return undefined;
+  if (m < 0) return -1;
   // First threading (the first n of order is the graph as generated), then reject sinking on
   // the same order; the order after: a new walk where a block was sunk, else the blocks the
   // threading still reached (in the old order, still topological), else the old order.
@@ -453,7 +573,7 @@ function route(entry: Block): Cfg | undefined {
   if (sinkRejects()) {
     for (let s = 0; s < n; s++) state[s] = 0;
     m = walk(e, false);
-    if (m < 0) return undefined;
+    if (m < 0) return -1;
   } else if (nr > 0) {
     for (let i = 0; i < nr; i++) {
       const s = reached[i]!;
@@ -465,11 +585,9 @@ function route(entry: Block): Cfg | undefined {
   // Nothing for the clean-up to do: no test with the same block on both sides (no jumps).
   for (let i = 0; i < m; i++) {
     const s = order[i]!;
-    if (jt[s] === jf[s] && kind[s] === BRANCH) return undefined;
+    if (jt[s] === jf[s] && kind[s] === BRANCH) return -1;
   }
   const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
-  const newStmts: (Stmt[] | undefined)[] = [];
-  if (!fastWalk(fg, newStmts)) return undefined;
-  const out = internOut(m, newStmts, e);
-  return out === undefined ? undefined : { entry: out };
+  if (!fastWalk(fg, newStmts)) return -1;
+  return mergeSlots(m, newStmts, e);
 }

@@ -24,6 +24,7 @@
  * optimised like any other.
  */
 import * as insn from '../cbpf/insn.js';
+import type { CbpfProgram } from '../cbpf/insn.js';
 import type { Block, Cfg } from './cfg.js';
 import * as cfgModule from './cfg.js';
 import * as analysis from './optimize-analysis.js';
@@ -31,7 +32,7 @@ import { BlockMap } from './optimize-analysis.js';
 import type { Analysis, Graph } from './optimize-analysis.js';
 import * as merge from './optimize-merge.js';
 import { fastPath } from './optimize-fast.js';
-import { flatRoute } from './optimize-flat.js';
+import { flatProgram, flatRoute } from './optimize-flat.js';
 import { localPath } from './optimize-local.js';
 import { localRoute } from './optimize-route.js';
 import type { Handover } from './optimize-route.js';
@@ -270,8 +271,21 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   if (alreadyOptimal(cfg)) return cfg;
   // Most other graphs end on the fast path in the first round: that round on flat tables
   // (optimize-flat.ts), where it takes the graph.
-  const flat = flatRoute(cfg);
-  if (flat !== undefined) return flat;
+  return flatRoute(cfg) ?? optimizeRest(cfg, options);
+}
+
+/**
+ * What compile() needs of the optimiser: the optimised graph, or, where the flat route takes the
+ * graph, the program linearize() would make of it (made from the route's tables: no blocks for
+ * a graph that would only be linearised).
+ */
+export function optimizeForProgram(cfg: Cfg): Cfg | CbpfProgram {
+  if (alreadyOptimal(cfg)) return cfg;
+  return flatProgram(cfg) ?? optimizeRest(cfg, {});
+}
+
+/** optimize() for a graph that is not already optimal and that the flat route does not take. */
+function optimizeRest(cfg: Cfg, options: OptimizeOptions): Cfg {
   // Graphs that compute and end on the local path in the first round: that round on flat
   // tables too (optimize-route.ts).
   const routed = localRoute(cfg, HANDOVER);

@@ -39,6 +39,25 @@ describe('linearize', () => {
     expect(isValid(prog, 'kernel')).toBe(true);
   });
 
+  it("gives compile() the program of the optimised graph (the flat route's, made from its tables)", () => {
+    // compile() takes the flat route's program without making its blocks (optimize-flat.ts
+    // flatProgram); compileDetailed() linearises the optimised graph. Both must agree, also where
+    // branches reach past 255 instructions (40 and 80 hosts: the flat route, then linearize()'s
+    // general path through its blocks).
+    const exprs = [
+      'tcp port 80', 'host 192.168.1.1 and (tcp port 80 or udp port 53)', 'icmp or arp', 'vlan and ip',
+      'net 10.0.0.0/8 and not port 22', 'ip6 and udp port 53', 'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0',
+      ...[5, 40, 80].map((n) => Array.from({ length: n }, (_, i) => `host 10.0.${i >> 8}.${i & 255}`).join(' or ')),
+    ];
+    let far = 0;
+    for (const e of exprs) {
+      const prog = compile(e);
+      expect(prog, e).toEqual(compileDetailed(e).program);
+      if (prog.some((i) => i.code === (BPF_JMP | 0x00))) far++;
+    }
+    expect(far).toBe(2);
+  });
+
   it('lays out graphs too deep for the recursive walk (the general path takes them)', () => {
     // 2000 ports: a walk thousands of blocks deep, on the first compile of its kind.
     const expr = Array.from({ length: 2000 }, (_, i) => `port ${i}`).join(' or ');
