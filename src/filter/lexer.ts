@@ -454,21 +454,28 @@ export function parseNumber(text: string, expression: string, pos: number): numb
   return n;
 }
 
+/** The digits plainNumeric scanned, read as a decimal number (fewer than 12 digits: exact). */
+let plainValue = 0;
+
 /**
  * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
  * a dotted quad of decimal numbers (HID: minus its end), either followed by nothing that could
  * continue a name or start an IPv6 group (`:`). Every other rule's longest match is then no
  * longer (a MAC needs 12 digits or six groups; `xxxx.xxxx.xxxx` is shorter than its quad) and
  * a name of the same length loses the tie. 0 for anything else (the general rules decide).
+ * For a NUM, plainValue is then its digits read as decimal (in the same scan).
  */
 function plainNumeric(s: string, i: number, len: number): number {
   let j = i;
   let groups = 1;
   let run = 0;
+  let value = 0;
   for (; j < len; j++) {
     const c = s.charCodeAt(j);
-    if (c >= 48 && c <= 57) run++;
-    else if (c === 46 && run > 0) {
+    if (c >= 48 && c <= 57) {
+      run++;
+      value = value * 10 + (c - 48);
+    } else if (c === 46 && run > 0) {
       groups++;
       run = 0;
     } else break;
@@ -478,6 +485,7 @@ function plainNumeric(s: string, i: number, len: number): number {
     const c = s.charCodeAt(j);
     if (c === 58 || (c < 128 && (CLASS[c]! & 8) !== 0)) return 0;
   }
+  plainValue = value;
   if (groups === 1) return j - i < 12 ? j : 0;
   return groups === 4 ? -j : 0;
 }
@@ -509,8 +517,8 @@ function pairKind(c: number, d: number): Tok | undefined {
 
 /**
  * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
- * NUM token scanned from digits is not cut out (`text` is ''; the caller slices
- * [start, end) when it needs it): the parser needs the value only.
+ * NUM token scanned from digits or a named constant is not cut out (`text` is ''; the caller
+ * slices [start, end) when it needs it): the parser needs the value only.
  */
 export interface Scanned {
   kind: Tok;
@@ -586,7 +594,10 @@ export function scan(expression: string, from: number, r: Scanned): void {
     if (cls & 2) {
       const e = plainNumeric(s, pos, len);
       if (e > 0) {
-        setScanned(r, Tok.NUM, pos, e, parseNumberAt(s, pos, e, expression), '');
+        // A leading 0 (octal, or a non-octal digit) and a value over 32 bits go through
+        // parseNumber, for its reading and its errors.
+        const v = (c === 48 && e - pos > 1) || plainValue > 0xffffffff ? parseNumber(s.slice(pos, e), expression, pos) : plainValue;
+        setScanned(r, Tok.NUM, pos, e, v, '');
         return;
       }
       if (e < 0) {
@@ -601,7 +612,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
         setScanned(r, matchedKeyword[1], pos, e, 0, matchedKeyword[0]);
       } else {
         const v = matchedConstant;
-        if (v !== undefined) setScanned(r, Tok.NUM, pos, e, v, s.slice(pos, e));
+        if (v !== undefined) setScanned(r, Tok.NUM, pos, e, v, '');
         else setScanned(r, Tok.ID, pos, e, 0, s.slice(pos, e));
       }
       return;
@@ -686,18 +697,6 @@ export function scan(expression: string, from: number, r: Scanned): void {
     }
   }
   setScanned(r, Tok.EOF, len, len, 0, '');
-}
-
-/** parseNumber over s[start, end) (the text cut out only for an error message). */
-function parseNumberAt(s: string, start: number, end: number, expression: string): number {
-  const c0 = s.charCodeAt(start);
-  if (c0 === 48 && end - start > 1) return parseNumber(s.slice(start, end), expression, start);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    n = n * 10 + s.charCodeAt(i) - 48;
-    if (n > 0xffffffff) return parseNumber(s.slice(start, end), expression, start);
-  }
-  return n;
 }
 
 /** The whole expression as tokens (EOF last). */
