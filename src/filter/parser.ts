@@ -216,10 +216,14 @@ class Parser implements Scanned {
     this.hasAhead = false;
   }
 
-  private attempt<T>(fn: () => T): T | undefined {
+  // The parse attempts that may be undone (the current token saved in locals, restored on a
+  // backtrack), one method each rather than one taking a closure: no closure made per attempt.
+
+  /** A term, or undefined (undone) where none starts (it runs after every `and`/`or`). */
+  private tryTerm(q: Qual): Node | undefined {
     const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
-      return fn();
+      return this.parseTerm(q);
     } catch (e) {
       if (!isBacktrack(e)) throw e;
       this.restore(kind, start, end, num, text);
@@ -227,11 +231,27 @@ class Parser implements Scanned {
     }
   }
 
-  /** attempt(() => this.parseTerm(q)) without a closure (it runs after every `and`/`or`). */
-  private tryTerm(q: Qual): Node | undefined {
+  /** An rterm's `( expr )`, or undefined (undone) where the `(` opens something else. */
+  private tryParenExpr(q0: Qual): Node | undefined {
     const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
-      return this.parseTerm(q);
+      this.next();
+      const e = this.parseExpr(q0);
+      this.expect(Tok.RPAREN);
+      this.q = q0;
+      return e;
+    } catch (e) {
+      if (!isBacktrack(e)) throw e;
+      this.restore(kind, start, end, num, text);
+      return undefined;
+    }
+  }
+
+  /** A pnum, or undefined (undone) where there is none. */
+  private tryPnum(): number | undefined {
+    const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
+    try {
+      return this.parsePnum();
     } catch (e) {
       if (!isBacktrack(e)) throw e;
       this.restore(kind, start, end, num, text);
@@ -296,13 +316,7 @@ class Parser implements Scanned {
     const k = this.kind;
     const pos = this.start;
     if (k === Tok.LPAREN) {
-      const paren = this.attempt(() => {
-        this.next();
-        const e = this.parseExpr(q0);
-        this.expect(Tok.RPAREN);
-        this.q = q0;
-        return e;
-      });
+      const paren = this.tryParenExpr(q0);
       if (paren !== undefined) return paren;
       return this.qerr(this.parseRelation());
     }
@@ -368,7 +382,7 @@ class Parser implements Scanned {
         this.next();
         // The optional number: only a NUM or `(` can start one (no throw-and-undo for `vlan and ...`).
         const nk = this.kind;
-        const v = nk === Tok.NUM || nk === Tok.LPAREN ? this.attempt(() => this.parsePnum()) : undefined;
+        const v = nk === Tok.NUM ? this.expectNum() : nk === Tok.LPAREN ? this.tryPnum() : undefined;
         const type = k === Tok.VLAN ? 'vlan' : k === Tok.MPLS ? 'mpls' : k === Tok.PPPOES ? 'pppoes' : k === Tok.GENEVE ? 'geneve' : 'vxlan';
         return this.qerr(v === undefined ? { type, pos } : { type, value: v, pos });
       }
@@ -516,7 +530,7 @@ class Parser implements Scanned {
         return { type: 'not', expr: this.parseId(q), pos };
       }
       case Tok.LPAREN: {
-        const pn = this.attempt(() => this.parsePnum());
+        const pn = this.tryPnum();
         if (pn !== undefined) {
           this.q = q;
           return { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos };
