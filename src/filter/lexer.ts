@@ -152,12 +152,27 @@ const CONSTANTS: Record<string, number> = {
   'tcp-ack': 0x10, 'tcp-urg': 0x20, 'tcp-ece': 0x40, 'tcp-cwr': 0x80,
 };
 
+// ---- character classes (char codes) ---------------------------------------------------------
+
+/**
+ * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
+ * name ([-_.A-Za-z0-9]). ASCII only (none above 127).
+ */
+const CLASS = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
+for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
+for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
+CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
+
 /**
  * Keywords as a trie over character codes, walked over the name in place:
  * no substring is cut out and hashed for the (frequent) keyword tokens.
  * Node 0 is the root; TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]] is the child
- * for character c (0: none; column 0, for the characters no keyword has, is
- * all 0); TRIE_WORD[node] is the keyword ending there, if any. The named
+ * for character c (TRIE_DEAD: none; column 0, for the name characters no
+ * keyword has, is all TRIE_DEAD, and TRIE_DEAD's children are itself, so that
+ * the walk over a name needs no test per character); TRIE_COLUMN is NOT_NAME
+ * for the characters that cannot continue a name (where the walk stops);
+ * TRIE_WORD[node] is the keyword ending there, if any. The named
  * constants are in the same trie (TRIE_CONST[node]: the value of the one
  * ending there), so that a name token needs no substring hashed either.
  * Columns only for the characters keywords have, and rows only for the nodes
@@ -166,6 +181,7 @@ const CONSTANTS: Record<string, number> = {
 const TRIE_WORD: ([string, Tok] | undefined)[] = [undefined];
 const TRIE_CONST: (number | undefined)[] = [undefined];
 const TRIE_COLUMN = new Uint8Array(128);
+const NOT_NAME = 255;
 const TRIE_WIDTH = (() => {
   let width = 1;
   for (const word of [...Object.keys(KEYWORDS), ...Object.keys(CONSTANTS)]) {
@@ -174,6 +190,7 @@ const TRIE_WIDTH = (() => {
       if (TRIE_COLUMN[c] === 0) TRIE_COLUMN[c] = width++;
     }
   }
+  for (let c = 0; c < 128; c++) if ((CLASS[c]! & 8) === 0) TRIE_COLUMN[c] = NOT_NAME;
   return width;
 })();
 const TRIE = ((): Uint16Array => {
@@ -191,8 +208,15 @@ const TRIE = ((): Uint16Array => {
   };
   for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[insert(word)] = value;
   for (const [word, kind] of Object.entries(KEYWORDS)) TRIE_WORD[insert(word)] = [word, kind];
-  return trie.slice(0, nodes * TRIE_WIDTH);
+  const dead = nodes++;
+  const table = trie.slice(0, nodes * TRIE_WIDTH);
+  for (let at = 0; at < table.length; at++) if (table[at] === 0) table[at] = dead;
+  TRIE_WORD[dead] = undefined;
+  TRIE_CONST[dead] = undefined;
+  return table;
 })();
+/** The trie's last node: the child where no keyword continues (see TRIE). */
+const TRIE_DEAD = TRIE.length / TRIE_WIDTH - 1;
 
 /** The keyword spelled by s[pos, end), or undefined. */
 function keywordAt(s: string, pos: number, end: number): [string, Tok] | undefined {
@@ -201,23 +225,11 @@ function keywordAt(s: string, pos: number, end: number): [string, Tok] | undefin
     const c = s.charCodeAt(i);
     if (c >= 128) return undefined;
     node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-    if (node === 0) return undefined;
+    if (node === TRIE_DEAD) return undefined;
   }
   return TRIE_WORD[node];
 }
 const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
-
-// ---- character classes (char codes) ---------------------------------------------------------
-
-/**
- * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
- * name ([-_.A-Za-z0-9]). ASCII only (none above 127).
- */
-const CLASS = new Uint8Array(128);
-for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
-for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
-for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
-CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
 
 const is = (s: string, i: number, bit: number): boolean => {
   const c = i < s.length ? s.charCodeAt(i) : 128;
@@ -401,11 +413,10 @@ function nameAndKeyword(s: string, i: number, len: number): number {
   let j = i;
   for (; j < len; j++) {
     const c = s.charCodeAt(j);
-    if (c >= 128 || (CLASS[c]! & 8) === 0) break;
-    if (node >= 0) {
-      node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-      if (node === 0) node = -1;
-    }
+    if (c >= 128) break;
+    const column = TRIE_COLUMN[c]!;
+    if (column === NOT_NAME) break;
+    node = TRIE[node * TRIE_WIDTH + column]!;
   }
   let end = j;
   while (end > i + 1) {
@@ -416,7 +427,7 @@ function nameAndKeyword(s: string, i: number, len: number): number {
   if (end !== j) {
     matchedKeyword = keywordAt(s, i, end);
     matchedConstant = CONSTANT_VALUE.get(s.slice(i, end));
-  } else if (node > 0) {
+  } else if (node !== TRIE_DEAD) {
     matchedKeyword = TRIE_WORD[node];
     matchedConstant = TRIE_CONST[node];
   } else {
