@@ -558,7 +558,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
   let pos = from;
   while (pos < len) {
     const c = s.charCodeAt(pos);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
+    // (Every character a token starts with is above the space: one test for them.)
+    if (c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13)) {
       pos++;
       continue;
     }
