@@ -28,34 +28,91 @@ export interface Token {
   num?: number;
 }
 
+/**
+ * Token kinds as small integers: the parser's tests of the current token are integer compares,
+ * its switches jump tables and its tables arrays indexed by kind (a Map of the kind names cost a
+ * hash lookup per token). `const enum`: tsc writes each use as its number. TOKEN_NAMES gives each
+ * kind's name (TokKind: what tokenize() reports).
+ */
+export const enum Tok {
+  EOF, ID, NUM, HID, HID6, EID, AID, AND, OR, NOT, GEQ, LEQ, NEQ, LSH, RSH, PLUS, MINUS, STAR,
+  SLASH, PERCENT, COLON, LBRACK, RBRACK, LT, GT, LPAREN, RPAREN, AMP, PIPE, CARET, EQ, DST, SRC,
+  LINK, ARP, RARP, IP, SCTP, TCP, UDP, ICMP, IGMP, IGRP, PIM, VRRP, CARP, RADIO, IPV6, ICMPV6, AH,
+  ESP, ATALK, AARP, DECNET, LAT, SCA, MOPRC, MOPDL, ISO, ESIS, ISIS, L1, L2, IIH, LSP, SNP, CSNP,
+  PSNP, CLNP, STP, IPX, NETBEUI, HOST, NET, NETMASK, PORT, PORTRANGE, PROTO, PROTOCHAIN, GATEWAY,
+  TYPE, SUBTYPE, DIR, ADDR1, ADDR2, ADDR3, ADDR4, RA, TA, LESS, GREATER, CBYTE, BROADCAST,
+  MULTICAST, LEN, INBOUND, OUTBOUND, IFINDEX, VLAN, MPLS, PPPOED, PPPOES, GENEVE, VXLAN, LANE, LLC,
+  METAC, BCC, OAM, OAMF4, OAMF4EC, OAMF4SC, SC, ILMIC, VPI, VCI, CONNECTMSG, METACONNECT,
+  PF_IFNAME, PF_RSET, PF_RNR, PF_SRNR, PF_REASON, PF_ACTION, FISU, LSSU, MSU, HFISU, HLSSU, HMSU,
+  SIO, OPC, DPC, SLS, HSIO, HOPC, HDPC, HSLS,
+}
+
+/** The name of each token kind (`TOKEN_NAMES[Tok.LPAREN]` is `'('`). */
+const TOKEN_NAME_OF: Record<Tok, TokKind> = {
+  [Tok.EOF]: 'EOF', [Tok.ID]: 'ID', [Tok.NUM]: 'NUM', [Tok.HID]: 'HID', [Tok.HID6]: 'HID6',
+  [Tok.EID]: 'EID', [Tok.AID]: 'AID', [Tok.AND]: 'AND', [Tok.OR]: 'OR', [Tok.NOT]: 'NOT',
+  [Tok.GEQ]: 'GEQ', [Tok.LEQ]: 'LEQ', [Tok.NEQ]: 'NEQ', [Tok.LSH]: 'LSH', [Tok.RSH]: 'RSH',
+  [Tok.PLUS]: '+', [Tok.MINUS]: '-', [Tok.STAR]: '*', [Tok.SLASH]: '/', [Tok.PERCENT]: '%',
+  [Tok.COLON]: ':', [Tok.LBRACK]: '[', [Tok.RBRACK]: ']', [Tok.LT]: '<', [Tok.GT]: '>',
+  [Tok.LPAREN]: '(', [Tok.RPAREN]: ')', [Tok.AMP]: '&', [Tok.PIPE]: '|', [Tok.CARET]: '^',
+  [Tok.EQ]: '=', [Tok.DST]: 'DST', [Tok.SRC]: 'SRC', [Tok.LINK]: 'LINK', [Tok.ARP]: 'ARP',
+  [Tok.RARP]: 'RARP', [Tok.IP]: 'IP', [Tok.SCTP]: 'SCTP', [Tok.TCP]: 'TCP', [Tok.UDP]: 'UDP',
+  [Tok.ICMP]: 'ICMP', [Tok.IGMP]: 'IGMP', [Tok.IGRP]: 'IGRP', [Tok.PIM]: 'PIM', [Tok.VRRP]: 'VRRP',
+  [Tok.CARP]: 'CARP', [Tok.RADIO]: 'RADIO', [Tok.IPV6]: 'IPV6', [Tok.ICMPV6]: 'ICMPV6',
+  [Tok.AH]: 'AH', [Tok.ESP]: 'ESP', [Tok.ATALK]: 'ATALK', [Tok.AARP]: 'AARP',
+  [Tok.DECNET]: 'DECNET', [Tok.LAT]: 'LAT', [Tok.SCA]: 'SCA', [Tok.MOPRC]: 'MOPRC',
+  [Tok.MOPDL]: 'MOPDL', [Tok.ISO]: 'ISO', [Tok.ESIS]: 'ESIS', [Tok.ISIS]: 'ISIS', [Tok.L1]: 'L1',
+  [Tok.L2]: 'L2', [Tok.IIH]: 'IIH', [Tok.LSP]: 'LSP', [Tok.SNP]: 'SNP', [Tok.CSNP]: 'CSNP',
+  [Tok.PSNP]: 'PSNP', [Tok.CLNP]: 'CLNP', [Tok.STP]: 'STP', [Tok.IPX]: 'IPX',
+  [Tok.NETBEUI]: 'NETBEUI', [Tok.HOST]: 'HOST', [Tok.NET]: 'NET', [Tok.NETMASK]: 'NETMASK',
+  [Tok.PORT]: 'PORT', [Tok.PORTRANGE]: 'PORTRANGE', [Tok.PROTO]: 'PROTO',
+  [Tok.PROTOCHAIN]: 'PROTOCHAIN', [Tok.GATEWAY]: 'GATEWAY', [Tok.TYPE]: 'TYPE',
+  [Tok.SUBTYPE]: 'SUBTYPE', [Tok.DIR]: 'DIR', [Tok.ADDR1]: 'ADDR1', [Tok.ADDR2]: 'ADDR2',
+  [Tok.ADDR3]: 'ADDR3', [Tok.ADDR4]: 'ADDR4', [Tok.RA]: 'RA', [Tok.TA]: 'TA', [Tok.LESS]: 'LESS',
+  [Tok.GREATER]: 'GREATER', [Tok.CBYTE]: 'CBYTE', [Tok.BROADCAST]: 'BROADCAST',
+  [Tok.MULTICAST]: 'MULTICAST', [Tok.LEN]: 'LEN', [Tok.INBOUND]: 'INBOUND',
+  [Tok.OUTBOUND]: 'OUTBOUND', [Tok.IFINDEX]: 'IFINDEX', [Tok.VLAN]: 'VLAN', [Tok.MPLS]: 'MPLS',
+  [Tok.PPPOED]: 'PPPOED', [Tok.PPPOES]: 'PPPOES', [Tok.GENEVE]: 'GENEVE', [Tok.VXLAN]: 'VXLAN',
+  [Tok.LANE]: 'LANE', [Tok.LLC]: 'LLC', [Tok.METAC]: 'METAC', [Tok.BCC]: 'BCC', [Tok.OAM]: 'OAM',
+  [Tok.OAMF4]: 'OAMF4', [Tok.OAMF4EC]: 'OAMF4EC', [Tok.OAMF4SC]: 'OAMF4SC', [Tok.SC]: 'SC',
+  [Tok.ILMIC]: 'ILMIC', [Tok.VPI]: 'VPI', [Tok.VCI]: 'VCI', [Tok.CONNECTMSG]: 'CONNECTMSG',
+  [Tok.METACONNECT]: 'METACONNECT', [Tok.PF_IFNAME]: 'PF_IFNAME', [Tok.PF_RSET]: 'PF_RSET',
+  [Tok.PF_RNR]: 'PF_RNR', [Tok.PF_SRNR]: 'PF_SRNR', [Tok.PF_REASON]: 'PF_REASON',
+  [Tok.PF_ACTION]: 'PF_ACTION', [Tok.FISU]: 'FISU', [Tok.LSSU]: 'LSSU', [Tok.MSU]: 'MSU',
+  [Tok.HFISU]: 'HFISU', [Tok.HLSSU]: 'HLSSU', [Tok.HMSU]: 'HMSU', [Tok.SIO]: 'SIO',
+  [Tok.OPC]: 'OPC', [Tok.DPC]: 'DPC', [Tok.SLS]: 'SLS', [Tok.HSIO]: 'HSIO', [Tok.HOPC]: 'HOPC',
+  [Tok.HDPC]: 'HDPC', [Tok.HSLS]: 'HSLS',
+};
+export const TOKEN_NAMES: readonly TokKind[] = Array.from({ length: Object.keys(TOKEN_NAME_OF).length }, (_, k) => TOKEN_NAME_OF[k as Tok]);
+
 /** Keyword spellings and the token each gives. */
-const KEYWORDS: Record<string, string> = {
-  dst: 'DST', src: 'SRC',
-  link: 'LINK', ether: 'LINK', ppp: 'LINK', slip: 'LINK', fddi: 'LINK', tr: 'LINK', wlan: 'LINK',
-  arp: 'ARP', rarp: 'RARP', ip: 'IP', sctp: 'SCTP', tcp: 'TCP', udp: 'UDP', icmp: 'ICMP',
-  igmp: 'IGMP', igrp: 'IGRP', pim: 'PIM', vrrp: 'VRRP', carp: 'CARP', radio: 'RADIO',
-  ip6: 'IPV6', icmp6: 'ICMPV6', ah: 'AH', esp: 'ESP',
-  atalk: 'ATALK', aarp: 'AARP', decnet: 'DECNET', lat: 'LAT', sca: 'SCA', moprc: 'MOPRC', mopdl: 'MOPDL',
-  iso: 'ISO', esis: 'ESIS', 'es-is': 'ESIS', isis: 'ISIS', 'is-is': 'ISIS',
-  l1: 'L1', l2: 'L2', iih: 'IIH', lsp: 'LSP', snp: 'SNP', csnp: 'CSNP', psnp: 'PSNP',
-  clnp: 'CLNP', stp: 'STP', ipx: 'IPX', netbeui: 'NETBEUI',
-  host: 'HOST', net: 'NET', mask: 'NETMASK', port: 'PORT', portrange: 'PORTRANGE',
-  proto: 'PROTO', protochain: 'PROTOCHAIN', gateway: 'GATEWAY',
-  type: 'TYPE', subtype: 'SUBTYPE', direction: 'DIR', dir: 'DIR',
-  address1: 'ADDR1', addr1: 'ADDR1', address2: 'ADDR2', addr2: 'ADDR2',
-  address3: 'ADDR3', addr3: 'ADDR3', address4: 'ADDR4', addr4: 'ADDR4', ra: 'RA', ta: 'TA',
-  less: 'LESS', greater: 'GREATER', byte: 'CBYTE', broadcast: 'BROADCAST', multicast: 'MULTICAST',
-  and: 'AND', or: 'OR', not: 'NOT', len: 'LEN', length: 'LEN',
-  inbound: 'INBOUND', outbound: 'OUTBOUND', ifindex: 'IFINDEX',
-  vlan: 'VLAN', mpls: 'MPLS', pppoed: 'PPPOED', pppoes: 'PPPOES', geneve: 'GENEVE', vxlan: 'VXLAN',
-  lane: 'LANE', llc: 'LLC', metac: 'METAC', bcc: 'BCC', oam: 'OAM', oamf4: 'OAMF4',
-  oamf4ec: 'OAMF4EC', oamf4sc: 'OAMF4SC', sc: 'SC', ilmic: 'ILMIC', vpi: 'VPI', vci: 'VCI',
-  connectmsg: 'CONNECTMSG', metaconnect: 'METACONNECT',
-  on: 'PF_IFNAME', ifname: 'PF_IFNAME', rset: 'PF_RSET', ruleset: 'PF_RSET',
-  rnr: 'PF_RNR', rulenum: 'PF_RNR', srnr: 'PF_SRNR', subrulenum: 'PF_SRNR',
-  reason: 'PF_REASON', action: 'PF_ACTION',
-  fisu: 'FISU', lssu: 'LSSU', lsu: 'LSSU', msu: 'MSU', hfisu: 'HFISU', hlssu: 'HLSSU', hmsu: 'HMSU',
-  sio: 'SIO', opc: 'OPC', dpc: 'DPC', sls: 'SLS', hsio: 'HSIO', hopc: 'HOPC', hdpc: 'HDPC', hsls: 'HSLS',
+const KEYWORDS: Record<string, Tok> = {
+  dst: Tok.DST, src: Tok.SRC,
+  link: Tok.LINK, ether: Tok.LINK, ppp: Tok.LINK, slip: Tok.LINK, fddi: Tok.LINK, tr: Tok.LINK, wlan: Tok.LINK,
+  arp: Tok.ARP, rarp: Tok.RARP, ip: Tok.IP, sctp: Tok.SCTP, tcp: Tok.TCP, udp: Tok.UDP, icmp: Tok.ICMP,
+  igmp: Tok.IGMP, igrp: Tok.IGRP, pim: Tok.PIM, vrrp: Tok.VRRP, carp: Tok.CARP, radio: Tok.RADIO,
+  ip6: Tok.IPV6, icmp6: Tok.ICMPV6, ah: Tok.AH, esp: Tok.ESP,
+  atalk: Tok.ATALK, aarp: Tok.AARP, decnet: Tok.DECNET, lat: Tok.LAT, sca: Tok.SCA, moprc: Tok.MOPRC, mopdl: Tok.MOPDL,
+  iso: Tok.ISO, esis: Tok.ESIS, 'es-is': Tok.ESIS, isis: Tok.ISIS, 'is-is': Tok.ISIS,
+  l1: Tok.L1, l2: Tok.L2, iih: Tok.IIH, lsp: Tok.LSP, snp: Tok.SNP, csnp: Tok.CSNP, psnp: Tok.PSNP,
+  clnp: Tok.CLNP, stp: Tok.STP, ipx: Tok.IPX, netbeui: Tok.NETBEUI,
+  host: Tok.HOST, net: Tok.NET, mask: Tok.NETMASK, port: Tok.PORT, portrange: Tok.PORTRANGE,
+  proto: Tok.PROTO, protochain: Tok.PROTOCHAIN, gateway: Tok.GATEWAY,
+  type: Tok.TYPE, subtype: Tok.SUBTYPE, direction: Tok.DIR, dir: Tok.DIR,
+  address1: Tok.ADDR1, addr1: Tok.ADDR1, address2: Tok.ADDR2, addr2: Tok.ADDR2,
+  address3: Tok.ADDR3, addr3: Tok.ADDR3, address4: Tok.ADDR4, addr4: Tok.ADDR4, ra: Tok.RA, ta: Tok.TA,
+  less: Tok.LESS, greater: Tok.GREATER, byte: Tok.CBYTE, broadcast: Tok.BROADCAST, multicast: Tok.MULTICAST,
+  and: Tok.AND, or: Tok.OR, not: Tok.NOT, len: Tok.LEN, length: Tok.LEN,
+  inbound: Tok.INBOUND, outbound: Tok.OUTBOUND, ifindex: Tok.IFINDEX,
+  vlan: Tok.VLAN, mpls: Tok.MPLS, pppoed: Tok.PPPOED, pppoes: Tok.PPPOES, geneve: Tok.GENEVE, vxlan: Tok.VXLAN,
+  lane: Tok.LANE, llc: Tok.LLC, metac: Tok.METAC, bcc: Tok.BCC, oam: Tok.OAM, oamf4: Tok.OAMF4,
+  oamf4ec: Tok.OAMF4EC, oamf4sc: Tok.OAMF4SC, sc: Tok.SC, ilmic: Tok.ILMIC, vpi: Tok.VPI, vci: Tok.VCI,
+  connectmsg: Tok.CONNECTMSG, metaconnect: Tok.METACONNECT,
+  on: Tok.PF_IFNAME, ifname: Tok.PF_IFNAME, rset: Tok.PF_RSET, ruleset: Tok.PF_RSET,
+  rnr: Tok.PF_RNR, rulenum: Tok.PF_RNR, srnr: Tok.PF_SRNR, subrulenum: Tok.PF_SRNR,
+  reason: Tok.PF_REASON, action: Tok.PF_ACTION,
+  fisu: Tok.FISU, lssu: Tok.LSSU, lsu: Tok.LSSU, msu: Tok.MSU, hfisu: Tok.HFISU, hlssu: Tok.HLSSU, hmsu: Tok.HMSU,
+  sio: Tok.SIO, opc: Tok.OPC, dpc: Tok.DPC, sls: Tok.SLS, hsio: Tok.HSIO, hopc: Tok.HOPC, hdpc: Tok.HDPC, hsls: Tok.HSLS,
 };
 
 export type Keyword =
@@ -95,20 +152,36 @@ const CONSTANTS: Record<string, number> = {
   'tcp-ack': 0x10, 'tcp-urg': 0x20, 'tcp-ece': 0x40, 'tcp-cwr': 0x80,
 };
 
+// ---- character classes (char codes) ---------------------------------------------------------
+
+/**
+ * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
+ * name ([-_.A-Za-z0-9]). ASCII only (none above 127).
+ */
+const CLASS = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
+for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
+for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
+CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
+
 /**
  * Keywords as a trie over character codes, walked over the name in place:
  * no substring is cut out and hashed for the (frequent) keyword tokens.
  * Node 0 is the root; TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]] is the child
- * for character c (0: none; column 0, for the characters no keyword has, is
- * all 0); TRIE_WORD[node] is the keyword ending there, if any. The named
+ * for character c (TRIE_DEAD: none; column 0, for the name characters no
+ * keyword has, is all TRIE_DEAD, and TRIE_DEAD's children are itself, so that
+ * the walk over a name needs no test per character); TRIE_COLUMN is NOT_NAME
+ * for the characters that cannot continue a name (where the walk stops);
+ * TRIE_WORD[node] is the keyword ending there, if any. The named
  * constants are in the same trie (TRIE_CONST[node]: the value of the one
  * ending there), so that a name token needs no substring hashed either.
  * Columns only for the characters keywords have, and rows only for the nodes
  * there are, keep the table small (it is in the CLI's start-up snapshot).
  */
-const TRIE_WORD: ([string, TokKind] | undefined)[] = [undefined];
+const TRIE_WORD: ([string, Tok] | undefined)[] = [undefined];
 const TRIE_CONST: (number | undefined)[] = [undefined];
 const TRIE_COLUMN = new Uint8Array(128);
+const NOT_NAME = 255;
 const TRIE_WIDTH = (() => {
   let width = 1;
   for (const word of [...Object.keys(KEYWORDS), ...Object.keys(CONSTANTS)]) {
@@ -117,6 +190,7 @@ const TRIE_WIDTH = (() => {
       if (TRIE_COLUMN[c] === 0) TRIE_COLUMN[c] = width++;
     }
   }
+  for (let c = 0; c < 128; c++) if ((CLASS[c]! & 8) === 0) TRIE_COLUMN[c] = NOT_NAME;
   return width;
 })();
 const TRIE = ((): Uint16Array => {
@@ -133,34 +207,29 @@ const TRIE = ((): Uint16Array => {
     return node;
   };
   for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[insert(word)] = value;
-  for (const [word, kind] of Object.entries(KEYWORDS) as [string, TokKind][]) TRIE_WORD[insert(word)] = [word, kind];
-  return trie.slice(0, nodes * TRIE_WIDTH);
+  for (const [word, kind] of Object.entries(KEYWORDS)) TRIE_WORD[insert(word)] = [word, kind];
+  const dead = nodes++;
+  const table = trie.slice(0, nodes * TRIE_WIDTH);
+  for (let at = 0; at < table.length; at++) if (table[at] === 0) table[at] = dead;
+  TRIE_WORD[dead] = undefined;
+  TRIE_CONST[dead] = undefined;
+  return table;
 })();
+/** The trie's last node: the child where no keyword continues (see TRIE). */
+const TRIE_DEAD = TRIE.length / TRIE_WIDTH - 1;
 
 /** The keyword spelled by s[pos, end), or undefined. */
-function keywordAt(s: string, pos: number, end: number): [string, TokKind] | undefined {
+function keywordAt(s: string, pos: number, end: number): [string, Tok] | undefined {
   let node = 0;
   for (let i = pos; i < end; i++) {
     const c = s.charCodeAt(i);
     if (c >= 128) return undefined;
     node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-    if (node === 0) return undefined;
+    if (node === TRIE_DEAD) return undefined;
   }
   return TRIE_WORD[node];
 }
 const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
-
-// ---- character classes (char codes) ---------------------------------------------------------
-
-/**
- * Bit 1: hex digit; 2: decimal digit; 4: letter or digit; 8: may continue a
- * name ([-_.A-Za-z0-9]). ASCII only (none above 127).
- */
-const CLASS = new Uint8Array(128);
-for (let c = 48; c <= 57; c++) CLASS[c] = 1 | 2 | 4 | 8;
-for (let c = 65; c <= 90; c++) CLASS[c] = 4 | 8 | (c <= 70 ? 1 : 0);
-for (let c = 97; c <= 122; c++) CLASS[c] = 4 | 8 | (c <= 102 ? 1 : 0);
-CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
 
 const is = (s: string, i: number, bit: number): boolean => {
   const c = i < s.length ? s.charCodeAt(i) : 128;
@@ -330,7 +399,7 @@ function onlyName(s: string, i: number): boolean {
 }
 
 /** The keyword nameAndKeyword found, or undefined. */
-let matchedKeyword: [string, TokKind] | undefined;
+let matchedKeyword: [string, Tok] | undefined;
 /** The named constant nameAndKeyword found (when no keyword), or undefined. */
 let matchedConstant: number | undefined;
 
@@ -344,11 +413,10 @@ function nameAndKeyword(s: string, i: number, len: number): number {
   let j = i;
   for (; j < len; j++) {
     const c = s.charCodeAt(j);
-    if (c >= 128 || (CLASS[c]! & 8) === 0) break;
-    if (node >= 0) {
-      node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-      if (node === 0) node = -1;
-    }
+    if (c >= 128) break;
+    const column = TRIE_COLUMN[c]!;
+    if (column === NOT_NAME) break;
+    node = TRIE[node * TRIE_WIDTH + column]!;
   }
   let end = j;
   while (end > i + 1) {
@@ -359,7 +427,7 @@ function nameAndKeyword(s: string, i: number, len: number): number {
   if (end !== j) {
     matchedKeyword = keywordAt(s, i, end);
     matchedConstant = CONSTANT_VALUE.get(s.slice(i, end));
-  } else if (node > 0) {
+  } else if (node !== TRIE_DEAD) {
     matchedKeyword = TRIE_WORD[node];
     matchedConstant = TRIE_CONST[node];
   } else {
@@ -397,21 +465,28 @@ export function parseNumber(text: string, expression: string, pos: number): numb
   return n;
 }
 
+/** The digits plainNumeric scanned, read as a decimal number (fewer than 12 digits: exact). */
+let plainValue = 0;
+
 /**
  * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
  * a dotted quad of decimal numbers (HID: minus its end), either followed by nothing that could
  * continue a name or start an IPv6 group (`:`). Every other rule's longest match is then no
  * longer (a MAC needs 12 digits or six groups; `xxxx.xxxx.xxxx` is shorter than its quad) and
  * a name of the same length loses the tie. 0 for anything else (the general rules decide).
+ * For a NUM, plainValue is then its digits read as decimal (in the same scan).
  */
 function plainNumeric(s: string, i: number, len: number): number {
   let j = i;
   let groups = 1;
   let run = 0;
+  let value = 0;
   for (; j < len; j++) {
     const c = s.charCodeAt(j);
-    if (c >= 48 && c <= 57) run++;
-    else if (c === 46 && run > 0) {
+    if (c >= 48 && c <= 57) {
+      run++;
+      value = value * 10 + (c - 48);
+    } else if (c === 46 && run > 0) {
       groups++;
       run = 0;
     } else break;
@@ -421,6 +496,7 @@ function plainNumeric(s: string, i: number, len: number): number {
     const c = s.charCodeAt(j);
     if (c === 58 || (c < 128 && (CLASS[c]! & 8) !== 0)) return 0;
   }
+  plainValue = value;
   if (groups === 1) return j - i < 12 ? j : 0;
   return groups === 4 ? -j : 0;
 }
@@ -428,41 +504,42 @@ function plainNumeric(s: string, i: number, len: number): number {
 /** Which rule matched (in libpcap's rule order: on equal length the earlier rule wins). */
 const MAC = 0, NUM = 1, HID = 2, HID6 = 3, BOGUS = 4, NAME = 5;
 
-const SINGLE: Record<number, TokKind> = {};
-for (const ch of '+-*/%:[]<>()&|^=') SINGLE[ch.charCodeAt(0)] = ch as TokKind;
-SINGLE[33] = 'NOT'; // !
+/** The one-character tokens by char code. */
+const SINGLE: (Tok | undefined)[] = [];
+for (let kind = Tok.PLUS; kind <= Tok.EQ; kind++) SINGLE[TOKEN_NAMES[kind]!.charCodeAt(0)] = kind;
+SINGLE[33] = Tok.NOT; // !
 
 /** The text of each two-character operator, by its two char codes (no substring made per token). */
 const PAIR_TEXT: Record<number, Record<number, string>> = {};
 for (const op of ['>=', '>>', '<=', '<<', '!=', '==', '&&', '||']) (PAIR_TEXT[op.charCodeAt(0)] ??= {})[op.charCodeAt(1)] = op;
 
 /** Two-character operators: first char code → second char code → token. */
-function pairKind(c: number, d: number): TokKind | undefined {
+function pairKind(c: number, d: number): Tok | undefined {
   switch (c) {
-    case 62: return d === 61 ? 'GEQ' : d === 62 ? 'RSH' : undefined; // >= >>
-    case 60: return d === 61 ? 'LEQ' : d === 60 ? 'LSH' : undefined; // <= <<
-    case 33: return d === 61 ? 'NEQ' : undefined; // !=
-    case 61: return d === 61 ? '=' : undefined; // ==
-    case 38: return d === 38 ? 'AND' : undefined; // &&
-    case 124: return d === 124 ? 'OR' : undefined; // ||
+    case 62: return d === 61 ? Tok.GEQ : d === 62 ? Tok.RSH : undefined; // >= >>
+    case 60: return d === 61 ? Tok.LEQ : d === 60 ? Tok.LSH : undefined; // <= <<
+    case 33: return d === 61 ? Tok.NEQ : undefined; // !=
+    case 61: return d === 61 ? Tok.EQ : undefined; // ==
+    case 38: return d === 38 ? Tok.AND : undefined; // &&
+    case 124: return d === 124 ? Tok.OR : undefined; // ||
     default: return undefined;
   }
 }
 
 /**
  * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
- * NUM token scanned from digits is not cut out (`text` is ''; the caller slices
- * [start, end) when it needs it): the parser needs the value only.
+ * NUM token scanned from digits or a named constant is not cut out (`text` is ''; the caller
+ * slices [start, end) when it needs it): the parser needs the value only.
  */
 export interface Scanned {
-  kind: TokKind;
+  kind: Tok;
   start: number;
   end: number;
   num: number;
   text: string;
 }
 
-const setScanned = (r: Scanned, kind: TokKind, start: number, end: number, num: number, text: string): void => {
+const setScanned = (r: Scanned, kind: Tok, start: number, end: number, num: number, text: string): void => {
   r.kind = kind;
   r.start = start;
   r.end = end;
@@ -481,7 +558,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
   let pos = from;
   while (pos < len) {
     const c = s.charCodeAt(pos);
-    if (c === 32 || c === 9 || c === 10 || c === 13) {
+    // (Every character a token starts with is above the space: one test for them.)
+    if (c <= 32 && (c === 32 || c === 9 || c === 10 || c === 13)) {
       pos++;
       continue;
     }
@@ -497,18 +575,18 @@ export function scan(expression: string, from: number, r: Scanned): void {
       if (c === 58 && s.charCodeAt(pos + 1) === 58) {
         const e = v6End(s, pos);
         if (e > pos + 1) {
-          setScanned(r, 'HID6', pos, e, 0, s.slice(pos, e));
+          setScanned(r, Tok.HID6, pos, e, 0, s.slice(pos, e));
           return;
         }
       }
       const single = SINGLE[c];
       if (single !== undefined) {
-        setScanned(r, single, pos, pos + 1, 0, single);
+        setScanned(r, single, pos, pos + 1, 0, TOKEN_NAMES[single]!);
         return;
       }
       if (c === 36 && isHexAt(s, pos + 1)) {
         const e = pos + 1 + (isHexAt(s, pos + 2) ? 2 : 1);
-        setScanned(r, 'AID', pos, e, 0, s.slice(pos, e));
+        setScanned(r, Tok.AID, pos, e, 0, s.slice(pos, e));
         return;
       }
       if (c === 92) {
@@ -519,7 +597,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
           e++;
         }
         if (e > pos + 1) {
-          setScanned(r, 'ID', pos, e, 0, s.slice(pos + 1, e));
+          setScanned(r, Tok.ID, pos, e, 0, s.slice(pos + 1, e));
           return;
         }
       }
@@ -528,11 +606,14 @@ export function scan(expression: string, from: number, r: Scanned): void {
     if (cls & 2) {
       const e = plainNumeric(s, pos, len);
       if (e > 0) {
-        setScanned(r, 'NUM', pos, e, parseNumberAt(s, pos, e, expression), '');
+        // A leading 0 (octal, or a non-octal digit) and a value over 32 bits go through
+        // parseNumber, for its reading and its errors.
+        const v = (c === 48 && e - pos > 1) || plainValue > 0xffffffff ? parseNumber(s.slice(pos, e), expression, pos) : plainValue;
+        setScanned(r, Tok.NUM, pos, e, v, '');
         return;
       }
       if (e < 0) {
-        setScanned(r, 'HID', pos, -e, 0, s.slice(pos, -e));
+        setScanned(r, Tok.HID, pos, -e, 0, s.slice(pos, -e));
         return;
       }
     }
@@ -543,8 +624,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
         setScanned(r, matchedKeyword[1], pos, e, 0, matchedKeyword[0]);
       } else {
         const v = matchedConstant;
-        if (v !== undefined) setScanned(r, 'NUM', pos, e, v, s.slice(pos, e));
-        else setScanned(r, 'ID', pos, e, 0, s.slice(pos, e));
+        if (v !== undefined) setScanned(r, Tok.NUM, pos, e, v, '');
+        else setScanned(r, Tok.ID, pos, e, 0, s.slice(pos, e));
       }
       return;
     }
@@ -605,21 +686,21 @@ export function scan(expression: string, from: number, r: Scanned): void {
     switch (rule) {
       case NAME: {
         const v = CONSTANT_VALUE.get(text);
-        if (v !== undefined) setScanned(r, 'NUM', pos, end, v, text);
-        else setScanned(r, 'ID', pos, end, 0, text);
+        if (v !== undefined) setScanned(r, Tok.NUM, pos, end, v, text);
+        else setScanned(r, Tok.ID, pos, end, 0, text);
         return;
       }
       case NUM:
-        setScanned(r, 'NUM', pos, end, parseNumber(text, expression, pos), '');
+        setScanned(r, Tok.NUM, pos, end, parseNumber(text, expression, pos), '');
         return;
       case MAC:
-        setScanned(r, 'EID', pos, end, 0, text);
+        setScanned(r, Tok.EID, pos, end, 0, text);
         return;
       case HID:
-        setScanned(r, 'HID', pos, end, 0, text);
+        setScanned(r, Tok.HID, pos, end, 0, text);
         return;
       case HID6:
-        setScanned(r, 'HID6', pos, end, 0, text);
+        setScanned(r, Tok.HID6, pos, end, 0, text);
         return;
       case BOGUS:
         throw new FilterSyntaxError(`invalid Ethernet address '${text}'`, expression, pos);
@@ -627,32 +708,20 @@ export function scan(expression: string, from: number, r: Scanned): void {
         break;
     }
   }
-  setScanned(r, 'EOF', len, len, 0, '');
-}
-
-/** parseNumber over s[start, end) (the text cut out only for an error message). */
-function parseNumberAt(s: string, start: number, end: number, expression: string): number {
-  const c0 = s.charCodeAt(start);
-  if (c0 === 48 && end - start > 1) return parseNumber(s.slice(start, end), expression, start);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    n = n * 10 + s.charCodeAt(i) - 48;
-    if (n > 0xffffffff) return parseNumber(s.slice(start, end), expression, start);
-  }
-  return n;
+  setScanned(r, Tok.EOF, len, len, 0, '');
 }
 
 /** The whole expression as tokens (EOF last). */
 export function tokenize(expression: string): Token[] {
   const out: Token[] = [];
-  const r: Scanned = { kind: 'EOF', start: 0, end: 0, num: 0, text: '' };
+  const r: Scanned = { kind: Tok.EOF, start: 0, end: 0, num: 0, text: '' };
   let pos = 0;
   for (;;) {
     scan(expression, pos, r);
     const kind = r.kind;
-    if (kind === 'EOF') break;
-    const text = kind === 'NUM' && r.text === '' ? expression.slice(r.start, r.end) : r.text;
-    out.push({ kind, text, pos: r.start, num: kind === 'NUM' ? r.num : undefined });
+    if (kind === Tok.EOF) break;
+    const text = kind === Tok.NUM && r.text === '' ? expression.slice(r.start, r.end) : r.text;
+    out.push({ kind: TOKEN_NAMES[kind]!, text, pos: r.start, num: kind === Tok.NUM ? r.num : undefined });
     pos = r.end;
   }
   out.push({ kind: 'EOF', text: '', pos: expression.length, num: undefined });

@@ -13,101 +13,94 @@
 import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import * as lexerModule from './lexer.js';
-import type { Scanned, TokKind } from './lexer.js';
+import { Tok, type Scanned } from './lexer.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
-const { scan } = lexerModule;
+const { scan, TOKEN_NAMES } = lexerModule;
 
-const PNAME_TABLE: Partial<Record<TokKind, ProtoQual>> = {
-  LINK: 'link', IP: 'ip', ARP: 'arp', RARP: 'rarp', SCTP: 'sctp', TCP: 'tcp', UDP: 'udp', ICMP: 'icmp',
-  IGMP: 'igmp', IGRP: 'igrp', PIM: 'pim', VRRP: 'vrrp', CARP: 'carp', ATALK: 'atalk', AARP: 'aarp',
-  DECNET: 'decnet', LAT: 'lat', SCA: 'sca', MOPDL: 'mopdl', MOPRC: 'moprc', IPV6: 'ip6', ICMPV6: 'icmp6',
-  AH: 'ah', ESP: 'esp', ISO: 'iso', ESIS: 'esis', ISIS: 'isis', L1: 'l1', L2: 'l2', IIH: 'iih', LSP: 'lsp',
-  SNP: 'snp', PSNP: 'psnp', CSNP: 'csnp', CLNP: 'clnp', STP: 'stp', IPX: 'ipx', NETBEUI: 'netbeui', RADIO: 'radio',
-};
+/**
+ * A table indexed by token kind (Tok is a small integer), made dense up to the last kind so that
+ * every lookup is an in-bounds array load: undefined for the kinds not listed.
+ */
+function byKind<V>(entries: [Tok, V][]): (V | undefined)[] {
+  const table = new Array<V | undefined>(TOKEN_NAMES.length).fill(undefined);
+  for (const [kind, value] of entries) table[kind] = value;
+  return table;
+}
 
-const RELOP_TABLE: Partial<Record<TokKind, RelOp>> = { '>': '>', GEQ: '>=', '=': '=', LEQ: '<=', '<': '<', NEQ: '!=' };
+/** Protocol names (pname). */
+const PNAME = byKind<ProtoQual>([
+  [Tok.LINK, 'link'], [Tok.IP, 'ip'], [Tok.ARP, 'arp'], [Tok.RARP, 'rarp'], [Tok.SCTP, 'sctp'], [Tok.TCP, 'tcp'],
+  [Tok.UDP, 'udp'], [Tok.ICMP, 'icmp'], [Tok.IGMP, 'igmp'], [Tok.IGRP, 'igrp'], [Tok.PIM, 'pim'], [Tok.VRRP, 'vrrp'],
+  [Tok.CARP, 'carp'], [Tok.ATALK, 'atalk'], [Tok.AARP, 'aarp'], [Tok.DECNET, 'decnet'], [Tok.LAT, 'lat'],
+  [Tok.SCA, 'sca'], [Tok.MOPDL, 'mopdl'], [Tok.MOPRC, 'moprc'], [Tok.IPV6, 'ip6'], [Tok.ICMPV6, 'icmp6'],
+  [Tok.AH, 'ah'], [Tok.ESP, 'esp'], [Tok.ISO, 'iso'], [Tok.ESIS, 'esis'], [Tok.ISIS, 'isis'], [Tok.L1, 'l1'],
+  [Tok.L2, 'l2'], [Tok.IIH, 'iih'], [Tok.LSP, 'lsp'], [Tok.SNP, 'snp'], [Tok.PSNP, 'psnp'], [Tok.CSNP, 'csnp'],
+  [Tok.CLNP, 'clnp'], [Tok.STP, 'stp'], [Tok.IPX, 'ipx'], [Tok.NETBEUI, 'netbeui'], [Tok.RADIO, 'radio'],
+]);
 
-const ATM_TYPES_TABLE: Partial<Record<TokKind, string>> = {
-  LANE: 'lane', METAC: 'metac', BCC: 'bcc', OAMF4EC: 'oamf4ec', OAMF4SC: 'oamf4sc', SC: 'sc', ILMIC: 'ilmic',
-  OAM: 'oam', OAMF4: 'oamf4', CONNECTMSG: 'connectmsg', METACONNECT: 'metaconnect',
-};
+const RELOP = byKind<RelOp>([
+  [Tok.GT, '>'], [Tok.GEQ, '>='], [Tok.EQ, '='], [Tok.LEQ, '<='], [Tok.LT, '<'], [Tok.NEQ, '!='],
+]);
 
-const MTP2_TYPES_TABLE: Partial<Record<TokKind, string>> = {
-  FISU: 'fisu', LSSU: 'lssu', MSU: 'msu', HFISU: 'hfisu', HLSSU: 'hlssu', HMSU: 'hmsu',
-};
+const ATM_TYPES = byKind<string>([
+  [Tok.LANE, 'lane'], [Tok.METAC, 'metac'], [Tok.BCC, 'bcc'], [Tok.OAMF4EC, 'oamf4ec'], [Tok.OAMF4SC, 'oamf4sc'],
+  [Tok.SC, 'sc'], [Tok.ILMIC, 'ilmic'], [Tok.OAM, 'oam'], [Tok.OAMF4, 'oamf4'], [Tok.CONNECTMSG, 'connectmsg'],
+  [Tok.METACONNECT, 'metaconnect'],
+]);
 
-const MTP3_FIELDS_TABLE: Partial<Record<TokKind, 'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 'hopc' | 'hdpc' | 'hsls'>> = {
-  SIO: 'sio', OPC: 'opc', DPC: 'dpc', SLS: 'sls', HSIO: 'hsio', HOPC: 'hopc', HDPC: 'hdpc', HSLS: 'hsls',
-};
+const MTP2_TYPES = byKind<string>([
+  [Tok.FISU, 'fisu'], [Tok.LSSU, 'lssu'], [Tok.MSU, 'msu'], [Tok.HFISU, 'hfisu'], [Tok.HLSSU, 'hlssu'], [Tok.HMSU, 'hmsu'],
+]);
 
-/** Binary operator binding strengths (higher binds tighter); '^' is handled apart. */
-const BINOP_TABLE: Partial<Record<TokKind, { op: ArithOp; prec: number }>> = {
-  '|': { op: '|', prec: 1 },
-  '&': { op: '&', prec: 2 },
-  LSH: { op: '<<', prec: 3 },
-  RSH: { op: '>>', prec: 3 },
-  '+': { op: '+', prec: 4 },
-  '-': { op: '-', prec: 4 },
-  '*': { op: '*', prec: 5 },
-  '/': { op: '/', prec: 5 },
-};
+const MTP3_FIELDS = byKind<'sio' | 'opc' | 'dpc' | 'sls' | 'hsio' | 'hopc' | 'hdpc' | 'hsls'>([
+  [Tok.SIO, 'sio'], [Tok.OPC, 'opc'], [Tok.DPC, 'dpc'], [Tok.SLS, 'sls'],
+  [Tok.HSIO, 'hsio'], [Tok.HOPC, 'hopc'], [Tok.HDPC, 'hdpc'], [Tok.HSLS, 'hsls'],
+]);
 
-/** The larger tables above as Maps. */
-const toMap = <V>(t: Partial<Record<TokKind, V>>): Map<TokKind, V> => new Map(Object.entries(t) as [TokKind, V][]);
-const PNAME = toMap(PNAME_TABLE);
-const RELOP = toMap(RELOP_TABLE);
-const ATM_TYPES = toMap(ATM_TYPES_TABLE);
-const MTP2_TYPES = toMap(MTP2_TYPES_TABLE);
-const MTP3_FIELDS = toMap(MTP3_FIELDS_TABLE);
+/** Binary operators that have a precedence, with their binding strengths (higher binds tighter); `^` and `%` are handled apart. */
+const BINOP = byKind<{ op: ArithOp; prec: number }>([
+  [Tok.PIPE, { op: '|', prec: 1 }],
+  [Tok.AMP, { op: '&', prec: 2 }],
+  [Tok.LSH, { op: '<<', prec: 3 }],
+  [Tok.RSH, { op: '>>', prec: 3 }],
+  [Tok.PLUS, { op: '+', prec: 4 }],
+  [Tok.MINUS, { op: '-', prec: 4 }],
+  [Tok.STAR, { op: '*', prec: 5 }],
+  [Tok.SLASH, { op: '/', prec: 5 }],
+]);
 
-// The small tables as switches: token kinds are interned strings, so each case is one compare,
-// cheaper than hashing the kind for a Map lookup on every token.
+/** The operators of `byte N op M`. */
+const BYTE_OPS = byKind<'&' | '|' | '<' | '>' | '='>([
+  [Tok.AMP, '&'], [Tok.PIPE, '|'], [Tok.LT, '<'], [Tok.GT, '>'], [Tok.EQ, '='],
+]);
 
 /** Address qualifiers: host, net, port, portrange. */
-function aqual(k: TokKind): Qual['addr'] | undefined {
+function aqual(k: Tok): Qual['addr'] | undefined {
   switch (k) {
-    case 'HOST': return 'host';
-    case 'NET': return 'net';
-    case 'PORT': return 'port';
-    case 'PORTRANGE': return 'portrange';
+    case Tok.HOST: return 'host';
+    case Tok.NET: return 'net';
+    case Tok.PORT: return 'port';
+    case Tok.PORTRANGE: return 'portrange';
     default: return undefined;
   }
 }
 
 /** Direction qualifiers that are one keyword: the 802.11 address fields. */
-function dqualSimple(k: TokKind): DirQual | undefined {
+function dqualSimple(k: Tok): DirQual | undefined {
   switch (k) {
-    case 'ADDR1': return 'addr1';
-    case 'ADDR2': return 'addr2';
-    case 'ADDR3': return 'addr3';
-    case 'ADDR4': return 'addr4';
-    case 'RA': return 'ra';
-    case 'TA': return 'ta';
+    case Tok.ADDR1: return 'addr1';
+    case Tok.ADDR2: return 'addr2';
+    case Tok.ADDR3: return 'addr3';
+    case Tok.ADDR4: return 'addr4';
+    case Tok.RA: return 'ra';
+    case Tok.TA: return 'ta';
     default: return undefined;
   }
 }
 
 /** Operators without a declared precedence in libpcap's grammar (`^`, `%`): yacc always shifts on them. */
-const shifting = (k: TokKind): ArithOp | undefined => (k === '^' ? '^' : k === '%' ? '%' : undefined);
-
-const BINOP_OR = BINOP_TABLE['|']!, BINOP_AND = BINOP_TABLE['&']!, BINOP_LSH = BINOP_TABLE.LSH!, BINOP_RSH = BINOP_TABLE.RSH!;
-const BINOP_ADD = BINOP_TABLE['+']!, BINOP_SUB = BINOP_TABLE['-']!, BINOP_MUL = BINOP_TABLE['*']!, BINOP_DIV = BINOP_TABLE['/']!;
-
-/** Binary operators that have a precedence. */
-function binop(k: TokKind): { op: ArithOp; prec: number } | undefined {
-  switch (k) {
-    case '|': return BINOP_OR;
-    case '&': return BINOP_AND;
-    case 'LSH': return BINOP_LSH;
-    case 'RSH': return BINOP_RSH;
-    case '+': return BINOP_ADD;
-    case '-': return BINOP_SUB;
-    case '*': return BINOP_MUL;
-    case '/': return BINOP_DIV;
-    default: return undefined;
-  }
-}
+const shifting = (k: Tok): ArithOp | undefined => (k === Tok.CARET ? '^' : k === Tok.PERCENT ? '%' : undefined);
 
 const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
 
@@ -124,13 +117,13 @@ const isBacktrack = (e: unknown): boolean => e === BACKTRACK;
  */
 class Parser implements Scanned {
   /** The current token: kind, start, end, value (NUM), text (see Scanned: '' for a NUM's digits). */
-  kind: TokKind = 'EOF';
+  kind: Tok = Tok.EOF;
   start = 0;
   end = 0;
   num = 0;
   text = '';
   /** The token after the current one, when `hasAhead`. */
-  private readonly ahead: Scanned = { kind: 'EOF', start: 0, end: 0, num: 0, text: '' };
+  private readonly ahead: Scanned = { kind: Tok.EOF, start: 0, end: 0, num: 0, text: '' };
   private hasAhead = false;
   /** Start of the furthest token a parse attempt reached: where a syntax error is reported. */
   private furthest = 0;
@@ -146,12 +139,12 @@ class Parser implements Scanned {
   }
 
   /** The kind of the token after the current one (EOF after EOF). */
-  private peekKind1(): TokKind {
+  private peekKind1(): Tok {
     const a = this.ahead;
     if (!this.hasAhead) {
       this.hasAhead = true;
-      if (this.kind === 'EOF') {
-        a.kind = 'EOF';
+      if (this.kind === Tok.EOF) {
+        a.kind = Tok.EOF;
         a.start = a.end = this.start;
       } else {
         scan(this.expression, this.end, a);
@@ -162,7 +155,7 @@ class Parser implements Scanned {
 
   /** Move to the next token (the current one stays when it is EOF). */
   private next(): void {
-    if (this.kind === 'EOF') return;
+    if (this.kind === Tok.EOF) return;
     if (this.hasAhead) {
       const a = this.ahead;
       this.kind = a.kind;
@@ -179,11 +172,11 @@ class Parser implements Scanned {
 
   /** The current token's text (a NUM's digits are cut out here, when asked for). */
   private tokText(): string {
-    return this.kind === 'NUM' && this.text === '' ? this.expression.slice(this.start, this.end) : this.text;
+    return this.kind === Tok.NUM && this.text === '' ? this.expression.slice(this.start, this.end) : this.text;
   }
 
   /** The current token's kind (read through a call where TypeScript would keep an earlier narrowing). */
-  private cur(): TokKind {
+  private cur(): Tok {
     return this.kind;
   }
 
@@ -192,21 +185,21 @@ class Parser implements Scanned {
     throw BACKTRACK;
   }
 
-  private expect(kind: TokKind): void {
+  private expect(kind: Tok): void {
     if (this.kind !== kind) this.fail();
     this.next();
   }
 
-  /** expect('NUM'), giving its value. */
+  /** expect(Tok.NUM), giving its value. */
   private expectNum(): number {
-    if (this.kind !== 'NUM') this.fail();
+    if (this.kind !== Tok.NUM) this.fail();
     const v = this.num;
     this.next();
     return v;
   }
 
   /** expect(kind) for a token whose text is wanted (ID, HID). */
-  private expectText(kind: TokKind): string {
+  private expectText(kind: Tok): string {
     if (this.kind !== kind) this.fail();
     const t = this.tokText();
     this.next();
@@ -214,7 +207,7 @@ class Parser implements Scanned {
   }
 
   /** Put the current token back to one saved before a parse attempt (the lookahead is dropped). */
-  private restore(kind: TokKind, start: number, end: number, num: number, text: string): void {
+  private restore(kind: Tok, start: number, end: number, num: number, text: string): void {
     this.kind = kind;
     this.start = start;
     this.end = end;
@@ -223,10 +216,14 @@ class Parser implements Scanned {
     this.hasAhead = false;
   }
 
-  private attempt<T>(fn: () => T): T | undefined {
+  // The parse attempts that may be undone (the current token saved in locals, restored on a
+  // backtrack), one method each rather than one taking a closure: no closure made per attempt.
+
+  /** A term, or undefined (undone) where none starts (it runs after every `and`/`or`). */
+  private tryTerm(q: Qual): Node | undefined {
     const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
-      return fn();
+      return this.parseTerm(q);
     } catch (e) {
       if (!isBacktrack(e)) throw e;
       this.restore(kind, start, end, num, text);
@@ -234,11 +231,27 @@ class Parser implements Scanned {
     }
   }
 
-  /** attempt(() => this.parseTerm(q)) without a closure (it runs after every `and`/`or`). */
-  private tryTerm(q: Qual): Node | undefined {
+  /** An rterm's `( expr )`, or undefined (undone) where the `(` opens something else. */
+  private tryParenExpr(q0: Qual): Node | undefined {
     const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
     try {
-      return this.parseTerm(q);
+      this.next();
+      const e = this.parseExpr(q0);
+      this.expect(Tok.RPAREN);
+      this.q = q0;
+      return e;
+    } catch (e) {
+      if (!isBacktrack(e)) throw e;
+      this.restore(kind, start, end, num, text);
+      return undefined;
+    }
+  }
+
+  /** A pnum, or undefined (undone) where there is none. */
+  private tryPnum(): number | undefined {
+    const kind = this.kind, start = this.start, end = this.end, num = this.num, text = this.text;
+    try {
+      return this.parsePnum();
     } catch (e) {
       if (!isBacktrack(e)) throw e;
       this.restore(kind, start, end, num, text);
@@ -256,16 +269,16 @@ class Parser implements Scanned {
     let at = this.hasAhead ? r.end : this.end;
     for (;;) {
       scan(this.expression, at, r);
-      if (r.kind === 'EOF') break;
+      if (r.kind === Tok.EOF) break;
       at = r.end;
     }
     return new FilterSyntaxError("can't parse filter expression: syntax error", this.expression, this.furthest);
   }
 
   parseProgram(): Node | undefined {
-    if (this.kind === 'EOF') return undefined;
+    if (this.kind === Tok.EOF) return undefined;
     const e = this.parseExpr(QERR);
-    if (this.cur() !== 'EOF') this.fail();
+    if (this.cur() !== Tok.EOF) this.fail();
     return e;
   }
 
@@ -274,12 +287,12 @@ class Parser implements Scanned {
     let left = this.parseTerm(q0);
     for (;;) {
       const k = this.kind;
-      if (k !== 'AND' && k !== 'OR') return left;
+      if (k !== Tok.AND && k !== Tok.OR) return left;
       const pos = this.start;
       this.next();
       const q = this.q;
       const right = this.tryTerm(q) ?? this.parseId(q);
-      left = { type: k === 'AND' ? 'and' : 'or', left, right, pos };
+      left = { type: k === Tok.AND ? 'and' : 'or', left, right, pos };
     }
   }
 
@@ -291,7 +304,7 @@ class Parser implements Scanned {
 
   /** term: rterm | not term */
   private parseTerm(q0: Qual): Node {
-    if (this.kind === 'NOT') {
+    if (this.kind === Tok.NOT) {
       const pos = this.start;
       this.next();
       return { type: 'not', expr: this.parseTerm(q0), pos };
@@ -302,27 +315,21 @@ class Parser implements Scanned {
   private parseRterm(q0: Qual): Node {
     const k = this.kind;
     const pos = this.start;
-    if (k === '(') {
-      const paren = this.attempt(() => {
-        this.next();
-        const e = this.parseExpr(q0);
-        this.expect(')');
-        this.q = q0;
-        return e;
-      });
+    if (k === Tok.LPAREN) {
+      const paren = this.tryParenExpr(q0);
       if (paren !== undefined) return paren;
       return this.qerr(this.parseRelation());
     }
-    const pname = PNAME.get(k);
+    const pname = PNAME[k];
     if (pname !== undefined) {
       const after = this.peekKind1();
-      if (after === '[') return this.qerr(this.parseRelation());
-      if (after === 'BROADCAST' || after === 'MULTICAST') {
+      if (after === Tok.LBRACK) return this.qerr(this.parseRelation());
+      if (after === Tok.BROADCAST || after === Tok.MULTICAST) {
         this.next();
         this.next();
-        return this.qerr({ type: after === 'BROADCAST' ? 'broadcast' : 'multicast', proto: pname, pos });
+        return this.qerr({ type: after === Tok.BROADCAST ? 'broadcast' : 'multicast', proto: pname, pos });
       }
-      if (after === 'TYPE' || after === 'SUBTYPE' || after === 'DIR') {
+      if (after === Tok.TYPE || after === Tok.SUBTYPE || after === Tok.DIR) {
         this.next();
         return this.qerr(this.parseP80211(pname, pos));
       }
@@ -335,114 +342,113 @@ class Parser implements Scanned {
     }
     if (this.startsHeadRest(k)) return this.parseHeadId('default', pos);
     switch (k) {
-      case 'BROADCAST':
-      case 'MULTICAST':
+      case Tok.BROADCAST:
+      case Tok.MULTICAST:
         this.next();
-        return this.qerr({ type: k === 'BROADCAST' ? 'broadcast' : 'multicast', proto: 'default', pos });
-      case 'TYPE':
-      case 'SUBTYPE':
-      case 'DIR':
+        return this.qerr({ type: k === Tok.BROADCAST ? 'broadcast' : 'multicast', proto: 'default', pos });
+      case Tok.TYPE:
+      case Tok.SUBTYPE:
+      case Tok.DIR:
         return this.qerr(this.parseP80211('default', pos));
-      case 'LESS':
-      case 'GREATER': {
+      case Tok.LESS:
+      case Tok.GREATER: {
         this.next();
         const n = this.expectNum();
-        return this.qerr({ type: k === 'LESS' ? 'less' : 'greater', value: n, pos });
+        return this.qerr({ type: k === Tok.LESS ? 'less' : 'greater', value: n, pos });
       }
-      case 'CBYTE': {
+      case Tok.CBYTE: {
         this.next();
         const idx = this.expectNum();
         const opKind = this.kind;
         this.next();
-        const ops: Partial<Record<TokKind, '&' | '|' | '<' | '>' | '='>> = { '&': '&', '|': '|', '<': '<', '>': '>', '=': '=' };
-        const op = ops[opKind];
+        const op = BYTE_OPS[opKind];
         if (!op) this.fail();
         const v = this.expectNum();
         return this.qerr({ type: 'byte', index: idx, op, value: v, pos });
       }
-      case 'INBOUND':
-      case 'OUTBOUND':
+      case Tok.INBOUND:
+      case Tok.OUTBOUND:
         this.next();
-        return this.qerr({ type: k === 'INBOUND' ? 'inbound' : 'outbound', pos });
-      case 'IFINDEX': {
+        return this.qerr({ type: k === Tok.INBOUND ? 'inbound' : 'outbound', pos });
+      case Tok.IFINDEX: {
         this.next();
         return this.qerr({ type: 'ifindex', value: this.expectNum(), pos });
       }
-      case 'VLAN':
-      case 'MPLS':
-      case 'PPPOES':
-      case 'GENEVE':
-      case 'VXLAN': {
+      case Tok.VLAN:
+      case Tok.MPLS:
+      case Tok.PPPOES:
+      case Tok.GENEVE:
+      case Tok.VXLAN: {
         this.next();
         // The optional number: only a NUM or `(` can start one (no throw-and-undo for `vlan and ...`).
         const nk = this.kind;
-        const v = nk === 'NUM' || nk === '(' ? this.attempt(() => this.parsePnum()) : undefined;
-        const type = k === 'VLAN' ? 'vlan' : k === 'MPLS' ? 'mpls' : k === 'PPPOES' ? 'pppoes' : k === 'GENEVE' ? 'geneve' : 'vxlan';
+        const v = nk === Tok.NUM ? this.expectNum() : nk === Tok.LPAREN ? this.tryPnum() : undefined;
+        const type = k === Tok.VLAN ? 'vlan' : k === Tok.MPLS ? 'mpls' : k === Tok.PPPOES ? 'pppoes' : k === Tok.GENEVE ? 'geneve' : 'vxlan';
         return this.qerr(v === undefined ? { type, pos } : { type, value: v, pos });
       }
-      case 'PPPOED':
+      case Tok.PPPOED:
         this.next();
         return this.qerr({ type: 'pppoed', pos });
-      case 'PF_IFNAME':
-      case 'PF_RSET': {
+      case Tok.PF_IFNAME:
+      case Tok.PF_RSET: {
         this.next();
-        const id = this.expectText('ID');
-        return this.qerr({ type: 'pf', field: k === 'PF_IFNAME' ? 'ifname' : 'ruleset', value: id, pos });
+        const id = this.expectText(Tok.ID);
+        return this.qerr({ type: 'pf', field: k === Tok.PF_IFNAME ? 'ifname' : 'ruleset', value: id, pos });
       }
-      case 'PF_RNR':
-      case 'PF_SRNR': {
+      case Tok.PF_RNR:
+      case Tok.PF_SRNR: {
         this.next();
         const n = this.expectNum();
-        return this.qerr({ type: 'pf', field: k === 'PF_RNR' ? 'rnr' : 'srnr', value: n, pos });
+        return this.qerr({ type: 'pf', field: k === Tok.PF_RNR ? 'rnr' : 'srnr', value: n, pos });
       }
-      case 'PF_REASON': {
+      case Tok.PF_REASON: {
         this.next();
-        if (this.kind === 'NUM') {
+        if (this.kind === Tok.NUM) {
           const v = this.num;
           this.next();
           return this.qerr({ type: 'pf', field: 'reason', value: v, pos });
         }
-        const id = this.expectText('ID');
+        const id = this.expectText(Tok.ID);
         return this.qerr({ type: 'pf', field: 'reason', value: id, pos });
       }
-      case 'PF_ACTION': {
+      case Tok.PF_ACTION: {
         this.next();
-        const id = this.expectText('ID');
+        const id = this.expectText(Tok.ID);
         return this.qerr({ type: 'pf', field: 'action', value: id, pos });
       }
-      case 'LLC': {
+      case Tok.LLC: {
         this.next();
-        if (this.kind === 'ID') {
+        if (this.kind === Tok.ID) {
           const text = this.text;
           this.next();
           return this.qerr({ type: 'llc', kind: text, pos });
         }
-        if (this.kind === 'PF_RNR') {
+        if (this.kind === Tok.PF_RNR) {
           this.next();
           return this.qerr({ type: 'llc', kind: 'rnr', pos });
         }
         return this.qerr({ type: 'llc', pos });
       }
-      case 'VPI':
-      case 'VCI': {
+      case Tok.VPI:
+      case Tok.VCI: {
         this.next();
         const tests = this.parseFieldValue();
-        return this.qerr({ type: 'atmfield', field: k === 'VPI' ? 'vpi' : 'vci', tests, pos });
+        return this.qerr({ type: 'atmfield', field: k === Tok.VPI ? 'vpi' : 'vci', tests, pos });
       }
       default:
         break;
     }
-    const atm = ATM_TYPES.get(k);
+    const atm = ATM_TYPES[k];
     if (atm) {
       this.next();
       return this.qerr({ type: 'atm', name: atm, pos });
     }
-    const mtp2 = MTP2_TYPES.get(k);
+    const mtp2 = MTP2_TYPES[k];
     if (mtp2) {
       this.next();
       return this.qerr({ type: 'mtp2', name: mtp2, pos });
     }
-    const mtp3 = MTP3_FIELDS.get(k);
+    const mtp3 = MTP3_FIELDS[k];
     if (mtp3) {
       this.next();
       const tests = this.parseFieldValue();
@@ -453,29 +459,29 @@ class Parser implements Scanned {
 
   /** atmvalue / mtp3value: NUM | relop NUM | irelop NUM | ( NUM or NUM ... ) */
   private parseFieldValue(): ValueTest[] {
-    if (this.kind === 'NUM') {
+    if (this.kind === Tok.NUM) {
       const v = this.num;
       this.next();
       return [{ op: '=', value: v }];
     }
-    const rel = RELOP.get(this.kind);
+    const rel = RELOP[this.kind];
     if (rel) {
       this.next();
       return [{ op: rel, value: this.expectNum() }];
     }
-    this.expect('(');
+    this.expect(Tok.LPAREN);
     const tests: ValueTest[] = [{ op: '=', value: this.expectNum() }];
-    while (this.kind === 'OR') {
+    while (this.kind === Tok.OR) {
       this.next();
       tests.push({ op: '=', value: this.expectNum() });
     }
-    this.expect(')');
+    this.expect(Tok.RPAREN);
     return tests;
   }
 
-  private startsHeadRest(k: TokKind): boolean {
-    return k === 'SRC' || k === 'DST' || dqualSimple(k) !== undefined || aqual(k) !== undefined ||
-      k === 'PROTO' || k === 'PROTOCHAIN' || k === 'GATEWAY';
+  private startsHeadRest(k: Tok): boolean {
+    return k === Tok.SRC || k === Tok.DST || dqualSimple(k) !== undefined || aqual(k) !== undefined ||
+      k === Tok.PROTO || k === Tok.PROTOCHAIN || k === Tok.GATEWAY;
   }
 
   /** head id, where the optional pname has been consumed. */
@@ -483,15 +489,15 @@ class Parser implements Scanned {
     let dir: DirQual = 'default';
     let addr: Qual['addr'] = 'default';
     const tk = this.kind;
-    if (tk === 'SRC' || tk === 'DST') {
+    if (tk === Tok.SRC || tk === Tok.DST) {
       this.next();
-      dir = tk === 'SRC' ? 'src' : 'dst';
+      dir = tk === Tok.SRC ? 'src' : 'dst';
       const a = this.kind;
-      const other = tk === 'SRC' ? 'DST' : 'SRC';
-      if ((a === 'OR' || a === 'AND') && this.peekKind1() === other) {
+      const other = tk === Tok.SRC ? Tok.DST : Tok.SRC;
+      if ((a === Tok.OR || a === Tok.AND) && this.peekKind1() === other) {
         this.next();
         this.next();
-        dir = a === 'OR' ? 'src or dst' : 'src and dst';
+        dir = a === Tok.OR ? 'src or dst' : 'src and dst';
       }
     } else if (dqualSimple(tk)) {
       this.next();
@@ -502,9 +508,9 @@ class Parser implements Scanned {
       this.next();
       addr = aqual(a)!;
     } else if (dir === 'default') {
-      if (a === 'PROTO' || a === 'PROTOCHAIN' || a === 'GATEWAY') {
+      if (a === Tok.PROTO || a === Tok.PROTOCHAIN || a === Tok.GATEWAY) {
         this.next();
-        addr = a === 'PROTO' ? 'proto' : a === 'PROTOCHAIN' ? 'protochain' : 'gateway';
+        addr = a === Tok.PROTO ? 'proto' : a === Tok.PROTOCHAIN ? 'protochain' : 'gateway';
       } else {
         this.fail();
       }
@@ -519,12 +525,12 @@ class Parser implements Scanned {
   private parseId(q: Qual): Node {
     const pos = this.start;
     switch (this.kind) {
-      case 'NOT': {
+      case Tok.NOT: {
         this.next();
         return { type: 'not', expr: this.parseId(q), pos };
       }
-      case '(': {
-        const pn = this.attempt(() => this.parsePnum());
+      case Tok.LPAREN: {
+        const pn = this.tryPnum();
         if (pn !== undefined) {
           this.q = q;
           return { type: 'id', qual: q, id: { kind: 'num', value: pn }, pos };
@@ -533,60 +539,60 @@ class Parser implements Scanned {
         let left = this.parseId(q);
         for (;;) {
           const op = this.cur();
-          if (op !== 'AND' && op !== 'OR') break;
+          if (op !== Tok.AND && op !== Tok.OR) break;
           const opPos = this.start;
           this.next();
           const right = this.parseId(this.q);
-          left = { type: op === 'AND' ? 'and' : 'or', left, right, pos: opPos };
+          left = { type: op === Tok.AND ? 'and' : 'or', left, right, pos: opPos };
         }
-        this.expect(')');
+        this.expect(Tok.RPAREN);
         return left;
       }
-      case 'NUM': {
+      case Tok.NUM: {
         const v = this.num;
         this.next();
         this.q = q;
         return { type: 'id', qual: q, id: { kind: 'num', value: v }, pos };
       }
-      case 'ID': {
+      case Tok.ID: {
         const name = this.text;
         this.next();
         this.q = q;
         return { type: 'id', qual: q, id: { kind: 'name', name }, pos };
       }
-      case 'HID': {
+      case Tok.HID: {
         const text = this.text;
         this.next();
         let id: IdValue = { kind: 'ipv4', text };
         const after = this.cur();
-        if (after === '/') {
+        if (after === Tok.SLASH) {
           this.next();
           id = { kind: 'ipv4len', text, len: this.expectNum() };
-        } else if (after === 'NETMASK') {
+        } else if (after === Tok.NETMASK) {
           this.next();
-          id = { kind: 'ipv4mask', text, mask: this.expectText('HID') };
+          id = { kind: 'ipv4mask', text, mask: this.expectText(Tok.HID) };
         }
         this.q = q;
         return { type: 'id', qual: q, id, pos };
       }
-      case 'HID6': {
+      case Tok.HID6: {
         const text = this.text;
         this.next();
         let id: IdValue = { kind: 'ipv6', text };
-        if (this.cur() === '/') {
+        if (this.cur() === Tok.SLASH) {
           this.next();
           id = { kind: 'ipv6', text, len: this.expectNum() };
         }
         this.q = q;
         return { type: 'id', qual: q, id, pos };
       }
-      case 'EID': {
+      case Tok.EID: {
         const text = this.text;
         this.next();
         this.q = q;
         return { type: 'id', qual: q, id: { kind: 'mac', text }, pos };
       }
-      case 'AID': {
+      case Tok.AID: {
         const text = this.text;
         this.next();
         this.q = q;
@@ -599,20 +605,20 @@ class Parser implements Scanned {
 
   /** pnum: NUM | ( pnum ) */
   private parsePnum(): number {
-    if (this.kind === 'NUM') {
+    if (this.kind === Tok.NUM) {
       const v = this.num;
       this.next();
       return v;
     }
-    this.expect('(');
+    this.expect(Tok.LPAREN);
     const v = this.parsePnum();
-    this.expect(')');
+    this.expect(Tok.RPAREN);
     return v;
   }
 
   /** A NUM or an ID (an 802.11 type, subtype or direction), its text. */
   private valueText(): string {
-    if (this.kind !== 'NUM' && this.kind !== 'ID') this.fail();
+    if (this.kind !== Tok.NUM && this.kind !== Tok.ID) this.fail();
     const t = this.tokText();
     this.next();
     return t;
@@ -621,17 +627,17 @@ class Parser implements Scanned {
   private parseP80211(proto: ProtoQual, pos: number): Node {
     const k = this.kind;
     this.next();
-    if (k === 'TYPE') {
+    if (k === Tok.TYPE) {
       const ty = this.valueText();
-      if (this.kind === 'SUBTYPE') {
+      if (this.kind === Tok.SUBTYPE) {
         this.next();
         const st = this.valueText();
         return { type: 'wlan', proto, field: 'type', a: ty, b: st, pos };
       }
       return { type: 'wlan', proto, field: 'type', a: ty, pos };
     }
-    if (k === 'SUBTYPE') {
-      const st = this.expectText('ID');
+    if (k === Tok.SUBTYPE) {
+      const st = this.expectText(Tok.ID);
       return { type: 'wlan', proto, field: 'subtype', a: st, pos };
     }
     const d = this.valueText();
@@ -644,7 +650,7 @@ class Parser implements Scanned {
     const left = this.parseArith(0);
     const opKind = this.kind;
     this.next();
-    const op = RELOP.get(opKind);
+    const op = RELOP[opKind];
     if (!op) this.fail();
     const right = this.parseArith(0);
     return { type: 'relation', op, left, right, pos };
@@ -660,7 +666,7 @@ class Parser implements Scanned {
         lhs = { type: 'binop', op: sh, left: lhs, right: this.parseArith(0) };
         continue;
       }
-      const b = binop(k);
+      const b = BINOP[k];
       if (!b || b.prec < minPrec) return lhs;
       this.next();
       lhs = { type: 'binop', op: b.op, left: lhs, right: this.parseArith(b.prec + 1) };
@@ -669,7 +675,7 @@ class Parser implements Scanned {
 
   private parseUnary(): Arith {
     const k = this.kind;
-    if (k === '-') {
+    if (k === Tok.MINUS) {
       this.next();
       let x = this.parseUnary();
       for (let sh = shifting(this.kind); sh; sh = shifting(this.kind)) {
@@ -678,33 +684,33 @@ class Parser implements Scanned {
       }
       return { type: 'neg', arg: x };
     }
-    if (k === 'NUM') {
+    if (k === Tok.NUM) {
       const v = this.num;
       this.next();
       return { type: 'num', value: v };
     }
-    if (k === 'LEN') {
+    if (k === Tok.LEN) {
       this.next();
       return { type: 'len' };
     }
-    if (k === '(') {
+    if (k === Tok.LPAREN) {
       this.next();
       const a = this.parseArith(0);
-      this.expect(')');
+      this.expect(Tok.RPAREN);
       return a;
     }
-    const pname = PNAME.get(k);
-    if (pname !== undefined && this.peekKind1() === '[') {
+    const pname = PNAME[k];
+    if (pname !== undefined && this.peekKind1() === Tok.LBRACK) {
       const pos = this.start;
       this.next();
       this.next();
       const index = this.parseArith(0);
       let size = 1;
-      if (this.kind === ':') {
+      if (this.kind === Tok.COLON) {
         this.next();
         size = this.expectNum();
       }
-      this.expect(']');
+      this.expect(Tok.RBRACK);
       return { type: 'load', proto: pname, index, size, pos };
     }
     this.fail();
