@@ -164,41 +164,58 @@ export class GraphBuilder {
     return this.nextId;
   }
 
+  /**
+   * The entry of code that goes to t when p holds and to f otherwise. A loop down the left
+   * operands (`and`, `or` and `not` continue into their left side with new targets, after
+   * lowering the right side, which the left side's code reaches): one call per right operand
+   * instead of one per node.
+   */
   lower(p: Pred, t: Block, f: Block): Block {
-    // The commonest kinds first (a string switch compares case by case).
-    switch (p.k) {
-      case 'test': {
-        const br = p.term;
-        if (p.id !== -1) return this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
-        p.id = this.nextId++;
-        this.size += p.stmts.length + 1;
-        br.jt = t;
-        br.jf = f;
-        return p;
+    for (;;) {
+      // The commonest kinds first (a string switch compares case by case).
+      switch (p.k) {
+        case 'test': {
+          const br = p.term;
+          if (p.id !== -1) return this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
+          p.id = this.nextId++;
+          this.size += p.stmts.length + 1;
+          br.jt = t;
+          br.jf = f;
+          return p;
+        }
+        case 'and':
+          t = this.lower(p.b, t, f);
+          p = p.a;
+          continue;
+        case 'or':
+          f = this.lower(p.b, t, f);
+          p = p.a;
+          continue;
+        case 'not': {
+          const x = t;
+          t = f;
+          f = x;
+          p = p.a;
+          continue;
+        }
+        case 'const':
+          return p.v ? t : f;
+        case 'pre': {
+          const before = this.nextId;
+          const h = this.lower(p.a, t, f);
+          // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
+          if (h.id < before) return this.jump(copyStmts(p.stmts), h);
+          h.stmts = p.stmts.concat(h.stmts);
+          this.size += p.stmts.length;
+          return h;
+        }
+        case 'prologue': {
+          const h = this.lower(p.a, t, f);
+          return p.build(this, h);
+        }
+        case 'graph':
+          return p.build(this, t, f);
       }
-      case 'and':
-        return this.lower(p.a, this.lower(p.b, t, f), f);
-      case 'or':
-        return this.lower(p.a, t, this.lower(p.b, t, f));
-      case 'not':
-        return this.lower(p.a, f, t);
-      case 'const':
-        return p.v ? t : f;
-      case 'pre': {
-        const before = this.nextId;
-        const h = this.lower(p.a, t, f);
-        // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
-        if (h.id < before) return this.jump(copyStmts(p.stmts), h);
-        h.stmts = p.stmts.concat(h.stmts);
-        this.size += p.stmts.length;
-        return h;
-      }
-      case 'prologue': {
-        const h = this.lower(p.a, t, f);
-        return p.build(this, h);
-      }
-      case 'graph':
-        return p.build(this, t, f);
     }
   }
 }

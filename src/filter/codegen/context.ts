@@ -75,6 +75,9 @@ const MTP2_OFFSETS = fixedOffsets(N_, N_, N_, N_, 2, 4, 3, 4, 4, 7);
 const MTP2_WITH_PHDR_OFFSETS = fixedOffsets(N_, N_, N_, N_, 6, 8, 7, 8, 8, 11);
 const ERF_OFFSETS = fixedOffsets(N_, N_, N_, N_, 22, 24, 23, 24, 24, 27);
 
+/** The start of the packet: absolute offset 0 (never variable, so never given a slot). */
+const PACKET_START: AbsOffset = Object.freeze({ isVariable: false, constant: 0, reg: -1 });
+
 const abs = (o: AbsOffset): AbsOffset => ({ isVariable: o.isVariable, constant: o.constant, reg: o.reg });
 
 export class Gen {
@@ -303,33 +306,41 @@ export class Gen {
     return then ? [x, ld, then] : [x, ld];
   }
 
+  /**
+   * The load of `size` bytes at `offset` past `rel`'s start, then `then` when given. One switch
+   * picks the header's offset and the constant to add, and one call makes the load: a small
+   * function (V8 compiles one copy of loadAbsRel here, not one per case).
+   */
   loadA(rel: OffRel, offset: number, size: number, then?: Stmt): Stmt[] {
+    let off: AbsOffset;
+    let base: number;
     // The commonest offsets first (a string switch compares case by case).
     switch (rel) {
-      case 'linktype': return this.loadAbsRel(this.offLinktype, offset, size, then);
-      case 'linkpl': return this.loadAbsRel(this.offLinkpl, this.offNl + offset, size, then);
-      case 'tran_ipv4': {
-        const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
-        if (!this.offLinkpl.isVariable) {
-          const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
-          return then ? [msh, ld, then] : [msh, ld];
-        }
-        const s = this.loadxIpHdrLen();
-        s.push(ld);
-        if (then) s.push(then);
-        return s;
-      }
-      case 'tran_ipv6': return this.loadAbsRel(this.offLinkpl, this.offNl + 40 + offset, size, then);
-      case 'linkhdr': return this.loadAbsRel(this.offLinkhdr, offset, size, then);
-      case 'packet': {
-        const ld = st(BPF_LD | BPF_ABS | size, offset);
-        return then ? [ld, then] : [ld];
-      }
-      case 'prevlinkhdr': return this.loadAbsRel(this.offPrevlinkhdr, offset, size, then);
-      case 'llc': return this.loadAbsRel(this.offLinkpl, offset, size, then);
-      case 'prevmplshdr': return this.loadAbsRel(this.offLinkpl, this.offNl - 4 + offset, size, then);
-      case 'linkpl_nosnap': return this.loadAbsRel(this.offLinkpl, this.offNlNosnap + offset, size, then);
+      case 'linktype': off = this.offLinktype; base = 0; break;
+      case 'linkpl': off = this.offLinkpl; base = this.offNl; break;
+      case 'tran_ipv4': return this.loadTranIpv4(offset, size, then);
+      case 'tran_ipv6': off = this.offLinkpl; base = this.offNl + 40; break;
+      case 'linkhdr': off = this.offLinkhdr; base = 0; break;
+      case 'packet': off = PACKET_START; base = 0; break;
+      case 'prevlinkhdr': off = this.offPrevlinkhdr; base = 0; break;
+      case 'llc': off = this.offLinkpl; base = 0; break;
+      case 'prevmplshdr': off = this.offLinkpl; base = this.offNl - 4; break;
+      case 'linkpl_nosnap': off = this.offLinkpl; base = this.offNlNosnap; break;
     }
+    return this.loadAbsRel(off, base + offset, size, then);
+  }
+
+  /** A load in the transport header after an IPv4 header (X = its length). */
+  private loadTranIpv4(offset: number, size: number, then: Stmt | undefined): Stmt[] {
+    const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
+    if (!this.offLinkpl.isVariable) {
+      const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
+      return then ? [msh, ld, then] : [msh, ld];
+    }
+    const s = this.loadxIpHdrLen();
+    s.push(ld);
+    if (then) s.push(then);
+    return s;
   }
 
   /** X = IPv4 header length (+ variable part of the link-layer payload offset). */

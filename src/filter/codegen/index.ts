@@ -133,11 +133,15 @@ function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xR
 
 /** Wrap the root in the offset prologue and the PPI per-packet DLT check, as libpcap's finish_parse does. */
 function finish(g: Gen, root: Pred): Pred {
+  const lt = g.outermostlinktype;
+  const needsSlot = g.offLinkpl.reg !== -1 && g.offLinkhdr.isVariable && g.offLinkhdr.reg === -1;
+  // Only 802.11 link types, PFLOG and Linux VLAN offsets get a prologue (and the slot below may
+  // be out of registers): the root as it is for the others, without constValue's walk.
+  if (!needsSlot && !g.isVlanVloffset && lt !== DLT.PFLOG && !isWlan(lt)) return root;
   // An expression that is false whatever the packet (`arp` on PFLOG) needs no header-length
   // prologue: the prologue can only compute or reject, so the program rejects every packet anyway.
   if (constValue(root) === false) return root;
-  if (g.offLinkpl.reg !== -1 && g.offLinkhdr.isVariable && g.offLinkhdr.reg === -1) g.offLinkhdr.reg = g.allocReg();
-  const lt = g.outermostlinktype;
+  if (needsSlot) g.offLinkhdr.reg = g.allocReg();
   let prefix: Stmt[] | undefined;
   let prismGraph = false;
   const hdrReg = g.offLinkhdr.reg;

@@ -22,6 +22,9 @@ const { AF, ARCTYPE, ETHERTYPE, IEEE80211, ISO, LLCSAP, PPP, SLL } = constantsMo
 const { OFFSET_NOT_SET, st } = contextModule;
 
 const ETHERMTU = 1500;
+const EN10MB = DLT.EN10MB;
+const ETHERTYPE_ATALK = ETHERTYPE.ATALK;
+const ETHERTYPE_AARP = ETHERTYPE.AARP;
 
 export function isWlan(lt: number): boolean {
   return lt === DLT.IEEE802_11 || lt === DLT.PRISM_HEADER || lt === DLT.IEEE802_11_RADIO_AVS ||
@@ -179,7 +182,22 @@ function mplsLinktype(g: Gen, ll: number): Pred {
   }
 }
 
+/**
+ * "Is this packet of network protocol `ll`?" on the link type in force. Ethernet's Ethernet-type
+ * test comes first in a function small enough for V8 to inline into its callers (most tests
+ * start with one); everything else is otherLinktype.
+ */
 export function genLinktype(g: Gen, ll: number): Pred {
+  if (g.linktype === EN10MB && g.labelStackDepth === 0 && ll > ETHERMTU && ll !== ETHERTYPE_ATALK && ll !== ETHERTYPE_AARP) {
+    // As otherLinktype's Ethernet case does for these types (etherLinktype's last case).
+    const b0 = g.isEncap ? undefined : prevlinkhdrCheck(g);
+    const b1 = g.cmp('linktype', 0, BPF_H, ll);
+    return b0 ? and(b0, b1) : b1;
+  }
+  return otherLinktype(g, ll);
+}
+
+function otherLinktype(g: Gen, ll: number): Pred {
   if (g.labelStackDepth > 0) return mplsLinktype(g, ll);
   const lt = g.linktype;
   switch (lt) {
