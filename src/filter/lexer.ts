@@ -675,7 +675,9 @@ export function scan(expression: string, from: number, r: Scanned): void {
       end = n;
       rule = NAME;
     }
-    if (rule === NAME) {
+    // (No keyword or named constant starts with a digit: `1000-2000` or `3com.example` is an ID.)
+    const letter = (cls & 2) === 0;
+    if (rule === NAME && letter) {
       const kw = keywordAt(s, pos, end);
       if (kw !== undefined) {
         setScanned(r, kw[1], pos, end, 0, kw[0]);
@@ -685,7 +687,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
     const text = s.slice(pos, end);
     switch (rule) {
       case NAME: {
-        const v = CONSTANT_VALUE.get(text);
+        const v = letter ? CONSTANT_VALUE.get(text) : undefined;
         if (v !== undefined) setScanned(r, Tok.NUM, pos, end, v, text);
         else setScanned(r, Tok.ID, pos, end, 0, text);
         return;
