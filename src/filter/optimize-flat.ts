@@ -121,20 +121,7 @@ let n = 0;
  * graph (new blocks), or undefined when the graph is not one this takes.
  */
 export function flatRoute(cfg: Cfg): Cfg | undefined {
-  if (cfg.cyclic) return undefined;
-  n = 0;
-  ids.clear();
-  try {
-    const newStmts: (Stmt[] | undefined)[] = [];
-    const e = route(cfg.entry, newStmts);
-    return e < 0 ? undefined : { entry: buildBlocks(newStmts, e) };
-  } catch (e) {
-    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
-    if (e instanceof RangeError) return undefined;
-    throw e;
-  } finally {
-    release();
-  }
+  return flat(cfg, false) as Cfg | undefined;
 }
 
 /**
@@ -144,6 +131,11 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
  * again costs as much as the rest of the route's last step.
  */
 export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
+  return flat(cfg, true) as CbpfProgram | undefined;
+}
+
+/** flatRoute (`program` false) or flatProgram (true). */
+function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   ids.clear();
@@ -151,9 +143,11 @@ export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
     const newStmts: (Stmt[] | undefined)[] = [];
     const e = route(cfg.entry, newStmts);
     if (e < 0) return undefined;
+    if (!program) return { entry: buildBlocks(newStmts, e) };
     // (A layout linearize()'s fast path would not take: its general path, from the blocks.)
     return emitProgram(newStmts, e) ?? linearize({ entry: buildBlocks(newStmts, e) });
   } catch (e) {
+    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
     if (e instanceof RangeError) return undefined;
     throw e;
   } finally {
