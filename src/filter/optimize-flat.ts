@@ -121,20 +121,7 @@ let n = 0;
  * graph (new blocks), or undefined when the graph is not one this takes.
  */
 export function flatRoute(cfg: Cfg): Cfg | undefined {
-  if (cfg.cyclic) return undefined;
-  n = 0;
-  ids.clear();
-  try {
-    const newStmts: (Stmt[] | undefined)[] = [];
-    const e = route(cfg.entry, newStmts);
-    return e < 0 ? undefined : { entry: buildBlocks(newStmts, e) };
-  } catch (e) {
-    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
-    if (e instanceof RangeError) return undefined;
-    throw e;
-  } finally {
-    release();
-  }
+  return flat(cfg, false) as Cfg | undefined;
 }
 
 /**
@@ -144,6 +131,11 @@ export function flatRoute(cfg: Cfg): Cfg | undefined {
  * again costs as much as the rest of the route's last step.
  */
 export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
+  return flat(cfg, true) as CbpfProgram | undefined;
+}
+
+/** flatRoute (`program` false) or flatProgram (true). */
+function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   ids.clear();
@@ -151,9 +143,11 @@ export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
     const newStmts: (Stmt[] | undefined)[] = [];
     const e = route(cfg.entry, newStmts);
     if (e < 0) return undefined;
+    if (!program) return { entry: buildBlocks(newStmts, e) };
     // (A layout linearize()'s fast path would not take: its general path, from the blocks.)
     return emitProgram(newStmts, e) ?? linearize({ entry: buildBlocks(newStmts, e) });
   } catch (e) {
+    // The stack ran out in the walk (a deep caller): the rounds' walks do not recurse.
     if (e instanceof RangeError) return undefined;
     throw e;
   } finally {
@@ -498,8 +492,7 @@ function buildBlocks(newStmts: (Stmt[] | undefined)[], entry: number): Block {
   return out[entry]!;
 }
 
-/** emitProgram's program (made per call at its exact length) and how much of it is filled, from its end. */
-let prog: CbpfInsn[] = [];
+/** Instructions emitted so far by emitSlot (from the program's end). */
 let filled = 0;
 
 /**
@@ -512,43 +505,42 @@ let filled = 0;
  */
 function emitProgram(newStmts: (Stmt[] | undefined)[], entry: number): CbpfProgram | undefined {
   for (let i = 0; i < nKept; i++) state[kept[i]!] = 0;
-  prog = new Array<CbpfInsn>(keptInsns);
+  const out = new Array<CbpfInsn>(keptInsns);
   filled = 0;
   state[entry] = 1;
-  const ok = emitSlot(newStmts, entry, 0) && filled === keptInsns;
-  const p = prog;
-  prog = [];
-  return ok ? p : undefined;
+  return emitSlot(out, newStmts, entry, 0) && filled === keptInsns ? out : undefined;
 }
 
-function emitSlot(newStmts: (Stmt[] | undefined)[], s: number, depth: number): boolean {
-  const out = prog;
-  const top = keptInsns - 1;
+/** Emit slot s and what it reaches that is not emitted yet into `out` (from its end); false: give up. */
+function emitSlot(out: CbpfInsn[], newStmts: (Stmt[] | undefined)[], s: number, depth: number): boolean {
   const t = terms[s]!;
+  let f: number;
   if (kind[s] === BRANCH) {
     const a = jt[s]!, b = jf[s]!;
     if (depth > MAX_DEPTH) return false;
     if (state[b] === 0) {
       state[b] = 1;
-      if (!emitSlot(newStmts, b, depth + 1)) return false;
+      if (!emitSlot(out, newStmts, b, depth + 1)) return false;
     }
     if (state[a] === 0) {
       state[a] = 1;
-      if (!emitSlot(newStmts, a, depth + 1)) return false;
+      if (!emitSlot(out, newStmts, a, depth + 1)) return false;
     }
-    const f = filled;
+    f = filled;
     const ot = f - tail[a]!;
     const of = f - tail[b]!;
     // (A target still on the path cannot be: the graph is acyclic.)
     if (ot > 255 || of > 255 || state[a] !== 2 || state[b] !== 2) return false;
-    out[top - f] = { code: t.code, jt: ot, jf: of, k: t.k >>> 0 };
-  } else if (sunk[s]) out[top - filled] = { code: 0x06, jt: 0, jf: 0, k: 0 };
-  else out[top - filled] = { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
-  let f = filled + 1;
+    out[out.length - 1 - f] = { code: t.code, jt: ot, jf: of, k: t.k >>> 0 };
+  } else {
+    f = filled;
+    out[out.length - 1 - f] = sunk[s] ? { code: 0x06, jt: 0, jf: 0, k: 0 } : { code: t.code, jt: 0, jf: 0, k: t.k >>> 0 };
+  }
+  f++;
   const stmts = newStmts[s] ?? stmtsOf[s]!;
   for (let j = stmts.length - 1; j >= 0; j--) {
     const st = stmts[j]!;
-    out[top - f] = { code: st.code, jt: 0, jf: 0, k: st.k >>> 0 };
+    out[out.length - 1 - f] = { code: st.code, jt: 0, jf: 0, k: st.k >>> 0 };
     f++;
   }
   filled = f;
