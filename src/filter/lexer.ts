@@ -471,7 +471,7 @@ let plainValue = 0;
 /**
  * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
  * a dotted quad of decimal numbers (HID: minus its end), either followed by nothing that could
- * continue a name or start an IPv6 group (`:`). Every other rule's longest match is then no
+ * continue a name or start an IPv6 group (`:`; a NUM may be followed by a lone colon, see below). Every other rule's longest match is then no
  * longer (a MAC needs 12 digits or six groups; `xxxx.xxxx.xxxx` is shorter than its quad) and
  * a name of the same length loses the tie. 0 for anything else (the general rules decide).
  * For a NUM, plainValue is then its digits read as decimal (in the same scan).
@@ -494,7 +494,12 @@ function plainNumeric(s: string, i: number, len: number): number {
   if (run === 0) return 0;
   if (j < len) {
     const c = s.charCodeAt(j);
-    if (c === 58 || (c < 128 && (CLASS[c]! & 8) !== 0)) return 0;
+    if (c === 58) {
+      // A lone colon after a decimal number, as in `ip[2:2]` (no second colon right after it or
+      // after the hex run that follows): scan's general rules try no MAC, IPv6 or bogus address
+      // there, and a name would end at the colon too, so the number is the token.
+      if (groups !== 1 || s.charCodeAt(j + 1) === 58 || s.charCodeAt(j + 1 + hexRun(s, j + 1)) === 58) return 0;
+    } else if (c < 128 && (CLASS[c]! & 8) !== 0) return 0;
   }
   plainValue = value;
   if (groups === 1) return j - i < 12 ? j : 0;
