@@ -16,8 +16,11 @@
  * A block's slot is the order in which the depth-first walk found it; tables by slot are typed
  * arrays reused between calls; what holds objects is made per call.
  */
+import type { CbpfInsn, CbpfProgram } from '../cbpf/insn.js';
+import * as insnModule from '../cbpf/insn.js';
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
 import * as cfgModule from './cfg.js';
+import * as linearizeModule from './linearize.js';
 import * as fast from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as local from './optimize-local.js';
@@ -30,6 +33,8 @@ import type { Fact } from './optimize-pre.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
+const { linearize } = linearizeModule;
+const { BPF_JA, BPF_JMP } = insnModule;
 const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
@@ -70,6 +75,8 @@ let denseId = new Int32Array(cap);
 let eFrom = new Int32Array(2 * cap);
 let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
+/** Emitting the program (emitProgram): instructions from a slot's start to the program's end. */
+let tail = new Int32Array(cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
 
@@ -102,6 +109,7 @@ function growSlots(): void {
   eSide = new Uint8Array(2 * c);
   eNext = i32(eNext, 2);
   lv = { n: 0, stmts: [], kind: new Uint8Array(c), code: new Int32Array(c), k: new Int32Array(c), jt: new Int32Array(c), jf: new Int32Array(c) };
+  tail = i32(tail);
   cap = c;
 }
 
@@ -139,12 +147,35 @@ export interface Handover {
  * graph (new blocks), or undefined when the graph is not one this takes.
  */
 export function localRoute(cfg: Cfg, handover: Handover): Cfg | undefined {
+  return local_(cfg, handover, false) as Cfg | undefined;
+}
+
+/**
+ * localRoute, then linearize() of its graph, without the graph: the program straight from the
+ * tables, in linearize()'s layout (see optimize-flat.ts flatProgram), or undefined where
+ * localRoute would give undefined (handover as localRoute leaves it).
+ */
+export function localProgram(cfg: Cfg, handover: Handover): CbpfProgram | undefined {
+  return local_(cfg, handover, true) as CbpfProgram | undefined;
+}
+
+function local_(cfg: Cfg, handover: Handover, program: boolean): Cfg | CbpfProgram | undefined {
   handover.order = handover.entry = undefined;
   if (cfg.cyclic) return undefined;
   n = 0;
   ids.clear();
   try {
-    return route(cfg.entry, handover);
+    const m = route(cfg.entry, handover);
+    if (m < 0) return undefined;
+    if (!program) return { entry: blocksOut(m) };
+    let prog: CbpfProgram | undefined;
+    try {
+      prog = emitProgram(m);
+    } catch (e) {
+      // (The stack ran out in the emitting walk, a deep caller: the blocks' general layout.)
+      if (!(e instanceof RangeError)) throw e;
+    }
+    return prog ?? linearize({ entry: blocksOut(m) });
   } finally {
     // (The tables are reused: emptied for the next call, nothing of this graph kept.)
     for (let s = 0; s < n; s++) {
@@ -642,6 +673,90 @@ function blocksOut(m: number): Block {
   return out[entry]!;
 }
 
+/** Deeper than this, emitProgram gives up (it recurses): linearize()'s general layout takes the blocks. */
+const MAX_DEPTH = 1000;
+/** emitProgram's count of instructions emitted so far (from the program's end), and the slot finished last. */
+let filled = 0;
+let lastOut = -1;
+
+/**
+ * The program linearize() gives for the blocks blocksOut(m) would make, from the tables: the same
+ * depth-first walk from the entry (false side first), each block emitted back to front as it
+ * finishes, a `ja` for a jump unless its target comes next (see linearize.ts). Made at the
+ * length of every kept block's statements plus one (a jump whose target comes next needs none:
+ * then shortened). Undefined where linearize()'s fast path would not take the graph: an offset
+ * over 255, a back edge, a walk too deep.
+ */
+function emitProgram(m: number): CbpfProgram | undefined {
+  let bound = 0;
+  for (let i = 0; i < m; i++) {
+    const s = order[i]!;
+    if (rep[s]! >= 0) continue;
+    state[s] = 0;
+    bound += stmtsOf[s]!.length + 1;
+  }
+  const out = new Array<CbpfInsn>(bound);
+  filled = 0;
+  lastOut = -1;
+  state[entry] = 1;
+  if (!emitSlot(out, entry, 0)) return undefined;
+  return filled === bound ? out : out.slice(bound - filled);
+}
+
+/** Emit slot s and what it reaches that is not emitted yet into `out` (from its end); false: give up. */
+function emitSlot(out: CbpfInsn[], s: number, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false;
+  const ks = kind[s];
+  const top = out.length - 1;
+  let f: number;
+  if (ks === BRANCH) {
+    const a = jt[s]!, b = jf[s]!;
+    if (state[b] === 0) {
+      state[b] = 1;
+      if (!emitSlot(out, b, depth + 1)) return false;
+    }
+    if (state[a] === 0) {
+      state[a] = 1;
+      if (!emitSlot(out, a, depth + 1)) return false;
+    }
+    f = filled;
+    const ot = f - tail[a]!;
+    const of = f - tail[b]!;
+    // (A target still on the path: a loop.)
+    if (ot > 255 || of > 255 || state[a] !== 2 || state[b] !== 2) return false;
+    out[top - f] = { code: code[s]!, jt: ot, jf: of, k: kk[s]! >>> 0 };
+    f++;
+  } else if (ks === JUMP) {
+    const to = jt[s]!;
+    if (state[to] === 0) {
+      state[to] = 1;
+      if (!emitSlot(out, to, depth + 1)) return false;
+    }
+    f = filled;
+    // No `ja` when the target comes next (it finished right before this block).
+    if (lastOut !== to) {
+      if (state[to] !== 2) return false; // a back edge
+      out[top - f] = { code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: (f - tail[to]!) >>> 0 };
+      f++;
+    }
+  } else {
+    f = filled;
+    out[top - f] = { code: code[s]!, jt: 0, jf: 0, k: kk[s]! >>> 0 };
+    f++;
+  }
+  const stmts = stmtsOf[s]!;
+  for (let j = stmts.length - 1; j >= 0; j--) {
+    const st = stmts[j]!;
+    out[top - f] = { code: st.code, jt: 0, jf: 0, k: st.k >>> 0 };
+    f++;
+  }
+  filled = f;
+  tail[s] = f;
+  state[s] = 2;
+  lastOut = s;
+  return true;
+}
+
 /** The working copy of the graph as the tables hold it (order: the first m positions; new blocks, `ix` the slot). */
 function copyOut(m: number, handover: Handover): Block[] {
   const out: Block[] = [];
@@ -659,12 +774,16 @@ function copyOut(m: number, handover: Handover): Block[] {
   return list;
 }
 
-function route(e0: Block, handover: Handover): Cfg | undefined {
+/**
+ * The route up to merging: how many positions of `order` the result's blocks are in (merged ones
+ * left out, see blocksOut), or -1 where the graph is not one the route takes.
+ */
+function route(e0: Block, handover: Handover): number {
   const e = slotOf(e0);
-  if (e < 0) return undefined;
+  if (e < 0) return -1;
   entry = e;
   let m = walk(e, true);
-  if (m < 0) return undefined;
+  if (m < 0) return -1;
   // Only graphs the flat route declined for what this takes: a jump, a test against X, a
   // statement the fast path does not take.
   let other = false;
@@ -672,7 +791,7 @@ function route(e0: Block, handover: Handover): Cfg | undefined {
     const s = order[i]!;
     other = kind[s] === JUMP || (kind[s] === BRANCH && (code[s]! & 0x08) !== 0) || !stmtsTaken(stmtsOf[s]!);
   }
-  if (!other) return undefined;
+  if (!other) return -1;
   // Tests of A against X right after tax/txa (optimize-pre.ts prefold).
   let pre = false;
   let changed = false;
@@ -693,7 +812,7 @@ function route(e0: Block, handover: Handover): Cfg | undefined {
     changed = true;
     for (let s = 0; s < n; s++) state[s] = 0;
     m = walk(entry, false);
-    if (m < 0) return undefined;
+    if (m < 0) return -1;
   } else if (pre) {
     const r = nr >= 0 ? nr : nr < -1 ? -2 - nr : -1;
     if (r > 0) {
@@ -706,7 +825,7 @@ function route(e0: Block, handover: Handover): Cfg | undefined {
     } else {
       for (let s = 0; s < n; s++) state[s] = 0;
       m = walk(entry, false);
-      if (m < 0) return undefined;
+      if (m < 0) return -1;
     }
   }
   const c = cleanup(m);
@@ -718,13 +837,13 @@ function route(e0: Block, handover: Handover): Cfg | undefined {
   if (!fastOn(m) && !localOn(m)) {
     handover.order = copyOut(m, handover);
     handover.changed = changed;
-    return undefined;
+    return -1;
   }
   if (!intern(m)) {
     // (What the clean-up would pass now goes to the rounds.)
-    if (cleaned) for (let i = 0; i < m; i++) if (kind[order[i]!] === JUMP && stmtsOf[order[i]!]!.length === 0) return undefined;
+    if (cleaned) for (let i = 0; i < m; i++) if (kind[order[i]!] === JUMP && stmtsOf[order[i]!]!.length === 0) return -1;
   } else {
-    for (let i = 0; i < m; i++) if (kind[order[i]!] === BRANCH && jt[order[i]!] === jf[order[i]!]) return undefined;
+    for (let i = 0; i < m; i++) if (kind[order[i]!] === BRANCH && jt[order[i]!] === jf[order[i]!]) return -1;
   }
-  return { entry: blocksOut(m) };
+  return m;
 }

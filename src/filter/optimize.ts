@@ -34,7 +34,7 @@ import * as merge from './optimize-merge.js';
 import { fastPath } from './optimize-fast.js';
 import { flatProgram, flatRoute } from './optimize-flat.js';
 import { localPath } from './optimize-local.js';
-import { localRoute } from './optimize-route.js';
+import { localProgram, localRoute } from './optimize-route.js';
 import type { Handover } from './optimize-route.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
@@ -281,15 +281,18 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
  */
 export function optimizeForProgram(cfg: Cfg): Cfg | CbpfProgram {
   if (alreadyOptimal(cfg)) return cfg;
-  return flatProgram(cfg) ?? optimizeRest(cfg, {});
+  return flatProgram(cfg) ?? localProgram(cfg, HANDOVER) ?? rounds(cfg, {});
 }
 
 /** optimize() for a graph that is not already optimal and that the flat route does not take. */
 function optimizeRest(cfg: Cfg, options: OptimizeOptions): Cfg {
   // Graphs that compute and end on the local path in the first round: that round on flat
   // tables too (optimize-route.ts).
-  const routed = localRoute(cfg, HANDOVER);
-  if (routed !== undefined) return routed;
+  return localRoute(cfg, HANDOVER) ?? rounds(cfg, options);
+}
+
+/** The rounds, for a graph neither route takes to the end (from where the local route handed it over, if it did). */
+function rounds(cfg: Cfg, options: OptimizeOptions): Cfg {
   // (Where it took the graph as far as the clean-up, the rounds go on from there.)
   const handed = HANDOVER.order;
   const work = handed !== undefined ? { entry: HANDOVER.entry! } : cloneCfg(cfg);
