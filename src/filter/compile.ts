@@ -141,7 +141,7 @@ export function compile(expression: string, options: CompileOptions = {}): CbpfP
   const out = optimizeForProgram(cfg);
   if (!Array.isArray(out)) return linearize(checked(out as Cfg, expression));
   const p = out as CbpfProgram;
-  // The program of a graph whose entry is `ret #0` (the flat route leaves such a block no statements).
+  // The program of a graph whose entry is `ret #0` (both routes sink such a block: no statements).
   if (p.length === 1 && p[0]!.code === 0x06 && p[0]!.k === 0) throw rejectsAll(expression);
   return p;
 }

@@ -147,7 +147,7 @@ export interface Handover {
  * graph (new blocks), or undefined when the graph is not one this takes.
  */
 export function localRoute(cfg: Cfg, handover: Handover): Cfg | undefined {
-  return local_(cfg, handover, false) as Cfg | undefined;
+  return takeRoute(cfg, handover, false) as Cfg | undefined;
 }
 
 /**
@@ -156,10 +156,11 @@ export function localRoute(cfg: Cfg, handover: Handover): Cfg | undefined {
  * localRoute would give undefined (handover as localRoute leaves it).
  */
 export function localProgram(cfg: Cfg, handover: Handover): CbpfProgram | undefined {
-  return local_(cfg, handover, true) as CbpfProgram | undefined;
+  return takeRoute(cfg, handover, true) as CbpfProgram | undefined;
 }
 
-function local_(cfg: Cfg, handover: Handover, program: boolean): Cfg | CbpfProgram | undefined {
+/** localRoute (`program` false) or localProgram (true). */
+function takeRoute(cfg: Cfg, handover: Handover, program: boolean): Cfg | CbpfProgram | undefined {
   handover.order = handover.entry = undefined;
   if (cfg.cyclic) return undefined;
   n = 0;

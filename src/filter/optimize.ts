@@ -271,24 +271,19 @@ export function optimize(cfg: Cfg, options: OptimizeOptions = {}): Cfg {
   if (alreadyOptimal(cfg)) return cfg;
   // Most other graphs end on the fast path in the first round: that round on flat tables
   // (optimize-flat.ts), where it takes the graph.
-  return flatRoute(cfg) ?? optimizeRest(cfg, options);
+  // Graphs that compute and end on the local path in the first round: that round on flat
+  // tables too (optimize-route.ts). The rest: the rounds.
+  return flatRoute(cfg) ?? localRoute(cfg, HANDOVER) ?? rounds(cfg, options);
 }
 
 /**
- * What compile() needs of the optimiser: the optimised graph, or, where the flat route takes the
- * graph, the program linearize() would make of it (made from the route's tables: no blocks for
- * a graph that would only be linearised).
+ * What compile() needs of the optimiser: the optimised graph, or, where the flat or the local
+ * route takes the graph, the program linearize() would make of it (made from the route's tables:
+ * no blocks for a graph that would only be linearised). The same steps as optimize().
  */
 export function optimizeForProgram(cfg: Cfg): Cfg | CbpfProgram {
   if (alreadyOptimal(cfg)) return cfg;
   return flatProgram(cfg) ?? localProgram(cfg, HANDOVER) ?? rounds(cfg, {});
-}
-
-/** optimize() for a graph that is not already optimal and that the flat route does not take. */
-function optimizeRest(cfg: Cfg, options: OptimizeOptions): Cfg {
-  // Graphs that compute and end on the local path in the first round: that round on flat
-  // tables too (optimize-route.ts).
-  return localRoute(cfg, HANDOVER) ?? rounds(cfg, options);
 }
 
 /** The rounds, for a graph neither route takes to the end (from where the local route handed it over, if it did). */
