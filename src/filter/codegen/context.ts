@@ -78,7 +78,8 @@ const ERF_OFFSETS = fixedOffsets(N_, N_, N_, N_, 22, 24, 23, 24, 24, 27);
 /** The start of the packet: absolute offset 0 (never variable, so never given a slot). */
 const PACKET_START: AbsOffset = Object.freeze({ isVariable: false, constant: 0, reg: -1 });
 
-const abs = (o: AbsOffset): AbsOffset => ({ isVariable: o.isVariable, constant: o.constant, reg: o.reg });
+/** A copy of an offset (a literal, not a spread: V8 clones a spread's source through a generic path). */
+export const copyOffset = (o: AbsOffset): AbsOffset => ({ isVariable: o.isVariable, constant: o.constant, reg: o.reg });
 
 export class Gen {
   readonly opts: GenOptions;
@@ -254,8 +255,8 @@ export class Gen {
           throw new FilterSemanticError(`unknown data link type ${lt}`);
         }
     }
-    this.offOutermostlinkhdr = abs(this.offLinkhdr);
-    this.offPrevlinkhdr = abs(this.offLinkhdr);
+    this.offOutermostlinkhdr = copyOffset(this.offLinkhdr);
+    this.offPrevlinkhdr = copyOffset(this.offLinkhdr);
   }
 
   private setOffsets(linktype: number, linkpl: number, nl: number, nlNosnap: number): void {

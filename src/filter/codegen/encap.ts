@@ -24,7 +24,7 @@ const {
 const { DLT } = linktypesModule;
 const { TRUE, and, copyStmts, not, or, pre, test } = predModule;
 const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
-const { st } = contextModule;
+const { copyOffset, st } = contextModule;
 const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
 const { genPort, genPort6 } = protoModule;
 
@@ -150,11 +150,11 @@ export function genPppoes(g: Gen, sess: number | undefined): Pred {
   }
   // The PPP header starts 6 bytes into the PPPoE payload.
   g.prevlinktype = g.linktype;
-  g.offPrevlinkhdr = { ...g.offLinkhdr };
+  g.offPrevlinkhdr = copyOffset(g.offLinkhdr);
   g.linktype = DLT.PPP;
   g.offLinkhdr = { isVariable: g.offLinkpl.isVariable, constant: g.offLinkpl.constant + g.offNl + 6, reg: g.offLinkpl.reg };
   g.isEncap = false;
-  g.offLinktype = { ...g.offLinkhdr };
+  g.offLinktype = copyOffset(g.offLinkhdr);
   g.offLinkpl = { ...g.offLinkpl, constant: g.offLinkhdr.constant + 2 };
   g.offNl = 0;
   g.offNlNosnap = 0;
@@ -191,9 +191,7 @@ function tunnelCheck6(g: Gen, port: number, rest: Pred[]): Pred {
 
 function enterTunnel(g: Gen): void {
   g.prevlinktype = g.linktype;
-  // A literal, not a spread: V8 clones a spread source through a generic path (slower here).
-  const hdr = g.offLinkhdr;
-  g.offPrevlinkhdr = { isVariable: hdr.isVariable, constant: hdr.constant, reg: hdr.reg };
+  g.offPrevlinkhdr = copyOffset(g.offLinkhdr);
   g.linktype = DLT.EN10MB;
   g.isEncap = true;
   g.offNl = 0;

@@ -24,7 +24,7 @@ const {
 const { DLT } = linktypesModule;
 const { and, not, or, orAll, test } = predModule;
 const { ETHERTYPE, IEEE80211 } = constantsModule;
-const { OFFSET_NOT_SET, st } = contextModule;
+const { OFFSET_NOT_SET, copyOffset, st } = contextModule;
 const { genLinktype, isWlan, llcLinktype, prevlinkhdrCheck, wlanDataFrame } = linktypeModule;
 const { ahostop, ehostop, fhostop, ipfchostop, thostop, wlanhostop } = hostsModule;
 
@@ -396,7 +396,7 @@ export function genAtmType(g: Gen, name: string): Pred {
     case 'lane': {
       const b1 = atmField(g, 'proto', 0x01, '=');
       g.prevlinktype = g.linktype;
-      g.offPrevlinkhdr = { ...g.offLinkhdr };
+      g.offPrevlinkhdr = copyOffset(g.offLinkhdr);
       g.linktype = DLT.EN10MB;
       g.offLinkhdr = { isVariable: false, constant: g.offPayload + 2, reg: -1 };
       g.isEncap = false;
