@@ -10,7 +10,7 @@
  * libpcap's grammar, so yacc always shifts on them; we do the same
  * (`a + b ^ c` is `a + (b ^ c)`, `-a % 2` is `-(a % 2)`).
  */
-import type { Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
+import type { AddrQual, Arith, ArithOp, DirQual, FilterAst, IdValue, Node, ProtoQual, Qual, RelOp, ValueTest } from './ast.js';
 import { FilterSyntaxError } from './errors.js';
 import * as lexerModule from './lexer.js';
 import { Tok, type Scanned } from './lexer.js';
@@ -75,28 +75,40 @@ const BYTE_OPS = byKind<'&' | '|' | '<' | '>' | '='>([
   [Tok.AMP, '&'], [Tok.PIPE, '|'], [Tok.LT, '<'], [Tok.GT, '>'], [Tok.EQ, '='],
 ]);
 
-/** Address qualifiers: host, net, port, portrange. */
-function aqual(k: Tok): Qual['addr'] | undefined {
+/** Direction qualifiers by index (DIR_*), as Quals spell them. */
+const DIRS: readonly DirQual[] = ['default', 'src', 'dst', 'src or dst', 'src and dst', 'addr1', 'addr2', 'addr3', 'addr4', 'ra', 'ta'];
+const DIR_DEFAULT = 0, DIR_SRC = 1, DIR_DST = 2, DIR_SRC_OR_DST = 3, DIR_SRC_AND_DST = 4, DIR_ADDR1 = 5;
+
+/** Address qualifiers by index (ADDR_*), as Quals spell them. */
+const ADDRS: readonly AddrQual[] = ['default', 'host', 'net', 'port', 'portrange', 'proto', 'protochain', 'gateway'];
+const ADDR_DEFAULT = 0, ADDR_HOST = 1, ADDR_PROTO = 5;
+
+/** Address qualifiers host, net, port, portrange: their ADDRS index, or -1. */
+function aqual(k: Tok): number {
   switch (k) {
-    case Tok.HOST: return 'host';
-    case Tok.NET: return 'net';
-    case Tok.PORT: return 'port';
-    case Tok.PORTRANGE: return 'portrange';
-    default: return undefined;
+    case Tok.HOST: return ADDR_HOST;
+    case Tok.NET: return ADDR_HOST + 1;
+    case Tok.PORT: return ADDR_HOST + 2;
+    case Tok.PORTRANGE: return ADDR_HOST + 3;
+    default: return -1;
   }
 }
 
-/** Direction qualifiers that are one keyword: the 802.11 address fields. */
-function dqualSimple(k: Tok): DirQual | undefined {
-  switch (k) {
-    case Tok.ADDR1: return 'addr1';
-    case Tok.ADDR2: return 'addr2';
-    case Tok.ADDR3: return 'addr3';
-    case Tok.ADDR4: return 'addr4';
-    case Tok.RA: return 'ra';
-    case Tok.TA: return 'ta';
-    default: return undefined;
-  }
+/** Direction qualifiers that are one keyword (the 802.11 address fields): their DIRS index, or -1. */
+function dqualSimple(k: Tok): number {
+  // (Tok.ADDR1 to Tok.TA are consecutive kinds, in DIRS's order.)
+  return k >= Tok.ADDR1 && k <= Tok.TA ? DIR_ADDR1 + (k - Tok.ADDR1) : -1;
+}
+
+/**
+ * Qualifier sets, interned: one shared Qual per protocol, direction and address qualifier, made on
+ * first use, rather than one per qualified primitive (nothing changes a Qual in place).
+ * QUALS[protocol's token kind][dir * ADDRS.length + addr], Tok.EOF standing for no protocol.
+ */
+const QUALS = byKind<(Qual | undefined)[]>([]);
+function internQual(protoKind: Tok, dir: number, addr: number): Qual {
+  const row = (QUALS[protoKind] ??= new Array<Qual | undefined>(DIRS.length * ADDRS.length).fill(undefined));
+  return (row[dir * ADDRS.length + addr] ??= { proto: PNAME[protoKind] ?? 'default', dir: DIRS[dir]!, addr: ADDRS[addr]! });
 }
 
 /** Operators without a declared precedence in libpcap's grammar (`^`, `%`): yacc always shifts on them. */
@@ -132,8 +144,16 @@ class Parser implements Scanned {
    * inherits): set by every parse that completes one, instead of a result object per parse.
    */
   private q: Qual = QERR;
+  private expression = '';
 
-  constructor(private readonly expression: string) {
+  /**
+   * Start on an expression: every field is set here, so one Parser serves every parse (see
+   * parseFilter; a parse runs no code that could start another).
+   */
+  reset(expression: string): void {
+    this.expression = expression;
+    this.hasAhead = false;
+    this.q = QERR;
     scan(expression, 0, this);
     this.furthest = this.start;
   }
@@ -335,12 +355,12 @@ class Parser implements Scanned {
       }
       if (this.startsHeadRest(after)) {
         this.next();
-        return this.parseHeadId(pname, pos);
+        return this.parseHeadId(k);
       }
       this.next();
       return this.qerr({ type: 'abbrev', proto: pname, pos });
     }
-    if (this.startsHeadRest(k)) return this.parseHeadId('default', pos);
+    if (this.startsHeadRest(k)) return this.parseHeadId(Tok.EOF);
     switch (k) {
       case Tok.BROADCAST:
       case Tok.MULTICAST:
@@ -480,45 +500,43 @@ class Parser implements Scanned {
   }
 
   private startsHeadRest(k: Tok): boolean {
-    return k === Tok.SRC || k === Tok.DST || dqualSimple(k) !== undefined || aqual(k) !== undefined ||
+    return k === Tok.SRC || k === Tok.DST || dqualSimple(k) >= 0 || aqual(k) >= 0 ||
       k === Tok.PROTO || k === Tok.PROTOCHAIN || k === Tok.GATEWAY;
   }
 
-  /** head id, where the optional pname has been consumed. */
-  private parseHeadId(proto: ProtoQual, pos: number): Node {
-    let dir: DirQual = 'default';
-    let addr: Qual['addr'] = 'default';
+  /** head id, where the optional pname (token kind `protoKind`; Tok.EOF for none) has been consumed. */
+  private parseHeadId(protoKind: Tok): Node {
+    let dir = DIR_DEFAULT;
+    let addr = ADDR_DEFAULT;
     const tk = this.kind;
     if (tk === Tok.SRC || tk === Tok.DST) {
       this.next();
-      dir = tk === Tok.SRC ? 'src' : 'dst';
+      dir = tk === Tok.SRC ? DIR_SRC : DIR_DST;
       const a = this.kind;
       const other = tk === Tok.SRC ? Tok.DST : Tok.SRC;
       if ((a === Tok.OR || a === Tok.AND) && this.peekKind1() === other) {
         this.next();
         this.next();
-        dir = a === Tok.OR ? 'src or dst' : 'src and dst';
+        dir = a === Tok.OR ? DIR_SRC_OR_DST : DIR_SRC_AND_DST;
       }
-    } else if (dqualSimple(tk)) {
+    } else if (dqualSimple(tk) >= 0) {
       this.next();
-      dir = dqualSimple(tk)!;
+      dir = dqualSimple(tk);
     }
     const a = this.kind;
-    if (aqual(a)) {
+    if (aqual(a) >= 0) {
       this.next();
-      addr = aqual(a)!;
-    } else if (dir === 'default') {
+      addr = aqual(a);
+    } else if (dir === DIR_DEFAULT) {
       if (a === Tok.PROTO || a === Tok.PROTOCHAIN || a === Tok.GATEWAY) {
         this.next();
-        addr = a === Tok.PROTO ? 'proto' : a === Tok.PROTOCHAIN ? 'protochain' : 'gateway';
+        // (PROTO, PROTOCHAIN, GATEWAY: consecutive kinds, in ADDRS's order.)
+        addr = ADDR_PROTO + (a - Tok.PROTO);
       } else {
         this.fail();
       }
     }
-    const q: Qual = { proto, dir, addr };
-    const id = this.parseId(q);
-    void pos;
-    return id;
+    return this.parseId(internQual(protoKind, dir, addr));
   }
 
   /** id: nid | pnum | ( pid ) ; nid includes `not id`. */
@@ -717,9 +735,16 @@ class Parser implements Scanned {
   }
 }
 
+/**
+ * The one parser, reset for each parse: its state and its lookahead token are made once, not per
+ * parse (two objects fewer per compile).
+ */
+const PARSER = new Parser();
+
 /** Parse a filter expression. Throws FilterSyntaxError with the column of the problem. */
 export function parseFilter(expression: string): FilterAst {
-  const p = new Parser(expression);
+  const p = PARSER;
+  p.reset(expression);
   try {
     return { expression, expr: p.parseProgram() };
   } catch (e) {
