@@ -172,13 +172,13 @@ CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
  * keyword has, is all TRIE_DEAD, and TRIE_DEAD's children are itself, so that
  * the walk over a name needs no test per character); TRIE_COLUMN is NOT_NAME
  * for the characters that cannot continue a name (where the walk stops);
- * TRIE_WORD[node] is the keyword ending there, if any. The named
+ * TRIE_KIND[node] is the token kind of the keyword ending there (Tok.EOF: none). The named
  * constants are in the same trie (TRIE_CONST[node]: the value of the one
  * ending there), so that a name token needs no substring hashed either.
  * Columns only for the characters keywords have, and rows only for the nodes
  * there are, keep the table small (it is in the CLI's start-up snapshot).
  */
-const TRIE_WORD: ([string, Tok] | undefined)[] = [undefined];
+const trieWords: Tok[] = [Tok.EOF];
 const TRIE_CONST: (number | undefined)[] = [undefined];
 const TRIE_COLUMN = new Uint8Array(128);
 const NOT_NAME = 255;
@@ -207,27 +207,27 @@ const TRIE = ((): Uint16Array => {
     return node;
   };
   for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[insert(word)] = value;
-  for (const [word, kind] of Object.entries(KEYWORDS)) TRIE_WORD[insert(word)] = [word, kind];
+  for (const [word, kind] of Object.entries(KEYWORDS)) trieWords[insert(word)] = kind;
   const dead = nodes++;
   const table = trie.slice(0, nodes * TRIE_WIDTH);
   for (let at = 0; at < table.length; at++) if (table[at] === 0) table[at] = dead;
-  TRIE_WORD[dead] = undefined;
   TRIE_CONST[dead] = undefined;
   return table;
 })();
+const TRIE_KIND = Uint8Array.from({ length: TRIE.length / TRIE_WIDTH }, (_, node) => trieWords[node] ?? Tok.EOF);
 /** The trie's last node: the child where no keyword continues (see TRIE). */
 const TRIE_DEAD = TRIE.length / TRIE_WIDTH - 1;
 
-/** The keyword spelled by s[pos, end), or undefined. */
-function keywordAt(s: string, pos: number, end: number): [string, Tok] | undefined {
+/** The token kind of the keyword spelled by s[pos, end), or Tok.EOF. */
+function keywordAt(s: string, pos: number, end: number): Tok {
   let node = 0;
   for (let i = pos; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 128) return undefined;
+    if (c >= 128) return Tok.EOF;
     node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-    if (node === TRIE_DEAD) return undefined;
+    if (node === TRIE_DEAD) return Tok.EOF;
   }
-  return TRIE_WORD[node];
+  return TRIE_KIND[node]!;
 }
 const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
 
@@ -398,8 +398,8 @@ function onlyName(s: string, i: number): boolean {
   return !(r <= 4 && next === 58);
 }
 
-/** The keyword nameAndKeyword found, or undefined. */
-let matchedKeyword: [string, Tok] | undefined;
+/** The token kind of the keyword nameAndKeyword found, or Tok.EOF. */
+let matchedKeyword: Tok = Tok.EOF;
 /** The named constant nameAndKeyword found (when no keyword), or undefined. */
 let matchedConstant: number | undefined;
 
@@ -428,10 +428,10 @@ function nameAndKeyword(s: string, i: number, len: number): number {
     matchedKeyword = keywordAt(s, i, end);
     matchedConstant = CONSTANT_VALUE.get(s.slice(i, end));
   } else if (node !== TRIE_DEAD) {
-    matchedKeyword = TRIE_WORD[node];
+    matchedKeyword = TRIE_KIND[node]!;
     matchedConstant = TRIE_CONST[node];
   } else {
-    matchedKeyword = undefined;
+    matchedKeyword = Tok.EOF;
     matchedConstant = undefined;
   }
   return end;
@@ -533,8 +533,8 @@ function pairKind(c: number, d: number): Tok | undefined {
 
 /**
  * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
- * NUM token scanned from digits or a named constant is not cut out (`text` is ''; the caller
- * slices [start, end) when it needs it): the parser needs the value only.
+ * keyword, or of a NUM token scanned from digits or a named constant, is not cut out (`text` is
+ * ''; the caller slices [start, end) when it needs it): the parser needs the kind or value only.
  */
 export interface Scanned {
   kind: Tok;
@@ -625,8 +625,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
     if ((cls & 2) === 0 && ((cls & 1) === 0 || onlyName(s, pos))) {
       // A letter where only the name rule can match: one scan for the name's end and the keyword.
       const e = nameAndKeyword(s, pos, len);
-      if (matchedKeyword !== undefined) {
-        setScanned(r, matchedKeyword[1], pos, e, 0, matchedKeyword[0]);
+      if (matchedKeyword !== Tok.EOF) {
+        setScanned(r, matchedKeyword, pos, e, 0, '');
       } else {
         const v = matchedConstant;
         if (v !== undefined) setScanned(r, Tok.NUM, pos, e, v, '');
@@ -684,8 +684,8 @@ export function scan(expression: string, from: number, r: Scanned): void {
     const letter = (cls & 2) === 0;
     if (rule === NAME && letter) {
       const kw = keywordAt(s, pos, end);
-      if (kw !== undefined) {
-        setScanned(r, kw[1], pos, end, 0, kw[0]);
+      if (kw !== Tok.EOF) {
+        setScanned(r, kw, pos, end, 0, '');
         return;
       }
     }
@@ -727,7 +727,7 @@ export function tokenize(expression: string): Token[] {
     scan(expression, pos, r);
     const kind = r.kind;
     if (kind === Tok.EOF) break;
-    const text = kind === Tok.NUM && r.text === '' ? expression.slice(r.start, r.end) : r.text;
+    const text = r.text === '' ? expression.slice(r.start, r.end) : r.text;
     out.push({ kind: TOKEN_NAMES[kind]!, text, pos: r.start, num: kind === Tok.NUM ? r.num : undefined });
     pos = r.end;
   }
