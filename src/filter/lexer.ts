@@ -172,14 +172,16 @@ CLASS[45] = CLASS[95] = CLASS[46] = 8; // - _ .
  * keyword has, is all TRIE_DEAD, and TRIE_DEAD's children are itself, so that
  * the walk over a name needs no test per character); TRIE_COLUMN is NOT_NAME
  * for the characters that cannot continue a name (where the walk stops);
- * TRIE_KIND[node] is the token kind of the keyword ending there (Tok.EOF: none). The named
+ * TRIE_KIND[node] is the token kind of the keyword ending there (Tok.EOF: none),
+ * TRIE_TEXT[node] its spelling (the token's text; '' for none). The named
  * constants are in the same trie (TRIE_CONST[node]: the value of the one
- * ending there), so that a name token needs no substring hashed either.
+ * ending there, or NO_CONSTANT), so that a name token needs no substring hashed either.
  * Columns only for the characters keywords have, and rows only for the nodes
  * there are, keep the table small (it is in the CLI's start-up snapshot).
  */
-const trieWords: Tok[] = [Tok.EOF];
-const TRIE_CONST: (number | undefined)[] = [undefined];
+const trieWords: string[] = [];
+const trieConstants: number[] = [];
+const NO_CONSTANT = -1;
 const TRIE_COLUMN = new Uint8Array(128);
 const NOT_NAME = 255;
 const TRIE_WIDTH = (() => {
@@ -206,30 +208,31 @@ const TRIE = ((): Uint16Array => {
     }
     return node;
   };
-  for (const [word, value] of Object.entries(CONSTANTS)) TRIE_CONST[insert(word)] = value;
-  for (const [word, kind] of Object.entries(KEYWORDS)) trieWords[insert(word)] = kind;
+  for (const [word, value] of Object.entries(CONSTANTS)) trieConstants[insert(word)] = value;
+  for (const word of Object.keys(KEYWORDS)) trieWords[insert(word)] = word;
   const dead = nodes++;
   const table = trie.slice(0, nodes * TRIE_WIDTH);
   for (let at = 0; at < table.length; at++) if (table[at] === 0) table[at] = dead;
-  TRIE_CONST[dead] = undefined;
   return table;
 })();
-const TRIE_KIND = Uint8Array.from({ length: TRIE.length / TRIE_WIDTH }, (_, node) => trieWords[node] ?? Tok.EOF);
+const TRIE_TEXT = Array.from({ length: TRIE.length / TRIE_WIDTH }, (_, node) => trieWords[node] ?? '');
+const TRIE_KIND = Uint8Array.from(TRIE_TEXT, (word) => (word === '' ? Tok.EOF : KEYWORDS[word]!));
+const TRIE_CONST = Int16Array.from(TRIE_TEXT, (_, node) => trieConstants[node] ?? NO_CONSTANT);
 /** The trie's last node: the child where no keyword continues (see TRIE). */
 const TRIE_DEAD = TRIE.length / TRIE_WIDTH - 1;
 
-/** The token kind of the keyword spelled by s[pos, end), or Tok.EOF. */
-function keywordAt(s: string, pos: number, end: number): Tok {
+/** The trie node s[pos, end) leads to (TRIE_DEAD where no keyword or named constant starts so). */
+function trieNodeAt(s: string, pos: number, end: number): number {
   let node = 0;
   for (let i = pos; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 128) return Tok.EOF;
+    if (c >= 128) return TRIE_DEAD;
     node = TRIE[node * TRIE_WIDTH + TRIE_COLUMN[c]!]!;
-    if (node === TRIE_DEAD) return Tok.EOF;
+    if (node === TRIE_DEAD) return TRIE_DEAD;
   }
-  return TRIE_KIND[node]!;
+  return node;
 }
-const CONSTANT_VALUE = new Map<string, number>(Object.entries(CONSTANTS));
+
 
 const is = (s: string, i: number, bit: number): boolean => {
   const c = i < s.length ? s.charCodeAt(i) : 128;
@@ -398,15 +401,13 @@ function onlyName(s: string, i: number): boolean {
   return !(r <= 4 && next === 58);
 }
 
-/** The token kind of the keyword nameAndKeyword found, or Tok.EOF. */
-let matchedKeyword: Tok = Tok.EOF;
-/** The named constant nameAndKeyword found (when no keyword), or undefined. */
-let matchedConstant: number | undefined;
+/** The trie node of the name nameAndKeyword found (TRIE_DEAD: no keyword or named constant). */
+let matchedNode = TRIE_DEAD;
 
 /**
  * nameEnd at a letter, walking the keyword trie over the same characters: returns the name's
- * end and sets matchedKeyword to the keyword it spells, if any, else matchedConstant to the
- * named constant.
+ * end and sets matchedNode to the trie node the name leads to (see TRIE: its keyword or named
+ * constant, if any).
  */
 function nameAndKeyword(s: string, i: number, len: number): number {
   let node = 0;
@@ -424,16 +425,8 @@ function nameAndKeyword(s: string, i: number, len: number): number {
     if (c !== 45 && c !== 95) break;
     end--;
   }
-  if (end !== j) {
-    matchedKeyword = keywordAt(s, i, end);
-    matchedConstant = CONSTANT_VALUE.get(s.slice(i, end));
-  } else if (node !== TRIE_DEAD) {
-    matchedKeyword = TRIE_KIND[node]!;
-    matchedConstant = TRIE_CONST[node];
-  } else {
-    matchedKeyword = Tok.EOF;
-    matchedConstant = undefined;
-  }
+  // (Where a trailing `-` or `_` is not part of the name, walk again up to the name's end.)
+  matchedNode = end !== j ? trieNodeAt(s, i, end) : node;
   return end;
 }
 
@@ -533,8 +526,8 @@ function pairKind(c: number, d: number): Tok | undefined {
 
 /**
  * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
- * keyword, or of a NUM token scanned from digits or a named constant, is not cut out (`text` is
- * ''; the caller slices [start, end) when it needs it): the parser needs the kind or value only.
+ * NUM token scanned from digits or a named constant is not cut out (`text` is ''; the caller
+ * slices [start, end) when it needs it): the parser needs the value only.
  */
 export interface Scanned {
   kind: Tok;
@@ -625,11 +618,13 @@ export function scan(expression: string, from: number, r: Scanned): void {
     if ((cls & 2) === 0 && ((cls & 1) === 0 || onlyName(s, pos))) {
       // A letter where only the name rule can match: one scan for the name's end and the keyword.
       const e = nameAndKeyword(s, pos, len);
-      if (matchedKeyword !== Tok.EOF) {
-        setScanned(r, matchedKeyword, pos, e, 0, '');
+      const node = matchedNode;
+      const kind = TRIE_KIND[node]!;
+      if (kind !== Tok.EOF) {
+        setScanned(r, kind, pos, e, 0, TRIE_TEXT[node]!);
       } else {
-        const v = matchedConstant;
-        if (v !== undefined) setScanned(r, Tok.NUM, pos, e, v, '');
+        const v = TRIE_CONST[node]!;
+        if (v !== NO_CONSTANT) setScanned(r, Tok.NUM, pos, e, v, '');
         else setScanned(r, Tok.ID, pos, e, 0, s.slice(pos, e));
       }
       return;
@@ -681,19 +676,17 @@ export function scan(expression: string, from: number, r: Scanned): void {
       rule = NAME;
     }
     // (No keyword or named constant starts with a digit: `1000-2000` or `3com.example` is an ID.)
-    const letter = (cls & 2) === 0;
-    if (rule === NAME && letter) {
-      const kw = keywordAt(s, pos, end);
-      if (kw !== Tok.EOF) {
-        setScanned(r, kw, pos, end, 0, '');
-        return;
-      }
+    const node = rule === NAME && (cls & 2) === 0 ? trieNodeAt(s, pos, end) : TRIE_DEAD;
+    const kind = TRIE_KIND[node]!;
+    if (kind !== Tok.EOF) {
+      setScanned(r, kind, pos, end, 0, TRIE_TEXT[node]!);
+      return;
     }
     const text = s.slice(pos, end);
     switch (rule) {
       case NAME: {
-        const v = letter ? CONSTANT_VALUE.get(text) : undefined;
-        if (v !== undefined) setScanned(r, Tok.NUM, pos, end, v, text);
+        const v = TRIE_CONST[node]!;
+        if (v !== NO_CONSTANT) setScanned(r, Tok.NUM, pos, end, v, text);
         else setScanned(r, Tok.ID, pos, end, 0, text);
         return;
       }
@@ -727,7 +720,7 @@ export function tokenize(expression: string): Token[] {
     scan(expression, pos, r);
     const kind = r.kind;
     if (kind === Tok.EOF) break;
-    const text = r.text === '' ? expression.slice(r.start, r.end) : r.text;
+    const text = kind === Tok.NUM && r.text === '' ? expression.slice(r.start, r.end) : r.text;
     out.push({ kind: TOKEN_NAMES[kind]!, text, pos: r.start, num: kind === Tok.NUM ? r.num : undefined });
     pos = r.end;
   }
