@@ -137,7 +137,11 @@ class Parser implements Scanned {
   /** The token after the current one, when `hasAhead`. */
   private readonly ahead: Scanned = { kind: Tok.EOF, start: 0, end: 0, num: 0, text: '' };
   private hasAhead = false;
-  /** Start of the furthest token a parse attempt reached: where a syntax error is reported. */
+  /**
+   * Start of the furthest token a parse attempt reached: where a syntax error is reported. Kept by
+   * fail() alone, not per token: the current token only moves forward but where an attempt is
+   * undone, and an attempt is undone only where it failed, at the furthest token it reached.
+   */
   private furthest = 0;
   /**
    * The qualifiers in force after the term or id parsed last (what a bare id after `and`/`or`
@@ -187,7 +191,6 @@ class Parser implements Scanned {
     } else {
       scan(this.expression, this.end, this);
     }
-    if (this.start > this.furthest) this.furthest = this.start;
   }
 
   /** The current token's text (a NUM's digits are cut out here, when asked for). */
