@@ -391,6 +391,13 @@ function nameEnd(s: string, i: number): number {
 }
 
 /**
+ * After a hex letter, a character that is none of a hex digit, `:`, `-` and `.` (or the end), as
+ * in `and`, `dst`, `ether`: onlyName holds there (a hex run of one, followed by no separator),
+ * found without its scan and call.
+ */
+const plainAfter = (d: number): boolean => !(d < 128) || ((CLASS[d]! & 1) === 0 && d !== 58 && d !== 45 && d !== 46);
+
+/**
  * At a hex letter: can no rule but the name match here? (The conditions under which tokenize
  * tries the MAC, IPv6 and bogus-address rules, none holding.)
  */
@@ -615,7 +622,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
         return;
       }
     }
-    if ((cls & 2) === 0 && ((cls & 1) === 0 || onlyName(s, pos))) {
+    if ((cls & 2) === 0 && ((cls & 1) === 0 || plainAfter(s.charCodeAt(pos + 1)) || onlyName(s, pos))) {
       // A letter where only the name rule can match: one scan for the name's end and the keyword.
       const e = nameAndKeyword(s, pos, len);
       const node = matchedNode;
