@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BpfkitError } from '../../src/errors.js';
+import type { Node } from '../../src/filter/ast.js';
 import { compile, FilterSemanticError, FilterSyntaxError, parseFilter, printAst, tokenize } from '../../src/filter/index.js';
 
 const kinds = (s: string): string[] => tokenize(s).map((t) => (t.kind === 'NUM' ? `NUM:${t.num}` : t.kind === 'ID' ? `ID:${t.text}` : t.kind));
@@ -105,6 +106,33 @@ describe('parser', () => {
       expect(err.column).toBe(23);
       expect(err.detail()).toBe('  tcp port 80 and (udp or\n                         ^');
     }
+  });
+
+  it('reports the furthest token reached, also past an attempt that was undone', () => {
+    const column = (s: string): number => {
+      try {
+        parseFilter(s);
+      } catch (e) {
+        return (e as FilterSyntaxError).column;
+      }
+      return -1;
+    };
+    expect(column('host a or (b and )')).toBe(17);
+    expect(column('(tcp port 80 or (1 + ) > 2) and ip')).toBe(21);
+    expect(column('host (a or b and (c')).toBe(19);
+    expect(column('not (tcp[13] & 2 != ) or ip')).toBe(20);
+  });
+
+  it('starts every parse afresh and shares qualifier sets between ids', () => {
+    expect(() => parseFilter('tcp port 80 and (udp or')).toThrow(FilterSyntaxError);
+    const ast = parseFilter('tcp port 80 or 443');
+    expect(printAst(ast)).toBe('(tcp port 80 or tcp port 443)');
+    const e = ast.expr as Extract<Node, { left: Node }>;
+    const [a, b] = [e.left, e.right] as Extract<Node, { type: 'id' }>[];
+    expect(a!.qual).toEqual({ proto: 'tcp', dir: 'default', addr: 'port' });
+    expect(b!.qual).toBe(a!.qual);
+    expect((parseFilter('tcp port 53').expr as Extract<Node, { type: 'id' }>).qual).toBe(a!.qual);
+    expect(p('src or dst host a and dst net b')).toBe('(src or dst host a and dst net b)');
   });
 
   it('explains semantic errors and points at the primitive', () => {
