@@ -153,7 +153,7 @@ function simpleLoad(g: Gen, proto: ProtoQual, c: number, size: number): Stmt[] |
     case 'icmp6':
       return at(g.offLinkpl, g.offLinkpl.constant + g.offNl + 40 + c);
     case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
-      return [...g.loadxIpHdrLen(), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + c)];
+      return g.loadxIpHdrLen(st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + c));
     default:
       return undefined;
   }

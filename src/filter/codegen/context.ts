@@ -338,26 +338,29 @@ export class Gen {
       const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
       return then ? [msh, ld, then] : [msh, ld];
     }
-    const s = this.loadxIpHdrLen();
-    s.push(ld);
+    const s = this.loadxIpHdrLen(ld);
     if (then) s.push(then);
     return s;
   }
 
-  /** X = IPv4 header length (+ variable part of the link-layer payload offset). */
-  loadxIpHdrLen(): Stmt[] {
-    const s = this.varpart(this.offLinkpl);
-    if (s) {
-      return [
-        ...s,
-        st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
-        st(BPF_ALU | BPF_AND | BPF_K, 0xf),
-        st(BPF_ALU | BPF_LSH | BPF_K, 2),
-        st(BPF_ALU | BPF_ADD | BPF_X),
-        st(BPF_MISC | BPF_TAX),
-      ];
+  /**
+   * X = IPv4 header length (+ variable part of the link-layer payload offset), then `then` when
+   * given: the array is made at its final length (pushing onto it would reallocate it).
+   */
+  loadxIpHdrLen(then?: Stmt): Stmt[] {
+    const off = this.offLinkpl;
+    if (!off.isVariable) {
+      const msh = st(BPF_LDX | BPF_MSH | BPF_B, off.constant + this.offNl);
+      return then ? [msh, then] : [msh];
     }
-    return [st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl)];
+    if (off.reg === -1) off.reg = this.allocReg();
+    const x = st(BPF_LDX | BPF_MEM, off.reg);
+    const ld = st(BPF_LD | BPF_IND | BPF_B, off.constant + this.offNl);
+    const and = st(BPF_ALU | BPF_AND | BPF_K, 0xf);
+    const lsh = st(BPF_ALU | BPF_LSH | BPF_K, 2);
+    const add = st(BPF_ALU | BPF_ADD | BPF_X);
+    const tax = st(BPF_MISC | BPF_TAX);
+    return then ? [x, ld, and, lsh, add, tax, then] : [x, ld, and, lsh, add, tax];
   }
   /** loadxIpHdrLen's statements pushed onto `s`. */
   pushLoadxIpHdrLen(s: Stmt[]): void {
