@@ -53,6 +53,24 @@ export interface GenOptions {
 /** A statement (k as a uint32). */
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 
+/**
+ * `ld [k]` (BPF_ABS, k below ABS_SHARED) as a one-statement array shared by every test that makes
+ * that load, in this compile and later ones: most tests load at a constant offset, and the same
+ * few offsets each time (the Ethernet type at 12, ...), so this saves an array and a statement
+ * per test. Blocks may share statement arrays (they are never changed in place), so a load's
+ * array must not be pushed onto: loadA and loadAbsRel take the statement that follows (`then`).
+ */
+const ABS_SHARED = 256;
+/** By (size >> 3) * ABS_SHARED + k (BPF_W, BPF_H, BPF_B are 0x00, 0x08, 0x10). */
+const absLoads: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(3 * ABS_SHARED);
+
+/** The load `ld<size> [k]`, shared where k is small (see absLoads): never push onto it. */
+function absLoad(size: number, k: number): Stmt[] {
+  if (k < 0 || k >= ABS_SHARED) return [st(BPF_LD | BPF_ABS | size, k)];
+  const i = (size >> 3) * ABS_SHARED + k;
+  return (absLoads[i] ??= [st(BPF_LD | BPF_ABS | size, k)]);
+}
+
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {
   readonly vpi: number;
@@ -294,12 +312,13 @@ export class Gen {
 
   /**
    * The load, then `then` when given (a mask for ncmp): the array is made at its final length
-   * (pushing onto a one-element literal would reallocate it).
+   * (pushing onto a one-element literal would reallocate it), or is the shared one of a load at a
+   * constant offset (absLoad: never push onto the result).
    */
   loadAbsRel(off: AbsOffset, offset: number, size: number, then?: Stmt): Stmt[] {
     if (!off.isVariable) {
-      const ld = st(BPF_LD | BPF_ABS | size, off.constant + offset);
-      return then ? [ld, then] : [ld];
+      const ld = absLoad(size, off.constant + offset);
+      return then ? [ld[0]!, then] : ld;
     }
     if (off.reg === -1) off.reg = this.allocReg();
     const x = st(BPF_LDX | BPF_MEM, off.reg);
@@ -308,9 +327,10 @@ export class Gen {
   }
 
   /**
-   * The load of `size` bytes at `offset` past `rel`'s start, then `then` when given. One switch
-   * picks the header's offset and the constant to add, and one call makes the load: a small
-   * function (V8 compiles one copy of loadAbsRel here, not one per case).
+   * The load of `size` bytes at `offset` past `rel`'s start, then `then` when given (the array
+   * may be shared, see absLoad: never push onto it). One switch picks the header's offset and the
+   * constant to add, and one call makes the load: a small function (V8 compiles one copy of
+   * loadAbsRel here, not one per case).
    */
   loadA(rel: OffRel, offset: number, size: number, then?: Stmt): Stmt[] {
     let off: AbsOffset;
