@@ -71,6 +71,24 @@ function absLoad(size: number, k: number): Stmt[] {
   return (absLoads[i] ??= [st(BPF_LD | BPF_ABS | size, k)]);
 }
 
+/**
+ * Likewise the transport-header load after an IPv4 header at a constant offset `at` (below
+ * ABS_SHARED): `ldxb 4*([at]&0xf); ld<size> [x + at + offset]` (offset below TRAN_SHARED), the
+ * port tests' statements. Rows by `at` (few: one per link-layer header length in use), each by
+ * (size >> 3) * TRAN_SHARED + offset.
+ */
+const TRAN_SHARED = 64;
+const tranLoads: ((Stmt[] | undefined)[] | undefined)[] = [];
+
+/** The transport-header load (see tranLoads), shared where `at` and `offset` are small: never push onto it. */
+function tranLoad(at: number, offset: number, size: number): Stmt[] {
+  if (at < 0 || at >= ABS_SHARED || offset < 0 || offset >= TRAN_SHARED) {
+    return [st(BPF_LDX | BPF_MSH | BPF_B, at), st(BPF_LD | BPF_IND | size, at + offset)];
+  }
+  const row = (tranLoads[at] ??= new Array<Stmt[] | undefined>(3 * TRAN_SHARED));
+  return (row[(size >> 3) * TRAN_SHARED + offset] ??= [st(BPF_LDX | BPF_MSH | BPF_B, at), st(BPF_LD | BPF_IND | size, at + offset)]);
+}
+
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {
   readonly vpi: number;
@@ -353,12 +371,12 @@ export class Gen {
 
   /** A load in the transport header after an IPv4 header (X = its length). */
   private loadTranIpv4(offset: number, size: number, then: Stmt | undefined): Stmt[] {
-    const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
+    const at = this.offLinkpl.constant + this.offNl;
     if (!this.offLinkpl.isVariable) {
-      const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
-      return then ? [msh, ld, then] : [msh, ld];
+      const s = tranLoad(at, offset, size);
+      return then ? [s[0]!, s[1]!, then] : s;
     }
-    const s = this.loadxIpHdrLen(ld);
+    const s = this.loadxIpHdrLen(st(BPF_LD | BPF_IND | size, at + offset));
     if (then) s.push(then);
     return s;
   }
