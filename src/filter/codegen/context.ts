@@ -17,7 +17,7 @@ import type { Pred } from '../pred.js';
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
   BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD,
-  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
+  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_ST, BPF_STX, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
 } = insnModule;
 const { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } = linktypesModule;
 const { not, test } = predModule;
@@ -52,6 +52,20 @@ export interface GenOptions {
 
 /** A statement (k as a uint32). */
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+
+/**
+ * The scratch-slot statements, one per slot for the process (indexed by slot), shared like
+ * absLoad's: arithmetic values and variable header offsets go through them.
+ */
+const slotStmts = (code: number): readonly Stmt[] => Array.from({ length: BPF_MEMWORDS }, (_, r) => st(code, r));
+/** `ld M[r]` */
+export const LD_MEM = slotStmts(BPF_LD | BPF_MEM);
+/** `ldx M[r]` */
+export const LDX_MEM = slotStmts(BPF_LDX | BPF_MEM);
+/** `st M[r]` */
+export const ST_MEM = slotStmts(BPF_ST);
+/** `stx M[r]` */
+export const STX_MEM = slotStmts(BPF_STX);
 
 /**
  * `ld [k]` (BPF_ABS, k below ABS_SHARED) as a one-statement array shared by every test that makes
@@ -325,7 +339,7 @@ export class Gen {
   varpart(off: AbsOffset): Stmt[] | undefined {
     if (!off.isVariable) return undefined;
     if (off.reg === -1) off.reg = this.allocReg();
-    return [st(BPF_LDX | BPF_MEM, off.reg)];
+    return [LDX_MEM[off.reg]!];
   }
 
   /**
@@ -339,7 +353,7 @@ export class Gen {
       return then ? [ld[0]!, then] : ld;
     }
     if (off.reg === -1) off.reg = this.allocReg();
-    const x = st(BPF_LDX | BPF_MEM, off.reg);
+    const x = LDX_MEM[off.reg]!;
     const ld = st(BPF_LD | BPF_IND | size, off.constant + offset);
     return then ? [x, ld, then] : [x, ld];
   }
@@ -392,7 +406,7 @@ export class Gen {
       return then ? [msh, then] : [msh];
     }
     if (off.reg === -1) off.reg = this.allocReg();
-    const x = st(BPF_LDX | BPF_MEM, off.reg);
+    const x = LDX_MEM[off.reg]!;
     const ld = st(BPF_LD | BPF_IND | BPF_B, off.constant + this.offNl);
     const and = st(BPF_ALU | BPF_AND | BPF_K, 0xf);
     const lsh = st(BPF_ALU | BPF_LSH | BPF_K, 2);

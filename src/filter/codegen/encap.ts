@@ -18,13 +18,13 @@ import * as protoModule from './proto.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MISC, BPF_MUL, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD,
+  BPF_MISC, BPF_MUL, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { TRUE, and, copyStmts, not, or, pre, test } = predModule;
 const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
-const { copyOffset, st } = contextModule;
+const { LDX_MEM, LD_MEM, STX_MEM, ST_MEM, copyOffset, st } = contextModule;
 const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
 const { genPort, genPort6 } = protoModule;
 
@@ -67,7 +67,7 @@ function vlanNoExt(g: Gen, vid: number | undefined): Pred {
 function vloffsetAdd(g: Gen, off: AbsOffset, v: number, out: Stmt[]): void {
   off.isVariable = true;
   if (off.reg === -1) off.reg = g.allocReg();
-  out.push(st(BPF_LD | BPF_MEM, off.reg), st(BPF_ALU | BPF_ADD | BPF_K, v), st(BPF_ST, off.reg));
+  out.push(LD_MEM[off.reg]!, st(BPF_ALU | BPF_ADD | BPF_K, v), ST_MEM[off.reg]!);
 }
 
 /** With Linux ancillary data the outer tag may have been stripped into metadata. */
@@ -228,12 +228,11 @@ export function genGeneve(g: Gen, vni: number | undefined): Pred {
   const offsets: Pred = {
     k: 'graph',
     build: (gb, t) => {
-      const common = gb.jump([st(BPF_STX, plReg)], t);
-      const toLt = st(BPF_ST, ltReg);
-      const teb = gb.jump([TXA, ADD_12, toLt, ADD_2, TAX], common);
+      const common = gb.jump([STX_MEM[plReg]!], t);
+      const teb = gb.jump([TXA, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX], common);
       return gb.branch([
-        st(BPF_ALU | BPF_ADD | BPF_K, base), TAX, ADD_2, toLt, GENEVE_OPTLEN, GENEVE_OPTLEN_MASK, TIMES_4, ADD_8,
-        ADD_X, st(BPF_ST, hdrReg), GENEVE_PROTO, st(BPF_LDX | BPF_MEM, hdrReg),
+        st(BPF_ALU | BPF_ADD | BPF_K, base), TAX, ADD_2, ST_MEM[ltReg]!, GENEVE_OPTLEN, GENEVE_OPTLEN_MASK, TIMES_4, ADD_8,
+        ADD_X, ST_MEM[hdrReg]!, GENEVE_PROTO, LDX_MEM[hdrReg]!,
       ], BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE.TEB, teb, common);
     },
   };
@@ -263,8 +262,8 @@ export function genVxlan(g: Gen, vni: number | undefined): Pred {
   const ltReg = g.allocReg();
   const plReg = g.allocReg();
   const offsets = pre([
-    st(BPF_ALU | BPF_ADD | BPF_K, base), ADD_8, st(BPF_ST, hdrReg), ADD_12, st(BPF_ST, ltReg), ADD_2, TAX,
-    st(BPF_STX, plReg),
+    st(BPF_ALU | BPF_ADD | BPF_K, base), ADD_8, ST_MEM[hdrReg]!, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX,
+    STX_MEM[plReg]!,
   ], TRUE);
   enterTunnel(g);
   g.offLinkhdr = { isVariable: true, constant: 0, reg: hdrReg };
