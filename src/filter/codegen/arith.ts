@@ -19,11 +19,11 @@ import * as specialModule from './special.js';
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_K, BPF_LD, BPF_LEN,
-  BPF_LSH, BPF_MISC, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+  BPF_LSH, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_W, BPF_X, BPF_XOR,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { and, not, test } = predModule;
-const { LDX_MEM, LD_MEM, ST_MEM, st } = contextModule;
+const { ADD_X, LDX_MEM, LD_MEM, ST_MEM, TAX, st } = contextModule;
 const { genProtoAbbrev } = protoModule;
 const { relJump } = specialModule;
 
@@ -82,7 +82,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
   const viaVar = (vp: Stmt[] | undefined): void => {
     if (vp) {
       pushAll(s, vp);
-      s.push(LD_MEM[ireg]!, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX));
+      s.push(LD_MEM[ireg]!, ADD_X, TAX);
     } else {
       s.push(LDX_MEM[ireg]!);
     }
@@ -111,7 +111,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
     case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp': {
       g.pushLoadxIpHdrLen(s);
       s.push(
-        LD_MEM[ireg]!, st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
+        LD_MEM[ireg]!, ADD_X, TAX,
         st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
       );
       // The header is found through the IPv4 header length: IPv4, this protocol, first fragment.

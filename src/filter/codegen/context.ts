@@ -17,7 +17,7 @@ import type { Pred } from '../pred.js';
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
   BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD,
-  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_ST, BPF_STX, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
+  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_ADD, BPF_X,
 } = insnModule;
 const { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } = linktypesModule;
 const { not, test } = predModule;
@@ -52,6 +52,11 @@ export interface GenOptions {
 
 /** A statement (k as a uint32). */
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+
+/** Statements without operands, made once and shared (see absLoad): `tax`, `txa`, `add x`. */
+export const TAX = st(BPF_MISC | BPF_TAX);
+export const TXA = st(BPF_MISC | BPF_TXA);
+export const ADD_X = st(BPF_ALU | BPF_ADD | BPF_X);
 
 /**
  * The scratch-slot statements, one per slot for the process (indexed by slot), shared like
@@ -410,9 +415,7 @@ export class Gen {
     const ld = st(BPF_LD | BPF_IND | BPF_B, off.constant + this.offNl);
     const and = st(BPF_ALU | BPF_AND | BPF_K, 0xf);
     const lsh = st(BPF_ALU | BPF_LSH | BPF_K, 2);
-    const add = st(BPF_ALU | BPF_ADD | BPF_X);
-    const tax = st(BPF_MISC | BPF_TAX);
-    return then ? [x, ld, and, lsh, add, tax, then] : [x, ld, and, lsh, add, tax];
+    return then ? [x, ld, and, lsh, ADD_X, TAX, then] : [x, ld, and, lsh, ADD_X, TAX];
   }
   /** loadxIpHdrLen's statements pushed onto `s`. */
   pushLoadxIpHdrLen(s: Stmt[]): void {
@@ -423,8 +426,8 @@ export class Gen {
         st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
         st(BPF_ALU | BPF_AND | BPF_K, 0xf),
         st(BPF_ALU | BPF_LSH | BPF_K, 2),
-        st(BPF_ALU | BPF_ADD | BPF_X),
-        st(BPF_MISC | BPF_TAX),
+        ADD_X,
+        TAX,
       );
     } else {
       s.push(st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl));

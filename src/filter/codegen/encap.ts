@@ -18,13 +18,13 @@ import * as protoModule from './proto.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD,
-  BPF_MISC, BPF_MUL, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_MUL,
+  BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { TRUE, and, copyStmts, not, or, pre, test } = predModule;
 const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
-const { LDX_MEM, LD_MEM, STX_MEM, ST_MEM, copyOffset, st } = contextModule;
+const { ADD_X, LDX_MEM, LD_MEM, STX_MEM, ST_MEM, TAX, TXA, copyOffset, st } = contextModule;
 const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
 const { genPort, genPort6 } = protoModule;
 
@@ -32,9 +32,6 @@ const { genPort, genPort6 } = protoModule;
  * Statements that never vary, made once and shared: statements are never changed in place (see
  * pred.ts), and the tunnels' offset code is mostly these (a dozen fewer objects per `geneve`).
  */
-const TXA = st(BPF_MISC | BPF_TXA);
-const TAX = st(BPF_MISC | BPF_TAX);
-const ADD_X = st(BPF_ALU | BPF_ADD | BPF_X);
 const ADD_2 = st(BPF_ALU | BPF_ADD | BPF_K, 2);
 const ADD_8 = st(BPF_ALU | BPF_ADD | BPF_K, 8);
 const ADD_12 = st(BPF_ALU | BPF_ADD | BPF_K, 12);
