@@ -79,10 +79,9 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
   const s = out.s;
   const ireg = inst.reg;
   /** X = the index plus the variable part of `off`'s offset (when it has one). */
-  const viaVar = (vp: Stmt[] | undefined): void => {
+  const viaVar = (vp: Stmt | undefined): void => {
     if (vp) {
-      pushAll(s, vp);
-      s.push(LD_MEM[ireg]!, ADD_X, TAX);
+      s.push(vp, LD_MEM[ireg]!, ADD_X, TAX);
     } else {
       s.push(LDX_MEM[ireg]!);
     }
@@ -140,7 +139,7 @@ function simpleLoad(g: Gen, proto: ProtoQual, c: number, size: number): Stmt[] |
   const sizeCode = size === 1 ? BPF_B : size === 2 ? BPF_H : BPF_W;
   const at = (off: { isVariable: boolean; constant: number; reg: number }, k: number): Stmt[] => {
     const vp = g.varpart(off);
-    return vp ? [...vp, st(BPF_LD | BPF_IND | sizeCode, k)] : [st(BPF_LD | BPF_ABS | sizeCode, k)];
+    return vp ? [vp, st(BPF_LD | BPF_IND | sizeCode, k)] : [st(BPF_LD | BPF_ABS | sizeCode, k)];
   };
   switch (proto) {
     case 'link':

@@ -340,11 +340,11 @@ export class Gen {
 
   // ---- loads --------------------------------------------------------------------------------
 
-  /** Statements that load the variable part of `off` into X, or undefined when it has none. */
-  varpart(off: AbsOffset): Stmt[] | undefined {
+  /** The statement that loads the variable part of `off` into X, or undefined when it has none. */
+  varpart(off: AbsOffset): Stmt | undefined {
     if (!off.isVariable) return undefined;
     if (off.reg === -1) off.reg = this.allocReg();
-    return [LDX_MEM[off.reg]!];
+    return LDX_MEM[off.reg]!;
   }
 
   /**
@@ -422,7 +422,7 @@ export class Gen {
     const vp = this.varpart(this.offLinkpl);
     if (vp) {
       s.push(
-        vp[0]!,
+        vp,
         st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
         st(BPF_ALU | BPF_AND | BPF_K, 0xf),
         st(BPF_ALU | BPF_LSH | BPF_K, 2),

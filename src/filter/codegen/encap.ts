@@ -191,7 +191,7 @@ function tunnelCheck6(g: Gen, port: number, rest: Pred[]): Pred {
   // X = the IPv6 header length (40, + the variable part of the payload offset): the array made at
   // its final length.
   const vp = g.varpart(g.offLinkpl);
-  const s = vp ? [vp[0]!, LD_40, ADD_X, TAX] : [LD_40, TAX];
+  const s = vp ? [vp, LD_40, ADD_X, TAX] : [LD_40, TAX];
   return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
 
