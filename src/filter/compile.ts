@@ -110,8 +110,9 @@ function optimized(cfg: Cfg, expression: string): Cfg {
 
 /**
  * Give every block reachable from `entry` statement objects (and arrays) of its own. Code
- * generation shares some with every compile (the tunnels' constant statements, absLoad's loads,
- * see codegen/context.ts): the graphs compileDetailed hands out may be edited by the caller.
+ * generation shares some with every compile (the load arrays, scratch-slot and constant
+ * statements of codegen/context.ts and encap.ts): the graphs compileDetailed hands out may be
+ * edited by the caller.
  */
 function ownStatements(entry: Block): void {
   const seen = new Set<Block>([entry]);

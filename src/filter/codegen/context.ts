@@ -53,25 +53,6 @@ export interface GenOptions {
 /** A statement (k as a uint32). */
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
 
-/** Statements without operands, made once and shared (see absLoad): `tax`, `txa`, `add x`. */
-export const TAX = st(BPF_MISC | BPF_TAX);
-export const TXA = st(BPF_MISC | BPF_TXA);
-export const ADD_X = st(BPF_ALU | BPF_ADD | BPF_X);
-
-/**
- * The scratch-slot statements, one per slot for the process (indexed by slot), shared like
- * absLoad's: arithmetic values and variable header offsets go through them.
- */
-const slotStmts = (code: number): readonly Stmt[] => Array.from({ length: BPF_MEMWORDS }, (_, r) => st(code, r));
-/** `ld M[r]` */
-export const LD_MEM = slotStmts(BPF_LD | BPF_MEM);
-/** `ldx M[r]` */
-export const LDX_MEM = slotStmts(BPF_LDX | BPF_MEM);
-/** `st M[r]` */
-export const ST_MEM = slotStmts(BPF_ST);
-/** `stx M[r]` */
-export const STX_MEM = slotStmts(BPF_STX);
-
 /**
  * `ld [k]` (BPF_ABS, k below ABS_SHARED) as a one-statement array shared by every test that makes
  * that load, in this compile and later ones: most tests load at a constant offset, and the same
@@ -107,6 +88,25 @@ function tranLoad(at: number, offset: number, size: number): Stmt[] {
   const row = (tranLoads[at] ??= new Array<Stmt[] | undefined>(3 * TRAN_SHARED));
   return (row[(size >> 3) * TRAN_SHARED + offset] ??= [st(BPF_LDX | BPF_MSH | BPF_B, at), st(BPF_LD | BPF_IND | size, at + offset)]);
 }
+
+/** Statements without operands, made once and shared like absLoad's arrays: `tax`, `txa`, `add x`. */
+export const TAX = st(BPF_MISC | BPF_TAX);
+export const TXA = st(BPF_MISC | BPF_TXA);
+export const ADD_X = st(BPF_ALU | BPF_ADD | BPF_X);
+
+/**
+ * The scratch-slot statements, one per slot for the process (indexed by slot), shared like
+ * absLoad's: arithmetic values and variable header offsets go through them.
+ */
+const slotStmts = (code: number): readonly Stmt[] => Array.from({ length: BPF_MEMWORDS }, (_, r) => st(code, r));
+/** `ld M[r]` */
+export const LD_MEM = slotStmts(BPF_LD | BPF_MEM);
+/** `ldx M[r]` */
+export const LDX_MEM = slotStmts(BPF_LDX | BPF_MEM);
+/** `st M[r]` */
+export const ST_MEM = slotStmts(BPF_ST);
+/** `stx M[r]` */
+export const STX_MEM = slotStmts(BPF_STX);
 
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {
