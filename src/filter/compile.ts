@@ -13,7 +13,7 @@
 import type { CbpfProgram } from '../cbpf/insn.js';
 import { UsageError } from '../errors.js';
 import type { FilterAst } from './ast.js';
-import type { Cfg } from './cfg.js';
+import type { Block, Cfg } from './cfg.js';
 import * as indexModule from './codegen/index.js';
 import { FilterSemanticError } from './errors.js';
 import * as linearizeModule from './linearize.js';
@@ -109,9 +109,32 @@ function optimized(cfg: Cfg, expression: string): Cfg {
 }
 
 /**
+ * Give every block reachable from `entry` statement objects (and arrays) of its own. Code
+ * generation shares some with every compile (the load arrays, scratch-slot and constant
+ * statements of codegen/context.ts and encap.ts): the graphs compileDetailed hands out may be
+ * edited by the caller.
+ */
+function ownStatements(entry: Block): void {
+  const seen = new Set<Block>([entry]);
+  const todo = [entry];
+  for (let b = todo.pop(); b !== undefined; b = todo.pop()) {
+    b.stmts = b.stmts.map((x) => ({ code: x.code, k: x.k }));
+    const t = b.term;
+    const next = t.kind === 'branch' ? [t.jt, t.jf] : t.kind === 'jump' ? [t.target] : [];
+    for (const n of next) {
+      if (!seen.has(n)) {
+        seen.add(n);
+        todo.push(n);
+      }
+    }
+  }
+}
+
+/**
  * Compile and keep every stage (AST, CFG before/after optimisation, program). The graphs come
  * without code generation's size bound (a hint to linearize() that holds only for the graph as
- * generated: a caller may edit what it gets, and linearize it again).
+ * generated) and with statements of their own: a caller may edit what it gets, and linearize it
+ * again.
  */
 export function compileDetailed(expression: string, options: CompileOptions = {}): Compiled {
   const linkType = linkTypeOf(options.linkType);
@@ -123,6 +146,8 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
   const opt = doOpt ? optimized(cfg, expression) : cfg;
   const program = linearize(opt);
   const plain: Cfg = cfg.cyclic ? { entry: cfg.entry, cyclic: true } : { entry: cfg.entry };
+  ownStatements(cfg.entry);
+  if (opt !== cfg) ownStatements(opt.entry);
   return { ast, cfg: plain, optimized: opt === cfg ? plain : opt, program };
 }
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { interpret, isValid } from '../../src/cbpf/index.js';
 import { BPF_ABS, BPF_B, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD } from '../../src/cbpf/insn.js';
 import type { Block, Cfg } from '../../src/filter/cfg.js';
-import { compile, compileDetailed, fromProgram, linearize, toDot } from '../../src/filter/index.js';
+import { compile, compileDetailed, fromProgram, layout, linearize, toDot } from '../../src/filter/index.js';
 import { GraphBuilder } from '../../src/filter/pred.js';
 import { corpusPackets } from './support/cases.js';
 
@@ -76,6 +76,24 @@ describe('linearize', () => {
       const prog = compile(e, { optimize: false });
       const again = linearize(fromProgram(prog));
       for (const p of packets) expect(interpret(again, p), e).toBe(interpret(prog, p));
+    }
+  });
+
+  it('hands out graphs whose statements no later compile shares', () => {
+    // Code generation shares some statements (and load arrays) between compiles; compileDetailed's
+    // graphs must not: editing them in place leaves later programs as they were.
+    for (const optimize of [false, true]) {
+      for (const e of ['geneve and ip', 'vxlan and tcp port 80', 'ether[1] & 5 != 0 and ip[2:2] > 576']) {
+        const before = compile(e, { optimize });
+        const c = compileDetailed(e, { optimize });
+        for (const cfg of [c.cfg, c.optimized]) {
+          for (const b of layout(cfg)) {
+            for (const s of b.stmts) s.k = 0x1234;
+            b.stmts.push({ code: BPF_LD | BPF_B | BPF_ABS, k: 99 });
+          }
+        }
+        expect(compile(e, { optimize }), e).toEqual(before);
+      }
     }
   });
 

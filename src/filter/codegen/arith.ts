@@ -18,13 +18,12 @@ import * as specialModule from './special.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_K, BPF_LD, BPF_LDX,
-  BPF_LEN, BPF_LSH, BPF_MEM, BPF_MISC, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W,
-  BPF_X, BPF_XOR,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JMP, BPF_K, BPF_LD, BPF_LEN,
+  BPF_LSH, BPF_MOD, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB, BPF_W, BPF_X, BPF_XOR,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { and, not, test } = predModule;
-const { st } = contextModule;
+const { ADD_X, LDX_MEM, LD_MEM, ST_MEM, TAX, st } = contextModule;
 const { genProtoAbbrev } = protoModule;
 const { relJump } = specialModule;
 
@@ -63,7 +62,7 @@ function andOpt(a: Pred | undefined, b: Pred | undefined): Pred | undefined {
 
 function loadi(g: Gen, v: number): Value {
   const reg = g.allocReg();
-  return { s: [st(BPF_LD | BPF_IMM, v), st(BPF_ST, reg)], reg, b: undefined, constant: v };
+  return { s: [st(BPF_LD | BPF_IMM, v), ST_MEM[reg]!], reg, b: undefined, constant: v };
 }
 
 function ipfrag(g: Gen): Pred {
@@ -80,12 +79,11 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
   const s = out.s;
   const ireg = inst.reg;
   /** X = the index plus the variable part of `off`'s offset (when it has one). */
-  const viaVar = (vp: Stmt[] | undefined): void => {
+  const viaVar = (vp: Stmt | undefined): void => {
     if (vp) {
-      pushAll(s, vp);
-      s.push(st(BPF_LD | BPF_MEM, ireg), st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX));
+      s.push(vp, LD_MEM[ireg]!, ADD_X, TAX);
     } else {
-      s.push(st(BPF_LDX | BPF_MEM, ireg));
+      s.push(LDX_MEM[ireg]!);
     }
   };
   switch (proto) {
@@ -94,7 +92,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
       if (lt !== DLT.IEEE802_11_RADIO_AVS && lt !== DLT.IEEE802_11_RADIO && lt !== DLT.PRISM_HEADER) {
         g.error("'radio' does not support the index operation");
       }
-      s.push(st(BPF_LDX | BPF_MEM, ireg), st(BPF_LD | BPF_IND | sizeCode, 0));
+      s.push(LDX_MEM[ireg]!, st(BPF_LD | BPF_IND | sizeCode, 0));
       break;
     }
     case 'link':
@@ -112,7 +110,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
     case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp': {
       g.pushLoadxIpHdrLen(s);
       s.push(
-        st(BPF_LD | BPF_MEM, ireg), st(BPF_ALU | BPF_ADD | BPF_X), st(BPF_MISC | BPF_TAX),
+        LD_MEM[ireg]!, ADD_X, TAX,
         st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl),
       );
       // The header is found through the IPv4 header length: IPv4, this protocol, first fragment.
@@ -132,7 +130,7 @@ function load(g: Gen, proto: ProtoQual, inst: Value, size: number): Value {
     default:
       g.error(`'${proto}' does not support the index operation`);
   }
-  s.push(st(BPF_ST, regno));
+  s.push(ST_MEM[regno]!);
   return out;
 }
 
@@ -141,7 +139,7 @@ function simpleLoad(g: Gen, proto: ProtoQual, c: number, size: number): Stmt[] |
   const sizeCode = size === 1 ? BPF_B : size === 2 ? BPF_H : BPF_W;
   const at = (off: { isVariable: boolean; constant: number; reg: number }, k: number): Stmt[] => {
     const vp = g.varpart(off);
-    return vp ? [...vp, st(BPF_LD | BPF_IND | sizeCode, k)] : [st(BPF_LD | BPF_ABS | sizeCode, k)];
+    return vp ? [vp, st(BPF_LD | BPF_IND | sizeCode, k)] : [st(BPF_LD | BPF_ABS | sizeCode, k)];
   };
   switch (proto) {
     case 'link':
@@ -153,7 +151,7 @@ function simpleLoad(g: Gen, proto: ProtoQual, c: number, size: number): Stmt[] |
     case 'icmp6':
       return at(g.offLinkpl, g.offLinkpl.constant + g.offNl + 40 + c);
     case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp':
-      return [...g.loadxIpHdrLen(), st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + c)];
+      return g.loadxIpHdrLen(st(BPF_LD | BPF_IND | sizeCode, g.offLinkpl.constant + g.offNl + c));
     default:
       return undefined;
   }
@@ -165,11 +163,11 @@ function evalArith(g: Gen, a: Arith): Value {
       return loadi(g, a.value);
     case 'len': {
       const reg = g.allocReg();
-      return { s: [st(BPF_LD | BPF_LEN | BPF_W), st(BPF_ST, reg)], reg, b: undefined };
+      return { s: [st(BPF_LD | BPF_LEN | BPF_W), ST_MEM[reg]!], reg, b: undefined };
     }
     case 'neg': {
       const v = evalArith(g, a.arg);
-      v.s.push(st(BPF_LD | BPF_MEM, v.reg), st(BPF_ALU | BPF_NEG), st(BPF_ST, v.reg));
+      v.s.push(LD_MEM[v.reg]!, st(BPF_ALU | BPF_NEG), ST_MEM[v.reg]!);
       delete v.constant;
       if (v.simple) v.simple.push(st(BPF_ALU | BPF_NEG));
       return v;
@@ -202,11 +200,11 @@ function evalArith(g: Gen, a: Arith): Value {
       }
       // Each operand's statements are its own (a Value is used once): the left's take the rest.
       const s = pushAll(a0.s, a1.s);
-      s.push(st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg), st(BPF_ALU | BPF_X | code));
+      s.push(LDX_MEM[a1.reg]!, LD_MEM[a0.reg]!, st(BPF_ALU | BPF_X | code));
       g.freeReg(a0.reg);
       g.freeReg(a1.reg);
       const reg = g.allocReg();
-      s.push(st(BPF_ST, reg));
+      s.push(ST_MEM[reg]!);
       const out: Value = { s, reg, b: andOpt(a0.b, a1.b) };
       if (a0.simple && a1.constant !== undefined) {
         a0.simple.push(st(BPF_ALU | BPF_K | code, a1.constant));
@@ -266,7 +264,7 @@ export function genRelation(g: Gen, op: RelOp, left: Arith, right: Arith): Pred 
     return checks0 ? and(checks0, b) : b;
   }
   const s = pushAll(a0.s, a1.s);
-  s.push(st(BPF_LDX | BPF_MEM, a1.reg), st(BPF_LD | BPF_MEM, a0.reg));
+  s.push(LDX_MEM[a1.reg]!, LD_MEM[a0.reg]!);
   let b: Pred = test(s, BPF_JMP | jtype | BPF_X, 0);
   if (reverse) b = not(b);
   g.freeReg(a0.reg);

@@ -17,7 +17,7 @@ import type { Pred } from '../pred.js';
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
   BPF_ABS, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_K, BPF_LD,
-  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_TAX, BPF_W, BPF_ADD, BPF_X,
+  BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MSH, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_ADD, BPF_X,
 } = insnModule;
 const { DLT, DLT_MATCHING_MAX, DLT_MATCHING_MIN, dltName } = linktypesModule;
 const { not, test } = predModule;
@@ -52,6 +52,61 @@ export interface GenOptions {
 
 /** A statement (k as a uint32). */
 export const st = (code: number, k = 0): Stmt => ({ code, k: k >>> 0 });
+
+/**
+ * `ld [k]` (BPF_ABS, k below ABS_SHARED) as a one-statement array shared by every test that makes
+ * that load, in this compile and later ones: most tests load at a constant offset, and the same
+ * few offsets each time (the Ethernet type at 12, ...), so this saves an array and a statement
+ * per test. Blocks may share statement arrays (they are never changed in place), so a load's
+ * array must not be pushed onto: loadA and loadAbsRel take the statement that follows (`then`).
+ */
+const ABS_SHARED = 256;
+/** By (size >> 3) * ABS_SHARED + k (BPF_W, BPF_H, BPF_B are 0x00, 0x08, 0x10). */
+const absLoads: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(3 * ABS_SHARED);
+
+/** The load `ld<size> [k]`, shared where k is small (see absLoads): never push onto it. */
+function absLoad(size: number, k: number): Stmt[] {
+  if (k < 0 || k >= ABS_SHARED) return [st(BPF_LD | BPF_ABS | size, k)];
+  const i = (size >> 3) * ABS_SHARED + k;
+  return (absLoads[i] ??= [st(BPF_LD | BPF_ABS | size, k)]);
+}
+
+/**
+ * Likewise the transport-header load after an IPv4 header at a constant offset `at` (below
+ * ABS_SHARED): `ldxb 4*([at]&0xf); ld<size> [x + at + offset]` (offset below TRAN_SHARED), the
+ * port tests' statements. Rows by `at` (few: one per link-layer header length in use), each by
+ * (size >> 3) * TRAN_SHARED + offset.
+ */
+const TRAN_SHARED = 64;
+const tranLoads: ((Stmt[] | undefined)[] | undefined)[] = [];
+
+/** The transport-header load (see tranLoads), shared where `at` and `offset` are small: never push onto it. */
+function tranLoad(at: number, offset: number, size: number): Stmt[] {
+  if (at < 0 || at >= ABS_SHARED || offset < 0 || offset >= TRAN_SHARED) {
+    return [st(BPF_LDX | BPF_MSH | BPF_B, at), st(BPF_LD | BPF_IND | size, at + offset)];
+  }
+  const row = (tranLoads[at] ??= new Array<Stmt[] | undefined>(3 * TRAN_SHARED));
+  return (row[(size >> 3) * TRAN_SHARED + offset] ??= [st(BPF_LDX | BPF_MSH | BPF_B, at), st(BPF_LD | BPF_IND | size, at + offset)]);
+}
+
+/** Statements without operands, made once and shared like absLoad's arrays: `tax`, `txa`, `add x`. */
+export const TAX = st(BPF_MISC | BPF_TAX);
+export const TXA = st(BPF_MISC | BPF_TXA);
+export const ADD_X = st(BPF_ALU | BPF_ADD | BPF_X);
+
+/**
+ * The scratch-slot statements, one per slot for the process (indexed by slot), shared like
+ * absLoad's: arithmetic values and variable header offsets go through them.
+ */
+const slotStmts = (code: number): readonly Stmt[] => Array.from({ length: BPF_MEMWORDS }, (_, r) => st(code, r));
+/** `ld M[r]` */
+export const LD_MEM = slotStmts(BPF_LD | BPF_MEM);
+/** `ldx M[r]` */
+export const LDX_MEM = slotStmts(BPF_LDX | BPF_MEM);
+/** `st M[r]` */
+export const ST_MEM = slotStmts(BPF_ST);
+/** `stx M[r]` */
+export const STX_MEM = slotStmts(BPF_STX);
 
 /** Field offsets some link types fix (SunATM's VPI/VCI/protocol/payload, MTP2's LI/SIO/OPC/DPC/SLS). */
 interface FixedOffsets {
@@ -285,32 +340,34 @@ export class Gen {
 
   // ---- loads --------------------------------------------------------------------------------
 
-  /** Statements that load the variable part of `off` into X, or undefined when it has none. */
-  varpart(off: AbsOffset): Stmt[] | undefined {
+  /** The statement that loads the variable part of `off` into X, or undefined when it has none. */
+  varpart(off: AbsOffset): Stmt | undefined {
     if (!off.isVariable) return undefined;
     if (off.reg === -1) off.reg = this.allocReg();
-    return [st(BPF_LDX | BPF_MEM, off.reg)];
+    return LDX_MEM[off.reg]!;
   }
 
   /**
    * The load, then `then` when given (a mask for ncmp): the array is made at its final length
-   * (pushing onto a one-element literal would reallocate it).
+   * (pushing onto a one-element literal would reallocate it), or is the shared one of a load at a
+   * constant offset (absLoad: never push onto the result).
    */
   loadAbsRel(off: AbsOffset, offset: number, size: number, then?: Stmt): Stmt[] {
     if (!off.isVariable) {
-      const ld = st(BPF_LD | BPF_ABS | size, off.constant + offset);
-      return then ? [ld, then] : [ld];
+      const ld = absLoad(size, off.constant + offset);
+      return then ? [ld[0]!, then] : ld;
     }
     if (off.reg === -1) off.reg = this.allocReg();
-    const x = st(BPF_LDX | BPF_MEM, off.reg);
+    const x = LDX_MEM[off.reg]!;
     const ld = st(BPF_LD | BPF_IND | size, off.constant + offset);
     return then ? [x, ld, then] : [x, ld];
   }
 
   /**
-   * The load of `size` bytes at `offset` past `rel`'s start, then `then` when given. One switch
-   * picks the header's offset and the constant to add, and one call makes the load: a small
-   * function (V8 compiles one copy of loadAbsRel here, not one per case).
+   * The load of `size` bytes at `offset` past `rel`'s start, then `then` when given (the array
+   * may be shared, see absLoad: never push onto it). One switch picks the header's offset and the
+   * constant to add, and one call makes the load: a small function (V8 compiles one copy of
+   * loadAbsRel here, not one per case).
    */
   loadA(rel: OffRel, offset: number, size: number, then?: Stmt): Stmt[] {
     let off: AbsOffset;
@@ -333,43 +390,44 @@ export class Gen {
 
   /** A load in the transport header after an IPv4 header (X = its length). */
   private loadTranIpv4(offset: number, size: number, then: Stmt | undefined): Stmt[] {
-    const ld = st(BPF_LD | BPF_IND | size, this.offLinkpl.constant + this.offNl + offset);
+    const at = this.offLinkpl.constant + this.offNl;
     if (!this.offLinkpl.isVariable) {
-      const msh = st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl);
-      return then ? [msh, ld, then] : [msh, ld];
+      const s = tranLoad(at, offset, size);
+      return then ? [s[0]!, s[1]!, then] : s;
     }
-    const s = this.loadxIpHdrLen();
-    s.push(ld);
+    const s = this.loadxIpHdrLen(st(BPF_LD | BPF_IND | size, at + offset));
     if (then) s.push(then);
     return s;
   }
 
-  /** X = IPv4 header length (+ variable part of the link-layer payload offset). */
-  loadxIpHdrLen(): Stmt[] {
-    const s = this.varpart(this.offLinkpl);
-    if (s) {
-      return [
-        ...s,
-        st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
-        st(BPF_ALU | BPF_AND | BPF_K, 0xf),
-        st(BPF_ALU | BPF_LSH | BPF_K, 2),
-        st(BPF_ALU | BPF_ADD | BPF_X),
-        st(BPF_MISC | BPF_TAX),
-      ];
+  /**
+   * X = IPv4 header length (+ variable part of the link-layer payload offset), then `then` when
+   * given: the array is made at its final length (pushing onto it would reallocate it).
+   */
+  loadxIpHdrLen(then?: Stmt): Stmt[] {
+    const off = this.offLinkpl;
+    if (!off.isVariable) {
+      const msh = st(BPF_LDX | BPF_MSH | BPF_B, off.constant + this.offNl);
+      return then ? [msh, then] : [msh];
     }
-    return [st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl)];
+    if (off.reg === -1) off.reg = this.allocReg();
+    const x = LDX_MEM[off.reg]!;
+    const ld = st(BPF_LD | BPF_IND | BPF_B, off.constant + this.offNl);
+    const and = st(BPF_ALU | BPF_AND | BPF_K, 0xf);
+    const lsh = st(BPF_ALU | BPF_LSH | BPF_K, 2);
+    return then ? [x, ld, and, lsh, ADD_X, TAX, then] : [x, ld, and, lsh, ADD_X, TAX];
   }
   /** loadxIpHdrLen's statements pushed onto `s`. */
   pushLoadxIpHdrLen(s: Stmt[]): void {
     const vp = this.varpart(this.offLinkpl);
     if (vp) {
       s.push(
-        vp[0]!,
+        vp,
         st(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constant + this.offNl),
         st(BPF_ALU | BPF_AND | BPF_K, 0xf),
         st(BPF_ALU | BPF_LSH | BPF_K, 2),
-        st(BPF_ALU | BPF_ADD | BPF_X),
-        st(BPF_MISC | BPF_TAX),
+        ADD_X,
+        TAX,
       );
     } else {
       s.push(st(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constant + this.offNl));

@@ -18,15 +18,29 @@ import * as protoModule from './proto.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX,
-  BPF_MEM, BPF_MISC, BPF_MUL, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_MUL,
+  BPF_W, BPF_X, SKF_AD, SKF_AD_OFF,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { TRUE, and, copyStmts, not, or, pre, test } = predModule;
 const { ETHERTYPE, GENEVE_PORT, IPPROTO, PPP, VXLAN_PORT } = constantsModule;
-const { copyOffset, st } = contextModule;
+const { ADD_X, LDX_MEM, LD_MEM, STX_MEM, ST_MEM, TAX, TXA, copyOffset, st } = contextModule;
 const { genLinktype, isEthernetLike, isWlan } = linktypeModule;
 const { genPort, genPort6 } = protoModule;
+
+/**
+ * Statements that never vary, made once and shared: statements are never changed in place (see
+ * pred.ts), and the tunnels' offset code is mostly these (a dozen fewer objects per `geneve`).
+ */
+const ADD_2 = st(BPF_ALU | BPF_ADD | BPF_K, 2);
+const ADD_8 = st(BPF_ALU | BPF_ADD | BPF_K, 8);
+const ADD_12 = st(BPF_ALU | BPF_ADD | BPF_K, 12);
+const LD_40 = st(BPF_LD | BPF_IMM, 40);
+/** Geneve's option length (the low 6 bits of its first byte, in 4-byte words) and protocol type. */
+const GENEVE_OPTLEN = st(BPF_LD | BPF_IND | BPF_B, 0);
+const GENEVE_OPTLEN_MASK = st(BPF_ALU | BPF_AND | BPF_K, 0x3f);
+const TIMES_4 = st(BPF_ALU | BPF_MUL | BPF_K, 4);
+const GENEVE_PROTO = st(BPF_LD | BPF_IND | BPF_H, 2);
 
 function vlanTpid(g: Gen): Pred {
   let b = or(genLinktype(g, ETHERTYPE.VLAN), genLinktype(g, ETHERTYPE.QINQ_AD));
@@ -50,7 +64,7 @@ function vlanNoExt(g: Gen, vid: number | undefined): Pred {
 function vloffsetAdd(g: Gen, off: AbsOffset, v: number, out: Stmt[]): void {
   off.isVariable = true;
   if (off.reg === -1) off.reg = g.allocReg();
-  out.push(st(BPF_LD | BPF_MEM, off.reg), st(BPF_ALU | BPF_ADD | BPF_K, v), st(BPF_ST, off.reg));
+  out.push(LD_MEM[off.reg]!, st(BPF_ALU | BPF_ADD | BPF_K, v), ST_MEM[off.reg]!);
 }
 
 /** With Linux ancillary data the outer tag may have been stripped into metadata. */
@@ -167,25 +181,17 @@ function tunnelCheck4(g: Gen, port: number, rest: Pred[]): Pred {
   let b0 = genPort(g, port, IPPROTO.UDP, 'dst');
   for (const r of rest) b0 = and(b0, r);
   // Leave the IPv4 header length in A for the offset computation that follows.
-  // loadxIpHdrLen's array is fresh: the transfer is pushed onto it (no spread).
-  const s = g.loadxIpHdrLen();
-  s.push(st(BPF_MISC | BPF_TXA));
+  const s = g.loadxIpHdrLen(TXA);
   return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
 
 function tunnelCheck6(g: Gen, port: number, rest: Pred[]): Pred {
   let b0 = genPort6(g, port, IPPROTO.UDP, 'dst');
   for (const r of rest) b0 = and(b0, r);
+  // X = the IPv6 header length (40, + the variable part of the payload offset): the array made at
+  // its final length.
   const vp = g.varpart(g.offLinkpl);
-  // varpart's array is fresh: the rest is pushed onto it (no spread).
-  let s: Stmt[];
-  if (vp) {
-    s = vp;
-    s.push(st(BPF_LD | BPF_IMM, 40), st(BPF_ALU | BPF_ADD | BPF_X));
-  } else {
-    s = [st(BPF_LD | BPF_IMM, 40)];
-  }
-  s.push(st(BPF_MISC | BPF_TAX));
+  const s = vp ? [vp, LD_40, ADD_X, TAX] : [LD_40, TAX];
   return and(b0, test(s, BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
 
@@ -219,16 +225,11 @@ export function genGeneve(g: Gen, vni: number | undefined): Pred {
   const offsets: Pred = {
     k: 'graph',
     build: (gb, t) => {
-      const common = gb.jump([st(BPF_STX, plReg)], t);
-      const teb = gb.jump([
-        st(BPF_MISC | BPF_TXA), st(BPF_ALU | BPF_ADD | BPF_K, 12), st(BPF_ST, ltReg),
-        st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_MISC | BPF_TAX),
-      ], common);
+      const common = gb.jump([STX_MEM[plReg]!], t);
+      const teb = gb.jump([TXA, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX], common);
       return gb.branch([
-        st(BPF_ALU | BPF_ADD | BPF_K, base), st(BPF_MISC | BPF_TAX), st(BPF_ALU | BPF_ADD | BPF_K, 2),
-        st(BPF_ST, ltReg), st(BPF_LD | BPF_IND | BPF_B, 0), st(BPF_ALU | BPF_AND | BPF_K, 0x3f),
-        st(BPF_ALU | BPF_MUL | BPF_K, 4), st(BPF_ALU | BPF_ADD | BPF_K, 8), st(BPF_ALU | BPF_ADD | BPF_X),
-        st(BPF_ST, hdrReg), st(BPF_LD | BPF_IND | BPF_H, 2), st(BPF_LDX | BPF_MEM, hdrReg),
+        st(BPF_ALU | BPF_ADD | BPF_K, base), TAX, ADD_2, ST_MEM[ltReg]!, GENEVE_OPTLEN, GENEVE_OPTLEN_MASK, TIMES_4, ADD_8,
+        ADD_X, ST_MEM[hdrReg]!, GENEVE_PROTO, LDX_MEM[hdrReg]!,
       ], BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE.TEB, teb, common);
     },
   };
@@ -239,26 +240,27 @@ export function genGeneve(g: Gen, vni: number | undefined): Pred {
   return and(or(b4, b6), offsets);
 }
 
+/** VXLAN's flags (the I bit alone) and, when given, its VNI. */
+function vxlanChecks(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', vni: number | undefined): Pred[] {
+  const r = [g.cmp(rel, 8, BPF_B, 0x08)];
+  if (vni !== undefined) {
+    if (vni > 0xffffff) g.error(`VXLAN VNI ${vni} greater than maximum ${0xffffff}`);
+    r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
+  }
+  return r;
+}
+
 export function genVxlan(g: Gen, vni: number | undefined): Pred {
   if (g.labelStackDepth > 0) g.error("'vxlan' cannot be used within MPLS");
-  const checks = (rel: 'tran_ipv4' | 'tran_ipv6'): Pred[] => {
-    const r = [g.cmp(rel, 8, BPF_B, 0x08)];
-    if (vni !== undefined) {
-      if (vni > 0xffffff) g.error(`VXLAN VNI ${vni} greater than maximum ${0xffffff}`);
-      r.push(g.mcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00));
-    }
-    return r;
-  };
-  const b4 = tunnelCheck4(g, VXLAN_PORT, checks('tran_ipv4'));
-  const b6 = tunnelCheck6(g, VXLAN_PORT, checks('tran_ipv6'));
+  const b4 = tunnelCheck4(g, VXLAN_PORT, vxlanChecks(g, 'tran_ipv4', vni));
+  const b6 = tunnelCheck6(g, VXLAN_PORT, vxlanChecks(g, 'tran_ipv6', vni));
   const base = g.offLinkpl.constant + g.offNl + 8;
   const hdrReg = g.allocReg();
   const ltReg = g.allocReg();
   const plReg = g.allocReg();
   const offsets = pre([
-    st(BPF_ALU | BPF_ADD | BPF_K, base), st(BPF_ALU | BPF_ADD | BPF_K, 8), st(BPF_ST, hdrReg),
-    st(BPF_ALU | BPF_ADD | BPF_K, 12), st(BPF_ST, ltReg), st(BPF_ALU | BPF_ADD | BPF_K, 2),
-    st(BPF_MISC | BPF_TAX), st(BPF_STX, plReg),
+    st(BPF_ALU | BPF_ADD | BPF_K, base), ADD_8, ST_MEM[hdrReg]!, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX,
+    STX_MEM[plReg]!,
   ], TRUE);
   enterTunnel(g);
   g.offLinkhdr = { isVariable: true, constant: 0, reg: hdrReg };

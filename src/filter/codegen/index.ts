@@ -24,13 +24,13 @@ import * as specialModule from './special.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX,
-  BPF_LSH, BPF_MEM, BPF_MISC, BPF_OR, BPF_ST, BPF_TAX, BPF_TXA, BPF_W, BPF_X,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD,
+  BPF_LDX, BPF_LSH, BPF_OR, BPF_W, BPF_X,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { and, constValue, copyStmts, not, or, test } = predModule;
 const { genLength, genRelation } = arithModule;
-const { st } = contextModule;
+const { LD_MEM, ST_MEM, TAX, TXA, st } = contextModule;
 const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
 const { genId } = idsModule;
 const { isWlan } = linktypeModule;
@@ -110,14 +110,14 @@ function genNode(g: Gen, n: Node): Pred {
 function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xReady = false): Block {
   const reg = g.offLinkpl.reg;
   const s: Stmt[] = before.length || xReady ? copyStmts(before) : [st(BPF_LDX | BPF_IMM, g.offOutermostlinkhdr.constant)];
-  s.push(st(BPF_MISC | BPF_TXA), st(BPF_ALU | BPF_ADD | BPF_K, 24), st(BPF_ST, reg), st(BPF_LD | BPF_IND | BPF_B, 0));
+  s.push(TXA, st(BPF_ALU | BPF_ADD | BPF_K, 24), ST_MEM[reg]!, st(BPF_LD | BPF_IND | BPF_B, 0));
   let afterQos: Block = cont;
   // libpcap decides the radiotap data-pad round-up on the link type in force at the end of the
   // expression, not the outermost one: after `vxlan`/`geneve` (link type now Ethernet) it is
   // left out. Same here, so that the programs agree on padded frames.
   if (g.linktype === DLT.IEEE802_11_RADIO) {
     const roundup = gb.jump([
-      st(BPF_LD | BPF_MEM, reg), st(BPF_ALU | BPF_ADD | BPF_K, 3), st(BPF_ALU | BPF_AND | BPF_K, ~3 >>> 0), st(BPF_ST, reg),
+      LD_MEM[reg]!, st(BPF_ALU | BPF_ADD | BPF_K, 3), st(BPF_ALU | BPF_AND | BPF_K, ~3 >>> 0), ST_MEM[reg]!,
     ], cont);
     const notsft = gb.branch([st(BPF_LD | BPF_ABS | BPF_B, 8)], BPF_JMP | BPF_JSET | BPF_K, 0x20, roundup, cont);
     const tsft = gb.branch([st(BPF_LD | BPF_ABS | BPF_B, 16)], BPF_JMP | BPF_JSET | BPF_K, 0x20, roundup, cont);
@@ -125,7 +125,7 @@ function wlanHeaderLen(g: Gen, gb: GraphBuilder, before: Stmt[], cont: Block, xR
     const extPresent = gb.branch([], BPF_JMP | BPF_JSET | BPF_K, 0x80, cont, tsftPresent);
     afterQos = gb.branch([st(BPF_LD | BPF_ABS | BPF_W, 4)], BPF_JMP | BPF_JSET | BPF_K, 0x02000000, extPresent, cont);
   }
-  const qos = gb.jump([st(BPF_LD | BPF_MEM, reg), st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_ST, reg)], afterQos);
+  const qos = gb.jump([LD_MEM[reg]!, st(BPF_ALU | BPF_ADD | BPF_K, 2), ST_MEM[reg]!], afterQos);
   const qosTest = gb.branch([], BPF_JMP | BPF_JSET | BPF_K, 0x80, qos, afterQos);
   const isData2 = gb.branch([], BPF_JMP | BPF_JSET | BPF_K, 0x04, cont, qosTest);
   return gb.branch(s, BPF_JMP | BPF_JSET | BPF_K, 0x08, isData2, cont);
@@ -150,14 +150,14 @@ function finish(g: Gen, root: Pred): Pred {
       if (hdrReg !== -1) prismGraph = true;
       break;
     case DLT.IEEE802_11_RADIO_AVS:
-      if (hdrReg !== -1) prefix = [st(BPF_LD | BPF_W | BPF_ABS, 4), st(BPF_ST, hdrReg), st(BPF_MISC | BPF_TAX)];
+      if (hdrReg !== -1) prefix = [st(BPF_LD | BPF_W | BPF_ABS, 4), ST_MEM[hdrReg]!, TAX];
       break;
     case DLT.IEEE802_11_RADIO:
     case DLT.PPI:
       if (hdrReg !== -1) {
         prefix = [
-          st(BPF_LD | BPF_B | BPF_ABS, 3), st(BPF_ALU | BPF_LSH | BPF_K, 8), st(BPF_MISC | BPF_TAX),
-          st(BPF_LD | BPF_B | BPF_ABS, 2), st(BPF_ALU | BPF_OR | BPF_X), st(BPF_ST, hdrReg), st(BPF_MISC | BPF_TAX),
+          st(BPF_LD | BPF_B | BPF_ABS, 3), st(BPF_ALU | BPF_LSH | BPF_K, 8), TAX,
+          st(BPF_LD | BPF_B | BPF_ABS, 2), st(BPF_ALU | BPF_OR | BPF_X), ST_MEM[hdrReg]!, TAX,
         ];
       }
       break;
@@ -165,7 +165,7 @@ function finish(g: Gen, root: Pred): Pred {
       if (g.offLinkpl.reg !== -1) {
         prefix = [
           st(BPF_LD | BPF_B | BPF_ABS, 0), st(BPF_ALU | BPF_ADD | BPF_K, 3), st(BPF_ALU | BPF_AND | BPF_K, 0xfffffffc),
-          st(BPF_ST, g.offLinkpl.reg), st(BPF_MISC | BPF_TAX),
+          ST_MEM[g.offLinkpl.reg]!, TAX,
         ];
       }
       break;
@@ -183,7 +183,7 @@ function finish(g: Gen, root: Pred): Pred {
       build: (gb, cont) => {
         const after = (c: Block): Block => (needWlanLen ? wlanHeaderLen(g, gb, [], c, true) : c);
         if (prismGraph) {
-          const tail = gb.jump([st(BPF_ST, hdrReg), st(BPF_MISC | BPF_TAX)], after(cont));
+          const tail = gb.jump([ST_MEM[hdrReg]!, TAX], after(cont));
           const avs = gb.jump([st(BPF_LD | BPF_W | BPF_ABS, 4)], tail);
           const prism = gb.jump([st(BPF_LD | BPF_W | BPF_IMM, 144)], tail);
           return gb.branch([st(BPF_LD | BPF_W | BPF_ABS, 0), st(BPF_ALU | BPF_AND | BPF_K, 0xfffff000)], BPF_JMP | BPF_JEQ | BPF_K, 0x80211000, avs, prism);
@@ -196,7 +196,7 @@ function finish(g: Gen, root: Pred): Pred {
   } else if (g.isVlanVloffset) {
     if (g.offLinkpl.reg === -1) g.offLinkpl.reg = g.allocReg();
     if (g.offLinktype.reg === -1) g.offLinktype.reg = g.allocReg();
-    body = { k: 'pre', stmts: [st(BPF_LD | BPF_W | BPF_IMM, 0), st(BPF_ST, g.offLinkpl.reg), st(BPF_ST, g.offLinktype.reg)], a: root };
+    body = { k: 'pre', stmts: [st(BPF_LD | BPF_W | BPF_IMM, 0), ST_MEM[g.offLinkpl.reg]!, ST_MEM[g.offLinktype.reg]!], a: root };
   }
   if (lt === DLT.PPI) body = and(test([st(BPF_LD | BPF_W | BPF_ABS, 4)], BPF_JMP | BPF_JEQ | BPF_K, 0x69000000), body);
   return body;

@@ -15,11 +15,11 @@ import * as contextModule from './context.js';
 import { Gen } from './context.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
-const { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_LD, BPF_LDX, BPF_MEM, BPF_W, BPF_X } = insnModule;
+const { BPF_B, BPF_H, BPF_JEQ, BPF_JMP, BPF_W, BPF_X } = insnModule;
 const { DLT, dltName } = linktypesModule;
 const { FALSE, TRUE, and, not, or, test } = predModule;
 const { AF, ARCTYPE, ETHERTYPE, IEEE80211, ISO, LLCSAP, PPP, SLL } = constantsModule;
-const { OFFSET_NOT_SET, st } = contextModule;
+const { LDX_MEM, LD_MEM, OFFSET_NOT_SET } = contextModule;
 
 const ETHERMTU = 1500;
 const EN10MB = DLT.EN10MB;
@@ -168,7 +168,7 @@ export function prevlinkhdrCheck(g: Gen): Pred | undefined {
 
 /** Inside Geneve/VXLAN: an inner Ethernet header exists iff linkhdr and linkpl offsets differ. */
 export function geneveLlCheck(g: Gen): Pred {
-  return not(test([st(BPF_LD | BPF_MEM, g.offLinkhdr.reg), st(BPF_LDX | BPF_MEM, g.offLinkpl.reg)], BPF_JMP | BPF_JEQ | BPF_X, 0));
+  return not(test([LD_MEM[g.offLinkhdr.reg]!, LDX_MEM[g.offLinkpl.reg]!], BPF_JMP | BPF_JEQ | BPF_X, 0));
 }
 
 function mplsLinktype(g: Gen, ll: number): Pred {

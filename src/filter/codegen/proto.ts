@@ -17,13 +17,13 @@ import * as linktypeModule from './linktype.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const {
-  BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MISC,
-  BPF_MSH, BPF_MUL, BPF_ST, BPF_TAX, BPF_TXA, BPF_ABS,
+  BPF_ADD, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MSH, BPF_MUL,
+  BPF_ABS,
 } = insnModule;
 const { DLT } = linktypesModule;
 const { and, not, or } = predModule;
 const { ETHERTYPE, IPPROTO, ISIS_PDU, ISO, LLCSAP } = constantsModule;
-const { st } = contextModule;
+const { LD_MEM, ST_MEM, TAX, TXA, st } = contextModule;
 const { genLinktype } = linktypeModule;
 
 export type PortProto = number | 'any';
@@ -206,18 +206,18 @@ export function genProtochain(g: Gen, v: number, proto: ProtoQual): Pred {
       const again = gb.branch([], BPF_JMP | BPF_JEQ | BPF_K, v, end, end);
       // AH: next header at X, length (in 4-byte units, minus 2) at X + 1.
       const ahBody = gb.jump([
-        st(BPF_LD | BPF_IND | BPF_B, base), st(BPF_ST, reg2), st(BPF_MISC | BPF_TXA),
-        st(BPF_ALU | BPF_ADD | BPF_K, 1), st(BPF_MISC | BPF_TAX), st(BPF_LD | BPF_IND | BPF_B, base),
-        st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_ALU | BPF_MUL | BPF_K, 4), st(BPF_MISC | BPF_TAX),
-        st(BPF_LD | BPF_MEM, reg2),
+        st(BPF_LD | BPF_IND | BPF_B, base), ST_MEM[reg2]!, TXA,
+        st(BPF_ALU | BPF_ADD | BPF_K, 1), TAX, st(BPF_LD | BPF_IND | BPF_B, base),
+        st(BPF_ALU | BPF_ADD | BPF_K, 2), st(BPF_ALU | BPF_MUL | BPF_K, 4), TAX,
+        LD_MEM[reg2]!,
       ], again);
       const ahcheck = gb.branch([], BPF_JMP | BPF_JEQ | BPF_K, IPPROTO.AH, ahBody, end);
       let afterNone: Block;
       if (proto === 'ip6') {
         const v6advance = gb.jump([
-          st(BPF_LD | BPF_IND | BPF_B, base), st(BPF_ST, reg2), st(BPF_LD | BPF_IND | BPF_B, base + 1),
+          st(BPF_LD | BPF_IND | BPF_B, base), ST_MEM[reg2]!, st(BPF_LD | BPF_IND | BPF_B, base + 1),
           st(BPF_ALU | BPF_ADD | BPF_K, 1), st(BPF_ALU | BPF_MUL | BPF_K, 8), st(BPF_ALU | BPF_ADD | 0x08),
-          st(BPF_MISC | BPF_TAX), st(BPF_LD | BPF_MEM, reg2),
+          TAX, LD_MEM[reg2]!,
         ], again);
         const frag = gb.branch([], BPF_JMP | BPF_JEQ | BPF_K, IPPROTO.FRAGMENT, v6advance, ahcheck);
         const routing = gb.branch([], BPF_JMP | BPF_JEQ | BPF_K, IPPROTO.ROUTING, v6advance, frag);

@@ -136,8 +136,7 @@ export function genByteop(g: Gen, op: '&' | '|' | '<' | '>' | '=', idx: number, 
     case '>': return g.cmpGt('linkhdr', idx, BPF_B, val);
     case '|':
     case '&': {
-      const s = g.loadA('linkhdr', idx, BPF_B);
-      s.push(st(BPF_ALU | (op === '|' ? BPF_OR : BPF_AND) | BPF_K, val));
+      const s = g.loadA('linkhdr', idx, BPF_B, st(BPF_ALU | (op === '|' ? BPF_OR : BPF_AND) | BPF_K, val));
       return not(test(s, BPF_JMP | BPF_JEQ | BPF_K, 0));
     }
   }
