@@ -20,10 +20,11 @@ export type DirQual =
 export type AddrQual =
   | 'default' | 'host' | 'net' | 'port' | 'portrange' | 'gateway' | 'proto' | 'protochain' | 'undef';
 
+/** A primitive's qualifiers. The parser shares one (frozen) Qual among the primitives that spell the same ones. */
 export interface Qual {
-  proto: ProtoQual;
-  dir: DirQual;
-  addr: AddrQual;
+  readonly proto: ProtoQual;
+  readonly dir: DirQual;
+  readonly addr: AddrQual;
 }
 
 /** What a primitive's identifier is, as the lexer saw it. */

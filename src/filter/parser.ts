@@ -102,19 +102,19 @@ function dqualSimple(k: Tok): number {
 
 /**
  * Qualifier sets, interned: one shared Qual per protocol, direction and address qualifier, made on
- * first use, rather than one per qualified primitive (nothing changes a Qual in place).
+ * first use, rather than one per qualified primitive (frozen: the ASTs handed out share them).
  * QUALS[protocol's token kind][dir * ADDRS.length + addr], Tok.EOF standing for no protocol.
  */
 const QUALS = byKind<(Qual | undefined)[]>([]);
 function internQual(protoKind: Tok, dir: number, addr: number): Qual {
   const row = (QUALS[protoKind] ??= new Array<Qual | undefined>(DIRS.length * ADDRS.length).fill(undefined));
-  return (row[dir * ADDRS.length + addr] ??= { proto: PNAME[protoKind] ?? 'default', dir: DIRS[dir]!, addr: ADDRS[addr]! });
+  return (row[dir * ADDRS.length + addr] ??= Object.freeze({ proto: PNAME[protoKind] ?? 'default', dir: DIRS[dir]!, addr: ADDRS[addr]! }));
 }
 
 /** Operators without a declared precedence in libpcap's grammar (`^`, `%`): yacc always shifts on them. */
 const shifting = (k: Tok): ArithOp | undefined => (k === Tok.CARET ? '^' : k === Tok.PERCENT ? '%' : undefined);
 
-const QERR: Qual = { proto: 'default', dir: 'default', addr: 'undef' };
+const QERR: Qual = Object.freeze({ proto: 'default', dir: 'default', addr: 'undef' });
 
 /** Thrown to undo a parse attempt: a plain value, not an Error (no stack to capture). */
 const BACKTRACK = { backtrack: true } as const;
