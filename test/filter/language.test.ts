@@ -132,6 +132,9 @@ describe('parser', () => {
     expect(a!.qual).toEqual({ proto: 'tcp', dir: 'default', addr: 'port' });
     expect(b!.qual).toBe(a!.qual);
     expect((parseFilter('tcp port 53').expr as Extract<Node, { type: 'id' }>).qual).toBe(a!.qual);
+    // Shared, so frozen: editing one would change every later parse's.
+    expect(() => Object.assign(a!.qual, { proto: 'udp' })).toThrow(TypeError);
+    expect(printAst(parseFilter('tcp port 80'))).toBe('tcp port 80');
     expect(p('src or dst host a and dst net b')).toBe('(src or dst host a and dst net b)');
   });
 
