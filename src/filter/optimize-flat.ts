@@ -42,8 +42,16 @@ let jt = new Int32Array(cap);
 let jf = new Int32Array(cap);
 let order = new Int32Array(cap);
 let at = new Int32Array(cap);
-/** The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad), or -1. */
-let key = new Float64Array(cap);
+/**
+ * The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad) as its index in
+ * `loads`, or -1. (Threading's facts hold this small integer, not the load's code and offset,
+ * a number of 2^32 or more that V8 would box in every fact.)
+ */
+let key = new Int32Array(cap);
+/** The loads blocks test (code * 2^32 + offset) by index, this call; whether a load is tested twice. */
+let loads = new Float64Array(cap);
+let nLoads = 0;
+let loadTwice = false;
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -63,8 +71,6 @@ let denseId = new Int32Array(cap);
 let eFrom = new Int32Array(2 * cap);
 let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
-/** Loads tested twice, threading's precheck. */
-let keysSeen = new Float64Array(cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
 /** The slots merging kept (successors first) and, for emitting the program, each kept slot's tail. */
@@ -80,7 +86,8 @@ function growSlots(): void {
   jf = i32(jf);
   order = i32(order);
   at = i32(at);
-  key = f64Of(key, c);
+  key = i32(key);
+  loads = f64Of(loads, c);
   state = u8(state);
   post = i32(post);
   readA = u8(readA);
@@ -94,7 +101,6 @@ function growSlots(): void {
   eFrom = i32(eFrom, 2);
   eSide = new Uint8Array(2 * c);
   eNext = i32(eNext, 2);
-  keysSeen = new Float64Array(c);
   kept = new Int32Array(c);
   tail = new Int32Array(c);
   cap = c;
@@ -138,6 +144,8 @@ export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
 function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
+  nLoads = 0;
+  loadTwice = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -206,9 +214,21 @@ function slotOf(b: Block): number {
   if (t.code === 0x15 && stmts.length === 1 && t.jt !== t.jf) {
     const st = stmts[0]!;
     const code = st.code;
-    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = code * 0x100000000 + (st.k >>> 0);
+    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = loadIndex(code * 0x100000000 + (st.k >>> 0));
   }
   return s;
+}
+
+/** The index of a tested load in `loads` (added if new). */
+function loadIndex(load: number): number {
+  for (let i = 0; i < nLoads; i++) {
+    if (loads[i] === load) {
+      loadTwice = true;
+      return i;
+    }
+  }
+  loads[nLoads] = load;
+  return nLoads++;
 }
 
 /** Postorder of the walks below so far; false once a walk has failed (back edge, too deep, a block not taken). */
@@ -310,20 +330,7 @@ function readsA(s: number): boolean {
  */
 function thread(): number {
   // Only a load tested twice can be decided: without one, there is nothing to walk for.
-  let nk = 0;
-  let twice = false;
-  for (let i = 0; i < n && !twice; i++) {
-    const k = key[order[i]!]!;
-    if (k < 0) continue;
-    for (let j = 0; j < nk; j++) {
-      if (keysSeen[j] === k) {
-        twice = true;
-        break;
-      }
-    }
-    keysSeen[nk++] = k;
-  }
-  if (!twice) return 0;
+  if (!loadTwice) return 0;
   for (let s = 0; s < n; s++) {
     inHead[s] = inTail[s] = -1;
     readA[s] = 0;
