@@ -48,10 +48,17 @@ let at = new Int32Array(cap);
  * a number of 2^32 or more that V8 would box in every fact.)
  */
 let key = new Int32Array(cap);
-/** The loads blocks test (code * 2^32 + offset) by index, this call; whether a load is tested twice. */
+/** The loads blocks test (code * 2^32 + offset) by index, this call. */
 let loads = new Float64Array(cap);
 let nLoads = 0;
-let loadTwice = false;
+/**
+ * Threading's precheck, made by find: by slot, a bit for each load (`loadBit`) and for each test
+ * (`testBit`) of a block reached from it, itself included (bits folded to 32: a bit set may be
+ * another's); whether some test may be decided by an earlier one.
+ */
+let reachLoads = new Int32Array(cap);
+let reachTests = new Int32Array(cap);
+let decidable = false;
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -97,6 +104,8 @@ function growSlots(): void {
   accepts = u8(accepts);
   sunk = u8(sunk);
   rep = i32(rep);
+  reachLoads = i32(reachLoads);
+  reachTests = i32(reachTests);
   denseId = i32(denseId);
   eFrom = i32(eFrom, 2);
   eSide = new Uint8Array(2 * c);
@@ -145,7 +154,7 @@ function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   nLoads = 0;
-  loadTwice = false;
+  decidable = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -221,12 +230,7 @@ function slotOf(b: Block): number {
 
 /** The index of a tested load in `loads` (added if new). */
 function loadIndex(load: number): number {
-  for (let i = 0; i < nLoads; i++) {
-    if (loads[i] === load) {
-      loadTwice = true;
-      return i;
-    }
-  }
+  for (let i = 0; i < nLoads; i++) if (loads[i] === load) return i;
   loads[nLoads] = load;
   return nLoads++;
 }
@@ -253,9 +257,28 @@ function find(s: number, depth: number): void {
     const b = t.jf === t.jt ? a : successor(t.jf, depth);
     if (b < 0) return;
     jf[s] = b;
-  }
+    let loadsOn = reachLoads[a]! | reachLoads[b]!;
+    let testsOn = reachTests[a]! | reachTests[b]!;
+    const ks = key[s]!;
+    if (ks >= 0) {
+      // The fact a `jeq` leaves on its true side decides every later test of the load; on its
+      // false side, only the same test (threading's facts: optimize-pre.ts decide).
+      const lb = 1 << (ks & 31);
+      const tb = testBit(ks, t.k);
+      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) decidable = true;
+      loadsOn |= lb;
+      testsOn |= tb;
+    }
+    reachLoads[s] = loadsOn;
+    reachTests[s] = testsOn;
+  } else reachLoads[s] = reachTests[s] = 0;
   state[s] = 2;
   post[np++] = s;
+}
+
+/** A test's bit for threading's precheck (see reachTests): its load's index and its constant, hashed. */
+function testBit(load: number, k: number): number {
+  return 1 << ((Math.imul(load + 1, 0x9e3779b1) ^ Math.imul(k, 0x85ebca6b)) >>> 27);
 }
 
 /** find's step to a successor: its slot, found and walked if new; -1 once the walk has failed. */
@@ -329,8 +352,8 @@ function readsA(s: number): boolean {
  * blocks still reached then go to `reached` (how many: the result's count, else 0).
  */
 function thread(): number {
-  // Only a load tested twice can be decided: without one, there is nothing to walk for.
-  if (!loadTwice) return 0;
+  // Only a test that an earlier one may decide can move an edge: without one, nothing to walk for.
+  if (!decidable) return 0;
   for (let s = 0; s < n; s++) {
     inHead[s] = inTail[s] = -1;
     readA[s] = 0;
