@@ -59,6 +59,12 @@ let nLoads = 0;
 let reachLoads = new Int32Array(cap);
 let reachTests = new Int32Array(cap);
 let decidable = false;
+/**
+ * Reject sinking's precheck, made by find on the graph as generated: by slot, whether the block
+ * can accept; whether some block would be sunk (one that cannot accept and is not a bare return).
+ */
+let canAccept = new Uint8Array(cap);
+let sinkable = false;
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -106,6 +112,7 @@ function growSlots(): void {
   rep = i32(rep);
   reachLoads = i32(reachLoads);
   reachTests = i32(reachTests);
+  canAccept = u8(canAccept);
   denseId = i32(denseId);
   eFrom = i32(eFrom, 2);
   eSide = new Uint8Array(2 * c);
@@ -154,7 +161,7 @@ function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   nLoads = 0;
-  decidable = false;
+  decidable = sinkable = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -201,7 +208,7 @@ function slotOf(b: Block): number {
     stmtsOf.push(stmts);
     terms.push(t.kind === 'jump' ? SUNK : t);
   }
-  state[s] = 0;
+  state[s] = sunk[s] = 0;
   if (t.kind === 'jump') return -1;
   // (Only statements the fast path takes, no Linux ancillary load.)
   for (let j = 0; j < stmts.length; j++) {
@@ -271,7 +278,14 @@ function find(s: number, depth: number): void {
     }
     reachLoads[s] = loadsOn;
     reachTests[s] = testsOn;
-  } else reachLoads[s] = reachTests[s] = 0;
+    canAccept[s] = canAccept[a]! | canAccept[b]!;
+    if (canAccept[s] === 0) sinkable = true;
+  } else {
+    reachLoads[s] = reachTests[s] = 0;
+    const accepts = terms[s]!.k >>> 0 !== 0;
+    canAccept[s] = accepts ? 1 : 0;
+    if (!accepts && stmtsOf[s]!.length !== 0) sinkable = true;
+  }
   state[s] = 2;
   post[np++] = s;
 }
@@ -423,7 +437,6 @@ function sinkRejects(): boolean {
   let any = false;
   for (let i = n - 1; i >= 0; i--) {
     const s = order[i]!;
-    sunk[s] = 0;
     const ks = kind[s];
     const a = ks === RET ? terms[s]!.k >>> 0 !== 0 : ks === BRANCH && (accepts[at[jt[s]!]!] === 1 || accepts[at[jf[s]!]!] === 1);
     accepts[i] = a ? 1 : 0;
@@ -591,8 +604,9 @@ function route(entry: Block, newStmts: (Stmt[] | undefined)[]): number {
   // First threading (the first n of order is the graph as generated), then reject sinking on
   // the same order; the order after: a new walk where a block was sunk, else the blocks the
   // threading still reached (in the old order, still topological), else the old order.
+  // (Where threading moved no edge, find knows whether anything would be sunk.)
   const nr = thread();
-  if (sinkRejects()) {
+  if ((nr > 0 || sinkable) && sinkRejects()) {
     for (let s = 0; s < n; s++) state[s] = 0;
     m = walk(e, false);
     if (m < 0) return -1;
