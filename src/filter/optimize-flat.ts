@@ -48,17 +48,16 @@ let at = new Int32Array(cap);
  * a number of 2^32 or more that V8 would box in every fact.)
  */
 let key = new Int32Array(cap);
-/** The loads blocks test (code * 2^32 + offset) by index, this call. */
+/** The loads blocks test (code * 2^32 + offset) by index, this call; whether one is tested twice. */
 let loads = new Float64Array(cap);
 let nLoads = 0;
+let loadTwice = false;
 /**
- * Threading's precheck, made by find: by slot, a bit for each load (`loadBit`) and for each test
- * (`testBit`) of a block reached from it, itself included (bits folded to 32: a bit set may be
- * another's); whether some test may be decided by an earlier one.
+ * Threading's precheck (mayDecide): by slot, a bit for each load and for each test (`testBit`)
+ * of a block reached from it, itself included (bits folded to 32: a bit set may be another's).
  */
 let reachLoads = new Int32Array(cap);
 let reachTests = new Int32Array(cap);
-let decidable = false;
 /**
  * Reject sinking's precheck, made by find on the graph as generated: by slot, whether the block
  * can accept; whether some block would be sunk (one that cannot accept and is not a bare return).
@@ -161,7 +160,7 @@ function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   nLoads = 0;
-  decidable = sinkable = false;
+  loadTwice = sinkable = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -237,7 +236,12 @@ function slotOf(b: Block): number {
 
 /** The index of a tested load in `loads` (added if new). */
 function loadIndex(load: number): number {
-  for (let i = 0; i < nLoads; i++) if (loads[i] === load) return i;
+  for (let i = 0; i < nLoads; i++) {
+    if (loads[i] === load) {
+      loadTwice = true;
+      return i;
+    }
+  }
   loads[nLoads] = load;
   return nLoads++;
 }
@@ -264,24 +268,9 @@ function find(s: number, depth: number): void {
     const b = t.jf === t.jt ? a : successor(t.jf, depth);
     if (b < 0) return;
     jf[s] = b;
-    let loadsOn = reachLoads[a]! | reachLoads[b]!;
-    let testsOn = reachTests[a]! | reachTests[b]!;
-    const ks = key[s]!;
-    if (ks >= 0) {
-      // The fact a `jeq` leaves on its true side decides every later test of the load; on its
-      // false side, only the same test (threading's facts: optimize-pre.ts decide).
-      const lb = 1 << (ks & 31);
-      const tb = testBit(ks, t.k);
-      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) decidable = true;
-      loadsOn |= lb;
-      testsOn |= tb;
-    }
-    reachLoads[s] = loadsOn;
-    reachTests[s] = testsOn;
     canAccept[s] = canAccept[a]! | canAccept[b]!;
     if (canAccept[s] === 0) sinkable = true;
   } else {
-    reachLoads[s] = reachTests[s] = 0;
     const accepts = terms[s]!.k >>> 0 !== 0;
     canAccept[s] = accepts ? 1 : 0;
     if (!accepts && stmtsOf[s]!.length !== 0) sinkable = true;
@@ -290,7 +279,36 @@ function find(s: number, depth: number): void {
   post[np++] = s;
 }
 
-/** A test's bit for threading's precheck (see reachTests): its load's index and its constant, hashed. */
+/**
+ * Threading's precheck, on the graph as found (`post`: its postorder, successors first): may an
+ * earlier test decide some test? The fact a `jeq` leaves on its true side decides every later
+ * test of its load; on its false side, only the same test (optimize-pre.ts decide).
+ */
+function mayDecide(): boolean {
+  for (let i = 0; i < np; i++) {
+    const s = post[i]!;
+    if (kind[s] !== BRANCH) {
+      reachLoads[s] = reachTests[s] = 0;
+      continue;
+    }
+    const a = jt[s]!, b = jf[s]!;
+    let loadsOn = reachLoads[a]! | reachLoads[b]!;
+    let testsOn = reachTests[a]! | reachTests[b]!;
+    const ks = key[s]!;
+    if (ks >= 0) {
+      const lb = 1 << (ks & 31);
+      const tb = testBit(ks, terms[s]!.k);
+      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) return true;
+      loadsOn |= lb;
+      testsOn |= tb;
+    }
+    reachLoads[s] = loadsOn;
+    reachTests[s] = testsOn;
+  }
+  return false;
+}
+
+/** A test's bit for mayDecide: its load's index and its constant, hashed. */
 function testBit(load: number, k: number): number {
   return 1 << ((Math.imul(load + 1, 0x9e3779b1) ^ Math.imul(k, 0x85ebca6b)) >>> 27);
 }
@@ -366,8 +384,9 @@ function readsA(s: number): boolean {
  * blocks still reached then go to `reached` (how many: the result's count, else 0).
  */
 function thread(): number {
-  // Only a test that an earlier one may decide can move an edge: without one, nothing to walk for.
-  if (!decidable) return 0;
+  // Only a test that an earlier one may decide can move an edge (a load tested twice, at least):
+  // without one, there is nothing to walk for.
+  if (!loadTwice || !mayDecide()) return 0;
   for (let s = 0; s < n; s++) {
     inHead[s] = inTail[s] = -1;
     readA[s] = 0;
