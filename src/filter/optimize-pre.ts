@@ -63,14 +63,6 @@ export interface Fact {
   next: Fact | undefined;
 }
 
-/**
- * A fact made at load with non-numbers in `key` and `k` (kept alive so that the shape stays): V8
- * would otherwise store these fields as doubles (a key is 2^32 or more), boxing both in a heap
- * number of their own in every fact; tagged, small integers are stored in place (see
- * TAGGED_SHAPES in pred.ts).
- */
-export const TAGGED_FACT: unknown = { key: '', op: 0, k: '', truth: false, next: undefined };
-
 /** The absolute load a block tests with `jeq #k` (key), or -1 when the block is not such a pure load-and-test. */
 function testedLoad(b: Block): number {
   const t = b.term;

@@ -22,14 +22,6 @@ export interface Fact {
 export const NO_VALS: readonly number[] = [];
 const FULL = 0xffffffff;
 
-/**
- * A fact made at load with non-numbers in `lo` and `hi` (kept alive so that the shape stays): V8
- * would otherwise store these fields as doubles once one holds a value of 2^31 or more (a
- * 4-byte load's 0xffffffff), boxing every fact's lo and hi, 0 included, in a heap number of its
- * own; tagged, small integers are stored in place (see TAGGED_SHAPES in pred.ts).
- */
-export const TAGGED_FACT: unknown = { s: 0, kind: OPAQUE, lo: '', hi: '', vals: NO_VALS, next: undefined };
-
 /** Nothing known of value `s` but that it is one. */
 export function opaque(s: number): Fact {
   return { s, kind: OPAQUE, lo: 0, hi: 0, vals: NO_VALS, next: undefined };
