@@ -44,8 +44,8 @@ let order = new Int32Array(cap);
 let at = new Int32Array(cap);
 /**
  * The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad) as its index in
- * `loads`, or -1. (Threading's facts hold this small integer, not the load's code and offset,
- * a number of 2^32 or more that V8 would box in every fact.)
+ * `loads` (a small integer: threading's facts name loads by it, mayDecide folds it into bits),
+ * or -1.
  */
 let key = new Int32Array(cap);
 /** The loads blocks test (code * 2^32 + offset) by index, this call; whether one is tested twice. */
