@@ -42,8 +42,28 @@ let jt = new Int32Array(cap);
 let jf = new Int32Array(cap);
 let order = new Int32Array(cap);
 let at = new Int32Array(cap);
-/** The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad), or -1. */
-let key = new Float64Array(cap);
+/**
+ * The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad) as its index in
+ * `loads` (a small integer: threading's facts name loads by it, mayDecide folds it into bits),
+ * or -1.
+ */
+let key = new Int32Array(cap);
+/** The loads blocks test (code * 2^32 + offset) by index, this call; whether one is tested twice. */
+let loads = new Float64Array(cap);
+let nLoads = 0;
+let loadTwice = false;
+/**
+ * Threading's precheck (mayDecide): by slot, a bit for each load and for each test (`testBit`)
+ * of a block reached from it, itself included (bits folded to 32: a bit set may be another's).
+ */
+let reachLoads = new Int32Array(cap);
+let reachTests = new Int32Array(cap);
+/**
+ * Reject sinking's precheck, made by find on the graph as generated: by slot, whether the block
+ * can accept; whether some block would be sunk (one that cannot accept and is not a bare return).
+ */
+let canAccept = new Uint8Array(cap);
+let sinkable = false;
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -63,8 +83,6 @@ let denseId = new Int32Array(cap);
 let eFrom = new Int32Array(2 * cap);
 let eSide = new Uint8Array(2 * cap);
 let eNext = new Int32Array(2 * cap);
-/** Loads tested twice, threading's precheck. */
-let keysSeen = new Float64Array(cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
 /** The slots merging kept (successors first) and, for emitting the program, each kept slot's tail. */
@@ -80,7 +98,8 @@ function growSlots(): void {
   jf = i32(jf);
   order = i32(order);
   at = i32(at);
-  key = f64Of(key, c);
+  key = i32(key);
+  loads = f64Of(loads, c);
   state = u8(state);
   post = i32(post);
   readA = u8(readA);
@@ -90,11 +109,13 @@ function growSlots(): void {
   accepts = u8(accepts);
   sunk = u8(sunk);
   rep = i32(rep);
+  reachLoads = i32(reachLoads);
+  reachTests = i32(reachTests);
+  canAccept = u8(canAccept);
   denseId = i32(denseId);
   eFrom = i32(eFrom, 2);
   eSide = new Uint8Array(2 * c);
   eNext = i32(eNext, 2);
-  keysSeen = new Float64Array(c);
   kept = new Int32Array(c);
   tail = new Int32Array(c);
   cap = c;
@@ -138,6 +159,8 @@ export function flatProgram(cfg: Cfg): CbpfProgram | undefined {
 function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
+  nLoads = 0;
+  loadTwice = sinkable = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -184,7 +207,7 @@ function slotOf(b: Block): number {
     stmtsOf.push(stmts);
     terms.push(t.kind === 'jump' ? SUNK : t);
   }
-  state[s] = 0;
+  state[s] = sunk[s] = 0;
   if (t.kind === 'jump') return -1;
   // (Only statements the fast path takes, no Linux ancillary load.)
   for (let j = 0; j < stmts.length; j++) {
@@ -206,9 +229,21 @@ function slotOf(b: Block): number {
   if (t.code === 0x15 && stmts.length === 1 && t.jt !== t.jf) {
     const st = stmts[0]!;
     const code = st.code;
-    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = code * 0x100000000 + (st.k >>> 0);
+    if (code === 0x20 || code === 0x28 || code === 0x30) key[s] = loadIndex(code * 0x100000000 + (st.k >>> 0));
   }
   return s;
+}
+
+/** The index of a tested load in `loads` (added if new). */
+function loadIndex(load: number): number {
+  for (let i = 0; i < nLoads; i++) {
+    if (loads[i] === load) {
+      loadTwice = true;
+      return i;
+    }
+  }
+  loads[nLoads] = load;
+  return nLoads++;
 }
 
 /** Postorder of the walks below so far; false once a walk has failed (back edge, too deep, a block not taken). */
@@ -233,9 +268,49 @@ function find(s: number, depth: number): void {
     const b = t.jf === t.jt ? a : successor(t.jf, depth);
     if (b < 0) return;
     jf[s] = b;
+    canAccept[s] = canAccept[a]! | canAccept[b]!;
+    if (canAccept[s] === 0) sinkable = true;
+  } else {
+    const accepts = terms[s]!.k >>> 0 !== 0;
+    canAccept[s] = accepts ? 1 : 0;
+    if (!accepts && stmtsOf[s]!.length !== 0) sinkable = true;
   }
   state[s] = 2;
   post[np++] = s;
+}
+
+/**
+ * Threading's precheck, on the graph as found (`post`: its postorder, successors first): may an
+ * earlier test decide some test? The fact a `jeq` leaves on its true side decides every later
+ * test of its load; on its false side, only the same test (optimize-pre.ts decide).
+ */
+function mayDecide(): boolean {
+  for (let i = 0; i < np; i++) {
+    const s = post[i]!;
+    if (kind[s] !== BRANCH) {
+      reachLoads[s] = reachTests[s] = 0;
+      continue;
+    }
+    const a = jt[s]!, b = jf[s]!;
+    let loadsOn = reachLoads[a]! | reachLoads[b]!;
+    let testsOn = reachTests[a]! | reachTests[b]!;
+    const ks = key[s]!;
+    if (ks >= 0) {
+      const lb = 1 << (ks & 31);
+      const tb = testBit(ks, terms[s]!.k);
+      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) return true;
+      loadsOn |= lb;
+      testsOn |= tb;
+    }
+    reachLoads[s] = loadsOn;
+    reachTests[s] = testsOn;
+  }
+  return false;
+}
+
+/** A test's bit for mayDecide: its load's index and its constant, hashed. */
+function testBit(load: number, k: number): number {
+  return 1 << ((Math.imul(load + 1, 0x9e3779b1) ^ Math.imul(k, 0x85ebca6b)) >>> 27);
 }
 
 /** find's step to a successor: its slot, found and walked if new; -1 once the walk has failed. */
@@ -309,21 +384,9 @@ function readsA(s: number): boolean {
  * blocks still reached then go to `reached` (how many: the result's count, else 0).
  */
 function thread(): number {
-  // Only a load tested twice can be decided: without one, there is nothing to walk for.
-  let nk = 0;
-  let twice = false;
-  for (let i = 0; i < n && !twice; i++) {
-    const k = key[order[i]!]!;
-    if (k < 0) continue;
-    for (let j = 0; j < nk; j++) {
-      if (keysSeen[j] === k) {
-        twice = true;
-        break;
-      }
-    }
-    keysSeen[nk++] = k;
-  }
-  if (!twice) return 0;
+  // Only a test that an earlier one may decide can move an edge (a load tested twice, at least):
+  // without one, there is nothing to walk for.
+  if (!loadTwice || !mayDecide()) return 0;
   for (let s = 0; s < n; s++) {
     inHead[s] = inTail[s] = -1;
     readA[s] = 0;
@@ -393,7 +456,6 @@ function sinkRejects(): boolean {
   let any = false;
   for (let i = n - 1; i >= 0; i--) {
     const s = order[i]!;
-    sunk[s] = 0;
     const ks = kind[s];
     const a = ks === RET ? terms[s]!.k >>> 0 !== 0 : ks === BRANCH && (accepts[at[jt[s]!]!] === 1 || accepts[at[jf[s]!]!] === 1);
     accepts[i] = a ? 1 : 0;
@@ -561,8 +623,9 @@ function route(entry: Block, newStmts: (Stmt[] | undefined)[]): number {
   // First threading (the first n of order is the graph as generated), then reject sinking on
   // the same order; the order after: a new walk where a block was sunk, else the blocks the
   // threading still reached (in the old order, still topological), else the old order.
+  // (Where threading moved no edge, find knows whether anything would be sunk.)
   const nr = thread();
-  if (sinkRejects()) {
+  if ((nr > 0 || sinkable) && sinkRejects()) {
     for (let s = 0; s < n; s++) state[s] = 0;
     m = walk(e, false);
     if (m < 0) return -1;

@@ -48,14 +48,43 @@ export function possible(f: Fact, op: number, k: number, truth: boolean): boolea
   return truth ? count(f, k, FULL) > 0 : k > 0 && count(f, 0, k - 1) > 0;
 }
 
+/*
+ * Value lists are never changed once made: a list that would come out the same is shared, and a
+ * new one is made at its length (push onto an empty or a copied array grows it to 17 entries,
+ * memory the compile then has to walk through).
+ */
+
+/** `vals` with `v` added at the end (a new list). */
+function plus(vals: readonly number[], v: number): readonly number[] {
+  const n = vals.length;
+  if (n === 0) return [v];
+  if (n === 1) return [vals[0]!, v];
+  if (n === 2) return [vals[0]!, vals[1]!, v];
+  return vals.concat(v);
+}
+
+/** The values of `vals` within lo..hi (`vals` itself when all are). */
+function within(vals: readonly number[], lo: number, hi: number): readonly number[] {
+  let out = vals;
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i]!;
+    if (v >= lo && v <= hi) {
+      if (out !== vals) out = plus(out, v);
+    } else if (out === vals) out = vals.slice(0, i);
+  }
+  return out;
+}
+
 /** The fact after the test `op k` (jeq, jgt, jge) came out `truth`. */
 export function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   if (f.kind === IN) {
-    const vals: number[] = [];
     const fv = f.vals;
+    let vals = fv;
     for (let i = 0; i < fv.length; i++) {
       const v = fv[i]!;
-      if ((op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth) vals.push(v);
+      if ((op === 0x10 ? v === k : op === 0x20 ? v > k : v >= k) === truth) {
+        if (vals !== fv) vals = plus(vals, v);
+      } else if (vals === fv) vals = fv.slice(0, i);
     }
     return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
   }
@@ -63,24 +92,13 @@ export function apply(f: Fact, op: number, k: number, truth: boolean): Fact {
   let lo = f.lo, hi = f.hi;
   let vals = f.vals;
   if (op === 0x10) {
-    if (k >= lo && k <= hi && !vals.includes(k)) {
-      const more = vals.slice();
-      more.push(k);
-      vals = more;
-    }
+    if (k >= lo && k <= hi && !vals.includes(k)) vals = plus(vals, k);
   } else if (op === 0x20) {
     if (truth) lo = Math.max(lo, k + 1);
     else hi = Math.min(hi, k);
   } else if (truth) lo = Math.max(lo, k);
   else hi = Math.min(hi, k - 1);
-  if ((lo !== f.lo || hi !== f.hi) && vals.length) {
-    const kept: number[] = [];
-    for (let i = 0; i < vals.length; i++) {
-      const v = vals[i]!;
-      if (v >= lo && v <= hi) kept.push(v);
-    }
-    vals = kept;
-  }
+  if ((lo !== f.lo || hi !== f.hi) && vals.length) vals = within(vals, lo, hi);
   return { s: f.s, kind: RANGE, lo, hi, vals, next: undefined };
 }
 
@@ -94,9 +112,11 @@ export function unite(f: Fact, g: Fact, lo0: number, hi0: number): Fact | undefi
   if (f.kind === OPAQUE || g.kind === OPAQUE) return opaque(f.s);
   let u: Fact;
   if (f.kind === IN && g.kind === IN) {
-    const vals = f.vals.slice();
-    for (const v of g.vals) if (!vals.includes(v)) vals.push(v);
-    return { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
+    let vals = f.vals;
+    const gv = g.vals;
+    for (let i = 0; i < gv.length; i++) if (!vals.includes(gv[i]!)) vals = plus(vals, gv[i]!);
+    // (Nothing new: f itself, as callers copy what they keep.)
+    return vals === f.vals ? f : { s: f.s, kind: IN, lo: 0, hi: 0, vals, next: undefined };
   }
   if (f.kind === RANGE && g.kind === RANGE) {
     if (f.lo === g.lo && f.hi === g.hi) u = { s: f.s, kind: RANGE, lo: f.lo, hi: f.hi, vals: f.vals.filter((v) => g.vals.includes(v)), next: undefined };
