@@ -64,6 +64,12 @@ let reachTests = new Int32Array(cap);
  */
 let canAccept = new Uint8Array(cap);
 let sinkable = false;
+/**
+ * Threading's precheck, made by find on the graph as generated (reachLoads, reachTests): may an
+ * earlier test decide some test? The fact a `jeq` leaves on its true side decides every later
+ * test of its load; on its false side, only the same test (optimize-pre.ts decide).
+ */
+let mayDecide = false;
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -160,7 +166,7 @@ function flat(cfg: Cfg, program: boolean): Cfg | CbpfProgram | undefined {
   if (cfg.cyclic) return undefined;
   n = 0;
   nLoads = 0;
-  loadTwice = sinkable = false;
+  loadTwice = sinkable = mayDecide = false;
   ids.clear();
   try {
     const newStmts: (Stmt[] | undefined)[] = [];
@@ -270,42 +276,27 @@ function find(s: number, depth: number): void {
     jf[s] = b;
     canAccept[s] = canAccept[a]! | canAccept[b]!;
     if (canAccept[s] === 0) sinkable = true;
-  } else {
-    const accepts = terms[s]!.k >>> 0 !== 0;
-    canAccept[s] = accepts ? 1 : 0;
-    if (!accepts && stmtsOf[s]!.length !== 0) sinkable = true;
-  }
-  state[s] = 2;
-  post[np++] = s;
-}
-
-/**
- * Threading's precheck, on the graph as found (`post`: its postorder, successors first): may an
- * earlier test decide some test? The fact a `jeq` leaves on its true side decides every later
- * test of its load; on its false side, only the same test (optimize-pre.ts decide).
- */
-function mayDecide(): boolean {
-  for (let i = 0; i < np; i++) {
-    const s = post[i]!;
-    if (kind[s] !== BRANCH) {
-      reachLoads[s] = reachTests[s] = 0;
-      continue;
-    }
-    const a = jt[s]!, b = jf[s]!;
+    // Threading's precheck: may this test decide a later one? (Successors are done: their bits are set.)
     let loadsOn = reachLoads[a]! | reachLoads[b]!;
     let testsOn = reachTests[a]! | reachTests[b]!;
     const ks = key[s]!;
     if (ks >= 0) {
       const lb = 1 << (ks & 31);
       const tb = testBit(ks, terms[s]!.k);
-      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) return true;
+      if ((reachLoads[a]! & lb) !== 0 || (reachTests[b]! & tb) !== 0) mayDecide = true;
       loadsOn |= lb;
       testsOn |= tb;
     }
     reachLoads[s] = loadsOn;
     reachTests[s] = testsOn;
+  } else {
+    const accepts = terms[s]!.k >>> 0 !== 0;
+    canAccept[s] = accepts ? 1 : 0;
+    if (!accepts && stmtsOf[s]!.length !== 0) sinkable = true;
+    reachLoads[s] = reachTests[s] = 0;
   }
-  return false;
+  state[s] = 2;
+  post[np++] = s;
 }
 
 /** A test's bit for mayDecide: its load's index and its constant, hashed. */
@@ -386,7 +377,7 @@ function readsA(s: number): boolean {
 function thread(): number {
   // Only a test that an earlier one may decide can move an edge (a load tested twice, at least):
   // without one, there is nothing to walk for.
-  if (!loadTwice || !mayDecide()) return 0;
+  if (!loadTwice || !mayDecide) return 0;
   for (let s = 0; s < n; s++) {
     inHead[s] = inTail[s] = -1;
     readA[s] = 0;
