@@ -422,11 +422,15 @@ function thread(): number {
     }
     let ft = f, ff = f;
     if (k >= 0) {
+      // A fact is made only where a test it may decide is reached (find's bits, made on the
+      // graph as generated: an edge threading moves goes further down, where no more is
+      // reached): the true side's decides every test of the load, the false side's only the
+      // same test (optimize-pre.ts decide). One never made decides nothing downstream.
       const t = terms[s]!;
       const op = t.code & 0xf0;
       const c = t.k >>> 0;
-      ft = { key: k, op, k: c, truth: true, next: f };
-      ff = { key: k, op, k: c, truth: false, next: f };
+      if ((reachLoads[jt[s]!]! & (1 << (k & 31))) !== 0) ft = { key: k, op, k: c, truth: true, next: f };
+      if ((reachTests[jf[s]!]! & testBit(k, t.k)) !== 0) ff = { key: k, op, k: c, truth: false, next: f };
     }
     eFrom[ne] = s;
     eSide[ne] = 0;
