@@ -302,9 +302,12 @@ let inTail = new Int32Array(32);
 /**
  * The walk of fastPath over a flat graph whose statements are all of kinds it takes: true when
  * the graph qualified, with the statements left after dropping reloads in `newStmts` (by slot,
- * where any were dropped); nothing is changed.
+ * where any were dropped); nothing is changed. `reads`, where given: by slot, the packet bytes
+ * read by the block or any it reaches (a bit per byte, folded as `Syms.bits`; all bits for
+ * X-relative loads); a test then passes a fact on its value only along an edge from which those
+ * bytes are read again (a fact no block meets changes nothing).
  */
-export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boolean {
+export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?: Int32Array): boolean {
   const { order, m: n, at, kind, jt, jf } = fg;
   const stmtsOf = fg.stmts, terms = fg.terms;
   const syms = SYMS;
@@ -431,21 +434,29 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[]): boole
       }
     }
     if (kept !== undefined) newStmts[slot] = kept;
-    let ft: Fact | undefined, ff: Fact | undefined;
-    // (Facts are made on every tested value, also where no later block reads its bytes: such
-    // a fact is never met, and finding out which are cost more than making them.)
-    let known: Fact | undefined;
-    for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
-    if (op === 0x40) ft = ff = add(facts, opaque(a), known);
-    else {
-      if (known === undefined) {
-        ft = fresh(a, mx, op, k, true);
-        ft.next = facts;
-        ff = fresh(a, mx, op, k, false);
-        ff.next = facts;
+    let ft: Fact | undefined = facts, ff: Fact | undefined = facts;
+    const sb = syms.bits[a]!;
+    const onT = reads === undefined || (reads[jt[slot]!]! & sb) !== 0;
+    const onF = reads === undefined || (reads[jf[slot]!]! & sb) !== 0;
+    if (onT || onF) {
+      let known: Fact | undefined;
+      for (let f = facts; f !== undefined; f = f.next) if (f.s === a) known = f;
+      if (op === 0x40) {
+        const o = add(facts, opaque(a), known);
+        if (onT) ft = o;
+        if (onF) ff = o;
+      } else if (known === undefined) {
+        if (onT) {
+          ft = fresh(a, mx, op, k, true);
+          ft.next = facts;
+        }
+        if (onF) {
+          ff = fresh(a, mx, op, k, false);
+          ff.next = facts;
+        }
       } else {
-        ft = add(facts, apply(known, op, k, true), known);
-        ff = add(facts, apply(known, op, k, false), known);
+        if (onT) ft = add(facts, apply(known, op, k, true), known);
+        if (onF) ff = add(facts, apply(known, op, k, false), known);
       }
     }
     edgeFacts.push(ft, ff);

@@ -70,6 +70,12 @@ let sinkable = false;
  * test of its load; on its false side, only the same test (optimize-pre.ts decide).
  */
 let mayDecide = false;
+/**
+ * By slot, the packet bytes read by the block and what it reaches (a bit per byte, folded to 32
+ * as the fast path's symbols fold them; all bits where an X-relative load reads): the fast
+ * path's walk makes facts on a value only for the edges from which its bytes are read again.
+ */
+let reachBytes = new Int32Array(cap);
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
 let state = new Uint8Array(cap);
 let post = new Int32Array(cap);
@@ -118,6 +124,7 @@ function growSlots(): void {
   reachLoads = i32(reachLoads);
   reachTests = i32(reachTests);
   canAccept = u8(canAccept);
+  reachBytes = i32(reachBytes);
   denseId = i32(denseId);
   eFrom = i32(eFrom, 2);
   eSide = new Uint8Array(2 * c);
@@ -216,13 +223,20 @@ function slotOf(b: Block): number {
   state[s] = sunk[s] = 0;
   if (t.kind === 'jump') return -1;
   // (Only statements the fast path takes, no Linux ancillary load.)
+  let bytes = 0;
   for (let j = 0; j < stmts.length; j++) {
     const st = stmts[j]!;
     const c = st.code;
+    const k = st.k >>> 0;
     if (c === 0x20 || c === 0x28 || c === 0x30) {
-      if (st.k >>> 0 >= 0x80000000) return -1;
-    } else if (c !== 0x40 && c !== 0x48 && c !== 0x50 && c !== 0xb1 && c !== 0x54) return -1;
+      if (k >= 0x80000000) return -1;
+      const size = c === 0x20 ? 4 : c === 0x28 ? 2 : 1;
+      for (let i = 0; i < size; i++) bytes |= 1 << ((k + i) & 31);
+    } else if (c === 0xb1) bytes |= 1 << (k & 31);
+    else if (c === 0x40 || c === 0x48 || c === 0x50) bytes = -1;
+    else if (c !== 0x54) return -1;
   }
+  reachBytes[s] = bytes;
   key[s] = -1;
   if (t.kind === 'ret') {
     if (t.code !== 0x06) return -1;
@@ -289,6 +303,7 @@ function find(s: number, depth: number): void {
     }
     reachLoads[s] = loadsOn;
     reachTests[s] = testsOn;
+    reachBytes[s] |= reachBytes[a]! | reachBytes[b]!;
   } else {
     const accepts = terms[s]!.k >>> 0 !== 0;
     canAccept[s] = accepts ? 1 : 0;
@@ -638,6 +653,6 @@ function route(entry: Block, newStmts: (Stmt[] | undefined)[]): number {
     if (jt[s] === jf[s] && kind[s] === BRANCH) return -1;
   }
   const fg: FlatGraph = { order, m, at, kind, jt, jf, stmts: stmtsOf, terms };
-  if (!fastWalk(fg, newStmts)) return -1;
+  if (!fastWalk(fg, newStmts, reachBytes)) return -1;
   return mergeSlots(m, newStmts, e);
 }
