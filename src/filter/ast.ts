@@ -31,9 +31,11 @@ export interface Qual {
 export type IdValue =
   | { kind: 'name'; name: string }
   | { kind: 'num'; value: number }
-  | { kind: 'ipv4'; text: string }
-  | { kind: 'ipv4mask'; text: string; mask: string }
-  | { kind: 'ipv4len'; text: string; len: number }
+  // value: the address as the lexer read it (a dotted quad of plain decimal bytes), else -1 (a
+  // partial, octal or hex address, or a bad one: code generation reads the text with atoin).
+  | { kind: 'ipv4'; text: string; value: number }
+  | { kind: 'ipv4mask'; text: string; value: number; mask: string }
+  | { kind: 'ipv4len'; text: string; value: number; len: number }
   | { kind: 'ipv6'; text: string; len?: number }
   | { kind: 'mac'; text: string }
   | { kind: 'arcnet'; text: string };

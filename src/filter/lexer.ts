@@ -467,6 +467,11 @@ export function parseNumber(text: string, expression: string, pos: number): numb
 
 /** The digits plainNumeric scanned, read as a decimal number (fewer than 12 digits: exact). */
 let plainValue = 0;
+/**
+ * The dotted quad plainNumeric scanned as a 32-bit address, or -1 where a part is over 255 or has
+ * a leading 0 (octal): atoin then reads the text, for its reading and its errors.
+ */
+let plainQuad = -1;
 
 /**
  * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
@@ -474,19 +479,25 @@ let plainValue = 0;
  * continue a name or start an IPv6 group (`:`; a NUM may be followed by a lone colon, see below). Every other rule's longest match is then no
  * longer (a MAC needs 12 digits or six groups; `xxxx.xxxx.xxxx` is shorter than its quad) and
  * a name of the same length loses the tie. 0 for anything else (the general rules decide).
- * For a NUM, plainValue is then its digits read as decimal (in the same scan).
+ * For a NUM, plainValue is then its digits read as decimal, and for a HID plainQuad its address
+ * (in the same scan: codegen need not read the text again).
  */
 function plainNumeric(s: string, i: number, len: number): number {
   let j = i;
   let groups = 1;
   let run = 0;
+  /** The current group's digits as decimal (a NUM's whole value). */
   let value = 0;
+  /** The groups before the current one, 8 bits each; -1 once one is no plain byte. */
+  let quad = 0;
   for (; j < len; j++) {
     const c = s.charCodeAt(j);
     if (c >= 48 && c <= 57) {
       run++;
       value = value * 10 + (c - 48);
     } else if (c === 46 && run > 0) {
+      quad = quad < 0 || value > 255 || (run > 1 && s.charCodeAt(j - run) === 48) ? -1 : quad * 256 + value;
+      value = 0;
       groups++;
       run = 0;
     } else break;
@@ -501,9 +512,13 @@ function plainNumeric(s: string, i: number, len: number): number {
       if (groups !== 1 || s.charCodeAt(j + 1) === 58 || s.charCodeAt(j + 1 + hexRun(s, j + 1)) === 58) return 0;
     } else if (c < 128 && (CLASS[c]! & 8) !== 0) return 0;
   }
-  plainValue = value;
-  if (groups === 1) return j - i < 12 ? j : 0;
-  return groups === 4 ? -j : 0;
+  if (groups === 1) {
+    plainValue = value;
+    return j - i < 12 ? j : 0;
+  }
+  if (groups !== 4) return 0;
+  plainQuad = quad < 0 || value > 255 || (run > 1 && s.charCodeAt(j - run) === 48) ? -1 : quad * 256 + value;
+  return -j;
 }
 
 /** Which rule matched (in libpcap's rule order: on equal length the earlier rule wins). */
@@ -532,7 +547,8 @@ function pairKind(c: number, d: number): Tok | undefined {
 }
 
 /**
- * The token `scan` found: its kind, start and end, its value (NUM) and its text. The text of a
+ * The token `scan` found: its kind, start and end, its value (NUM; for a HID its address where
+ * it is a dotted quad of plain decimal bytes, else -1: see plainQuad) and its text. The text of a
  * NUM token scanned from digits or a named constant is not cut out (`text` is ''; the caller
  * slices [start, end) when it needs it): the parser needs the value only.
  */
@@ -618,7 +634,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
         return;
       }
       if (e < 0) {
-        setScanned(r, Tok.HID, pos, -e, 0, s.slice(pos, -e));
+        setScanned(r, Tok.HID, pos, -e, plainQuad, s.slice(pos, -e));
         return;
       }
     }
@@ -704,7 +720,7 @@ export function scan(expression: string, from: number, r: Scanned): void {
         setScanned(r, Tok.EID, pos, end, 0, text);
         return;
       case HID:
-        setScanned(r, Tok.HID, pos, end, 0, text);
+        setScanned(r, Tok.HID, pos, end, -1, text);
         return;
       case HID6:
         setScanned(r, Tok.HID6, pos, end, 0, text);

@@ -583,16 +583,17 @@ class Parser implements Scanned {
       }
       case Tok.HID: {
         const text = this.text;
+        const value = this.num;
         this.next();
-        let id: IdValue = { kind: 'ipv4', text };
+        let id: IdValue;
         const after = this.cur();
         if (after === Tok.SLASH) {
           this.next();
-          id = { kind: 'ipv4len', text, len: this.expectNum() };
+          id = { kind: 'ipv4len', text, value, len: this.expectNum() };
         } else if (after === Tok.NETMASK) {
           this.next();
-          id = { kind: 'ipv4mask', text, mask: this.expectText(Tok.HID) };
-        }
+          id = { kind: 'ipv4mask', text, value, mask: this.expectText(Tok.HID) };
+        } else id = { kind: 'ipv4', text, value };
         this.q = q;
         return { type: 'id', qual: q, id, pos };
       }

@@ -94,6 +94,16 @@ describe('parser', () => {
     }
   });
 
+  it('hands code generation the value of a plain dotted quad; the text decides for any other', () => {
+    const id = (s: string): unknown => (parseFilter(s).expr as Extract<Node, { type: 'id' }>).id;
+    expect(id('host 10.1.2.3')).toEqual({ kind: 'ipv4', text: '10.1.2.3', value: 0x0a010203 });
+    expect(id('net 192.168.0.0/16')).toEqual({ kind: 'ipv4len', text: '192.168.0.0', value: 0xc0a80000, len: 16 });
+    // Octal parts, parts over 255 and partial addresses: -1, atoin reads the text (or refuses it).
+    for (const a of ['010.1.2.3', '1.2.3.256', '10.1']) expect(id(`net ${a}`), a).toMatchObject({ value: -1 });
+    expect(compile('host 010.1.2.3')).toEqual(compile('host 8.1.2.3'));
+    expect(() => compile('host 1.2.3.256')).toThrow("invalid IPv4 address '1.2.3.256'");
+  });
+
   it('reports a syntax error at its column with a caret line', () => {
     try {
       compile('tcp port 80 and (udp or');

@@ -291,9 +291,9 @@ function v4Valid(g: Gen, q: Qual, id: IdValue): void {
 }
 
 function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
-  // A plain address is parsed once, here (checked first, as before the qualifiers).
-  const a4 = id.kind === 'ipv4' ? atoin(id.text) : undefined;
-  if (id.kind === 'ipv4' && !a4) g.error(`invalid IPv4 address '${id.text}'`);
+  // An address the lexer did not read is parsed once, here (checked first, as before the qualifiers).
+  const a4 = id.kind === 'ipv4' && id.value < 0 ? atoin(id.text) : undefined;
+  if (id.kind === 'ipv4' && id.value < 0 && !a4) g.error(`invalid IPv4 address '${id.text}'`);
   if ((id.kind === 'ipv4len' || id.kind === 'ipv4mask') && q.addr !== 'net') g.error(`'host' is not a valid qualifier for '${idText(id)}'`);
   if (q.proto === 'link') {
     if (id.kind === 'ipv4' || id.kind === 'num') g.error(`illegal link-layer address '${idText(id)}'`);
@@ -311,13 +311,20 @@ function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
       }
     }
   } else if (id.kind === 'ipv4') {
-    const a = a4!;
-    v = a.bits === 32 ? a.value : (a.value << (32 - a.bits)) >>> 0;
-    mask = a.bits === 32 ? 0xffffffff : (0xffffffff << (32 - a.bits)) >>> 0;
+    if (a4 === undefined) {
+      v = id.value;
+      mask = 0xffffffff;
+    } else {
+      v = a4.bits === 32 ? a4.value : (a4.value << (32 - a4.bits)) >>> 0;
+      mask = a4.bits === 32 ? 0xffffffff : (0xffffffff << (32 - a4.bits)) >>> 0;
+    }
   } else if (id.kind === 'ipv4len' || id.kind === 'ipv4mask') {
-    const a = atoin(id.text);
-    if (!a) g.error(`invalid IPv4 address '${id.text}'`);
-    v = a.bits === 32 ? a.value : (a.value << (32 - a.bits)) >>> 0;
+    if (id.value >= 0) v = id.value;
+    else {
+      const a = atoin(id.text);
+      if (!a) g.error(`invalid IPv4 address '${id.text}'`);
+      v = a.bits === 32 ? a.value : (a.value << (32 - a.bits)) >>> 0;
+    }
     if (id.kind === 'ipv4mask') {
       const m = atoin(id.mask);
       if (!m) g.error(`invalid IPv4 address '${id.mask}'`);
