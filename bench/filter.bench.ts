@@ -202,7 +202,7 @@ export async function run(): Promise<void> {
       r.pairO.push(o.pairRatio);
       r.pairU.push(u.pairRatio);
       console.log(
-        `| \`${e}\` | ${o.bpfkitCpu.toFixed(0)} | ${o.libpcapCpu.toFixed(0)} | ${(o.bpfkitCpu / o.libpcapCpu).toFixed(2)} | ${o.pairRatio.toFixed(2)} | ` +
+        `| \`${e.replaceAll('|', '\\|')}\` | ${o.bpfkitCpu.toFixed(0)} | ${o.libpcapCpu.toFixed(0)} | ${(o.bpfkitCpu / o.libpcapCpu).toFixed(2)} | ${o.pairRatio.toFixed(2)} | ` +
           `${u.bpfkitCpu.toFixed(0)} | ${u.libpcapCpu.toFixed(0)} | ${(u.bpfkitCpu / u.libpcapCpu).toFixed(2)} | ${u.pairRatio.toFixed(2)} | ` +
           `${o.insns[0]} / ${o.insns[1]} |`,
       );
