@@ -13,7 +13,7 @@
 import type { CbpfProgram } from '../cbpf/insn.js';
 import { UsageError } from '../errors.js';
 import type { FilterAst } from './ast.js';
-import type { Block, Cfg } from './cfg.js';
+import type { Cfg } from './cfg.js';
 import * as indexModule from './codegen/index.js';
 import { FilterSemanticError } from './errors.js';
 import * as linearizeModule from './linearize.js';
@@ -26,7 +26,7 @@ import * as parserModule from './parser.js';
 // Module-level copies of the imports: V8 folds a module's own constants into optimised code,
 // not imported (live) bindings (see src/filter/README.md, "Compile speed").
 const { generate } = indexModule;
-const { linearize } = linearizeModule;
+const { layout, linearize } = linearizeModule;
 const { DLT, resolveLinkType } = linktypesModule;
 const { atoin } = addrModule;
 const { fileResolver } = resolverModule;
@@ -109,25 +109,13 @@ function optimized(cfg: Cfg, expression: string): Cfg {
 }
 
 /**
- * Give every block reachable from `entry` statement objects (and arrays) of its own. Code
+ * Give every block reachable from the entry statement objects (and arrays) of its own. Code
  * generation shares some with every compile (the load arrays, scratch-slot and constant
  * statements of codegen/context.ts and encap.ts): the graphs compileDetailed hands out may be
  * edited by the caller.
  */
-function ownStatements(entry: Block): void {
-  const seen = new Set<Block>([entry]);
-  const todo = [entry];
-  for (let b = todo.pop(); b !== undefined; b = todo.pop()) {
-    b.stmts = b.stmts.map((x) => ({ code: x.code, k: x.k }));
-    const t = b.term;
-    const next = t.kind === 'branch' ? [t.jt, t.jf] : t.kind === 'jump' ? [t.target] : [];
-    for (const n of next) {
-      if (!seen.has(n)) {
-        seen.add(n);
-        todo.push(n);
-      }
-    }
-  }
+function ownStatements(cfg: Cfg): void {
+  for (const b of layout(cfg)) b.stmts = b.stmts.map((x) => ({ code: x.code, k: x.k }));
 }
 
 /**
@@ -146,8 +134,8 @@ export function compileDetailed(expression: string, options: CompileOptions = {}
   const opt = doOpt ? optimized(cfg, expression) : cfg;
   const program = linearize(opt);
   const plain: Cfg = cfg.cyclic ? { entry: cfg.entry, cyclic: true } : { entry: cfg.entry };
-  ownStatements(cfg.entry);
-  if (opt !== cfg) ownStatements(opt.entry);
+  ownStatements(cfg);
+  if (opt !== cfg) ownStatements(opt);
   return { ast, cfg: plain, optimized: opt === cfg ? plain : opt, program };
 }
 

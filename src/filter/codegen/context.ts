@@ -402,7 +402,8 @@ export class Gen {
 
   /**
    * X = IPv4 header length (+ variable part of the link-layer payload offset), then `then` when
-   * given: the array is made at its final length (pushing onto it would reallocate it).
+   * given. The common case, a constant offset, makes its array at its final length (pushing onto
+   * a one-element literal would reallocate it).
    */
   loadxIpHdrLen(then?: Stmt): Stmt[] {
     const off = this.offLinkpl;
@@ -410,12 +411,10 @@ export class Gen {
       const msh = st(BPF_LDX | BPF_MSH | BPF_B, off.constant + this.offNl);
       return then ? [msh, then] : [msh];
     }
-    if (off.reg === -1) off.reg = this.allocReg();
-    const x = LDX_MEM[off.reg]!;
-    const ld = st(BPF_LD | BPF_IND | BPF_B, off.constant + this.offNl);
-    const and = st(BPF_ALU | BPF_AND | BPF_K, 0xf);
-    const lsh = st(BPF_ALU | BPF_LSH | BPF_K, 2);
-    return then ? [x, ld, and, lsh, ADD_X, TAX, then] : [x, ld, and, lsh, ADD_X, TAX];
+    const s: Stmt[] = [];
+    this.pushLoadxIpHdrLen(s);
+    if (then) s.push(then);
+    return s;
   }
   /** loadxIpHdrLen's statements pushed onto `s`. */
   pushLoadxIpHdrLen(s: Stmt[]): void {
