@@ -474,6 +474,14 @@ let plainValue = 0;
 let plainQuad = -1;
 
 /**
+ * A dotted quad's groups so far (`quad`, 8 bits each; -1 once one is no plain byte) with the group
+ * of `run` digits, value `value`, that ends before s[end] appended: -1 where it is over 255 or has
+ * a leading 0 (octal).
+ */
+const withGroup = (quad: number, value: number, run: number, s: string, end: number): number =>
+  quad < 0 || value > 255 || (run > 1 && s.charCodeAt(end - run) === 48) ? -1 : quad * 256 + value;
+
+/**
  * The two commonest numeric tokens in one scan: fewer than 12 decimal digits (NUM: its end), or
  * a dotted quad of decimal numbers (HID: minus its end), either followed by nothing that could
  * continue a name or start an IPv6 group (`:`; a NUM may be followed by a lone colon, see below). Every other rule's longest match is then no
@@ -496,7 +504,7 @@ function plainNumeric(s: string, i: number, len: number): number {
       run++;
       value = value * 10 + (c - 48);
     } else if (c === 46 && run > 0) {
-      quad = quad < 0 || value > 255 || (run > 1 && s.charCodeAt(j - run) === 48) ? -1 : quad * 256 + value;
+      quad = withGroup(quad, value, run, s, j);
       value = 0;
       groups++;
       run = 0;
@@ -517,7 +525,7 @@ function plainNumeric(s: string, i: number, len: number): number {
     return j - i < 12 ? j : 0;
   }
   if (groups !== 4) return 0;
-  plainQuad = quad < 0 || value > 255 || (run > 1 && s.charCodeAt(j - run) === 48) ? -1 : quad * 256 + value;
+  plainQuad = withGroup(quad, value, run, s, j);
   return -j;
 }
 

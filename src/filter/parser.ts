@@ -81,15 +81,15 @@ const DIR_DEFAULT = 0, DIR_SRC = 1, DIR_DST = 2, DIR_SRC_OR_DST = 3, DIR_SRC_AND
 
 /** Address qualifiers by index (ADDR_*), as Quals spell them. */
 const ADDRS: readonly AddrQual[] = ['default', 'host', 'net', 'port', 'portrange', 'proto', 'protochain', 'gateway'];
-const ADDR_DEFAULT = 0, ADDR_HOST = 1, ADDR_PROTO = 5;
+const ADDR_DEFAULT = 0, ADDR_HOST = 1, ADDR_NET = 2, ADDR_PORT = 3, ADDR_PORTRANGE = 4, ADDR_PROTO = 5;
 
 /** Address qualifiers host, net, port, portrange: their ADDRS index, or -1. */
 function aqual(k: Tok): number {
   switch (k) {
     case Tok.HOST: return ADDR_HOST;
-    case Tok.NET: return ADDR_HOST + 1;
-    case Tok.PORT: return ADDR_HOST + 2;
-    case Tok.PORTRANGE: return ADDR_HOST + 3;
+    case Tok.NET: return ADDR_NET;
+    case Tok.PORT: return ADDR_PORT;
+    case Tok.PORTRANGE: return ADDR_PORTRANGE;
     default: return -1;
   }
 }
