@@ -34,6 +34,17 @@ import * as slots from './optimize-slots.js';
 // Module-level copy: cheaper than a cross-module binding in the walk's loop.
 const { linkEdge } = slots;
 
+/**
+ * The bytes [k, k + size) of a space (0: the packet; other spaces are shifted) as a bit per byte,
+ * folded to 32 bits: values that share no bit share no byte (Syms.bits, and the flat route's
+ * bytes read per block, which the fast path's walk compares with them).
+ */
+export function byteBits(space: number, k: number, size: number): number {
+  let bits = 0;
+  for (let i = 0; i < size; i++) bits |= 1 << ((space + k + i) & 31);
+  return bits;
+}
+
 /** Symbol kinds. */
 const ABS = 0, MSH = 1, IND = 2, AND = 3;
 
@@ -141,10 +152,7 @@ class Syms {
       this.lo[n] = k;
       this.hi[n] = k + size;
       this.max[n] = kind === MSH ? 60 : size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
-      let bits = 0;
-      const sp = kind === IND ? (base + 1) * 13 : 0;
-      for (let i = 0; i < size; i++) bits |= 1 << ((sp + k + i) & 31);
-      this.bits[n] = bits;
+      this.bits[n] = byteBits(kind === IND ? (base + 1) * 13 : 0, k, size);
     }
     return n;
   }

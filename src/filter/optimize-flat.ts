@@ -19,7 +19,7 @@ import type { CbpfInsn, CbpfProgram } from '../cbpf/insn.js';
 import type { Block, Cfg, Stmt, Terminator } from './cfg.js';
 import * as cfgModule from './cfg.js';
 import * as linearizeModule from './linearize.js';
-import { BRANCH, RET, fastWalk } from './optimize-fast.js';
+import * as fast from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
 import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
@@ -31,6 +31,7 @@ const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
 const { linearize } = linearizeModule;
 const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
+const { BRANCH, RET, byteBits, fastWalk } = fast;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
 const SUNK: CodeK = { code: 0x06, k: 0 };
@@ -71,8 +72,8 @@ let sinkable = false;
  */
 let mayDecide = false;
 /**
- * By slot, the packet bytes read by the block and what it reaches (a bit per byte, folded to 32
- * as the fast path's symbols fold them; all bits where an X-relative load reads): the fast
+ * By slot, the packet bytes read by the block and what it reaches (byteBits, as the fast path's
+ * symbols fold them; all bits where an X-relative load reads): the fast
  * path's walk makes facts on a value only for the edges from which its bytes are read again.
  */
 let reachBytes = new Int32Array(cap);
@@ -230,9 +231,8 @@ function slotOf(b: Block): number {
     const k = st.k >>> 0;
     if (c === 0x20 || c === 0x28 || c === 0x30) {
       if (k >= 0x80000000) return -1;
-      const size = c === 0x20 ? 4 : c === 0x28 ? 2 : 1;
-      for (let i = 0; i < size; i++) bytes |= 1 << ((k + i) & 31);
-    } else if (c === 0xb1) bytes |= 1 << (k & 31);
+      bytes |= byteBits(0, k, c === 0x20 ? 4 : c === 0x28 ? 2 : 1);
+    } else if (c === 0xb1) bytes |= byteBits(0, k, 1);
     else if (c === 0x40 || c === 0x48 || c === 0x50) bytes = -1;
     else if (c !== 0x54) return -1;
   }
