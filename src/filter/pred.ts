@@ -144,12 +144,22 @@ export class GraphBuilder {
   cyclic = false;
   /** Statements plus one per block, over every block made: a bound on the program's length. */
   size = 0;
+  /** Every block made, in the order made (a block's id is its index). */
+  readonly order: Block[] = [];
+  /**
+   * Whether everything lowered so far was a tree of tests under `and`, `or`, `not` and `pre`
+   * (no constant, no `prologue` or `graph`, no `pre` turned into a jump block). For such a graph
+   * lowered from two exits made first, `order` is the layout (see linearize.ts, linearizeTree).
+   */
+  tree = true;
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
     // k: as a test's block has (see TestBlock); walk/tail: linearize()'s scratch, made here so
     // that every block has them (one shape).
-    return { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
+    const b: Block = { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
+    this.order.push(b);
+    return b;
   }
   ret(k: number): Block {
     return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });
@@ -178,6 +188,7 @@ export class GraphBuilder {
           const br = p.term;
           if (p.id !== -1) return this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
           p.id = this.nextId++;
+          this.order.push(p);
           this.size += p.stmts.length + 1;
           br.jt = t;
           br.jf = f;
@@ -199,21 +210,28 @@ export class GraphBuilder {
           continue;
         }
         case 'const':
+          // One of the exits may end up unreachable.
+          this.tree = false;
           return p.v ? t : f;
         case 'pre': {
           const before = this.nextId;
           const h = this.lower(p.a, t, f);
           // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
-          if (h.id < before) return this.jump(copyStmts(p.stmts), h);
+          if (h.id < before) {
+            this.tree = false;
+            return this.jump(copyStmts(p.stmts), h);
+          }
           h.stmts = p.stmts.concat(h.stmts);
           this.size += p.stmts.length;
           return h;
         }
         case 'prologue': {
+          this.tree = false;
           const h = this.lower(p.a, t, f);
           return p.build(this, h);
         }
         case 'graph':
+          this.tree = false;
           return p.build(this, t, f);
       }
     }

@@ -211,8 +211,9 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   const g = new Gen(opts);
   const root = finish(g, genNode(g, ast.expr));
   const entry = gb.lower(root, accept, reject);
-  // The size bound lets linearisation fill a program array made at its length.
-  const cfg: SizedCfg = g.cyclic ? { entry, cyclic: true, size: gb.size } : { entry, size: gb.size };
+  // The size bound lets linearisation fill a program array made at its length; a tree's blocks
+  // in the order made are its layout (exits first: accept and reject were made first).
+  const cfg: SizedCfg = g.cyclic ? { entry, cyclic: true, size: gb.size } : gb.tree ? { entry, size: gb.size, order: gb.order } : { entry, size: gb.size };
   return cfg;
 }
 
