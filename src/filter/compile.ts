@@ -91,6 +91,7 @@ function generateFor(ast: FilterAst, expression: string, options: CompileOptions
     resolver: options.resolver ?? (defaultResolver ??= fileResolver()),
     expression,
     fold: doOpt,
+    program: !doOpt,
   });
 }
 

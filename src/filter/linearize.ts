@@ -188,11 +188,10 @@ class Walk {
 export interface SizedCfg extends Cfg {
   size?: number;
   /**
-   * Set when code generation lowered a tree of tests (GraphBuilder `tree`): every block, in the
-   * order made — the two exits (returns) first, then each test's block, the entry last. See
-   * linearizeTree.
+   * The graph's program, laid out by code generation while lowering (pred.ts GraphBuilder
+   * startProgram): linearize() hands it out, once, instead of walking the graph.
    */
-  order?: readonly Block[];
+  program?: CbpfInsn[];
 }
 
 /**
@@ -314,53 +313,6 @@ function linearizeSized(entry: Block, size: number): CbpfProgram | undefined {
 }
 
 /**
- * A tree of tests lowered by continuation (pred.ts `lower`: `and`, `or`, `not`, tests; no
- * constants, no sub-graphs) from two exits made first: the depth-first walk (false edge first)
- * would finish the blocks in the order they were made, after the two exits. Each block's targets
- * are made before it; and every block reaches both exits, so the exits finish first — the one at
- * the end of the entry's chain of false edges first — and a subtree lowered into a continuation
- * finishes, whole, before any block of what was lowered after it (which all reach its entry).
- * So the program is `order` emitted back to front, with no walk: the same program as
- * linearizeSized's (a test in test/filter compares the two on every accept case).
- */
-function linearizeTree(order: readonly Block[], entry: Block, size: number): CbpfProgram | undefined {
-  const last = order.length - 1;
-  if (last < 2 || order[last] !== entry) return undefined;
-  // The exit at the end of the entry's false edges finishes first: it is the last instruction.
-  let end = entry;
-  for (let t = end.term; t.kind === 'branch'; t = end.term) end = t.jf;
-  const other = end === order[0] ? order[1]! : order[0]!;
-  const et = end.term;
-  const ot = other.term;
-  if (et.kind !== 'ret' || ot.kind !== 'ret' || (end !== order[0] && end !== order[1])) return undefined;
-  const out = new Array<CbpfInsn>(size);
-  const top = size - 1;
-  out[top] = { code: et.code, jt: 0, jf: 0, k: et.k >>> 0 };
-  end.tail = 1;
-  out[top - 1] = { code: ot.code, jt: 0, jf: 0, k: ot.k >>> 0 };
-  other.tail = 2;
-  let n = 2;
-  for (let i = 2; i <= last; i++) {
-    const blk = order[i]!;
-    const t = blk.term;
-    const stmts = blk.stmts;
-    if (t.kind !== 'branch' || n + stmts.length + 1 > size) return undefined;
-    const jt = n - t.jt.tail!;
-    const jf = n - t.jf.tail!;
-    if (jt > 255 || jf > 255) return undefined;
-    out[top - n] = { code: t.code, jt, jf, k: t.k >>> 0 };
-    n++;
-    for (let j = stmts.length - 1; j >= 0; j--) {
-      const s = stmts[j]!;
-      out[top - n] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
-      n++;
-    }
-    blk.tail = n;
-  }
-  return n === size ? out : undefined;
-}
-
-/**
  * The common case (see Walk): graphs whose block ids are unique (code generation's and the
  * optimiser's), not too deep, without loops, whose branches all reach their targets within 255
  * instructions. Returns undefined for anything else (the general path handles it); the program is
@@ -370,8 +322,10 @@ function linearizeFast(cfg: Cfg): CbpfProgram | undefined {
   const entry = cfg.entry;
   const size = (cfg as SizedCfg).size;
   if (size !== undefined) {
-    const order = (cfg as SizedCfg).order;
-    return (order !== undefined ? linearizeTree(order, entry, size) : undefined) ?? linearizeSized(entry, size);
+    const program = (cfg as SizedCfg).program;
+    if (program === undefined) return linearizeSized(entry, size);
+    (cfg as SizedCfg).program = undefined;
+    return program;
   }
   const w = new Walk(entry.id + 1);
   w.seenById[entry.id] = entry;

@@ -9,6 +9,7 @@
  * same test, so that out-of-bounds loads (which make classic BPF return 0)
  * happen on the same paths.
  */
+import type { CbpfInsn } from '../cbpf/insn.js';
 import type { Block, Stmt } from './cfg.js';
 
 export type Pred =
@@ -61,6 +62,14 @@ keepTagged(
  */
 export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
   return stmts.slice();
+}
+
+/** Statements onto a program laid out back to front (GraphBuilder.startProgram): last first. */
+function pushStmts(rev: CbpfInsn[], stmts: readonly Stmt[]): void {
+  for (let j = stmts.length - 1; j >= 0; j--) {
+    const s = stmts[j]!;
+    rev.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+  }
 }
 
 export const TRUE: Pred = { k: 'const', v: true };
@@ -144,22 +153,17 @@ export class GraphBuilder {
   cyclic = false;
   /** Statements plus one per block, over every block made: a bound on the program's length. */
   size = 0;
-  /** Every block made, in the order made (a block's id is its index). */
-  readonly order: Block[] = [];
   /**
-   * Whether everything lowered so far was a tree of tests under `and`, `or`, `not` and `pre`
-   * (no constant, no `prologue` or `graph`, no `pre` turned into a jump block). For such a graph
-   * lowered from two exits made first, `order` is the layout (see linearize.ts, linearizeTree).
+   * The program laid out while lowering (startProgram), last instruction first; undefined when
+   * not asked for, or once what is lowered is no longer a tree of tests (see program()).
    */
-  tree = true;
+  private rev: CbpfInsn[] | undefined = undefined;
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
     // k: as a test's block has (see TestBlock); walk/tail: linearize()'s scratch, made here so
     // that every block has them (one shape).
-    const b: Block = { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
-    this.order.push(b);
-    return b;
+    return { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
   }
   ret(k: number): Block {
     return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });
@@ -175,6 +179,72 @@ export class GraphBuilder {
   }
 
   /**
+   * Lay the program out while lowering from the exits t and f (made first): see program(). A tree
+   * of tests lowered by continuation (and, or, not, pre, tests) makes every block after its
+   * targets, and every block reaches both exits; so the depth-first walk that lays a graph out
+   * (linearize.ts: false edge first, reverse postorder) would finish the blocks in the order
+   * they are made, after the two exits — the one at the end of the entry's chain of false edges
+   * first — and a subtree lowered into a continuation finishes, whole, before any block of what
+   * is lowered after it (which all reach its entry). Each block's instructions can then go onto
+   * the program, back to front, as the block is made: its targets' distances from the program's
+   * end (`tail`) are known. Until the entry is known, f is taken to be the last instruction.
+   */
+  startProgram(t: Block, f: Block): void {
+    const ft = f.term;
+    const tt = t.term;
+    if (ft.kind !== 'ret' || tt.kind !== 'ret') return;
+    this.rev = [
+      { code: ft.code, jt: 0, jf: 0, k: ft.k >>> 0 },
+      { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 },
+    ];
+    f.tail = 1;
+    t.tail = 2;
+  }
+
+  /** A branch block's instructions onto the program, back to front (see startProgram). */
+  private emit(rev: CbpfInsn[], b: Block, code: number, k: number, t: Block, f: Block): void {
+    const n = rev.length;
+    const jt = n - t.tail!;
+    const jf = n - f.tail!;
+    // Too far for the 8-bit offsets: linearize() routes it through a `ja`.
+    if (jt > 255 || jf > 255) {
+      this.rev = undefined;
+      return;
+    }
+    rev.push({ code, jt, jf, k: k >>> 0 });
+    pushStmts(rev, b.stmts);
+    b.tail = rev.length;
+  }
+
+  /**
+   * The program laid out while lowering into `entry` from startProgram's exits t and f, or
+   * undefined where lowering made more than a tree of tests (linearize() lays such graphs out).
+   * It is the program linearize() gives for the graph (a test compares the two on every accept case).
+   */
+  program(entry: Block, t: Block, f: Block): CbpfInsn[] | undefined {
+    const rev = this.rev;
+    if (rev === undefined || entry.id !== this.nextId - 1 || entry.tail !== rev.length) return undefined;
+    this.rev = undefined;
+    let end = entry;
+    for (let x = end.term; x.kind === 'branch'; x = end.term) end = x.jf;
+    if (end === t) {
+      // t finishes first, not f: the two exits trade places, and the branches to them their offsets.
+      const last = rev[0]!;
+      rev[0] = rev[1]!;
+      rev[1] = last;
+      for (let m = 2; m < rev.length; m++) {
+        const ins = rev[m]!;
+        if ((ins.code & 0x07) !== 0x05) continue;
+        const at = m - ins.jt;
+        if (at <= 2) ins.jt = m - (3 - at);
+        const af = m - ins.jf;
+        if (af <= 2) ins.jf = m - (3 - af);
+      }
+    } else if (end !== f) return undefined;
+    return rev.reverse();
+  }
+
+  /**
    * The entry of code that goes to t when p holds and to f otherwise. A loop down the left
    * operands (`and`, `or` and `not` continue into their left side with new targets, after
    * lowering the right side, which the left side's code reaches): one call per right operand
@@ -186,12 +256,16 @@ export class GraphBuilder {
       switch (p.k) {
         case 'test': {
           const br = p.term;
-          if (p.id !== -1) return this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
+          if (p.id !== -1) {
+            const b = this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
+            if (this.rev !== undefined) this.emit(this.rev, b, br.code, br.k, t, f);
+            return b;
+          }
           p.id = this.nextId++;
-          this.order.push(p);
           this.size += p.stmts.length + 1;
           br.jt = t;
           br.jf = f;
+          if (this.rev !== undefined) this.emit(this.rev, p, br.code, br.k, t, f);
           return p;
         }
         case 'and':
@@ -211,27 +285,33 @@ export class GraphBuilder {
         }
         case 'const':
           // One of the exits may end up unreachable.
-          this.tree = false;
+          this.rev = undefined;
           return p.v ? t : f;
         case 'pre': {
           const before = this.nextId;
           const h = this.lower(p.a, t, f);
           // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
           if (h.id < before) {
-            this.tree = false;
+            this.rev = undefined;
             return this.jump(copyStmts(p.stmts), h);
           }
           h.stmts = p.stmts.concat(h.stmts);
           this.size += p.stmts.length;
+          // h was laid out last: its new first statements go right before it.
+          const rev = this.rev;
+          if (rev !== undefined) {
+            pushStmts(rev, p.stmts);
+            h.tail = rev.length;
+          }
           return h;
         }
         case 'prologue': {
-          this.tree = false;
+          this.rev = undefined;
           const h = this.lower(p.a, t, f);
           return p.build(this, h);
         }
         case 'graph':
-          this.tree = false;
+          this.rev = undefined;
           return p.build(this, t, f);
       }
     }

@@ -68,10 +68,10 @@ describe('linearize', () => {
     expect(far).toBe(4);
   });
 
-  it("lays out a lowered tree in the order its blocks were made: the walk's program, on every accept case", () => {
-    // Code generation's graphs of tests under and/or/not carry `order` (pred.ts GraphBuilder
-    // `tree`), and linearize() emits them from it without walking (linearizeTree). The same graph
-    // without `order` (the sized walk) and without `size` either (the walk by block id) must give
+  it("lays a lowered tree of tests out while lowering: the walk's program, on every accept case", () => {
+    // Where code generation's graph is a tree of tests under and/or/not, lowering lays its program
+    // out as it goes (pred.ts GraphBuilder startProgram) and linearize() hands that out. The same
+    // graph without it (the sized walk) and without `size` either (the walk by block id) must give
     // the same program.
     let trees = 0;
     let graphs = 0;
@@ -80,7 +80,8 @@ describe('linearize', () => {
         if (c.expr === '_enumerate_bpf_image') continue;
         const opts: GenOptions = {
           linkType: resolveLinkType(c.dlt), snaplen: c.snaplen ?? 262144, netmask: c.netmask === null ? undefined : atoin(c.netmask)!.value,
-          linuxExt: c.linux_ext, offline: c.generate_offline_filter ?? (false as const), resolver: fixtureResolver, expression: c.expr, fold: c.optimize,
+          linuxExt: c.linux_ext, offline: c.generate_offline_filter ?? (false as const), resolver: fixtureResolver, expression: c.expr,
+          fold: c.optimize, program: true,
         };
         let cfg: SizedCfg;
         try {
@@ -89,18 +90,19 @@ describe('linearize', () => {
           continue; // refused (the accept tests check which and why)
         }
         graphs++;
-        if (cfg.order === undefined) continue;
+        if (cfg.program === undefined) continue;
         trees++;
         const label = `${c.name} [${c.dlt}] ${c.expr}`;
         const prog = linearize(cfg);
+        expect(cfg.program, 'handed out once').toBeUndefined();
         const sized: SizedCfg = { entry: cfg.entry, size: cfg.size };
         expect(linearize(sized), label).toEqual(prog);
         expect(linearize({ entry: cfg.entry }), label).toEqual(prog);
       }
     }
     // Most graphs are such trees (not: 802.11 header prologues, protochain, Geneve, VXLAN, vlan with
-    // Linux extensions, constants such as `ip and not ip`-style folds).
-    console.log(`linearize: ${trees} of ${graphs} generated graphs are trees`);
+    // Linux extensions, folded constants, branches past 255 instructions).
+    console.log(`linearize: ${trees} of ${graphs} generated graphs are trees laid out while lowering`);
     expect(graphs).toBeGreaterThan(4000);
     expect(trees / graphs).toBeGreaterThan(0.85);
   });

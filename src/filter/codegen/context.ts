@@ -48,6 +48,11 @@ export interface GenOptions {
   expression: string;
   /** Fold constant arithmetic (what libpcap's optimiser would do), only when optimising. */
   fold?: boolean;
+  /**
+   * Lay the program out while lowering, where the graph is a tree of tests (GraphBuilder
+   * startProgram): for a compile that linearises the graph as generated (no optimiser).
+   */
+  program?: boolean;
 }
 
 /** A statement (k as a uint32). */

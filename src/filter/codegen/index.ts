@@ -210,10 +210,16 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   if (!ast.expr) return { entry: accept };
   const g = new Gen(opts);
   const root = finish(g, genNode(g, ast.expr));
+  if (opts.program === true) gb.startProgram(accept, reject);
   const entry = gb.lower(root, accept, reject);
-  // The size bound lets linearisation fill a program array made at its length; a tree's blocks
-  // in the order made are its layout (exits first: accept and reject were made first).
-  const cfg: SizedCfg = g.cyclic ? { entry, cyclic: true, size: gb.size } : gb.tree ? { entry, size: gb.size, order: gb.order } : { entry, size: gb.size };
+  // The size bound lets linearisation fill a program array made at its length; a tree of tests
+  // comes with its program, laid out while lowering.
+  const program = opts.program === true ? gb.program(entry, accept, reject) : undefined;
+  const cfg: SizedCfg = g.cyclic
+    ? { entry, cyclic: true, size: gb.size }
+    : program !== undefined
+      ? { entry, size: gb.size, program }
+      : { entry, size: gb.size };
   return cfg;
 }
 
