@@ -65,11 +65,12 @@ export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
 }
 
 /** Statements onto a program laid out back to front (GraphBuilder.startProgram): last first. */
-function pushStmts(rev: CbpfInsn[], stmts: readonly Stmt[]): void {
+function pushStmts(rev: CbpfInsn[], at: number, stmts: readonly Stmt[]): number {
   for (let j = stmts.length - 1; j >= 0; j--) {
     const s = stmts[j]!;
-    rev.push({ code: s.code, jt: 0, jf: 0, k: s.k >>> 0 });
+    rev[at++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
   }
+  return at;
 }
 
 export const TRUE: Pred = { k: 'const', v: true };
@@ -95,7 +96,16 @@ export function not(a: Pred): Pred {
   if (a.k === 'const') return { k: 'const', v: !a.v };
   return { k: 'not', a };
 }
+/**
+ * Instructions of the tests made so far (statements plus the branch), wrapping at 32 bits: the
+ * difference over a code generation is the size of its program where each test is lowered once
+ * (GraphBuilder startProgram's hint).
+ */
+let testInsns = 0;
+export const testInsnsMade = (): number => testInsns;
+
 export function test(stmts: Stmt[], code: number, kv: number): Pred {
+  testInsns = (testInsns + stmts.length + 1) | 0;
   return { k: 'test', id: -1, stmts, term: { kind: 'branch', code, k: kv >>> 0, jt: UNSET, jf: UNSET }, walk: 0, tail: 0 };
 }
 export function pre(stmts: Stmt[], a: Pred): Pred {
@@ -158,6 +168,8 @@ export class GraphBuilder {
    * not asked for, or once what is lowered is no longer a tree of tests (see program()).
    */
   private rev: CbpfInsn[] | undefined = undefined;
+  /** Instructions in `rev` (made at the expected length: its length may be more). */
+  private n = 0;
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
@@ -189,21 +201,24 @@ export class GraphBuilder {
    * the program, back to front, as the block is made: its targets' distances from the program's
    * end (`tail`) are known. Until the entry is known, f is taken to be the last instruction.
    */
-  startProgram(t: Block, f: Block): void {
+  startProgram(t: Block, f: Block, expected: number): void {
     const ft = f.term;
     const tt = t.term;
     if (ft.kind !== 'ret' || tt.kind !== 'ret') return;
-    this.rev = [
-      { code: ft.code, jt: 0, jf: 0, k: ft.k >>> 0 },
-      { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 },
-    ];
+    // At the expected length (no growing as it fills); a longer program grows it, a shorter one
+    // trims it (program()).
+    const rev = new Array<CbpfInsn>(Math.max(2, expected));
+    rev[0] = { code: ft.code, jt: 0, jf: 0, k: ft.k >>> 0 };
+    rev[1] = { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 };
+    this.rev = rev;
+    this.n = 2;
     f.tail = 1;
     t.tail = 2;
   }
 
   /** A branch block's instructions onto the program, back to front (see startProgram). */
   private emit(rev: CbpfInsn[], b: Block, code: number, k: number, t: Block, f: Block): void {
-    const n = rev.length;
+    const n = this.n;
     const jt = n - t.tail!;
     const jf = n - f.tail!;
     // Too far for the 8-bit offsets: linearize() routes it through a `ja`.
@@ -211,9 +226,10 @@ export class GraphBuilder {
       this.rev = undefined;
       return;
     }
-    rev.push({ code, jt, jf, k: k >>> 0 });
-    pushStmts(rev, b.stmts);
-    b.tail = rev.length;
+    rev[n] = { code, jt, jf, k: k >>> 0 };
+    const end = pushStmts(rev, n + 1, b.stmts);
+    this.n = end;
+    b.tail = end;
   }
 
   /**
@@ -223,8 +239,10 @@ export class GraphBuilder {
    */
   program(entry: Block, t: Block, f: Block): CbpfInsn[] | undefined {
     const rev = this.rev;
-    if (rev === undefined || entry.id !== this.nextId - 1 || entry.tail !== rev.length) return undefined;
+    const n = this.n;
+    if (rev === undefined || entry.id !== this.nextId - 1 || entry.tail !== n) return undefined;
     this.rev = undefined;
+    if (rev.length !== n) rev.length = n;
     let end = entry;
     for (let x = end.term; x.kind === 'branch'; x = end.term) end = x.jf;
     if (end === t) {
@@ -232,7 +250,7 @@ export class GraphBuilder {
       const last = rev[0]!;
       rev[0] = rev[1]!;
       rev[1] = last;
-      for (let m = 2; m < rev.length; m++) {
+      for (let m = 2; m < n; m++) {
         const ins = rev[m]!;
         if ((ins.code & 0x07) !== 0x05) continue;
         const at = m - ins.jt;
@@ -300,8 +318,9 @@ export class GraphBuilder {
           // h was laid out last: its new first statements go right before it.
           const rev = this.rev;
           if (rev !== undefined) {
-            pushStmts(rev, p.stmts);
-            h.tail = rev.length;
+            const end = pushStmts(rev, this.n, p.stmts);
+            this.n = end;
+            h.tail = end;
           }
           return h;
         }

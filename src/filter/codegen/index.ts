@@ -28,7 +28,7 @@ const {
   BPF_LDX, BPF_LSH, BPF_OR, BPF_W, BPF_X,
 } = insnModule;
 const { DLT } = linktypesModule;
-const { and, constValue, copyStmts, not, or, test } = predModule;
+const { and, constValue, copyStmts, not, or, test, testInsnsMade } = predModule;
 const { genLength, genRelation } = arithModule;
 const { LD_MEM, ST_MEM, TAX, TXA, st } = contextModule;
 const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
@@ -209,8 +209,10 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   const reject = gb.ret(0);
   if (!ast.expr) return { entry: accept };
   const g = new Gen(opts);
+  const made = testInsnsMade();
   const root = finish(g, genNode(g, ast.expr));
-  if (opts.program === true) gb.startProgram(accept, reject);
+  // (Each test lowered once, no `pre`: the program's length.)
+  if (opts.program === true) gb.startProgram(accept, reject, ((testInsnsMade() - made) | 0) + 2);
   const entry = gb.lower(root, accept, reject);
   // The size bound lets linearisation fill a program array made at its length; a tree of tests
   // comes with its program, laid out while lowering.
