@@ -64,11 +64,14 @@ export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
   return stmts.slice();
 }
 
-/** Statements onto a program laid out back to front (GraphBuilder.startProgram): last first. */
-function pushStmts(rev: CbpfInsn[], at: number, stmts: readonly Stmt[]): number {
+/**
+ * A block's statements into a program filled back to front (GraphBuilder startProgram): `at`
+ * instructions are already behind them, the last at out[top]. Returns the count after them.
+ */
+function putStmts(out: CbpfInsn[], top: number, at: number, stmts: readonly Stmt[]): number {
   for (let j = stmts.length - 1; j >= 0; j--) {
     const s = stmts[j]!;
-    rev[at++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
+    out[top - at++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
   }
   return at;
 }
@@ -97,9 +100,9 @@ export function not(a: Pred): Pred {
   return { k: 'not', a };
 }
 /**
- * Instructions of the tests made so far (statements plus the branch), wrapping at 32 bits: the
- * difference over a code generation is the size of its program where each test is lowered once
- * (GraphBuilder startProgram's hint).
+ * Instructions of the tests made so far (statements plus the branch) and of `pre` statements,
+ * wrapping at 32 bits: the difference over a code generation is the size of its program where
+ * each is lowered once (GraphBuilder startProgram's hint).
  */
 let testInsns = 0;
 export const testInsnsMade = (): number => testInsns;
@@ -109,7 +112,9 @@ export function test(stmts: Stmt[], code: number, kv: number): Pred {
   return { k: 'test', id: -1, stmts, term: { kind: 'branch', code, k: kv >>> 0, jt: UNSET, jf: UNSET }, walk: 0, tail: 0 };
 }
 export function pre(stmts: Stmt[], a: Pred): Pred {
-  return stmts.length ? { k: 'pre', stmts, a } : a;
+  if (stmts.length === 0) return a;
+  testInsns = (testInsns + stmts.length) | 0;
+  return { k: 'pre', stmts, a };
 }
 
 /** And a list left to right (empty list: true). */
@@ -164,11 +169,12 @@ export class GraphBuilder {
   /** Statements plus one per block, over every block made: a bound on the program's length. */
   size = 0;
   /**
-   * The program laid out while lowering (startProgram), last instruction first; undefined when
-   * not asked for, or once what is lowered is no longer a tree of tests (see program()).
+   * The program laid out while lowering (startProgram), filled from its end; undefined when not
+   * asked for, or once what is lowered is no longer a tree of tests or outgrows the array (see
+   * program()).
    */
-  private rev: CbpfInsn[] | undefined = undefined;
-  /** Instructions in `rev` (made at the expected length: its length may be more). */
+  private out: CbpfInsn[] | undefined = undefined;
+  /** Instructions placed at the end of `out` so far. */
   private n = 0;
 
   block(stmts: Stmt[], term: Block['term']): Block {
@@ -204,30 +210,31 @@ export class GraphBuilder {
   startProgram(t: Block, f: Block, expected: number): void {
     const ft = f.term;
     const tt = t.term;
-    if (ft.kind !== 'ret' || tt.kind !== 'ret') return;
-    // At the expected length (no growing as it fills); a longer program grows it, a shorter one
-    // trims it (program()).
-    const rev = new Array<CbpfInsn>(Math.max(2, expected));
-    rev[0] = { code: ft.code, jt: 0, jf: 0, k: ft.k >>> 0 };
-    rev[1] = { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 };
-    this.rev = rev;
+    if (ft.kind !== 'ret' || tt.kind !== 'ret' || expected < 2) return;
+    // At the expected length, filled from its end: a program that turns out longer (a test
+    // lowered twice) is laid out by linearize() instead, a shorter one is cut (program()).
+    const out = new Array<CbpfInsn>(expected);
+    out[expected - 1] = { code: ft.code, jt: 0, jf: 0, k: ft.k >>> 0 };
+    out[expected - 2] = { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 };
+    this.out = out;
     this.n = 2;
     f.tail = 1;
     t.tail = 2;
   }
 
-  /** A branch block's instructions onto the program, back to front (see startProgram). */
-  private emit(rev: CbpfInsn[], b: Block, code: number, k: number, t: Block, f: Block): void {
+  /** A branch block's instructions into the program, in front of what is there (see startProgram). */
+  private emit(out: CbpfInsn[], b: Block, code: number, k: number, t: Block, f: Block): void {
     const n = this.n;
     const jt = n - t.tail!;
     const jf = n - f.tail!;
-    // Too far for the 8-bit offsets: linearize() routes it through a `ja`.
-    if (jt > 255 || jf > 255) {
-      this.rev = undefined;
+    // Too far for the 8-bit offsets (linearize() routes it through a `ja`), or more than expected.
+    if (jt > 255 || jf > 255 || n + 1 + b.stmts.length > out.length) {
+      this.out = undefined;
       return;
     }
-    rev[n] = { code, jt, jf, k: k >>> 0 };
-    const end = pushStmts(rev, n + 1, b.stmts);
+    const top = out.length - 1;
+    out[top - n] = { code, jt, jf, k: k >>> 0 };
+    const end = putStmts(out, top, n + 1, b.stmts);
     this.n = end;
     b.tail = end;
   }
@@ -238,20 +245,20 @@ export class GraphBuilder {
    * It is the program linearize() gives for the graph (a test compares the two on every accept case).
    */
   program(entry: Block, t: Block, f: Block): CbpfInsn[] | undefined {
-    const rev = this.rev;
+    const out = this.out;
     const n = this.n;
-    if (rev === undefined || entry.id !== this.nextId - 1 || entry.tail !== n) return undefined;
-    this.rev = undefined;
-    if (rev.length !== n) rev.length = n;
+    if (out === undefined || entry.id !== this.nextId - 1 || entry.tail !== n) return undefined;
+    this.out = undefined;
+    const top = out.length - 1;
     let end = entry;
     for (let x = end.term; x.kind === 'branch'; x = end.term) end = x.jf;
     if (end === t) {
       // t finishes first, not f: the two exits trade places, and the branches to them their offsets.
-      const last = rev[0]!;
-      rev[0] = rev[1]!;
-      rev[1] = last;
+      const last = out[top]!;
+      out[top] = out[top - 1]!;
+      out[top - 1] = last;
       for (let m = 2; m < n; m++) {
-        const ins = rev[m]!;
+        const ins = out[top - m]!;
         if ((ins.code & 0x07) !== 0x05) continue;
         const at = m - ins.jt;
         if (at <= 2) ins.jt = m - (3 - at);
@@ -259,7 +266,8 @@ export class GraphBuilder {
         if (af <= 2) ins.jf = m - (3 - af);
       }
     } else if (end !== f) return undefined;
-    return rev.reverse();
+    // (A test made but not lowered leaves room at the front.)
+    return n === out.length ? out : out.slice(out.length - n);
   }
 
   /**
@@ -276,14 +284,14 @@ export class GraphBuilder {
           const br = p.term;
           if (p.id !== -1) {
             const b = this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
-            if (this.rev !== undefined) this.emit(this.rev, b, br.code, br.k, t, f);
+            if (this.out !== undefined) this.emit(this.out, b, br.code, br.k, t, f);
             return b;
           }
           p.id = this.nextId++;
           this.size += p.stmts.length + 1;
           br.jt = t;
           br.jf = f;
-          if (this.rev !== undefined) this.emit(this.rev, p, br.code, br.k, t, f);
+          if (this.out !== undefined) this.emit(this.out, p, br.code, br.k, t, f);
           return p;
         }
         case 'and':
@@ -303,34 +311,37 @@ export class GraphBuilder {
         }
         case 'const':
           // One of the exits may end up unreachable.
-          this.rev = undefined;
+          this.out = undefined;
           return p.v ? t : f;
         case 'pre': {
           const before = this.nextId;
           const h = this.lower(p.a, t, f);
           // New arrays: a `pre` may be lowered more than once (no flag on it, unlike a test; rare).
           if (h.id < before) {
-            this.rev = undefined;
+            this.out = undefined;
             return this.jump(copyStmts(p.stmts), h);
           }
           h.stmts = p.stmts.concat(h.stmts);
           this.size += p.stmts.length;
           // h was laid out last: its new first statements go right before it.
-          const rev = this.rev;
-          if (rev !== undefined) {
-            const end = pushStmts(rev, this.n, p.stmts);
-            this.n = end;
-            h.tail = end;
+          const out = this.out;
+          if (out !== undefined) {
+            if (this.n + p.stmts.length > out.length) this.out = undefined;
+            else {
+              const end = putStmts(out, out.length - 1, this.n, p.stmts);
+              this.n = end;
+              h.tail = end;
+            }
           }
           return h;
         }
         case 'prologue': {
-          this.rev = undefined;
+          this.out = undefined;
           const h = this.lower(p.a, t, f);
           return p.build(this, h);
         }
         case 'graph':
-          this.rev = undefined;
+          this.out = undefined;
           return p.build(this, t, f);
       }
     }

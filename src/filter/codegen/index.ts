@@ -28,7 +28,7 @@ const {
   BPF_LDX, BPF_LSH, BPF_OR, BPF_W, BPF_X,
 } = insnModule;
 const { DLT } = linktypesModule;
-const { and, constValue, copyStmts, not, or, test, testInsnsMade } = predModule;
+const { and, constValue, copyStmts, not, or, pre, test, testInsnsMade } = predModule;
 const { genLength, genRelation } = arithModule;
 const { LD_MEM, ST_MEM, TAX, TXA, st } = contextModule;
 const { genGeneve, genMpls, genPppoed, genPppoes, genVlan, genVxlan } = encapModule;
@@ -192,11 +192,11 @@ function finish(g: Gen, root: Pred): Pred {
       },
     };
   } else if (prefix) {
-    body = { k: 'pre', stmts: prefix, a: root };
+    body = pre(prefix, root);
   } else if (g.isVlanVloffset) {
     if (g.offLinkpl.reg === -1) g.offLinkpl.reg = g.allocReg();
     if (g.offLinktype.reg === -1) g.offLinktype.reg = g.allocReg();
-    body = { k: 'pre', stmts: [st(BPF_LD | BPF_W | BPF_IMM, 0), ST_MEM[g.offLinkpl.reg]!, ST_MEM[g.offLinktype.reg]!], a: root };
+    body = pre([st(BPF_LD | BPF_W | BPF_IMM, 0), ST_MEM[g.offLinkpl.reg]!, ST_MEM[g.offLinktype.reg]!], root);
   }
   if (lt === DLT.PPI) body = and(test([st(BPF_LD | BPF_W | BPF_ABS, 4)], BPF_JMP | BPF_JEQ | BPF_K, 0x69000000), body);
   return body;
@@ -211,7 +211,7 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   const g = new Gen(opts);
   const made = testInsnsMade();
   const root = finish(g, genNode(g, ast.expr));
-  // (Each test lowered once, no `pre`: the program's length.)
+  // (Each test and `pre` lowered once: the program's length.)
   if (opts.program === true) gb.startProgram(accept, reject, ((testInsnsMade() - made) | 0) + 2);
   const entry = gb.lower(root, accept, reject);
   // The size bound lets linearisation fill a program array made at its length; a tree of tests
