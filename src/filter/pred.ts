@@ -28,8 +28,12 @@ export type Pred =
   | { k: 'pre'; stmts: Stmt[]; a: Pred }
   /** Run `prologue` (a sub-graph that continues into its argument) before `a`. */
   | { k: 'prologue'; build: (g: GraphBuilder, cont: Block) => Block; a: Pred }
-  /** A test that needs its own small graph (jumps inside a test, loops). */
-  | { k: 'graph'; build: (g: GraphBuilder, t: Block, f: Block) => Block };
+  /**
+   * A test that needs its own small graph (jumps inside a test, loops). With `insns` (see
+   * orderedGraph): the build makes its blocks in the order linearize()'s walk finishes them, and
+   * they take that many instructions, so lowering may lay them out as it makes them.
+   */
+  | { k: 'graph'; build: (g: GraphBuilder, t: Block, f: Block) => Block; insns?: number };
 
 /** A test: a block of code generation's that lowering has not placed yet while its id is -1. */
 export type TestBlock = Block & { k: 'test'; term: Branch };
@@ -111,6 +115,17 @@ export function test(stmts: Stmt[], code: number, kv: number): Pred {
   testInsns = (testInsns + stmts.length + 1) | 0;
   return { k: 'test', id: -1, stmts, term: { kind: 'branch', code, k: kv >>> 0, jt: UNSET, jf: UNSET }, walk: 0, tail: 0 };
 }
+/**
+ * A 'graph' test whose build makes its blocks in the order linearize()'s walk finishes them (each
+ * after its targets, the false side's before the true side's) and whose blocks take `insns`
+ * instructions, counting no `ja` for a jump to the block made right before it: lowering lays it
+ * out as it makes it (GraphBuilder startProgram; a test compares the programs with the walk's).
+ */
+export function orderedGraph(build: (g: GraphBuilder, t: Block, f: Block) => Block, insns: number): Pred {
+  testInsns = (testInsns + insns) | 0;
+  return { k: 'graph', build, insns };
+}
+
 export function pre(stmts: Stmt[], a: Pred): Pred {
   if (stmts.length === 0) return a;
   testInsns = (testInsns + stmts.length) | 0;
@@ -176,6 +191,10 @@ export class GraphBuilder {
   private out: CbpfInsn[] | undefined = undefined;
   /** Instructions placed at the end of `out` so far. */
   private n = 0;
+  /** The block laid out last (in front of the others): a jump to it needs no `ja`. */
+  private last: Block | undefined = undefined;
+  /** Whether a jump block falls through into the exit laid out second (see program()). */
+  private jumpToExit = false;
 
   block(stmts: Stmt[], term: Block['term']): Block {
     this.size += stmts.length + 1;
@@ -183,14 +202,21 @@ export class GraphBuilder {
     // that every block has them (one shape).
     return { k: 'block', id: this.nextId++, stmts, term, walk: 0, tail: 0 };
   }
+  // (Blocks made by a sub-graph's build, while lowering lays the program out, are laid out as they
+  // are made: see orderedGraph and startProgram. A return there ends that.)
   ret(k: number): Block {
+    this.out = undefined;
     return this.block([], { kind: 'ret', code: 0x06, k: k >>> 0 });
   }
   branch(stmts: Stmt[], code: number, k: number, jt: Block, jf: Block): Block {
-    return this.block(stmts, { kind: 'branch', code, k: k >>> 0, jt, jf });
+    const b = this.block(stmts, { kind: 'branch', code, k: k >>> 0, jt, jf });
+    if (this.out !== undefined) this.emit(this.out, b, code, k, jt, jf);
+    return b;
   }
   jump(stmts: Stmt[], target: Block): Block {
-    return this.block(stmts, { kind: 'jump', target });
+    const b = this.block(stmts, { kind: 'jump', target });
+    if (this.out !== undefined) this.emitJump(this.out, b, target);
+    return b;
   }
   get count(): number {
     return this.nextId;
@@ -218,6 +244,7 @@ export class GraphBuilder {
     out[expected - 2] = { code: tt.code, jt: 0, jf: 0, k: tt.k >>> 0 };
     this.out = out;
     this.n = 2;
+    this.last = t;
     f.tail = 1;
     t.tail = 2;
   }
@@ -237,6 +264,24 @@ export class GraphBuilder {
     const end = putStmts(out, top, n + 1, b.stmts);
     this.n = end;
     b.tail = end;
+    this.last = b;
+  }
+
+  /**
+   * A jump block's statements into the program, where its target was laid out last (no `ja`:
+   * orderedGraph's builds are made so); any other jump leaves the graph to linearize().
+   */
+  private emitJump(out: CbpfInsn[], b: Block, to: Block): void {
+    const n = this.n;
+    if (this.last !== to || n + b.stmts.length > out.length) {
+      this.out = undefined;
+      return;
+    }
+    if (to.tail === 2) this.jumpToExit = true;
+    const end = putStmts(out, out.length - 1, n, b.stmts);
+    this.n = end;
+    b.tail = end;
+    this.last = b;
   }
 
   /**
@@ -253,7 +298,9 @@ export class GraphBuilder {
     let end = entry;
     for (let x = end.term; x.kind === 'branch'; x = end.term) end = x.jf;
     if (end === t) {
-      // t finishes first, not f: the two exits trade places, and the branches to them their offsets.
+      // t finishes first, not f: the two exits trade places, and the branches to them their offsets
+      // (a block that fell through into t would now fall into f: linearize() lays that out).
+      if (this.jumpToExit) return undefined;
       const last = out[top]!;
       out[top] = out[top - 1]!;
       out[top - 1] = last;
@@ -341,7 +388,7 @@ export class GraphBuilder {
           return p.build(this, h);
         }
         case 'graph':
-          this.out = undefined;
+          if (p.insns === undefined) this.out = undefined;
           return p.build(this, t, f);
       }
     }
