@@ -17,6 +17,7 @@ import type { Cfg } from './cfg.js';
 import * as indexModule from './codegen/index.js';
 import { FilterSemanticError } from './errors.js';
 import * as linearizeModule from './linearize.js';
+import type { SizedCfg } from './linearize.js';
 import * as linktypesModule from './linktypes.js';
 import * as addrModule from './names/addr.js';
 import * as resolverModule from './names/resolver.js';
@@ -150,7 +151,11 @@ export function compile(expression: string, options: CompileOptions = {}): CbpfP
   checkSnaplen(snaplen, expression);
   const doOpt = options.optimize ?? true;
   const cfg = generateFor(parseFilter(expression), expression, options, linkType, snaplen, doOpt);
-  if (!doOpt) return linearize(cfg);
+  if (!doOpt) {
+    // (The program laid out while lowering, where code generation made one: see SizedCfg.)
+    const laid = (cfg as SizedCfg).program;
+    return laid !== undefined ? laid : linearize(cfg);
+  }
   // (Where the optimiser gives the program itself, its graph would have been linearised to it.)
   const out = optimizeForProgram(cfg);
   if (!Array.isArray(out)) return linearize(checked(out as Cfg, expression));

@@ -217,11 +217,8 @@ export function generate(ast: FilterAst, opts: GenOptions): Cfg {
   // The size bound lets linearisation fill a program array made at its length; a tree of tests
   // comes with its program, laid out while lowering.
   const program = opts.program === true ? gb.program(entry, accept, reject) : undefined;
-  const cfg: SizedCfg = g.cyclic
-    ? { entry, cyclic: true, size: gb.size }
-    : program !== undefined
-      ? { entry, size: gb.size, program }
-      : { entry, size: gb.size };
+  // (One shape for every graph made here.)
+  const cfg: SizedCfg = { entry, cyclic: g.cyclic, size: gb.size, program };
   return cfg;
 }
 
