@@ -60,7 +60,8 @@ export interface Block {
   /**
    * Set only on code generation's blocks (GraphBuilder makes them 0): scratch for linearize()'s
    * walk of such a graph. `tail` (instructions from the block's start to the program's end, -1
-   * while the block is on the walk's path) holds for the walk whose number is in `walk`.
+   * while the block is on the walk's path) holds for the walk whose number is in `walk`; while
+   * lowering lays out the program (pred.ts GraphBuilder startProgram), for that program.
    */
   walk?: number;
   tail?: number;
