@@ -73,9 +73,11 @@ export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
  * instructions are already behind them, the last at out[top]. Returns the count after them.
  */
 function putStmts(out: CbpfInsn[], top: number, at: number, stmts: readonly Stmt[]): number {
+  // (Code generation's statements and tests hold k as a uint32 already (st(), test()): stored as
+  // it is, a k of 2^31 or more reuses its heap number instead of making one per instruction.)
   for (let j = stmts.length - 1; j >= 0; j--) {
     const s = stmts[j]!;
-    out[top - at++] = { code: s.code, jt: 0, jf: 0, k: s.k >>> 0 };
+    out[top - at++] = { code: s.code, jt: 0, jf: 0, k: s.k };
   }
   return at;
 }
@@ -260,7 +262,7 @@ export class GraphBuilder {
       return;
     }
     const top = out.length - 1;
-    out[top - n] = { code, jt, jf, k: k >>> 0 };
+    out[top - n] = { code, jt, jf, k };
     const end = putStmts(out, top, n + 1, b.stmts);
     this.n = end;
     b.tail = end;
