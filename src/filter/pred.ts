@@ -212,7 +212,7 @@ export class GraphBuilder {
   }
   branch(stmts: Stmt[], code: number, k: number, jt: Block, jf: Block): Block {
     const b = this.block(stmts, { kind: 'branch', code, k: k >>> 0, jt, jf });
-    if (this.out !== undefined) this.emit(this.out, b, code, k, jt, jf);
+    if (this.out !== undefined) this.emit(this.out, b, code, k >>> 0, jt, jf);
     return b;
   }
   jump(stmts: Stmt[], target: Block): Block {
@@ -251,7 +251,10 @@ export class GraphBuilder {
     t.tail = 2;
   }
 
-  /** A branch block's instructions into the program, in front of what is there (see startProgram). */
+  /**
+   * A branch block's instructions into the program, in front of what is there (see
+   * startProgram); `k` as a uint32.
+   */
   private emit(out: CbpfInsn[], b: Block, code: number, k: number, t: Block, f: Block): void {
     const n = this.n;
     const jt = n - t.tail!;
