@@ -15,6 +15,7 @@ import { atoin } from '../../src/filter/names/addr.js';
 import { parseFilter } from '../../src/filter/parser.js';
 import { GraphBuilder } from '../../src/filter/pred.js';
 import { type AcceptCase, corpusPackets, fixtureResolver, loadJsonl } from './support/cases.js';
+import { generator } from './support/generate.js';
 
 describe('linearize', () => {
   it('routes branches farther than 255 instructions through ja', () => {
@@ -110,6 +111,29 @@ describe('linearize', () => {
     console.log(`linearize: ${trees} of ${graphs} generated graphs are trees laid out while lowering`);
     expect(graphs).toBeGreaterThan(4000);
     expect(trees / graphs).toBeGreaterThan(0.85);
+  });
+
+  it('gives the walk\'s program for generated expressions, with and without Geneve, on several link types', () => {
+    // compile() without the optimiser takes the program lowering laid out; compileDetailed's graph
+    // comes without it (and without `size`), so linearize() walks it by block id.
+    const next = generator(20261127, { ips: ['10.0.0.1', '192.168.1.1', '172.16.5.4'], ports: [22, 53, 80, 443, 8080], macs: ['00:11:22:33:44:55'] });
+    let n = 0;
+    for (let i = 0; i < 400; i++) {
+      const e = next();
+      for (const expr of [e, `geneve and (${e})`, `not (${e}) or geneve`]) {
+        for (const linkType of ['EN10MB', 'LINUX_SLL', 'RAW']) {
+          let prog;
+          try {
+            prog = compile(expr, { linkType, optimize: false });
+          } catch {
+            continue; // refused (the fuzz test checks how)
+          }
+          expect(prog, `${linkType} ${expr}`).toEqual(linearize(compileDetailed(expr, { linkType, optimize: false }).cfg));
+          n++;
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(1500);
   });
 
   it('lays out graphs too deep for the recursive walk (the general path takes them)', () => {
