@@ -68,20 +68,6 @@ export function copyStmts(stmts: readonly Stmt[]): Stmt[] {
   return stmts.slice();
 }
 
-/**
- * A block's statements into a program filled back to front (GraphBuilder startProgram): `at`
- * instructions are already behind them, the last at out[top]. Returns the count after them.
- */
-function putStmts(out: CbpfInsn[], top: number, at: number, stmts: readonly Stmt[]): number {
-  // (Code generation's statements and tests hold k as a uint32 already (st(), test()): stored as
-  // it is, a k of 2^31 or more reuses its heap number instead of making one per instruction.)
-  for (let j = stmts.length - 1; j >= 0; j--) {
-    const s = stmts[j]!;
-    out[top - at++] = { code: s.code, jt: 0, jf: 0, k: s.k };
-  }
-  return at;
-}
-
 export const TRUE: Pred = { k: 'const', v: true };
 export const FALSE: Pred = { k: 'const', v: false };
 
@@ -259,17 +245,13 @@ export class GraphBuilder {
     const n = this.n;
     const jt = n - t.tail!;
     const jf = n - f.tail!;
-    // Too far for the 8-bit offsets (linearize() routes it through a `ja`), or more than expected.
-    if (jt > 255 || jf > 255 || n + 1 + b.stmts.length > out.length) {
+    // Too far for the 8-bit offsets: linearize() routes it through a `ja`.
+    if (jt > 255 || jf > 255 || n + 1 > out.length) {
       this.out = undefined;
       return;
     }
-    const top = out.length - 1;
-    out[top - n] = { code, jt, jf, k };
-    const end = putStmts(out, top, n + 1, b.stmts);
-    this.n = end;
-    b.tail = end;
-    this.last = b;
+    out[out.length - 1 - n] = { code, jt, jf, k };
+    this.lay(out, b, n + 1, b.stmts);
   }
 
   /**
@@ -277,15 +259,33 @@ export class GraphBuilder {
    * orderedGraph's builds are made so); any other jump leaves the graph to linearize().
    */
   private emitJump(out: CbpfInsn[], b: Block, to: Block): void {
-    const n = this.n;
-    if (this.last !== to || n + b.stmts.length > out.length) {
+    if (this.last !== to) {
       this.out = undefined;
       return;
     }
     if (to.tail === 2) this.jumpToExit = true;
-    const end = putStmts(out, out.length - 1, n, b.stmts);
-    this.n = end;
-    b.tail = end;
+    this.lay(out, b, this.n, b.stmts);
+  }
+
+  /**
+   * `stmts` into the program in front of its last `at` instructions, as the start of b, which is
+   * then the block laid out last; where they would not fit (more than expected), no program.
+   */
+  private lay(out: CbpfInsn[], b: Block, at: number, stmts: readonly Stmt[]): void {
+    if (at + stmts.length > out.length) {
+      this.out = undefined;
+      return;
+    }
+    // (Code generation's statements hold k as a uint32 already (st()): stored as it is, a k of
+    // 2^31 or more reuses its heap number instead of making one per instruction.)
+    const top = out.length - 1;
+    let n = at;
+    for (let j = stmts.length - 1; j >= 0; j--) {
+      const x = stmts[j]!;
+      out[top - n++] = { code: x.code, jt: 0, jf: 0, k: x.k };
+    }
+    this.n = n;
+    b.tail = n;
     this.last = b;
   }
 
@@ -334,11 +334,8 @@ export class GraphBuilder {
       switch (p.k) {
         case 'test': {
           const br = p.term;
-          if (p.id !== -1) {
-            const b = this.block(copyStmts(p.stmts), { kind: 'branch', code: br.code, k: br.k, jt: t, jf: f });
-            if (this.out !== undefined) this.emit(this.out, b, br.code, br.k, t, f);
-            return b;
-          }
+          // (branch() lays the copy out.)
+          if (p.id !== -1) return this.branch(copyStmts(p.stmts), br.code, br.k, t, f);
           p.id = this.nextId++;
           this.size += p.stmts.length + 1;
           br.jt = t;
@@ -376,15 +373,7 @@ export class GraphBuilder {
           h.stmts = p.stmts.concat(h.stmts);
           this.size += p.stmts.length;
           // h was laid out last: its new first statements go right before it.
-          const out = this.out;
-          if (out !== undefined) {
-            if (this.n + p.stmts.length > out.length) this.out = undefined;
-            else {
-              const end = putStmts(out, out.length - 1, this.n, p.stmts);
-              this.n = end;
-              h.tail = end;
-            }
-          }
+          if (this.out !== undefined) this.lay(this.out, h, this.n, p.stmts);
           return h;
         }
         case 'prologue': {
