@@ -148,13 +148,8 @@ class Parser implements Scanned {
    * inherits): set by every parse that completes one, instead of a result object per parse.
    */
   private q: Qual = QERR;
-  private expression = '';
 
-  /** Start on an expression: every field is set here (a Parser could serve more than one parse). */
-  reset(expression: string): void {
-    this.expression = expression;
-    this.hasAhead = false;
-    this.q = QERR;
+  constructor(private readonly expression: string) {
     scan(expression, 0, this);
     this.furthest = this.start;
   }
@@ -744,8 +739,7 @@ class Parser implements Scanned {
  * whole compiles (scripts/filter-ab.mjs, both orders), though faster in a loop of parses alone.
  */
 export function parseFilter(expression: string): FilterAst {
-  const p = new Parser();
-  p.reset(expression);
+  const p = new Parser(expression);
   try {
     return { expression, expr: p.parseProgram() };
   } catch (e) {
