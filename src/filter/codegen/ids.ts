@@ -290,10 +290,14 @@ function v4Valid(g: Gen, q: Qual, id: IdValue): void {
   }
 }
 
+/** A partial address (atoin's `bits` of it) moved to the top of the 32 bits: `10.1` is 10.1.0.0. */
+const leftAligned = (a: { value: number; bits: number }): number => (a.bits === 32 ? a.value : (a.value << (32 - a.bits)) >>> 0);
+
 function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
   // An address the lexer did not read is parsed once, here (checked first, as before the qualifiers).
-  const a4 = id.kind === 'ipv4' && id.value < 0 ? atoin(id.text) : undefined;
-  if (id.kind === 'ipv4' && id.value < 0 && !a4) g.error(`invalid IPv4 address '${id.text}'`);
+  const unread = id.kind === 'ipv4' && id.value < 0;
+  const a4 = unread ? atoin(id.text) : undefined;
+  if (unread && !a4) g.error(`invalid IPv4 address '${id.text}'`);
   if ((id.kind === 'ipv4len' || id.kind === 'ipv4mask') && q.addr !== 'net') g.error(`'host' is not a valid qualifier for '${idText(id)}'`);
   if (q.proto === 'link') {
     if (id.kind === 'ipv4' || id.kind === 'num') g.error(`illegal link-layer address '${idText(id)}'`);
@@ -315,7 +319,7 @@ function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
       v = id.value;
       mask = 0xffffffff;
     } else {
-      v = a4.bits === 32 ? a4.value : (a4.value << (32 - a4.bits)) >>> 0;
+      v = leftAligned(a4);
       mask = a4.bits === 32 ? 0xffffffff : (0xffffffff << (32 - a4.bits)) >>> 0;
     }
   } else if (id.kind === 'ipv4len' || id.kind === 'ipv4mask') {
@@ -323,12 +327,12 @@ function genIpv4(g: Gen, q: Qual, id: IdValue): Pred {
     else {
       const a = atoin(id.text);
       if (!a) g.error(`invalid IPv4 address '${id.text}'`);
-      v = a.bits === 32 ? a.value : (a.value << (32 - a.bits)) >>> 0;
+      v = leftAligned(a);
     }
     if (id.kind === 'ipv4mask') {
       const m = atoin(id.mask);
       if (!m) g.error(`invalid IPv4 address '${id.mask}'`);
-      mask = m.bits === 32 ? m.value : (m.value << (32 - m.bits)) >>> 0;
+      mask = leftAligned(m);
       if ((v & ~mask) >>> 0) g.error(`non-network bits set in "${id.text} mask ${id.mask}"`);
     } else {
       checkMax(g, id.len, 32, 'netmask length');
