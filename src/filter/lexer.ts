@@ -233,7 +233,6 @@ function trieNodeAt(s: string, pos: number, end: number): number {
   return node;
 }
 
-
 const is = (s: string, i: number, bit: number): boolean => {
   const c = i < s.length ? s.charCodeAt(i) : 128;
   return c < 128 && (CLASS[c]! & bit) !== 0;

@@ -162,11 +162,6 @@ class Syms {
   }
 }
 
-
-
-
-
-
 /**
  * Facts on every one of the edges into a block: the list from edge `e0` on (`facts` and `next` by
  * edge).
@@ -189,7 +184,6 @@ function join(e0: number, facts: readonly (Fact | undefined)[], next: Int32Array
   return out;
 }
 
-
 /**
  * apply() on a value nothing was known of but its range 0..max (without making that fact first),
  * for a test the walk takes: k within the range, jgt below max, jge above 0.
@@ -199,7 +193,6 @@ function fresh(s: number, max: number, op: number, k: number, truth: boolean): F
   if (op === 0x20) return truth ? { s, kind: RANGE, lo: k + 1, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k, vals: NO_VALS, next: undefined };
   return truth ? { s, kind: RANGE, lo: k, hi: max, vals: NO_VALS, next: undefined } : { s, kind: RANGE, lo: 0, hi: k - 1, vals: NO_VALS, next: undefined };
 }
-
 
 /** The symbol table (reused: made anew per call it cost more than the walk's use of it). */
 const SYMS = new Syms();
