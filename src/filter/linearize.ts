@@ -189,7 +189,8 @@ export interface SizedCfg extends Cfg {
   size?: number;
   /**
    * The graph's program, laid out by code generation while lowering (pred.ts GraphBuilder
-   * startProgram): linearize() hands it out, once, instead of walking the graph.
+   * startProgram): linearize() hands it out, once, instead of walking the graph (an unoptimised
+   * compile() takes it without calling linearize()).
    */
   program?: CbpfInsn[];
 }
