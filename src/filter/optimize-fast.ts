@@ -28,11 +28,11 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 
 // Module-level copy: cheaper than a cross-module binding in the walk's loop.
-const { linkEdge } = slots;
+const { MAX_SLOTS, linkEdge } = slots;
 
 /**
  * The bytes [k, k + size) of a space (0: the packet; other spaces are shifted) as a bit per byte,
@@ -197,8 +197,13 @@ function fresh(s: number, max: number, op: number, k: number, truth: boolean): F
 /** The symbol table (reused: made anew per call it cost more than the walk's use of it). */
 const SYMS = new Syms();
 
-/** Values whose facts a block's check meets: symbols it loads or tests. */
-let touched: Int32Array = new Int32Array(16);
+/**
+ * Values whose facts a block's check meets: symbols it loads or tests (at most one per statement
+ * and one for the test; a block of more statements is left to the rounds). Constant tables, as
+ * the routes' (see MAX_SLOTS).
+ */
+const MAX_TOUCHED = 256;
+const touched = new Int32Array(MAX_TOUCHED);
 
 /** A graph as flat arrays by slot (see optimize-flat.ts), for the walk below. */
 export interface FlatGraph {
@@ -235,9 +240,9 @@ export function stmtsTaken(stmts: readonly Stmt[]): boolean {
   return true;
 }
 
-/** fastPath's view of a Graph (reused between calls). */
-let view: FlatGraph = {
-  order: new Int32Array(64), m: 0, at: new Int32Array(64), kind: new Uint8Array(64), jt: new Int32Array(64), jf: new Int32Array(64), stmts: [], terms: [],
+/** fastPath's view of a Graph (reused between calls; a graph of more blocks is left to the rounds). */
+const view: FlatGraph = {
+  order: new Int32Array(MAX_SLOTS), m: 0, at: new Int32Array(MAX_SLOTS), kind: new Uint8Array(MAX_SLOTS), jt: new Int32Array(MAX_SLOTS), jf: new Int32Array(MAX_SLOTS), stmts: [], terms: [],
 };
 
 /**
@@ -249,11 +254,8 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
   if (g.headers.size) return false;
   const order = g.order;
   const n = order.length;
+  if (n > MAX_SLOTS) return false;
   for (let i = 0; i < n; i++) if (!stmtsTaken(order[i]!.stmts)) return false;
-  if (n > view.order.length) {
-    const c = Math.max(n, view.order.length * 2);
-    view = { order: new Int32Array(c), m: 0, at: new Int32Array(c), kind: new Uint8Array(c), jt: new Int32Array(c), jf: new Int32Array(c), stmts: [], terms: [] };
-  }
   const v = view;
   const pos = g.index;
   const stmts: Stmt[][] = [];
@@ -291,14 +293,15 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
 }
 
 /**
- * The walk's tables, reused between calls (grown as needed): by edge, what A and X hold on it and
- * the next edge into the same block; by position, the first and last edge into the block.
+ * The walk's tables, reused between calls (constants, see MAX_SLOTS): by edge (at most two per
+ * block), what A and X hold on it and the next edge into the same block; by position, the first
+ * and last edge into the block.
  */
-let edgeA = new Int32Array(64);
-let edgeX = new Int32Array(64);
-let edgeNext = new Int32Array(64);
-let inHead = new Int32Array(32);
-let inTail = new Int32Array(32);
+const edgeA = new Int32Array(2 * MAX_SLOTS);
+const edgeX = new Int32Array(2 * MAX_SLOTS);
+const edgeNext = new Int32Array(2 * MAX_SLOTS);
+const inHead = new Int32Array(MAX_SLOTS);
+const inTail = new Int32Array(MAX_SLOTS);
 
 /**
  * The walk of fastPath over a flat graph whose statements are all of kinds it takes: true when
@@ -312,18 +315,8 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
   const { order, m: n, at, kind, jt, jf } = fg;
   const stmtsOf = fg.stmts, terms = fg.terms;
   const syms = SYMS;
+  if (n > MAX_SLOTS) return false;
   syms.clear();
-  if (n > inHead.length) {
-    const c = Math.max(n, inHead.length * 2);
-    inHead = new Int32Array(c);
-    inTail = new Int32Array(c);
-  }
-  if (2 * n > edgeA.length) {
-    const c = Math.max(2 * n, edgeA.length * 2);
-    edgeA = new Int32Array(c);
-    edgeX = new Int32Array(c);
-    edgeNext = new Int32Array(c);
-  }
   for (let i = 0; i < n; i++) inHead[i] = inTail[i] = -1;
   // (Facts by edge: made per call, they hold young objects.)
   const edgeFacts: (Fact | undefined)[] = [];
@@ -335,6 +328,7 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
     let facts: Fact | undefined;
     const stmts = stmtsOf[slot]!;
     const bk = kind[slot];
+    if (stmts.length >= MAX_TOUCHED) return false;
     if (bk === RET) {
       // (A return passes nothing on: no facts or values to join.)
       if ((i > 0 && e0 < 0) || stmts.length || terms[slot]!.code !== 0x06) return false;
@@ -369,7 +363,6 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
           if (x < 0 || k >= 0x80000000) return false;
           s = syms.get(IND, code, k, x);
         }
-        if (nt === touched.length) touched = grow(touched);
         touched[nt++] = s;
         tbits |= syms.bits[s]!;
         if (a === s) drop = true;
@@ -382,7 +375,6 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
       } else if (code === 0xb1) {
         if (k >= 0x80000000) return false;
         const s = syms.get(MSH, code, k, -1);
-        if (nt === touched.length) touched = grow(touched);
         touched[nt++] = s;
         tbits |= syms.bits[s]!;
         if (x === s) drop = true;
@@ -419,7 +411,6 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
     if (sk === AND) {
       if (op !== 0x10 || k === 0 || k === mx || (k & ~mx) >>> 0 !== 0 || ((mx & (mx - 1)) >>> 0) === 0) return false;
     } else if (op === 0x10 ? k > mx : op === 0x20 ? k >= mx : op === 0x30 ? k === 0 || k > mx : (k & mx) === 0) return false;
-    if (nt === touched.length) touched = grow(touched);
     touched[nt++] = a;
     tbits |= syms.bits[a]!;
     // No edge in may know anything of the bytes this block reads, except facts on the tested

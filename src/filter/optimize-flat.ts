@@ -22,7 +22,6 @@ import * as linearizeModule from './linearize.js';
 import * as fast from './optimize-fast.js';
 import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as pre from './optimize-pre.js';
-import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
@@ -30,40 +29,40 @@ import type { Fact } from './optimize-pre.js';
 const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
 const { linearize } = linearizeModule;
-const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
+const { IdSlots, MAX_SLOTS, MergeTable, hashStmts, linkEdge } = slots;
 const { BRANCH, RET, byteBits, fastWalk } = fast;
 
 /** A sunk block's terminator (never handed out: the result gets its own). */
 const SUNK: CodeK = { code: 0x06, k: 0 };
 
-/** Tables by slot (grown together by doubling). */
-let cap = 64;
-let kind = new Uint8Array(cap);
-let jt = new Int32Array(cap);
-let jf = new Int32Array(cap);
-let order = new Int32Array(cap);
-let at = new Int32Array(cap);
+/** Tables by slot, at a fixed length (see MAX_SLOTS: constants compile to faster code). */
+const cap = MAX_SLOTS;
+const kind = new Uint8Array(cap);
+const jt = new Int32Array(cap);
+const jf = new Int32Array(cap);
+const order = new Int32Array(cap);
+const at = new Int32Array(cap);
 /**
  * The absolute load a block tests with `jeq #k` (optimize-pre.ts testedLoad) as its index in
  * `loads` (a small integer: threading's facts name loads by it, mayDecide folds it into bits),
  * or -1.
  */
-let key = new Int32Array(cap);
+const key = new Int32Array(cap);
 /** The loads blocks test (code * 2^32 + offset) by index, this call; whether one is tested twice. */
-let loads = new Float64Array(cap);
+const loads = new Float64Array(cap);
 let nLoads = 0;
 let loadTwice = false;
 /**
  * Threading's precheck (mayDecide): by slot, a bit for each load and for each test (`testBit`)
  * of a block reached from it, itself included (bits folded to 32: a bit set may be another's).
  */
-let reachLoads = new Int32Array(cap);
-let reachTests = new Int32Array(cap);
+const reachLoads = new Int32Array(cap);
+const reachTests = new Int32Array(cap);
 /**
  * Reject sinking's precheck, made by find on the graph as generated: by slot, whether the block
  * can accept; whether some block would be sunk (one that cannot accept and is not a bare return).
  */
-let canAccept = new Uint8Array(cap);
+const canAccept = new Uint8Array(cap);
 let sinkable = false;
 /**
  * Threading's precheck, made by find on the graph as generated (reachLoads, reachTests): may an
@@ -76,64 +75,31 @@ let mayDecide = false;
  * symbols fold them; all bits where an X-relative load reads): the fast
  * path's walk makes facts on a value only for the edges from which its bytes are read again.
  */
-let reachBytes = new Int32Array(cap);
+const reachBytes = new Int32Array(cap);
 /** Walks: 0 unseen, 1 on the path, 2 done; postorder. */
-let state = new Uint8Array(cap);
-let post = new Int32Array(cap);
+const state = new Uint8Array(cap);
+const post = new Int32Array(cap);
 /** Threading: whether A is read on entry (0 unknown, 1 no, 2 yes); the first and last edge in. */
-let readA = new Uint8Array(cap);
-let inHead = new Int32Array(cap);
-let inTail = new Int32Array(cap);
+const readA = new Uint8Array(cap);
+const inHead = new Int32Array(cap);
+const inTail = new Int32Array(cap);
 /** The blocks still reached after threading, in order. */
-let reached = new Int32Array(cap);
+const reached = new Int32Array(cap);
 /** Reject sinking: whether the block at a position can accept; whether a slot was sunk. */
-let accepts = new Uint8Array(cap);
-let sunk = new Uint8Array(cap);
+const accepts = new Uint8Array(cap);
+const sunk = new Uint8Array(cap);
 /** Merging: a slot's representative (-1: itself) and a kept slot's dense id. */
-let rep = new Int32Array(cap);
-let denseId = new Int32Array(cap);
+const rep = new Int32Array(cap);
+const denseId = new Int32Array(cap);
 /** Threading's edges (two per branch): source slot, side (0 jt, 1 jf), next edge into the same block. */
-let eFrom = new Int32Array(2 * cap);
-let eSide = new Uint8Array(2 * cap);
-let eNext = new Int32Array(2 * cap);
+const eFrom = new Int32Array(2 * cap);
+const eSide = new Uint8Array(2 * cap);
+const eNext = new Int32Array(2 * cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
 /** The slots merging kept (successors first) and, for emitting the program, each kept slot's tail. */
-let kept = new Int32Array(cap);
-let tail = new Int32Array(cap);
-
-function growSlots(): void {
-  const c = cap * 2;
-  const u8 = (a: Uint8Array) => u8Of(a, c);
-  const i32 = (a: Int32Array, f = 1) => i32Of(a, c * f);
-  kind = u8(kind);
-  jt = i32(jt);
-  jf = i32(jf);
-  order = i32(order);
-  at = i32(at);
-  key = i32(key);
-  loads = f64Of(loads, c);
-  state = u8(state);
-  post = i32(post);
-  readA = u8(readA);
-  inHead = i32(inHead);
-  inTail = i32(inTail);
-  reached = i32(reached);
-  accepts = u8(accepts);
-  sunk = u8(sunk);
-  rep = i32(rep);
-  reachLoads = i32(reachLoads);
-  reachTests = i32(reachTests);
-  canAccept = u8(canAccept);
-  reachBytes = i32(reachBytes);
-  denseId = i32(denseId);
-  eFrom = i32(eFrom, 2);
-  eSide = new Uint8Array(2 * c);
-  eNext = i32(eNext, 2);
-  kept = new Int32Array(c);
-  tail = new Int32Array(c);
-  cap = c;
-}
+const kept = new Int32Array(cap);
+const tail = new Int32Array(cap);
 
 /**
  * Blocks found so far by id, this call (the block at the slot is checked against the one found:
@@ -207,7 +173,7 @@ function slotOf(b: Block): number {
   if (id >>> 0 !== id || id >= 0x10000) return -1;
   const seen = ids.get(id);
   if (seen >= 0) return blocks[seen] === b ? seen : -1;
-  if (n === cap) growSlots();
+  if (n === cap) return -1; // (more blocks than the tables hold: the rounds)
   const s = n++;
   ids.set(id, s);
   const stmts = b.stmts;

@@ -39,7 +39,10 @@
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
 import * as fastModule from './optimize-fast.js';
-import { IN, NO_VALS, OPAQUE, RANGE, add, apply, grow, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import * as slots from './optimize-slots.js';
+
+const { MAX_SLOTS } = slots;
 
 
 /** A way into a block: the facts on it and the name each location holds (-1: none). */
@@ -205,20 +208,24 @@ function join(edges: readonly Edge[], syms: Syms): Fact | undefined {
   return out;
 }
 
-
 const SYMS = new Syms();
 /** The slots on entry: the constant 0, name 0. */
 const ZERO_SLOTS: readonly number[] = new Array<number>(16).fill(0);
-/** Per-block scratch by position (reused between calls, grown as needed). */
-let fwd: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(64).fill(undefined);
-let fin: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(64).fill(undefined);
-let toJset = new Uint8Array(64);
-let liveIn = new Int32Array(64);
+/**
+ * Per-block scratch by position, reused between calls: constant tables, as the routes' (see
+ * MAX_SLOTS; a graph of more blocks is left to the rounds).
+ */
+const fwd: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(MAX_SLOTS).fill(undefined);
+const fin: (Stmt[] | undefined)[] = new Array<Stmt[] | undefined>(MAX_SLOTS).fill(undefined);
+const toJset = new Uint8Array(MAX_SLOTS);
+const liveIn = new Int32Array(MAX_SLOTS);
 /** Names on entry to and exit from each block (by position). */
-let inA = new Int32Array(64), inX = new Int32Array(64), outA = new Int32Array(64), outX = new Int32Array(64);
+const inA = new Int32Array(MAX_SLOTS), inX = new Int32Array(MAX_SLOTS), outA = new Int32Array(MAX_SLOTS), outX = new Int32Array(MAX_SLOTS);
 const inM: (readonly number[])[] = [];
 const outM: (readonly number[])[] = [];
-let touched = new Int32Array(16);
+/** Values a block's check meets (one per statement and the test at most: a block of more statements is left to the rounds). */
+const MAX_TOUCHED = 256;
+const touched = new Int32Array(MAX_TOUCHED);
 
 /**
  * How many statements that write A any code needs to leave `v` in A, from a block's entry
@@ -387,11 +394,8 @@ export function localPath(cfg: Cfg, g: Graph): boolean {
   const order = g.order;
   const n = order.length;
   // Statements of kinds not taken here end it at once.
+  if (n > MAX_SLOTS) return false;
   for (let i = 0; i < n; i++) if (!localStmts(order[i]!.stmts)) return false;
-  if (n > view.kind.length) {
-    const c = Math.max(n, 2 * view.kind.length);
-    view = { n: 0, stmts: [], kind: new Uint8Array(c), code: new Int32Array(c), k: new Int32Array(c), jt: new Int32Array(c), jf: new Int32Array(c) };
-  }
   const v = view;
   const pos = g.index;
   const stmts: Stmt[][] = [];
@@ -467,7 +471,7 @@ export interface LocalView {
   jf: Int32Array;
 }
 
-let view: LocalView = { n: 0, stmts: [], kind: new Uint8Array(64), code: new Int32Array(64), k: new Int32Array(64), jt: new Int32Array(64), jf: new Int32Array(64) };
+const view: LocalView = { n: 0, stmts: [], kind: new Uint8Array(MAX_SLOTS), code: new Int32Array(MAX_SLOTS), k: new Int32Array(MAX_SLOTS), jt: new Int32Array(MAX_SLOTS), jf: new Int32Array(MAX_SLOTS) };
 
 /**
  * What localCore leaves when it succeeds, by position: the new statements (undefined: as they
@@ -485,22 +489,11 @@ export function localResult(): { stmts: (Stmt[] | undefined)[]; jset: Uint8Array
 export function localCore(v: LocalView): boolean {
   const n = v.n;
   const vstmts = v.stmts, vkind = v.kind, vcode = v.code, vk = v.k, vjt = v.jt, vjf = v.jf;
+  if (n > MAX_SLOTS) return false;
   const syms = SYMS;
   syms.reset();
   const incoming: Edge[][] = [];
   for (let i = 0; i < n; i++) incoming.push([]);
-  // Per block (by position): the statements after reloads went (undefined: all kept), and
-  // whether its `and #m; jeq #0` becomes a jset.
-  if (n > fwd.length) {
-    fwd = new Array<Stmt[] | undefined>(2 * n).fill(undefined);
-    fin = new Array<Stmt[] | undefined>(2 * n).fill(undefined);
-    toJset = new Uint8Array(2 * n);
-    liveIn = new Int32Array(2 * n);
-    inA = new Int32Array(2 * n);
-    inX = new Int32Array(2 * n);
-    outA = new Int32Array(2 * n);
-    outX = new Int32Array(2 * n);
-  }
   // What A, X and the slots hold (names, -1: none): the slots copied on write.
   let A = -1, X = -1;
   let m = ZERO_SLOTS;
@@ -561,6 +554,7 @@ export function localCore(v: LocalView): boolean {
     let nt = 0;
     let tbits = 0;
     const stmts = bstmts;
+    if (stmts.length >= MAX_TOUCHED) return false;
     let kept: Stmt[] | undefined;
     for (let j = 0; j < stmts.length; j++) {
       const st = stmts[j]!;
@@ -596,7 +590,6 @@ export function localCore(v: LocalView): boolean {
             v = syms.get(K_IND, code, kk, x, 0, hi);
           }
         }
-        if (nt === touched.length) touched = grow(touched);
         touched[nt++] = v;
         tbits |= syms.bits[v]!;
       } else if (code === 0x00 || code === 0x01) {
@@ -770,7 +763,6 @@ export function localCore(v: LocalView): boolean {
         toJset[i] = 2;
       } else if (op === 0x10 ? k === m || (k & ~mx) >>> 0 !== 0 || ((m & (m - 1)) >>> 0) === 0 : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : true) return false;
     } else if (op === 0x10 ? k > mx || k < lo : op === 0x20 ? k >= mx || k < lo : op === 0x30 ? k <= lo || k > mx : (k & fillBelow(mx)) === 0) return false;
-    if (nt === touched.length) touched = grow(touched);
     touched[nt++] = a;
     tbits |= syms.bits[a]!;
     // No edge in may know anything of the bytes this block reads (or of its tested value),

@@ -270,10 +270,11 @@ export function alreadyOptimal(cfg: Cfg): boolean {
  * alreadyOptimal's tables, reused between calls with counts of what is in use (a Set per call
  * cost more than the check on the small graphs it answers for): by block id, the block seen
  * with that id and whether it can accept; the blocks seen; the walk's stack; the loads and
- * returns met.
+ * returns met. Constants (see optimize-slots.ts MAX_SLOTS), for ids below MAX_IDS.
  */
-let seenById: (Block | undefined)[] = new Array<Block | undefined>(256).fill(undefined);
-let acceptsById = new Uint8Array(256);
+const MAX_IDS = 4096;
+const seenById: (Block | undefined)[] = new Array<Block | undefined>(MAX_IDS).fill(undefined);
+const acceptsById = new Uint8Array(MAX_IDS);
 const visited: Block[] = [];
 let nVisited = 0;
 const stack: Block[] = [];
@@ -298,16 +299,7 @@ function optimalWalk(cfg: Cfg): boolean {
     const b = work[--sp]!;
     const id = b.id;
     // (Ids are small and unique in what code generation makes; otherwise the rounds decide.)
-    if (id >>> 0 !== id || id >= 0x10000) return false;
-    if (id >= seenById.length) {
-      const n = Math.max(id + 1, seenById.length * 2);
-      const more = new Array<Block | undefined>(n).fill(undefined);
-      for (let i = 0; i < seenById.length; i++) more[i] = seenById[i];
-      seenById = more;
-      const acc = new Uint8Array(n);
-      acc.set(acceptsById);
-      acceptsById = acc;
-    }
+    if (id >>> 0 !== id || id >= MAX_IDS) return false;
     const seen = seenById[id];
     if (seen === b) continue;
     if (seen !== undefined) return false;

@@ -26,7 +26,6 @@ import type { CodeK, FlatGraph } from './optimize-fast.js';
 import * as local from './optimize-local.js';
 import type { LocalView } from './optimize-local.js';
 import * as pre from './optimize-pre.js';
-import { f64Of, i32Of, u8Of } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 import type { Fact } from './optimize-pre.js';
 
@@ -35,83 +34,50 @@ const { decide, intersect } = pre;
 const { sameStmts } = cfgModule;
 const { linearize } = linearizeModule;
 const { BPF_JA, BPF_JMP } = insnModule;
-const { IdSlots, MergeTable, hashStmts, linkEdge } = slots;
+const { IdSlots, MAX_SLOTS, MergeTable, hashStmts, linkEdge } = slots;
 const { fastWalk, stmtsTaken } = fast;
 const { localCore, localResult, localStmts } = local;
 
 /** Block kinds: the fast path's (FlatGraph), which the local path's view (LocalView) shares. */
 const { BRANCH, JUMP, RET } = fast;
 
-/** Tables by slot (grown together by doubling). */
-let cap = 64;
-let kind = new Uint8Array(cap);
-let code = new Int32Array(cap);
-let kk = new Float64Array(cap);
-let jt = new Int32Array(cap);
-let jf = new Int32Array(cap);
-let order = new Int32Array(cap);
-let at = new Int32Array(cap);
+/** Tables by slot, at a fixed length (see MAX_SLOTS: constants compile to faster code). */
+const cap = MAX_SLOTS;
+const kind = new Uint8Array(cap);
+const code = new Int32Array(cap);
+const kk = new Float64Array(cap);
+const jt = new Int32Array(cap);
+const jf = new Int32Array(cap);
+const order = new Int32Array(cap);
+const at = new Int32Array(cap);
 /** Walks: 0 unseen, 1 on the path, 2 done; the walk's stack (slots, next successor); postorder. */
-let state = new Uint8Array(cap);
-let stk = new Int32Array(cap);
-let nxt = new Uint8Array(cap);
-let post = new Int32Array(cap);
+const state = new Uint8Array(cap);
+const stk = new Int32Array(cap);
+const nxt = new Uint8Array(cap);
+const post = new Int32Array(cap);
 /** Threading: whether A is read on entry (0 unknown, 1 no, 2 yes); the first and last edge in; the tested load. */
-let readA = new Uint8Array(cap);
-let inHead = new Int32Array(cap);
-let inTail = new Int32Array(cap);
-let key = new Float64Array(cap);
-let keysSeen = new Float64Array(cap);
+const readA = new Uint8Array(cap);
+const inHead = new Int32Array(cap);
+const inTail = new Int32Array(cap);
+const key = new Float64Array(cap);
+const keysSeen = new Float64Array(cap);
 /** The blocks still reached after threading, in order. */
-let reached = new Int32Array(cap);
+const reached = new Int32Array(cap);
 /** Reject sinking: whether the block at a position can accept. */
-let accepts = new Uint8Array(cap);
+const accepts = new Uint8Array(cap);
 /** Clean-up: predecessors by slot (-1: the block goes). */
-let preds = new Int32Array(cap);
+const preds = new Int32Array(cap);
 /** Merging: a position's representative (slot, -1: itself) and a kept position's dense id. */
-let rep = new Int32Array(cap);
-let denseId = new Int32Array(cap);
+const rep = new Int32Array(cap);
+const denseId = new Int32Array(cap);
 /** Threading's edges (two per branch): source slot, side (0 jt, 1 jf, 2 a jump's), next edge into the same block. */
-let eFrom = new Int32Array(2 * cap);
-let eSide = new Uint8Array(2 * cap);
-let eNext = new Int32Array(2 * cap);
+const eFrom = new Int32Array(2 * cap);
+const eSide = new Uint8Array(2 * cap);
+const eNext = new Int32Array(2 * cap);
 /** Emitting the program (emitProgram): instructions from a slot's start to the program's end. */
-let tail = new Int32Array(cap);
+const tail = new Int32Array(cap);
 /** Merging's hash table. */
 const merging = new MergeTable();
-
-function growSlots(): void {
-  const c = cap * 2;
-  const u8 = (a: Uint8Array) => u8Of(a, c);
-  const i32 = (a: Int32Array, f = 1) => i32Of(a, c * f);
-  kind = u8(kind);
-  code = i32(code);
-  kk = f64Of(kk, c);
-  jt = i32(jt);
-  jf = i32(jf);
-  order = i32(order);
-  at = i32(at);
-  state = u8(state);
-  stk = i32(stk);
-  nxt = u8(nxt);
-  post = i32(post);
-  readA = u8(readA);
-  inHead = i32(inHead);
-  inTail = i32(inTail);
-  key = new Float64Array(c);
-  keysSeen = new Float64Array(c);
-  reached = i32(reached);
-  accepts = u8(accepts);
-  preds = i32(preds);
-  rep = i32(rep);
-  denseId = i32(denseId);
-  eFrom = i32(eFrom, 2);
-  eSide = new Uint8Array(2 * c);
-  eNext = i32(eNext, 2);
-  lv = { n: 0, stmts: [], kind: new Uint8Array(c), code: new Int32Array(c), k: new Int32Array(c), jt: new Int32Array(c), jf: new Int32Array(c) };
-  tail = i32(tail);
-  cap = c;
-}
 
 /**
  * Blocks found so far by id, this call (the block at the slot is checked against the one found:
@@ -128,7 +94,7 @@ const blocks: Block[] = [];
 const stmtsOf: Stmt[][] = [];
 let n = 0;
 /** The local path's view (by position). */
-let lv: LocalView = { n: 0, stmts: [], kind: new Uint8Array(cap), code: new Int32Array(cap), k: new Int32Array(cap), jt: new Int32Array(cap), jf: new Int32Array(cap) };
+const lv: LocalView = { n: 0, stmts: [], kind: new Uint8Array(cap), code: new Int32Array(cap), k: new Int32Array(cap), jt: new Int32Array(cap), jf: new Int32Array(cap) };
 
 /**
  * Where the route gives up after the clean-up (neither the fast nor the local path takes the
@@ -193,7 +159,7 @@ function slotOf(b: Block): number {
   if (id >>> 0 !== id || id >= 0x10000) return -1;
   const seen = ids.get(id);
   if (seen >= 0) return blocks[seen] === b ? seen : -1;
-  if (n === cap) growSlots();
+  if (n === cap) return -1; // (more blocks than the tables hold: the rounds)
   const s = n++;
   ids.set(id, s);
   const stmts = b.stmts;

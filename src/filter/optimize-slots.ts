@@ -7,6 +7,19 @@ import type { Stmt } from './cfg.js';
 import { i32Of } from './optimize-ranges.js';
 
 /**
+ * How many blocks the routes (optimize-flat.ts, optimize-route.ts) and the fast and local paths'
+ * walks (optimize-fast.ts, optimize-local.ts) take: their tables by block are typed arrays of this
+ * length made once, as module-level constants. V8 compiles a module-level `const` typed array
+ * into optimised code as a constant (its length and its memory known), where a `let` one that
+ * could be swapped for a bigger one costs a load of the binding, a check that it is initialised
+ * and loads of its length and memory at every access: the routes ran 1.14x faster on issue 3's
+ * expressions with the same tables made constant (measured, src/filter/README.md "Compile
+ * speed"). A graph of more blocks (none of the conformance suites' graphs has more than 46) goes
+ * to the rounds, which give the same result.
+ */
+export const MAX_SLOTS = 1024;
+
+/**
  * Block id → slot for one call of a route: typed arrays reused between calls, an entry valid
  * where its stamp is the call's (nothing cleared per call, no block kept between calls).
  */
