@@ -34,11 +34,8 @@ const OUT = resolve(here, 'out');
  */
 const PAIRS = 25;
 const SLICE_MS = 20;
-/**
- * Compiles between two clock reads on bpfkit's side: a clock read costs ~110 ns from
- * JavaScript, a fifth of an unoptimised `ip` compile here.
- */
-const BATCH = 16;
+/** The fewest compiles in a slice (either side). */
+const MIN_COUNT = 16;
 /**
  * Issue 3's sixteen expressions (its list of EN10MB instruction counts), in its order: the
  * expressions the issue names, rather than a choice of ours. Until 27 Nov 2026 the bench ran ten of
@@ -106,21 +103,23 @@ class Anchor {
   }
 }
 
-/** bpfkit's side: BATCH compiles between clock reads until SLICE_MS have passed. */
-function bpfkitSlice(compile: FilterModule['compile'], expr: string, optimize: boolean): Slice {
-  let n = 0;
+/**
+ * bpfkit's side: `n` compiles between two clock reads, as libpcap's harness does (sized, like
+ * its slices, from the side's previous slice: no clock read inside the loop, which cost ~3% of
+ * the fastest compiles when read every 16).
+ */
+function bpfkitSlice(compile: FilterModule['compile'], expr: string, optimize: boolean, n: number): Slice {
   let insns = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  let t: number;
-  do {
-    for (let i = 0; i < BATCH; i++) insns = compile(expr, { optimize }).length;
-    n += BATCH;
-    t = performance.now() - t0;
-  } while (t < SLICE_MS);
+  for (let i = 0; i < n; i++) insns = compile(expr, { optimize }).length;
+  const t = performance.now() - t0;
   const c = process.cpuUsage(c0);
   return { n, cpuNs: (c.user + c.system) * 1000, wallNs: t * 1e6, insns };
 }
+
+/** Compiles that take about SLICE_MS at the rate of a slice just run. */
+const sliceCount = (s: Slice): number => Math.max(MIN_COUNT, Math.round((s.n * SLICE_MS * 1e6) / Math.max(1, s.wallNs)));
 
 async function loadFilter(): Promise<FilterModule> {
   const built = resolve(here, '../dist/filter/index.js');
@@ -147,9 +146,10 @@ interface Measured {
 }
 
 async function measure(compile: FilterModule['compile'], anchor: Anchor, expr: string, optimize: boolean): Promise<Measured> {
-  // Size libpcap's slices to about SLICE_MS from a first one (not counted).
+  // Size each side's slices to about SLICE_MS from a first one (not counted).
   const probe = await anchor.slice(expr, optimize, 64);
-  let n = Math.max(BATCH, Math.round((64 * SLICE_MS * 1e6) / Math.max(1, probe.wallNs)));
+  let n = sliceCount(probe);
+  let nb = sliceCount(bpfkitSlice(compile, expr, optimize, 64));
   const m: Measured = { bpfkitCpu: 0, libpcapCpu: 0, bpfkitWall: 0, libpcapWall: 0, pairRatio: 0, insns: [0, probe.insns] };
   const ratios: number[] = [];
   for (let p = 0; p < PAIRS; p++) {
@@ -157,9 +157,9 @@ async function measure(compile: FilterModule['compile'], anchor: Anchor, expr: s
     let b: Slice;
     if (p % 2 === 0) {
       l = await anchor.slice(expr, optimize, n);
-      b = bpfkitSlice(compile, expr, optimize);
+      b = bpfkitSlice(compile, expr, optimize, nb);
     } else {
-      b = bpfkitSlice(compile, expr, optimize);
+      b = bpfkitSlice(compile, expr, optimize, nb);
       l = await anchor.slice(expr, optimize, n);
     }
     const lc = l.n / (l.cpuNs / 1e9);
@@ -170,7 +170,8 @@ async function measure(compile: FilterModule['compile'], anchor: Anchor, expr: s
     m.bpfkitWall = Math.max(m.bpfkitWall, b.n / (b.wallNs / 1e9));
     m.insns = [b.insns, l.insns];
     ratios.push(bc / lc);
-    n = Math.max(BATCH, Math.round((l.n * SLICE_MS * 1e6) / Math.max(1, l.wallNs)));
+    n = sliceCount(l);
+    nb = sliceCount(b);
   }
   m.pairRatio = median(ratios);
   return m;
