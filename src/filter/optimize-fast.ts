@@ -300,6 +300,15 @@ export function fastPath(cfg: Cfg, g: Graph): boolean {
 const edgeA = new Int32Array(2 * MAX_SLOTS);
 const edgeX = new Int32Array(2 * MAX_SLOTS);
 const edgeNext = new Int32Array(2 * MAX_SLOTS);
+/**
+ * By edge, for chains of tests (optimize-regroup.ts) the rounds might regroup: the position of
+ * the chain's common exit (the other side of the test the edge leaves, -1: no chain), the values
+ * the chain has tested so far (a bit per symbol, folded to 32; with the value A held where it
+ * began) and the value tested last.
+ */
+const edgeExit = new Int32Array(2 * MAX_SLOTS);
+const edgeBits = new Int32Array(2 * MAX_SLOTS);
+const edgePrev = new Int32Array(2 * MAX_SLOTS);
 const inHead = new Int32Array(MAX_SLOTS);
 const inTail = new Int32Array(MAX_SLOTS);
 
@@ -397,6 +406,7 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
       edgeFacts.push(facts);
       edgeA[ne] = a;
       edgeX[ne] = x;
+      edgeExit[ne] = -1;
       linkEdge(ne++, at[jt[slot]!]!, inHead, inTail, edgeNext);
       continue;
     }
@@ -451,9 +461,30 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
         if (onF) ff = add(facts, apply(known, op, k, false), known);
       }
     }
+    // A test of a load at a constant offset (its only statement left) or of what A holds, in a
+    // chain whose values repeat other than one after the other: the rounds may regroup it
+    // (optimize-regroup.ts), so they take the graph. (The chain as optimize-regroup.ts links it,
+    // without its other conditions: more graphs go to the rounds than it changes, none fewer.)
+    const pj = at[jt[slot]!]!, pf = at[jf[slot]!]!;
+    let exitT = -1, exitF = -1, bits = 0;
+    const left = kept ?? stmts;
+    if ((t.code & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && (left[0]!.code === 0x20 || left[0]!.code === 0x28 || left[0]!.code === 0x30)))) {
+      const sb = 1 << (a & 31);
+      const ex = e0 >= 0 && edgeNext[e0]! < 0 ? edgeExit[e0]! : -1;
+      if (ex >= 0 && (ex === pj || ex === pf)) {
+        if ((edgeBits[e0]! & sb) !== 0 && edgePrev[e0] !== a) return false;
+        bits = edgeBits[e0]! | sb;
+      } else bits = (a0 >= 0 ? 1 << (a0 & 31) : 0) | sb;
+      exitT = pf;
+      exitF = pj;
+    }
     edgeFacts.push(ft, ff);
     edgeA[ne] = edgeA[ne + 1] = a;
     edgeX[ne] = edgeX[ne + 1] = x;
+    edgeExit[ne] = exitT;
+    edgeExit[ne + 1] = exitF;
+    edgeBits[ne] = edgeBits[ne + 1] = bits;
+    edgePrev[ne] = edgePrev[ne + 1] = a;
     linkEdge(ne++, at[jt[slot]!]!, inHead, inTail, edgeNext);
     linkEdge(ne++, at[jf[slot]!]!, inHead, inTail, edgeNext);
   }

@@ -52,6 +52,14 @@ interface Edge {
   x: number;
   /** M[0..15] (shared between edges and blocks: copied on write). */
   m: readonly number[];
+  /**
+   * For chains of tests the rounds might regroup (optimize-regroup.ts; see optimize-fast.ts
+   * edgeExit): the position of the chain's common exit (-1: no chain), the values it has tested
+   * (a bit per name, folded to 32) and the value tested last.
+   */
+  exit: number;
+  bits: number;
+  prev: number;
 }
 
 const FULL = 0xffffffff;
@@ -373,6 +381,9 @@ function defOf(code: number, k: number): number {
     default: return code === 0x07 ? BX : BA; // tax : txa
   }
 }
+
+/** Packet loads at a constant offset. */
+const isAbsLoad = (code: number): boolean => code === 0x20 || code === 0x28 || code === 0x30;
 
 /** Packet loads (the only statements taken here that can end the program). */
 const isLoad = (code: number): boolean => code === 0x20 || code === 0x28 || code === 0x30 || code === 0x40 || code === 0x48 || code === 0x50 || code === 0xb1;
@@ -739,7 +750,7 @@ export function localCore(v: LocalView): boolean {
       continue;
     }
     if (bkind === L_JUMP) {
-      incoming[vjt[i]!]!.push({ facts, a: A, x: X, m });
+      incoming[vjt[i]!]!.push({ facts, a: A, x: X, m, exit: -1, bits: 0, prev: -1 });
       continue;
     }
     const tcode = vcode[i]!;
@@ -793,8 +804,24 @@ export function localCore(v: LocalView): boolean {
       ft = add(facts, apply(base, op, k, true), known);
       ff = add(facts, apply(base, op, k, false), known);
     }
-    incoming[vjt[i]!]!.push({ facts: ft, a, x: X, m });
-    incoming[vjf[i]!]!.push({ facts: ff, a, x: X, m });
+    // A test of a load at a constant offset (its only statement left) or of what A holds, in a
+    // chain whose values repeat other than one after the other: the rounds may regroup it (see
+    // optimize-fast.ts), so they take the graph.
+    let exitT = -1, exitF = -1, bits = 0;
+    const left = kept ?? stmts;
+    const pj = vjt[i]!, pf = vjf[i]!;
+    if ((tcode & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && isAbsLoad(left[0]!.code)))) {
+      const sb = 1 << (a & 31);
+      const e = ins.length === 1 ? ins[0]! : undefined;
+      if (e !== undefined && e.exit >= 0 && (e.exit === pj || e.exit === pf)) {
+        if ((e.bits & sb) !== 0 && e.prev !== a) return false;
+        bits = e.bits | sb;
+      } else bits = (entryA >= 0 ? 1 << (entryA & 31) : 0) | sb;
+      exitT = pf;
+      exitF = pj;
+    }
+    incoming[pj]!.push({ facts: ft, a, x: X, m, exit: exitT, bits, prev: a });
+    incoming[pf]!.push({ facts: ff, a, x: X, m, exit: exitF, bits, prev: a });
   }
   // Backward: live-in sets (successors first), dead statements dropped (a dead load gives up).
   const final = fin;

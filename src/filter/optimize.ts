@@ -12,7 +12,9 @@
  *    blocks absorbed by their only predecessor;
  * 2. analysis (optimize-analysis.ts): value numbers for A, X and the slots
  *    on entry to every block, the facts and safety that hold there;
- * 3. branch folding and jump threading (optimize-thread.ts);
+ * 3. branch folding and jump threading (optimize-thread.ts), then chains of
+ *    tests on loads that can no longer fail regrouped so that each value is
+ *    loaded once (optimize-regroup.ts: `host a or host b`);
  * 4. every block rewritten to the shortest code that leaves the values its
  *    successors read, makes the same test and keeps the same effects
  *    (optimize-regen.ts), successors first so that each block knows what is
@@ -38,6 +40,7 @@ import { localProgram, localRoute } from './optimize-route.js';
 import type { Handover } from './optimize-route.js';
 import { alreadyOptimal, prefold, prethread } from './optimize-pre.js';
 import * as regen from './optimize-regen.js';
+import { regroup } from './optimize-regroup.js';
 import type { BlockSpec } from './optimize-regen.js';
 import * as thread from './optimize-thread.js';
 import * as values from './optimize-values.js';
@@ -353,6 +356,15 @@ function rounds(cfg: Cfg, options: OptimizeOptions): Cfg {
       a = analyze(work, t);
       liveIn = liveness(a.g);
     }
+    // Chains of tests on loads that can no longer fail, regrouped to load each value once
+    // (optimize-regroup.ts): new edges, so a new analysis.
+    const regrouped = regroup(work, a, liveIn);
+    if (regrouped) {
+      changed = true;
+      cleanup(work);
+      a = analyze(work, t);
+      liveIn = liveness(a.g);
+    }
     // After a round of rewriting, a graph that nothing above changed is done
     // (rewriting it again finds what the last rewrite found).
     if (round > 0 && !changed) {
@@ -360,7 +372,7 @@ function rounds(cfg: Cfg, options: OptimizeOptions): Cfg {
       break;
     }
     // (Live-in sets before rewriting: only needed where threading was decided but held back.)
-    const before = folded || threaded ? undefined : stats.blocked ? a.g.order.map((b) => liveIn.get(b)!) : NO_SHRINK;
+    const before = folded || threaded || regrouped ? undefined : stats.blocked ? a.g.order.map((b) => liveIn.get(b)!) : NO_SHRINK;
     // Rewriting may swap a branch's targets but keeps the edges: the analysis's graph still holds.
     if (regenAll(a, liveIn)) changed = true;
     const interned = intern(work, a.g);

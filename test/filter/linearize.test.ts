@@ -50,14 +50,17 @@ describe('linearize', () => {
     // compile() takes the flat and local routes' programs without making their blocks
     // (optimize-flat.ts flatProgram, optimize-route.ts localProgram); compileDetailed() linearises
     // the optimised graph. Both must agree: also with jumps (`ja` in the Geneve and VXLAN
-    // programs) and where branches reach past 255 instructions (40 and 80 hosts: the route, then
-    // linearize()'s general path through its blocks).
+    // programs) and where branches reach past 255 instructions (40 and 80 Ethernet hosts, and
+    // Geneve with 40 and 80 hosts: the route, then linearize()'s general path through its
+    // blocks; the chains of IP hosts, regrouped in the rounds, come out short enough).
     const chain = (n: number, prefix: string) => prefix + Array.from({ length: n }, (_, i) => `host 10.0.${i >> 8}.${i & 255}`).join(' or ');
+    const etherChain = (n: number) => Array.from({ length: n }, (_, i) => `ether host 0:0:0:0:${(i >> 8).toString(16)}:${(i & 255).toString(16)}`).join(' or ');
     const exprs = [
       'tcp port 80', 'host 192.168.1.1 and (tcp port 80 or udp port 53)', 'icmp or arp', 'vlan and ip',
       'net 10.0.0.0/8 and not port 22', 'ip6 and udp port 53', 'tcp[tcpflags] & (tcp-syn|tcp-fin) != 0',
       'geneve and ip', 'vxlan and ip', 'vxlan and tcp port 80',
       ...[5, 40, 80].map((n) => chain(n, '')),
+      ...[5, 40, 80].map(etherChain),
       ...[5, 40, 80].map((n) => `geneve and (${chain(n, '')})`),
     ];
     let far = 0;
