@@ -461,14 +461,14 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
         if (onF) ff = add(facts, apply(known, op, k, false), known);
       }
     }
-    // A test of a load at a constant offset (its only statement left) or of what A holds, in a
-    // chain whose values repeat other than one after the other: the rounds may regroup it
+    // A test of a packet load into A (its only statement left) or of what A holds, in a chain
+    // whose values repeat other than one after the other: the rounds may regroup it
     // (optimize-regroup.ts), so they take the graph. (The chain as optimize-regroup.ts links it,
     // without its other conditions: more graphs go to the rounds than it changes, none fewer.)
     const pj = at[jt[slot]!]!, pf = at[jf[slot]!]!;
     let exitT = -1, exitF = -1, bits = 0;
     const left = kept ?? stmts;
-    if ((t.code & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && (left[0]!.code === 0x20 || left[0]!.code === 0x28 || left[0]!.code === 0x30)))) {
+    if ((t.code & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && left[0]!.code !== 0xb1 && left[0]!.code !== 0x54))) {
       const sb = 1 << (a & 31);
       const ex = e0 >= 0 && edgeNext[e0]! < 0 ? edgeExit[e0]! : -1;
       if (ex >= 0 && (ex === pj || ex === pf)) {

@@ -382,8 +382,8 @@ function defOf(code: number, k: number): number {
   }
 }
 
-/** Packet loads at a constant offset. */
-const isAbsLoad = (code: number): boolean => code === 0x20 || code === 0x28 || code === 0x30;
+/** Packet loads into A (at a constant offset or at X + k). */
+const isLoadA = (code: number): boolean => code === 0x20 || code === 0x28 || code === 0x30 || code === 0x40 || code === 0x48 || code === 0x50;
 
 /** Packet loads (the only statements taken here that can end the program). */
 const isLoad = (code: number): boolean => code === 0x20 || code === 0x28 || code === 0x30 || code === 0x40 || code === 0x48 || code === 0x50 || code === 0xb1;
@@ -804,13 +804,13 @@ export function localCore(v: LocalView): boolean {
       ft = add(facts, apply(base, op, k, true), known);
       ff = add(facts, apply(base, op, k, false), known);
     }
-    // A test of a load at a constant offset (its only statement left) or of what A holds, in a
-    // chain whose values repeat other than one after the other: the rounds may regroup it (see
+    // A test of a packet load into A (its only statement left) or of what A holds, in a chain
+    // whose values repeat other than one after the other: the rounds may regroup it (see
     // optimize-fast.ts), so they take the graph.
     let exitT = -1, exitF = -1, bits = 0;
     const left = kept ?? stmts;
     const pj = vjt[i]!, pf = vjf[i]!;
-    if ((tcode & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && isAbsLoad(left[0]!.code)))) {
+    if ((tcode & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && isLoadA(left[0]!.code)))) {
       const sb = 1 << (a & 31);
       const e = ins.length === 1 ? ins[0]! : undefined;
       if (e !== undefined && e.exit >= 0 && (e.exit === pj || e.exit === pf)) {

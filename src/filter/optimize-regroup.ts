@@ -24,25 +24,29 @@
  */
 import type { Block, Cfg, Stmt } from './cfg.js';
 import type { Analysis, BlockMap } from './optimize-analysis.js';
+import * as facts from './optimize-facts.js';
 import * as values from './optimize-values.js';
 
+const { mayFail } = facts;
 const { LOC_A } = values;
 
-/** A packet load at a constant offset (ld, ldh, ldb [k]) that ends at `end`, or 0. */
-function loadEnd(st: Stmt): number {
-  const k = st.k >>> 0;
-  if (k >= 0x80000000) return 0;
-  return st.code === 0x20 ? k + 4 : st.code === 0x28 ? k + 2 : st.code === 0x30 ? k + 1 : 0;
+/** A packet load into A at a constant offset or at X + k (ld, ldh, ldb [k] or [x + k]). */
+function isLoad(st: Stmt): boolean {
+  const c = st.code;
+  return (c === 0x20 || c === 0x28 || c === 0x30 || c === 0x40 || c === 0x48 || c === 0x50) && st.k >>> 0 < 0x80000000;
 }
 
-/** Can b be a link of a chain: a test against a constant of its only statement, a load at a constant offset, or of what A holds? */
+/**
+ * Can b be a link of a chain: a test against a constant of what A holds, or of a packet load,
+ * its only statement (a load leaves X as it is: every load at X + k in a chain has one base)?
+ */
 function linkable(a: Analysis, b: Block): boolean {
   const t = b.term;
   if (t.kind !== 'branch' || t.jt === t.jf || (t.code & 0x08) !== 0) return false;
-  if (b.stmts.length > 1 || (b.stmts.length === 1 && loadEnd(b.stmts[0]!) === 0)) return false;
+  if (b.stmts.length > 1 || (b.stmts.length === 1 && !isLoad(b.stmts[0]!))) return false;
   if (a.g.inLoop.has(b)) return false;
   const info = a.info.get(b);
-  return info !== undefined && info.ok && info.cond !== undefined;
+  return info !== undefined && info.ok && info.cond !== undefined && info.effects.length === b.stmts.length;
 }
 
 /** The block after b in a chain whose common exit is `exit`: b's other side, when it links on. */
@@ -93,14 +97,17 @@ export function regroup(cfg: Cfg, a: Analysis, liveIn: BlockMap<number>): boolea
 /** Regroup the chain from its first block at which no load of the rest can fail; true when it changed. */
 function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): boolean {
   const n = chain.length;
-  // The furthest end of the loads from each block on.
-  const ends = new Array<number>(n + 1).fill(0);
-  for (let i = n - 1; i >= 0; i--) {
-    const s = chain[i]!.stmts;
-    ends[i] = Math.max(ends[i + 1]!, s.length ? loadEnd(s[0]!) : 0);
-  }
+  // The first block at which no load from there on can fail any more.
   let from = 0;
-  while (from < n - 1 && a.info.get(chain[from]!)!.inSafety.cap < ends[from]!) from++;
+  for (; from < n - 1; from++) {
+    const safety = a.info.get(chain[from]!)!.inSafety;
+    let j = from;
+    for (; j < n; j++) {
+      const effects = a.info.get(chain[j]!)!.effects;
+      if (effects.length && mayFail(a.t, safety, effects[0]!)) break;
+    }
+    if (j === n) break;
+  }
   if (n - from < 2) return false;
   const entryA = a.info.get(chain[from]!)!.inState[LOC_A];
   // Groups by tested value, in the order their first test comes (A's value first).

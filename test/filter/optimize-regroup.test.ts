@@ -1,8 +1,9 @@
 /**
  * Regrouped chains (src/filter/optimize-regroup.ts): `host a or host b or ...` loads each address
- * once after the first host's tests, as libpcap's pull-up does, and gives exactly the verdicts of
- * the program as generated, on every packet cut at every length (libpcap's pull-up does not:
- * a packet cut inside the IPv4 header's destination address passes its `[26] == b`).
+ * (`tcp port a or tcp port b` each port) once after the first tests, as libpcap's pull-up does,
+ * and gives exactly the verdicts of the program as generated, on every packet cut at every length
+ * (libpcap's pull-up does not: a packet cut inside the IPv4 destination address passes its
+ * `[26] == b`).
  */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -32,13 +33,22 @@ const CASES: [string, number][] = [
   [`not (${hosts(2)})`, 20],
   // (The A-held group alone: nothing to regroup, libpcap 9.)
   ['ip[12] = 1 or ip[16] = 2 or ip[12] = 3', 10],
+  // Loads at X + k (the TCP ports after the IPv4 header), and the IPv6 ports: (27; libpcap 23.)
+  ['tcp port 80 or tcp port 443', 26],
+  // (33; libpcap 26.)
+  ['tcp port 80 or tcp port 443 or tcp port 8080', 29],
+  // (31; libpcap 27.)
+  ['port 80 or port 443', 30],
 ];
 
-/** Ethernet frames: IPv4 from `src` to `dst`, and ARP/RARP with those sender and target addresses. */
-function frames(src: number, dst: number): Uint8Array[] {
+/**
+ * Ethernet frames: TCP over IPv4 from `src` to `dst` and over IPv6, between ports `sport` and
+ * `dport`, and ARP/RARP with those sender and target addresses.
+ */
+function frames(src: number, dst: number, sport = 0, dport = 0): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const type of [0x0800, 0x0806, 0x8035]) {
-    const p = new Uint8Array(type === 0x0800 ? 54 : 42);
+  for (const type of [0x0800, 0x86dd, 0x0806, 0x8035]) {
+    const p = new Uint8Array(type === 0x0800 ? 54 : type === 0x86dd ? 74 : 42);
     const v = new DataView(p.buffer);
     v.setUint16(12, type);
     if (type === 0x0800) {
@@ -46,6 +56,13 @@ function frames(src: number, dst: number): Uint8Array[] {
       p[23] = 6;
       v.setUint32(26, src);
       v.setUint32(30, dst);
+      v.setUint16(34, sport);
+      v.setUint16(36, dport);
+    } else if (type === 0x86dd) {
+      p[14] = 0x60;
+      p[20] = 6;
+      v.setUint16(54, sport);
+      v.setUint16(56, dport);
     } else {
       v.setUint32(28, src);
       v.setUint32(38, dst);
@@ -75,6 +92,7 @@ describe('optimiser: chains of tests regrouped', () => {
   // The hosts of the expressions (10.0.0.1-5), another address, in every position.
   const packets: Uint8Array[] = [];
   for (const s of [1, 2, 3, 4, 5, 9]) for (const d of [1, 2, 3, 5, 9]) packets.push(...frames(addr(s), addr(d)));
+  for (const sp of [80, 443, 8080, 22]) for (const dp of [80, 443, 8080, 22]) packets.push(...frames(addr(9), addr(9), sp, dp));
   const all = cuts(packets);
 
   it('loads each address once after the first tests: the counts', () => {
