@@ -32,9 +32,10 @@
  * blocks of at most 10 statements longer than a lower bound on any code for them) could find
  * shorter code, the pass gives up (see lowerBound), except for one form it makes itself: a
  * test of the block's only load, made straight from what A or X holds (see loadAlone). Other
- * shorter code the selection might find for longer blocks is not looked for (the rounds do
- * not look either: the search stops at 10 statements); on every conformance case this path
- * takes, and on every tunnel expression tried, the programs are the rounds', byte for byte.
+ * shorter code for longer blocks is not looked for (the rounds search those window by window,
+ * optimize-regen.ts windowed, and could find some: the tunnels' 12-statement block has none); on
+ * every conformance case this path takes, and on every tunnel expression tried, the programs
+ * are the rounds', byte for byte.
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';

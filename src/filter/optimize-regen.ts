@@ -13,7 +13,8 @@
  *   numbers, for each order of computing the slots, X and A, and for each
  *   equivalent form of the test (`(x & m) == 0` as `jset #m` with the
  *   targets swapped, `x + c == k` as `x == k - c`, X-operands known to be
- *   constants as immediates).
+ *   constants as immediates), for code of at most MAX_SEARCH statements;
+ *   longer code window by window (see windowed).
  *
  * Every candidate is checked by running it symbolically from the entry
  * state: the required values must come out, the test must be the same test
@@ -32,7 +33,7 @@ import type { Effect, State, ValueTable } from './optimize-values.js';
 // Module-level copies: cheaper than cross-module bindings in hot loops (tsx compiles those to getters).
 const { BPF_ABS, BPF_ALU, BPF_B, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_MEM, BPF_MISC, BPF_MSH, BPF_NEG, BPF_ST, BPF_STX, BPF_TAX, BPF_TXA, BPF_W, BPF_X, bpfClass, bpfMode } = insn;
 const { canonical, mayFail, record } = factsMod;
-const { stmtDef, stmtUse } = analysis;
+const { runBlock, stmtDef, stmtUse } = analysis;
 const { E_ANC, E_DEV, E_IND, E_LOAD, LOC_A, LOC_X, NLOC, OP_LSH_X, OP_RSH_X, V_ALU, V_CONST, V_IND, V_LOAD, V_MSH, V_NEG, step } = values;
 
 /** What a block must do. */
@@ -443,9 +444,13 @@ export function regenerate(
     if (last.code === 0x54) consider(t, spec, r, pruned.slice(0, -1), { code: 0x45, k: last.k >>> 0 });
   }
   // The search below grows fast with the length (orders of goals, both operand orders of each
-  // commutative operation): it is not tried past MAX_SEARCH statements.
-  // (Nor where the pruned code already meets the lower bound.)
-  if (r.len <= least || r.len > MAX_SEARCH) return r.best;
+  // commutative operation): it is not tried past MAX_SEARCH statements; longer code is searched
+  // window by window (see windowed). (Nor where the pruned code already meets the lower bound.)
+  if (r.len <= least) return r.best;
+  if (r.len > MAX_SEARCH) {
+    windowed(t, spec, r);
+    return r.best;
+  }
   // Generated code, for each test form and order of goals.
   const forms = spec.cond ? testForms(t, spec.cond) : [undefined];
   const slotGoals: [number, number][] = [];
@@ -561,6 +566,68 @@ function oneStatement(t: ValueTable, entry: State, target: number): boolean {
 
 /** Longest pruned code the instruction selection search is tried on. */
 const MAX_SEARCH = 10;
+
+/**
+ * Code longer than the search takes (arithmetic: `ip[2:2] - ((ip[0]&0xf)<<2) ...`), searched in
+ * windows of at most MAX_SEARCH statements of the best code so far: each window must leave the
+ * values that code has at the window's end in the locations read after it (in the block or by
+ * its successors), from the state the windows before it (as rewritten) leave, with its own
+ * effects; the last window also makes the block's test (or returns its A). The windows' code
+ * together is then checked against the whole block's spec like any other candidate.
+ */
+function windowed(t: ValueTable, spec: BlockSpec, r: Best): void {
+  const base = r.best!.stmts;
+  // (The best code's own test: pruning may have made an X operand an immediate.)
+  const b0 = r.best!.branch;
+  const branch = b0 ? { code: b0.code, k: b0.k } : undefined;
+  const n = base.length;
+  // Locations read after each position (before statement i runs: live[i]).
+  const live = new Array<number>(n + 1);
+  let l = spec.liveOut;
+  if (branch) l |= (1 << LOC_A) | ((branch.code & BPF_X) === BPF_X ? 1 << LOC_X : 0);
+  if (spec.retA !== undefined) l |= 1 << LOC_A;
+  live[n] = l;
+  for (let i = n - 1; i >= 0; i--) {
+    const st = base[i]!;
+    l = (l & ~stmtDef(st)) | stmtUse(st);
+    live[i] = l;
+  }
+  // The values and safety of the code so far at each window's start, as written.
+  let origState = spec.entry, origSafety = spec.safety;
+  let curState = spec.entry, curSafety = spec.safety;
+  const out: Stmt[] = [];
+  let br = branch;
+  for (let at = 0; at < n; ) {
+    const end = Math.min(n, at + MAX_SEARCH);
+    const last = end === n;
+    const win = base.slice(at, end);
+    const orig = runBlock(t, win, origState, origSafety, spec.facts);
+    if (!orig.ok) return;
+    const wspec: BlockSpec = {
+      entry: curState,
+      safety: curSafety,
+      facts: spec.facts,
+      liveOut: last ? spec.liveOut : live[end]!,
+      exit: orig.state,
+      effects: orig.effects,
+    };
+    if (last && spec.cond) wspec.cond = spec.cond;
+    if (last && spec.retA !== undefined) wspec.retA = spec.retA;
+    // (Unchanged where the window's entry is the original's and nothing shorter is found.)
+    const code = regenerate(t, wspec, win, last ? branch : undefined);
+    const stmts = code ? code.stmts : win;
+    if (last && code?.branch && branch) br = { code: code.branch.code, k: code.branch.k };
+    for (const x of stmts) out.push(x);
+    const cur = runBlock(t, stmts, curState, curSafety, spec.facts);
+    if (!cur.ok) return;
+    curState = cur.state;
+    curSafety = cur.safety;
+    origState = orig.state;
+    origSafety = orig.safety;
+    at = end;
+  }
+  consider(t, spec, r, out, br);
+}
 
 /** The best candidate so far. */
 interface Best {

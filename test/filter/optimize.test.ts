@@ -109,4 +109,17 @@ describe('optimiser: issue 3 instruction counts (EN10MB)', () => {
     const m = compare(parseDDD(tcpdump(expr, false)), prog, packets, { budget: 60 });
     expect(m && `libpcap ${m.expected}, bpfkit ${m.actual} on ${Buffer.from(m.packet).toString('hex')}`).toBeUndefined();
   });
+
+  it("rewrites a block longer than the search takes window by window: the tcpdump man page's HTTP-data filter", () => {
+    // pcap-filter(7)'s "IPv4 HTTP packets to and from port 80 that contain data": one block of
+    // arithmetic (22 statements once pruned), rewritten in windows of at most 10 (36 instructions
+    // before; libpcap 30).
+    const expr = 'tcp port 80 and (((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)';
+    const prog = compile(expr, { resolver });
+    expect(prog.length).toBe(29);
+    const reference = HAVE_TCPDUMP ? parseDDD(tcpdump(expr, false)) : compile(expr, { resolver, optimize: false });
+    if (HAVE_TCPDUMP) expect(prog.length).toBeLessThanOrEqual(parseDDD(tcpdump(expr, true)).length);
+    const m = compare(reference, prog, packets, { budget: 80 });
+    expect(m && `libpcap ${m.expected}, bpfkit ${m.actual} on ${Buffer.from(m.packet).toString('hex')}`).toBeUndefined();
+  });
 });
