@@ -28,7 +28,7 @@ import * as facts from './optimize-facts.js';
 import * as values from './optimize-values.js';
 
 const { mayFail } = facts;
-const { LOC_A } = values;
+const { LOC_A, LOC_X } = values;
 
 /** A packet load into A at a constant offset or at X + k (ld, ldh, ldb [k] or [x + k]). */
 function isLoad(st: Stmt): boolean {
@@ -39,14 +39,27 @@ function isLoad(st: Stmt): boolean {
 /**
  * Can b be a link of a chain: a test against a constant of what A holds, or of a packet load,
  * its only statement (a load leaves X as it is: every load at X + k in a chain has one base)?
+ * A reload of what X holds before it (`ldxb 4*([14]&0xf)` before each TCP port load, which the
+ * rewrite that follows in the round would drop) does not count.
  */
 function linkable(a: Analysis, b: Block): boolean {
   const t = b.term;
   if (t.kind !== 'branch' || t.jt === t.jf || (t.code & 0x08) !== 0) return false;
-  if (b.stmts.length > 1 || (b.stmts.length === 1 && !isLoad(b.stmts[0]!))) return false;
   if (a.g.inLoop.has(b)) return false;
   const info = a.info.get(b);
-  return info !== undefined && info.ok && info.cond !== undefined && info.effects.length === b.stmts.length;
+  if (info === undefined || !info.ok || info.cond === undefined || info.effects.length !== b.stmts.length) return false;
+  const s = b.stmts;
+  if (s.length === 0) return true;
+  if (!isLoad(s[s.length - 1]!)) return false;
+  if (s.length === 1) return true;
+  // (X held that value on every way in: the reload cannot fail.)
+  return s.length === 2 && s[0]!.code === 0xb1 && info.inState[LOC_X] === info.outState[LOC_X];
+}
+
+/** The packet load of a link (its last statement), or undefined for a test of what A holds. */
+function loadOf(b: Block): Stmt | undefined {
+  const s = b.stmts;
+  return s.length ? s[s.length - 1] : undefined;
 }
 
 /** The block after b in a chain whose common exit is `exit`: b's other side, when it links on. */
@@ -104,7 +117,7 @@ function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): bo
     let j = from;
     for (; j < n; j++) {
       const effects = a.info.get(chain[j]!)!.effects;
-      if (effects.length && mayFail(a.t, safety, effects[0]!)) break;
+      if (effects.length && mayFail(a.t, safety, effects[effects.length - 1]!)) break;
     }
     if (j === n) break;
   }
@@ -113,7 +126,7 @@ function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): bo
   // Groups by tested value, in the order their first test comes (A's value first).
   const order: number[] = [];
   const members = new Map<number, Block[]>();
-  const loadOf = new Map<number, Stmt>();
+  const loadFor = new Map<number, Stmt>();
   let loads = 0;
   for (let i = from; i < n; i++) {
     const b = chain[i]!;
@@ -125,16 +138,17 @@ function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): bo
       else order.push(v);
     }
     m.push(b);
-    if (b.stmts.length) {
+    const ld = loadOf(b);
+    if (ld !== undefined) {
       loads++;
-      loadOf.set(v, b.stmts[0]!);
+      loadFor.set(v, ld);
     }
   }
   let after = 0;
   for (const v of order) {
     if (v === entryA) continue;
     // (A value no block of the rest loads, other than A's: leave the chain as it is.)
-    if (!loadOf.has(v)) return false;
+    if (!loadFor.has(v)) return false;
     after++;
   }
   if (after >= loads) return false;
@@ -145,7 +159,7 @@ function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): bo
     for (let j = 0; j < m.length; j++) {
       const t = m[j]!.term;
       if (t.kind !== 'branch') return false;
-      tests.push({ code: t.code, k: t.k, toExit: t.jt === exit, load: j === 0 && v !== entryA ? loadOf.get(v) : undefined });
+      tests.push({ code: t.code, k: t.k, toExit: t.jt === exit, load: j === 0 && v !== entryA ? loadFor.get(v) : undefined });
     }
   }
   // The chain's blocks from `from` on, reused in the new order.

@@ -39,6 +39,8 @@ const CASES: [string, number][] = [
   ['tcp port 80 or tcp port 443 or tcp port 8080', 29],
   // (31; libpcap 27.)
   ['port 80 or port 443', 30],
+  // (34, the TCP ports' `ldxb` reloads not seen through; libpcap 29.)
+  ['tcp port 80 or tcp port 8080 or tcp port 8000 or tcp port 8443', 32],
 ];
 
 /**
@@ -92,7 +94,7 @@ describe('optimiser: chains of tests regrouped', () => {
   // The hosts of the expressions (10.0.0.1-5), another address, in every position.
   const packets: Uint8Array[] = [];
   for (const s of [1, 2, 3, 4, 5, 9]) for (const d of [1, 2, 3, 5, 9]) packets.push(...frames(addr(s), addr(d)));
-  for (const sp of [80, 443, 8080, 22]) for (const dp of [80, 443, 8080, 22]) packets.push(...frames(addr(9), addr(9), sp, dp));
+  for (const sp of [80, 443, 8080, 8000, 8443, 22]) for (const dp of [80, 443, 8080, 8000, 8443, 22]) packets.push(...frames(addr(9), addr(9), sp, dp));
   const all = cuts(packets);
 
   it('loads each address once after the first tests: the counts', () => {
