@@ -28,11 +28,13 @@
  */
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
-import { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import * as ranges from './optimize-ranges.js';
+import type { Fact } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 
 // Module-level copy: cheaper than a cross-module binding in the walk's loop.
 const { MAX_SLOTS, linkEdge } = slots;
+const { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of } = ranges;
 
 /**
  * The bytes [k, k + size) of a space (0: the packet; other spaces are shifted) as a bit per byte,

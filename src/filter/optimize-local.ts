@@ -40,10 +40,12 @@
 import type { Cfg, Stmt } from './cfg.js';
 import type { Graph } from './optimize-analysis.js';
 import * as fastModule from './optimize-fast.js';
-import { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of, type Fact } from './optimize-ranges.js';
+import * as ranges from './optimize-ranges.js';
+import type { Fact } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 
 const { MAX_SLOTS } = slots;
+const { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of } = ranges;
 
 
 /** A way into a block: the facts on it and the name each location holds (-1: none). */
