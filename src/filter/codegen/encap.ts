@@ -214,6 +214,30 @@ function geneveChecks(g: Gen, rel: 'tran_ipv4' | 'tran_ipv6', vni: number | unde
   return r;
 }
 
+/**
+ * Geneve's offset code for a header at `base` and the three slots: the statements of the join
+ * (`stx` the payload offset), of the Ethernet-payload branch and of the test, shared by every
+ * compile that needs the same (statements are never changed in place: see pred.ts). Keyed by
+ * the base (one per link type and encapsulation before it) and the slots (0-15): a small domain.
+ */
+const geneveCode = new Map<number, readonly [Stmt[], Stmt[], Stmt[]]>();
+function geneveOffsetCode(base: number, ltReg: number, hdrReg: number, plReg: number): readonly [Stmt[], Stmt[], Stmt[]] {
+  const key = ((base * 16 + ltReg) * 16 + hdrReg) * 16 + plReg;
+  let code = geneveCode.get(key);
+  if (code === undefined) {
+    code = [
+      [STX_MEM[plReg]!],
+      [TXA, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX],
+      [
+        st(BPF_ALU | BPF_ADD | BPF_K, base), TAX, ADD_2, ST_MEM[ltReg]!, GENEVE_OPTLEN, GENEVE_OPTLEN_MASK, TIMES_4, ADD_8,
+        ADD_X, ST_MEM[hdrReg]!, GENEVE_PROTO, LDX_MEM[hdrReg]!,
+      ],
+    ];
+    geneveCode.set(key, code);
+  }
+  return code;
+}
+
 export function genGeneve(g: Gen, vni: number | undefined): Pred {
   if (g.labelStackDepth > 0) g.error("'geneve' cannot be used within MPLS");
   const b4 = tunnelCheck4(g, GENEVE_PORT, geneveChecks(g, 'tran_ipv4', vni));
@@ -224,13 +248,11 @@ export function genGeneve(g: Gen, vni: number | undefined): Pred {
   const plReg = g.allocReg();
   // The walk finishes `common` (the false side) first, then `teb`, then the test: the order made.
   // Instructions: 1 + 5 (neither jump needs its `ja`: each target is laid out right after) + 13.
+  const code = geneveOffsetCode(base, ltReg, hdrReg, plReg);
   const offsets = orderedGraph((gb, t) => {
-    const common = gb.jump([STX_MEM[plReg]!], t);
-    const teb = gb.jump([TXA, ADD_12, ST_MEM[ltReg]!, ADD_2, TAX], common);
-    return gb.branch([
-      st(BPF_ALU | BPF_ADD | BPF_K, base), TAX, ADD_2, ST_MEM[ltReg]!, GENEVE_OPTLEN, GENEVE_OPTLEN_MASK, TIMES_4, ADD_8,
-      ADD_X, ST_MEM[hdrReg]!, GENEVE_PROTO, LDX_MEM[hdrReg]!,
-    ], BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE.TEB, teb, common);
+    const common = gb.jump(code[0], t);
+    const teb = gb.jump(code[1], common);
+    return gb.branch(code[2], BPF_JMP | BPF_JEQ | BPF_K, ETHERTYPE.TEB, teb, common);
   }, 19);
   enterTunnel(g);
   g.offLinktype = { isVariable: true, constant: 0, reg: ltReg };
