@@ -22,7 +22,7 @@
  * reused in the new order (the first keeps its place: the edges into the chain still reach it),
  * with new statement lists. Only where this makes fewer loads.
  */
-import type { Block, Cfg, Stmt } from './cfg.js';
+import type { Block, Stmt } from './cfg.js';
 import type { Analysis, BlockMap } from './optimize-analysis.js';
 import * as facts from './optimize-facts.js';
 import * as values from './optimize-values.js';
@@ -80,8 +80,7 @@ const A_BIT = 1 << LOC_A;
  * Regroup every chain where that makes fewer loads (see above); true when some chain changed
  * (the analysis and `liveIn` are then stale). `liveIn`: live-in sets of the analysed graph.
  */
-export function regroup(cfg: Cfg, a: Analysis, liveIn: BlockMap<number>): boolean {
-  void cfg;
+export function regroup(a: Analysis, liveIn: BlockMap<number>): boolean {
   let changed = false;
   const seen = new Set<Block>();
   for (const head of a.g.order) {

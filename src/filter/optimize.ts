@@ -358,7 +358,7 @@ function rounds(cfg: Cfg, options: OptimizeOptions): Cfg {
     }
     // Chains of tests on loads that can no longer fail, regrouped to load each value once
     // (optimize-regroup.ts): new edges, so a new analysis.
-    const regrouped = regroup(work, a, liveIn);
+    const regrouped = regroup(a, liveIn);
     if (regrouped) {
       changed = true;
       cleanup(work);
