@@ -18,12 +18,16 @@
  *   read before it is overwritten, no location left as it was on entry), the test's constant is
  *   within its value's range and no single-test form exists (`and #m; jeq #0` is a `jset`), and
  *   no fact on any edge into it concerns the packet bytes it reads, unless it is a fact on the
- *   tested value itself that leaves a `jeq` test undecided.
+ *   tested value itself that leaves a `jeq` test undecided;
+ * - no chain of tests that the rounds could regroup (optimize-regroup.ts) runs through it: a
+ *   test of a load (its only statement left) or of what A holds that continues its only
+ *   predecessor's chain (one side to the same block) tests a value the chain tested before,
+ *   other than the one right before it (a superset of what the rounds change).
  *
  * When every block qualifies, no test can be folded or threaded (nothing decides it on any
  * edge), no block can be rewritten shorter (each statement makes a value the test needs that no
- * location holds, from packet bytes nothing is known about), and nothing can be sunk: the
- * rounds would only drop the same loads and merge the same blocks. Otherwise nothing is changed
+ * location holds, from packet bytes nothing is known about), nothing can be sunk and no chain
+ * regrouped: the rounds would only drop the same loads and merge the same blocks. Otherwise nothing is changed
  * and the rounds run as before.
  */
 import type { Cfg, Stmt } from './cfg.js';

@@ -24,7 +24,9 @@
  * - a statement is dropped when it leaves its location holding the name it holds (a load of
  *   what is there cannot fail: the same load succeeded on every path in), or when nothing
  *   reads what it writes and it cannot fail (not a load); a dead load, or a block that leaves
- *   a location it writes as it was on entry, sends the graph to the rounds.
+ *   a location it writes as it was on entry, sends the graph to the rounds;
+ * - a chain of tests the rounds could regroup (optimize-regroup.ts; found as the fast path finds
+ *   it, see optimize-fast.ts) sends the graph to the rounds.
  *
  * Blocks of loads and `and #m` feeding one test are then what the fast path takes (the rounds
  * would find nothing more there, see optimize-fast.ts). Blocks that compute are rewritten here
