@@ -14,7 +14,10 @@
  * header then passes `[26] == b` where the program as written rejects it at `[30]`); here a
  * chain is regrouped only from the first block at which every load of the rest of it is known to
  * fit: `[26] == a`, `[30] == a` stay first, then the tests of what A holds (`[30] == b`), then one
- * load of `[26]` and its tests. A must not be read at E or F (the last value loaded changes).
+ * load of `[26]` and its tests. Where E returns 0 (`not host a and not host b`, `host a and host
+ * b`'s second operand), a load that fails ends the program as E does, so the chain is regrouped
+ * from its first block: libpcap's order, exactly. A must not be read at E or F (the last value
+ * loaded changes).
  *
  * The groups: by the value each block tests (value numbers: the same load anywhere is the same
  * value), the one A holds on entry to the chain's rest first (no load), the others in the order
@@ -106,12 +109,19 @@ export function regroup(a: Analysis, liveIn: BlockMap<number>): boolean {
   return changed;
 }
 
-/** Regroup the chain from its first block at which no load of the rest can fail; true when it changed. */
+/**
+ * Regroup the chain from its first block at which no load of the rest can fail (from its first
+ * where the exit rejects); true when it changed.
+ */
 function regroupChain(a: Analysis, chain: Block[], exit: Block, fall: Block): boolean {
   const n = chain.length;
-  // The first block at which no load from there on can fail any more.
+  // The first block at which no load from there on can fail any more. Where the exit returns 0, a
+  // failing load ends the program as the exit would (no verdict depends on which test or load
+  // comes first), so from the first.
+  const et = exit.term;
+  const rejects = et.kind === 'ret' && et.code === 0x06 && et.k >>> 0 === 0 && exit.stmts.length === 0;
   let from = 0;
-  for (; from < n - 1; from++) {
+  for (; from < n - 1 && !rejects; from++) {
     const safety = a.info.get(chain[from]!)!.inSafety;
     let j = from;
     for (; j < n; j++) {
