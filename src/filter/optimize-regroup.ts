@@ -3,7 +3,8 @@
  * once: what libpcap's or/and pull-up gets for `host a or host b`, without changing a verdict.
  *
  * A chain is a run of blocks b1 → b2 → … → bn, each a test against a constant of a packet load
- * at a constant offset (its only statement) or of what A holds, that all send one side of their
+ * (its only statement; at a constant offset, or at X + k, X being the same all along) or of what
+ * A holds, that all send one side of their
  * test to the same block E and the other to the next block (the last one to F), each block after
  * the first reached from its predecessor only. `host a or host b` on Ethernet makes one for IPv4:
  * `[26] == a`, `[30] == a`, `[26] == b`, `[30] == b`, each true side to the accepting return.
