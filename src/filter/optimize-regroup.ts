@@ -87,8 +87,11 @@ const A_BIT = 1 << LOC_A;
 export function regroup(a: Analysis, liveIn: BlockMap<number>): boolean {
   let changed = false;
   const seen = new Set<Block>();
+  // What a regrouped chain reaches: what A holds there, and what is known to fit at its exit,
+  // are no longer what the analysis says. Chains there wait for the next round's analysis.
+  const stale = new Set<Block>();
   for (const head of a.g.order) {
-    if (seen.has(head) || !linkable(a, head)) continue;
+    if (seen.has(head) || stale.has(head) || !linkable(a, head)) continue;
     const ht = head.term;
     if (ht.kind !== 'branch') continue;
     // The common exit: the side of the head the next link also reaches.
@@ -105,9 +108,25 @@ export function regroup(a: Analysis, liveIn: BlockMap<number>): boolean {
     const fall = last.jt === exit ? last.jf : last.jt;
     // (A is not read where the chain leaves: the value last loaded may change.)
     if (((liveIn.get(exit) ?? -1) & A_BIT) !== 0 || ((liveIn.get(fall) ?? -1) & A_BIT) !== 0) continue;
-    if (regroupChain(a, chain, exit, fall)) changed = true;
+    if (regroupChain(a, chain, exit, fall)) {
+      changed = true;
+      markReached(exit, stale);
+      markReached(fall, stale);
+    }
   }
   return changed;
+}
+
+/** Add b and every block it reaches to `into`. */
+function markReached(b: Block, into: Set<Block>): void {
+  const todo = [b];
+  for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+    if (into.has(x)) continue;
+    into.add(x);
+    const t = x.term;
+    if (t.kind === 'branch') todo.push(t.jt, t.jf);
+    else if (t.kind === 'jump') todo.push(t.target);
+  }
 }
 
 /**

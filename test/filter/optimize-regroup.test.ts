@@ -37,6 +37,8 @@ const CASES: [string, number][] = [
   [`not (${hosts(2)})`, 17],
   // (22; libpcap 20.)
   ['host 10.0.0.1 and host 10.0.0.2', 20],
+  // A chain that starts where a regrouped one ends (its A and what fits there change): 26.
+  [`${hosts(2)} or not host 10.0.0.3`, 26],
   // (31; libpcap 26.)
   ['tcp and not port 80 and not port 443', 26],
   // (The A-held group alone: nothing to regroup, libpcap 9.)
