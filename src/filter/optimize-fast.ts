@@ -37,7 +37,7 @@ import type { Fact } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 
 // Module-level copy: cheaper than a cross-module binding in the walk's loop.
-const { MAX_SLOTS, linkEdge } = slots;
+const { MAX_SLOTS, REGROUPS, chainStep, linkEdge } = slots;
 const { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of } = ranges;
 
 /**
@@ -475,12 +475,9 @@ export function fastWalk(fg: FlatGraph, newStmts: (Stmt[] | undefined)[], reads?
     let exitT = -1, exitF = -1, bits = 0;
     const left = kept ?? stmts;
     if ((t.code & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && left[0]!.code !== 0xb1 && left[0]!.code !== 0x54))) {
-      const sb = 1 << (a & 31);
-      const ex = e0 >= 0 && edgeNext[e0]! < 0 ? edgeExit[e0]! : -1;
-      if (ex >= 0 && (ex === pj || ex === pf)) {
-        if ((edgeBits[e0]! & sb) !== 0 && edgePrev[e0] !== a) return false;
-        bits = edgeBits[e0]! | sb;
-      } else bits = (a0 >= 0 ? 1 << (a0 & 31) : 0) | sb;
+      const one = e0 >= 0 && edgeNext[e0]! < 0;
+      bits = chainStep(one ? edgeExit[e0]! : -1, one ? edgeBits[e0]! : 0, one ? edgePrev[e0]! : -1, a, a0, pj, pf);
+      if (bits === REGROUPS) return false;
       exitT = pf;
       exitF = pj;
     }

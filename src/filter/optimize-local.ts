@@ -46,7 +46,7 @@ import * as ranges from './optimize-ranges.js';
 import type { Fact } from './optimize-ranges.js';
 import * as slots from './optimize-slots.js';
 
-const { MAX_SLOTS } = slots;
+const { MAX_SLOTS, REGROUPS, chainStep } = slots;
 const { IN, NO_VALS, OPAQUE, RANGE, add, apply, opaque, possible, unite, f64Of, i32Of } = ranges;
 
 
@@ -816,12 +816,9 @@ export function localCore(v: LocalView): boolean {
     const left = kept ?? stmts;
     const pj = vjt[i]!, pf = vjf[i]!;
     if ((tcode & 0x08) === 0 && pj !== pf && (left.length === 0 || (left.length === 1 && isLoadA(left[0]!.code)))) {
-      const sb = 1 << (a & 31);
       const e = ins.length === 1 ? ins[0]! : undefined;
-      if (e !== undefined && e.exit >= 0 && (e.exit === pj || e.exit === pf)) {
-        if ((e.bits & sb) !== 0 && e.prev !== a) return false;
-        bits = e.bits | sb;
-      } else bits = (entryA >= 0 ? 1 << (entryA & 31) : 0) | sb;
+      bits = e !== undefined ? chainStep(e.exit, e.bits, e.prev, a, entryA, pj, pf) : chainStep(-1, 0, -1, a, entryA, pj, pf);
+      if (bits === REGROUPS) return false;
       exitT = pf;
       exitF = pj;
     }

@@ -27,10 +27,12 @@
  * with new statement lists. Only where this makes fewer loads.
  */
 import type { Block, Stmt } from './cfg.js';
+import * as analysis from './optimize-analysis.js';
 import type { Analysis, BlockMap } from './optimize-analysis.js';
 import * as facts from './optimize-facts.js';
 import * as values from './optimize-values.js';
 
+const { BIT_A, successors } = analysis;
 const { mayFail } = facts;
 const { LOC_A, LOC_X } = values;
 
@@ -78,8 +80,6 @@ function nextLink(a: Analysis, b: Block, exit: Block): Block | undefined {
   return preds !== undefined && preds.length === 1 && preds[0] === b ? n : undefined;
 }
 
-const A_BIT = 1 << LOC_A;
-
 /**
  * Regroup every chain where that makes fewer loads (see above); true when some chain changed
  * (the analysis and `liveIn` are then stale). `liveIn`: live-in sets of the analysed graph.
@@ -107,7 +107,7 @@ export function regroup(a: Analysis, liveIn: BlockMap<number>): boolean {
     if (last.kind !== 'branch') continue;
     const fall = last.jt === exit ? last.jf : last.jt;
     // (A is not read where the chain leaves: the value last loaded may change.)
-    if (((liveIn.get(exit) ?? -1) & A_BIT) !== 0 || ((liveIn.get(fall) ?? -1) & A_BIT) !== 0) continue;
+    if (((liveIn.get(exit) ?? -1) & BIT_A) !== 0 || ((liveIn.get(fall) ?? -1) & BIT_A) !== 0) continue;
     if (regroupChain(a, chain, exit, fall)) {
       changed = true;
       markReached(exit, stale);
@@ -123,9 +123,7 @@ function markReached(b: Block, into: Set<Block>): void {
   for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
     if (into.has(x)) continue;
     into.add(x);
-    const t = x.term;
-    if (t.kind === 'branch') todo.push(t.jt, t.jf);
-    else if (t.kind === 'jump') todo.push(t.target);
+    for (const s of successors(x)) todo.push(s);
   }
 }
 

@@ -19,6 +19,27 @@ import { i32Of } from './optimize-ranges.js';
  */
 export const MAX_SLOTS = 1024;
 
+/** chainStep's answer where the value comes back in the chain. */
+export const REGROUPS = -1;
+
+/**
+ * The check the fast and local paths make for chains of tests the rounds could regroup
+ * (optimize-regroup.ts; see optimize-fast.ts): a test of value `a` whose sides are the positions
+ * `pt` and `pf`, reached by one edge that leaves a test of a chain whose other side is `exit`
+ * (-1: no chain, or more than one way in), the chain having tested the values `bits` (a bit per
+ * value, folded to 32) and last `prev`; `a0`: the value A held on the way in (-1: none known).
+ * The chain's values with `a` (a uint32), or REGROUPS where `a` comes back other than right after
+ * itself.
+ */
+export function chainStep(exit: number, bits: number, prev: number, a: number, a0: number, pt: number, pf: number): number {
+  const sb = 1 << (a & 31);
+  if (exit >= 0 && (exit === pt || exit === pf)) {
+    if ((bits & sb) !== 0 && prev !== a) return REGROUPS;
+    return (bits | sb) >>> 0;
+  }
+  return ((a0 >= 0 ? 1 << (a0 & 31) : 0) | sb) >>> 0;
+}
+
 /**
  * Block id → slot for one call of a route: typed arrays reused between calls, an entry valid
  * where its stamp is the call's (nothing cleared per call, no block kept between calls).
